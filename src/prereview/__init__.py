@@ -1,0 +1,3 @@
+"""prereview: voluntary pre-release review of frontier AI models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,63 @@
+"""The HTTP application: one line per capability's router."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import text
+
+from prereview import __version__
+from prereview.core import problems
+from prereview.core.clock import Clock
+from prereview.core.context import AppContext
+from prereview.core.errors import ServiceUnavailable
+from prereview.core.migrate import check_migrated
+from prereview.core.settings import Settings, load_settings
+from prereview.identity.routes import router as identity_router
+from prereview.review.routes import router as review_router
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    *,
+    context: AppContext | None = None,
+    check_schema: bool = True,
+) -> FastAPI:
+    """Build the platform's ASGI app.
+
+    Refuses to build on a database that is not migrated, naming the command that fixes it.
+    """
+    context = context or AppContext.create(settings or load_settings(), clock)
+    if check_schema:
+        check_migrated(context.engine)
+
+    app = FastAPI(
+        title="prereview",
+        version=__version__,
+        summary="Voluntary pre-release review of frontier AI models.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.context = context
+    problems.install(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(identity_router)
+    api.include_router(review_router)
+    app.include_router(api)
+
+    @app.get("/healthz", tags=["health"], openapi_extra={"x-permission": "public"})
+    def healthz() -> dict[str, Any]:
+        try:
+            with context.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            raise ServiceUnavailable("the database does not answer") from exc
+        return {"status": "ok", "version": __version__}
+
+    return app

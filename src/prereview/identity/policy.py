@@ -1,0 +1,190 @@
+"""The authorization policy: the one place that decides who may do what.
+
+A rule is a small object whose ``check`` raises :class:`~prereview.core.errors.Forbidden` when the
+actor may not act; rules compose with :class:`AllOf` and :class:`AnyOf`. :data:`POLICY` maps every
+:class:`Permission` to its rule, and :func:`authorize` denies any permission it has no rule for.
+
+The caller describes the actor's relation to the object in an :class:`Access` (computed by the
+owning capability's service from its own tables) so that this module needs no database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from prereview.core.errors import Forbidden
+from prereview.identity.actor import Actor
+from prereview.identity.kinds import OrgKind, Role
+from prereview.identity.permissions import Permission
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What the actor is to the object being acted on. Every flag defaults to 'nothing'."""
+
+    owner: bool = False
+    """The actor's organisation is the developer that owns the submission."""
+    granted_agency: bool = False
+    """The actor's organisation is an agency with a live grant on the submission."""
+    consented_partner: bool = False
+    """The actor's organisation is a trusted partner the developer consented to, window open."""
+    had_access: bool = False
+    """The actor's organisation held a grant or consented nomination at some time."""
+    author: bool = False
+    """The actor's organisation wrote the object (a finding)."""
+    same_org: bool = False
+    """The object belongs to the actor's own organisation (users, tokens)."""
+    own: bool = False
+    """The object belongs to the actor personally (their own token)."""
+
+
+class Rule(Protocol):
+    def check(self, actor: Actor, access: Access) -> None:
+        """Return if ``actor`` may act given ``access``; raise ``Forbidden`` otherwise."""
+        ...
+
+
+class PolicyDenied(Forbidden):
+    slug = "forbidden"
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    """Anyone with a valid token."""
+
+    def check(self, actor: Actor, access: Access) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class KindIs:
+    kinds: frozenset[OrgKind]
+
+    def check(self, actor: Actor, access: Access) -> None:
+        if actor.org_kind not in self.kinds:
+            names = ", ".join(sorted(k.value for k in self.kinds))
+            raise PolicyDenied(f"only organisations of kind {names} may do this")
+
+
+@dataclass(frozen=True)
+class IsAdmin:
+    def check(self, actor: Actor, access: Access) -> None:
+        if actor.role is not Role.ADMIN:
+            raise PolicyDenied("only an administrator of the organisation may do this")
+
+
+@dataclass(frozen=True)
+class Relation:
+    """The actor stands in the named relation (a field of :class:`Access`) to the object."""
+
+    name: str
+    explanation: str
+
+    def check(self, actor: Actor, access: Access) -> None:
+        if not getattr(access, self.name):
+            raise PolicyDenied(self.explanation)
+
+
+@dataclass(frozen=True)
+class AllOf:
+    rules: tuple[Rule, ...]
+
+    def check(self, actor: Actor, access: Access) -> None:
+        for rule in self.rules:
+            rule.check(actor, access)
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    rules: tuple[Rule, ...]
+
+    def check(self, actor: Actor, access: Access) -> None:
+        refusals: list[str] = []
+        for rule in self.rules:
+            try:
+                rule.check(actor, access)
+            except Forbidden as refusal:
+                refusals.append(refusal.detail)
+            else:
+                return
+        raise PolicyDenied("; or ".join(refusals) if refusals else "not allowed")
+
+
+def kind(*kinds: OrgKind) -> KindIs:
+    return KindIs(frozenset(kinds))
+
+
+def all_of(*rules: Rule) -> AllOf:
+    return AllOf(rules)
+
+
+def any_of(*rules: Rule) -> AnyOf:
+    return AnyOf(rules)
+
+
+OWNER = Relation("owner", "only the developer that owns this submission may do this")
+GRANTED_AGENCY = Relation(
+    "granted_agency", "your organisation holds no open grant on this submission"
+)
+CONSENTED_PARTNER = Relation(
+    "consented_partner", "your organisation is not a consented partner with an open window here"
+)
+HAD_ACCESS = Relation("had_access", "your organisation was never granted access to this submission")
+AUTHOR = Relation("author", "only the organisation that wrote this may read it")
+SAME_ORG = Relation("same_org", "this belongs to another organisation")
+OWN = Relation("own", "this belongs to another user")
+
+_PARTICIPANT = any_of(OWNER, GRANTED_AGENCY, CONSENTED_PARTNER)
+
+POLICY: Mapping[Permission, Rule] = {
+    Permission.ME_READ: Authenticated(),
+    # The platform is operated by the clearinghouse: its administrators admit organisations.
+    Permission.ORG_CREATE: all_of(kind(OrgKind.CLEARINGHOUSE), IsAdmin()),
+    Permission.ORG_LIST: Authenticated(),
+    Permission.ORG_READ: Authenticated(),
+    Permission.USER_CREATE: all_of(SAME_ORG, IsAdmin()),
+    Permission.USER_LIST: SAME_ORG,
+    Permission.TOKEN_CREATE: OWN,
+    Permission.TOKEN_LIST: OWN,
+    Permission.TOKEN_REVOKE: any_of(OWN, all_of(SAME_ORG, IsAdmin())),
+    Permission.SUBMISSION_CREATE: kind(OrgKind.DEVELOPER),
+    Permission.SUBMISSION_LIST: Authenticated(),
+    Permission.SUBMISSION_READ: _PARTICIPANT,
+    Permission.SUBMISSION_UPDATE: OWNER,
+    # Releasing and withdrawing are the developer's alone, and nothing else is consulted:
+    # no state, finding or other party's action can stand in the way (the no-veto rule).
+    Permission.SUBMISSION_RELEASE: OWNER,
+    Permission.SUBMISSION_WITHDRAW: OWNER,
+    Permission.WINDOW_READ: any_of(OWNER, HAD_ACCESS),
+    Permission.QUEUE_READ: kind(OrgKind.AGENCY, OrgKind.TRUSTED_PARTNER),
+    Permission.GRANT_CREATE: OWNER,
+    Permission.GRANT_LIST: any_of(OWNER, HAD_ACCESS),
+    Permission.GRANT_REVOKE: OWNER,
+    Permission.NOMINATION_CREATE: all_of(kind(OrgKind.AGENCY), GRANTED_AGENCY),
+    Permission.NOMINATION_LIST: any_of(OWNER, GRANTED_AGENCY),
+    Permission.NOMINATION_DECIDE: OWNER,
+    Permission.FINDING_CREATE: any_of(GRANTED_AGENCY, CONSENTED_PARTNER),
+    Permission.FINDING_LIST: any_of(OWNER, HAD_ACCESS),
+    Permission.FINDING_READ: any_of(OWNER, AUTHOR),
+    Permission.FINDING_RESPOND: OWNER,
+    Permission.AUDIT_READ: OWNER,
+}
+
+
+def authorize(actor: Actor, permission: Permission, access: Access | None = None) -> None:
+    """Raise ``Forbidden`` unless ``actor`` may exercise ``permission`` with ``access``."""
+    rule = POLICY.get(permission)
+    if rule is None:
+        raise PolicyDenied(f"no policy allows '{permission}'")
+    rule.check(actor, access or Access())
+
+
+def allowed(actor: Actor, permission: Permission, access: Access | None = None) -> bool:
+    """Whether :func:`authorize` would pass; for filtering lists."""
+    try:
+        authorize(actor, permission, access)
+    except Forbidden:
+        return False
+    return True
