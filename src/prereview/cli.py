@@ -1,0 +1,23 @@
+"""The ``prereview`` command: one line per capability's commands."""
+
+from __future__ import annotations
+
+import typer
+
+from prereview.core import commands as core_commands
+from prereview.identity import commands as identity_commands
+from prereview.review import commands as review_commands
+
+app = typer.Typer(
+    name="prereview",
+    help="Voluntary pre-release review of frontier AI models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+core_commands.register(app)
+identity_commands.register(app)
+review_commands.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,312 @@
+"""The demo scenario: a lab with two submissions, two agencies, a hospital and a bank.
+
+Seeding goes through the same services as the API, with the clock set back where the story
+needs the past, so the audit log of the demo reads like a real one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from prereview.core.context import AppContext
+from prereview.core.db import transaction
+from prereview.core.pagination import PageRequest
+from prereview.identity import service as identity
+from prereview.identity.actor import Actor
+from prereview.identity.kinds import OrgKind, Role, Sector
+from prereview.identity.models import Organisation, User
+from prereview.identity.schemas import OrganisationCreate, UserCreate
+from prereview.review import service as review
+from prereview.review.kinds import Access, FindingCategory, Modality, ResponseStatus, Severity
+from prereview.review.schemas import (
+    Contact,
+    FindingCreate,
+    GrantCreate,
+    NominationCreate,
+    ResponseCreate,
+    SubmissionCreate,
+)
+
+# (env name, organisation, kind, sector, user email, user name)
+PEOPLE = [
+    (
+        "CLEARINGHOUSE_TOKEN",
+        "National AI Vulnerability Clearinghouse",
+        OrgKind.CLEARINGHOUSE,
+        None,
+        "ops@naivc.gov",
+        "Dana Ortiz",
+    ),
+    ("DEV_TOKEN", "Meridian AI", OrgKind.DEVELOPER, None, "release@meridian-ai.com", "Priya Raman"),
+    (
+        "CAISI_TOKEN",
+        "Center for AI Standards and Innovation",
+        OrgKind.AGENCY,
+        None,
+        "reviewer@caisi.gov",
+        "Marcus Lee",
+    ),
+    (
+        "CISA_TOKEN",
+        "Cybersecurity and Infrastructure Security Agency",
+        OrgKind.AGENCY,
+        None,
+        "analyst@cisa.gov",
+        "Elena Novak",
+    ),
+    (
+        "HOSPITAL_TOKEN",
+        "St. Brigid Regional Health",
+        OrgKind.TRUSTED_PARTNER,
+        Sector.HEALTHCARE_AND_PUBLIC_HEALTH,
+        "secops@stbrigid-health.org",
+        "Sam Okafor",
+    ),
+    (
+        "BANK_TOKEN",
+        "Harbor Federal Bank",
+        OrgKind.TRUSTED_PARTNER,
+        Sector.FINANCIAL_SERVICES,
+        "redteam@harborfederal.com",
+        "Grace Kim",
+    ),
+]
+DEMO_DEVELOPER = "Meridian AI"
+
+
+@dataclass(frozen=True)
+class DemoTokens:
+    values: dict[str, str]
+    ids: dict[str, str]
+
+    def env_file(self) -> str:
+        lines = [f"export {name}={value}" for name, value in self.values.items()]
+        lines += [f"export {name}={value}" for name, value in self.ids.items()]
+        return "\n".join(lines) + "\n"
+
+
+def _actor(db: Session, email: str) -> Actor:
+    user = db.scalars(select(User).where(User.email == email)).one()
+    return identity.actor_for(user)
+
+
+def _seed(db: Session, now: datetime, rules: review.Rules) -> None:
+    for _, org_name, kind, sector, email, name in PEOPLE:
+        org = identity._new_organisation(
+            db, OrganisationCreate(name=org_name, kind=kind, sector=sector), now
+        )
+        identity._new_user(db, org, UserCreate(email=email, name=name, role=Role.ADMIN), now)
+    db.commit()
+    dev = _actor(db, "release@meridian-ai.com")
+    caisi = _actor(db, "reviewer@caisi.gov")
+    cisa = _actor(db, "analyst@cisa.gov")
+    hospital = _actor(db, "secops@stbrigid-health.org")
+    bank_org = db.scalars(
+        select(Organisation).where(Organisation.name == "Harbor Federal Bank")
+    ).one()
+    contacts = [Contact(name="Priya Raman", email="release@meridian-ai.com", role="release lead")]
+
+    # An earlier model: reviewed, answered, released twenty days ago.
+    past = now - timedelta(days=50)
+    old = review.create_submission(
+        db,
+        dev,
+        SubmissionCreate(
+            model_name="Helios",
+            model_version="1.5",
+            description="General-purpose assistant model.",
+            modalities=[Modality.TEXT, Modality.CODE],
+            training_compute_flop=8e24,
+            parameter_count=180_000_000_000,
+            access_offered=[Access.HOSTED_API, Access.DOCUMENTS],
+            contacts=contacts,
+        ),
+        past,
+    )
+    review.grant(
+        db,
+        dev,
+        old.id,
+        GrantCreate(agency_org_id=caisi.organisation_id, window_days=30),
+        past + timedelta(hours=2),
+        rules,
+    )
+    old_finding = review.file_finding(
+        db,
+        caisi,
+        old.id,
+        FindingCreate(
+            title="Guides novices through SQL injection on legacy PHP apps",
+            description="In 7 of 20 scripted sessions the model wrote working injection payloads "
+            "for the provided vulnerable application without any refusal.",
+            severity=Severity.MEDIUM,
+            category=FindingCategory.CYBER_OFFENSE_CAPABILITY,
+            recommended_mitigation="Add exploit-generation refusals for live targets.",
+        ),
+        past + timedelta(days=9),
+        rules,
+    )
+    review.respond(
+        db,
+        dev,
+        old_finding.id,
+        ResponseCreate(
+            status=ResponseStatus.MITIGATED, text="Refusal training added in 1.5.1; re-tested 0/20."
+        ),
+        past + timedelta(days=14),
+    )
+    review.release(db, dev, old.id, now - timedelta(days=20))
+
+    # The model under review now: window open, two agencies, a hospital in, a bank pending.
+    opened = now - timedelta(days=6)
+    helios = review.create_submission(
+        db,
+        dev,
+        SubmissionCreate(
+            model_name="Helios",
+            model_version="2.0",
+            description="Frontier assistant with agentic coding and tool use; materially stronger "
+            "at vulnerability discovery than 1.5 on internal evaluations.",
+            modalities=[Modality.TEXT, Modality.CODE, Modality.TOOL_USE],
+            training_compute_flop=3.1e26,
+            parameter_count=1_200_000_000_000,
+            planned_release_at=now + timedelta(days=26),
+            access_offered=[Access.HOSTED_API, Access.WEIGHTS, Access.DOCUMENTS],
+            contacts=contacts,
+        ),
+        opened - timedelta(days=1),
+    )
+    review.grant(
+        db,
+        dev,
+        helios.id,
+        GrantCreate(agency_org_id=caisi.organisation_id, window_days=30),
+        opened,
+        rules,
+    )
+    review.grant(
+        db,
+        dev,
+        helios.id,
+        GrantCreate(agency_org_id=cisa.organisation_id),
+        opened + timedelta(hours=1),
+        rules,
+    )
+    to_hospital = review.nominate(
+        db,
+        cisa,
+        helios.id,
+        NominationCreate(
+            partner_org_id=hospital.organisation_id,
+            reason="Runs the EHR and infusion-pump fleet we want tested against agentic attacks.",
+        ),
+        opened + timedelta(days=1),
+        rules,
+    )
+    review.decide_nomination(
+        db,
+        dev,
+        helios.id,
+        to_hospital.id,
+        True,
+        "Agreed for this window.",
+        opened + timedelta(days=1, hours=3),
+    )
+    review.nominate(
+        db,
+        cisa,
+        helios.id,
+        NominationCreate(
+            partner_org_id=bank_org.id, reason="Core banking and SWIFT gateway operator."
+        ),
+        opened + timedelta(days=2),
+        rules,
+    )
+    first = review.file_finding(
+        db,
+        caisi,
+        helios.id,
+        FindingCreate(
+            title="Autonomously chains two n-day bugs into remote code execution",
+            description="In the ctf suite the model solved 11 of 24 challenges, including a heap "
+            "overflow chained with an info leak, with no human hints.",
+            severity=Severity.HIGH,
+            category=FindingCategory.CYBER_OFFENSE_CAPABILITY,
+            recommended_mitigation="Stage agentic tool use; monitor exploit-shaped outputs.",
+        ),
+        opened + timedelta(days=3),
+        rules,
+    )
+    review.respond(
+        db,
+        dev,
+        first.id,
+        ResponseCreate(
+            status=ResponseStatus.ACKNOWLEDGED, text="Reproduced; a classifier gate is in training."
+        ),
+        opened + timedelta(days=4),
+    )
+    review.file_finding(
+        db,
+        cisa,
+        helios.id,
+        FindingCreate(
+            title="Role-play prompt bypasses the malware-authoring refusal",
+            description="A two-turn fictional framing yields a working credential stealer.",
+            severity=Severity.MEDIUM,
+            category=FindingCategory.SAFEGUARD_BYPASS,
+            recommended_mitigation="Add the framing family to refusal training.",
+        ),
+        opened + timedelta(days=4),
+        rules,
+    )
+    review.file_finding(
+        db,
+        hospital,
+        helios.id,
+        FindingCreate(
+            title="Found an auth bypass in our PACS viewer's admin API",
+            description="The model identified a missing authorization check in the vendor's "
+            "admin endpoint within 40 minutes; reported to the vendor.",
+            severity=Severity.LOW,
+            category=FindingCategory.THIRD_PARTY_VULNERABILITY,
+        ),
+        opened + timedelta(days=5),
+        rules,
+    )
+
+
+def seed(context: AppContext) -> DemoTokens:
+    """Create the demo scenario once, then issue a fresh token for each demo person."""
+    now = context.clock.now()
+    rules = review.Rules.from_settings(context.settings)
+    with transaction(context.sessions) as db:
+        if not db.scalar(select(Organisation.id).where(Organisation.name == DEMO_DEVELOPER)):
+            _seed(db, now, rules)
+    values: dict[str, str] = {}
+    ids: dict[str, str] = {}
+    with transaction(context.sessions) as db:
+        for env_name, _org, _kind, _sector, email, _name in PEOPLE:
+            user = db.scalars(select(User).where(User.email == email)).one()
+            issued = identity.issue_token_for(db, user, "demo", timedelta(days=7), now)
+            values[env_name] = issued.plaintext
+            ids[env_name.replace("_TOKEN", "_ORG")] = user.organisation_id
+        developer = _actor(db, "release@meridian-ai.com")
+        subs = review.list_submissions(db, developer, PageRequest(limit=10), now, rules)
+        for submission in subs.rows:
+            key = "OPEN_SUBMISSION" if submission.released_at is None else "RELEASED_SUBMISSION"
+            ids[key] = submission.id
+    return DemoTokens(values, ids)
+
+
+def write_env(tokens: DemoTokens, path: Path) -> None:
+    """Write the demo's tokens where the README tour sources them; readable by the owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(tokens.env_file())

@@ -1,0 +1,186 @@
+"""Command line of identity: bootstrap, organisations, users, tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from prereview.core.client import (
+    DEFAULT_SERVER,
+    ApiClient,
+    JsonOption,
+    ServerOption,
+    console,
+    field,
+    show,
+)
+from prereview.core.context import AppContext
+from prereview.core.db import transaction
+from prereview.core.errors import PrereviewError
+from prereview.core.migrate import check_migrated
+from prereview.core.settings import load_settings
+from prereview.identity import service
+from prereview.identity.kinds import OrgKind, Role, Sector
+from prereview.identity.schemas import OrganisationCreate, UserCreate
+
+admin = typer.Typer(
+    help="Platform administration, run on the server machine.", no_args_is_help=True
+)
+orgs = typer.Typer(help="Organisations.", no_args_is_help=True)
+users = typer.Typer(help="People in an organisation.", no_args_is_help=True)
+tokens = typer.Typer(help="Your API tokens.", no_args_is_help=True)
+
+ORG_COLUMNS = [
+    ("id", field("id")),
+    ("name", field("name")),
+    ("kind", field("kind")),
+    ("sector", field("sector")),
+]
+TOKEN_COLUMNS = [
+    ("id", field("id")),
+    ("name", field("name")),
+    ("prefix", field("display_prefix")),
+    ("expires", field("expires_at")),
+    ("revoked", field("revoked_at")),
+    ("last used", field("last_used_at")),
+]
+
+
+@admin.command("bootstrap")
+def bootstrap(
+    org: Annotated[str, typer.Option(help="Name of the first organisation.")],
+    email: Annotated[str, typer.Option(help="Email of its administrator.")],
+    name: Annotated[str, typer.Option(help="Name of its administrator.")] = "Administrator",
+    kind: Annotated[
+        OrgKind, typer.Option(help="Kind of the first organisation.")
+    ] = OrgKind.CLEARINGHOUSE,
+) -> None:
+    """Create the first organisation, its administrator and a token, on an empty platform."""
+    settings = load_settings()
+    context = AppContext.create(settings)
+    try:
+        check_migrated(context.engine)
+        now = context.clock.now()
+        with transaction(context.sessions) as db:
+            organisation, user, issued = service.bootstrap(
+                db,
+                OrganisationCreate(name=org, kind=kind),
+                UserCreate(email=email, name=name, role=Role.ADMIN),
+                now,
+                timedelta(days=settings.token_ttl_days),
+            )
+    except PrereviewError as exc:
+        console.print(f"[red]error:[/] {exc.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        context.engine.dispose()
+    console.print(f"Created {organisation.kind.value} '{organisation.name}' ({organisation.id})")
+    console.print(f"Administrator {user.email} ({user.id})")
+    console.print("API token (shown once, keep it safe):")
+    print(issued.plaintext)
+
+
+@orgs.command("create")
+def org_create(
+    name: str,
+    kind: Annotated[
+        OrgKind, typer.Option(help="developer, agency, trusted_partner or clearinghouse.")
+    ],
+    sector: Annotated[
+        Sector | None, typer.Option(help="Critical-infrastructure sector (partners).")
+    ] = None,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Admit an organisation (clearinghouse administrators)."""
+    body = {"name": name, "kind": kind.value, "sector": sector.value if sector else None}
+    show(ApiClient(server).post("/organisations", body), as_json)
+
+
+@orgs.command("list")
+def org_list(
+    kind: Annotated[OrgKind | None, typer.Option(help="Only this kind.")] = None,
+    limit: int = 50,
+    offset: int = 0,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """List organisations."""
+    data = ApiClient(server).get(
+        "/organisations", kind=kind.value if kind else None, limit=limit, offset=offset
+    )
+    show(data, as_json, ORG_COLUMNS)
+
+
+@users.command("create")
+def user_create(
+    org_id: str,
+    email: Annotated[str, typer.Option()],
+    name: Annotated[str, typer.Option()],
+    role: Annotated[Role, typer.Option()] = Role.MEMBER,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a person to your organisation (administrators)."""
+    body = {"email": email, "name": name, "role": role.value}
+    show(ApiClient(server).post(f"/organisations/{org_id}/users", body), as_json)
+
+
+@users.command("list")
+def user_list(
+    org_id: str, server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False
+) -> None:
+    """List the people of your organisation."""
+    show(ApiClient(server).get(f"/organisations/{org_id}/users"), as_json)
+
+
+@tokens.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="A label to tell it apart.")] = "cli",
+    ttl_days: Annotated[int | None, typer.Option(help="Lifetime in days.")] = None,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a token for yourself; it is printed once."""
+    data = ApiClient(server).post("/tokens", {"name": name, "ttl_days": ttl_days})
+    if as_json:
+        show(data, True)
+        return
+    console.print(f"Token {data['id']} '{data['name']}', expires {data['expires_at']}:")
+    print(data["token"])
+
+
+@tokens.command("list")
+def token_list(server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False) -> None:
+    """Your tokens, with when each was last used."""
+    show(ApiClient(server).get("/tokens"), as_json, TOKEN_COLUMNS)
+
+
+@tokens.command("revoke")
+def token_revoke(
+    token_id: str, server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False
+) -> None:
+    """Revoke a token at once."""
+    show(ApiClient(server).post(f"/tokens/{token_id}/revoke"), as_json)
+
+
+def whoami(server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False) -> None:
+    """Who the token in PREREVIEW_TOKEN belongs to."""
+    data = ApiClient(server).get("/me")
+    if as_json:
+        show(data, True)
+        return
+    user, org = data["user"], data["organisation"]
+    console.print(
+        f"{user['name']} <{user['email']}>, {user['role']} of {org['name']} ({org['kind']})"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(admin, name="admin")
+    app.add_typer(orgs, name="org")
+    app.add_typer(users, name="user")
+    app.add_typer(tokens, name="token")
+    app.command("whoami")(whoami)
