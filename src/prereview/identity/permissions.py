@@ -48,6 +48,9 @@ class Permission(StrEnum):
 
     # audit
     AUDIT_READ = "audit:entry:read"
+    AUDIT_LIST = "audit:entry:list"
+    AUDIT_CHECKPOINT_READ = "audit:checkpoint:read"
+    AUDIT_PROOF_READ = "audit:proof:read"
 
 
 def route_permission(permission: Permission) -> dict[str, str]:

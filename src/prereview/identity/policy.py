@@ -170,6 +170,11 @@ POLICY: Mapping[Permission, Rule] = {
     Permission.FINDING_READ: any_of(OWNER, AUTHOR),
     Permission.FINDING_RESPOND: OWNER,
     Permission.AUDIT_READ: OWNER,
+    # Developers list the entries about their own submissions (the service filters to them).
+    Permission.AUDIT_LIST: kind(OrgKind.DEVELOPER),
+    # Checkpoints and proofs are hashes only: anyone signed in may check the log's integrity.
+    Permission.AUDIT_CHECKPOINT_READ: Authenticated(),
+    Permission.AUDIT_PROOF_READ: Authenticated(),
 }
 
 
