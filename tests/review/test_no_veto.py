@@ -68,7 +68,12 @@ def test_release_is_allowed_in_every_state(
                 "POST",
                 f"/submissions/{sub['id']}/findings",
                 201,
-                json={"title": "t", "description": "d", "severity": "critical", "category": "other"},
+                json={
+                    "title": "t",
+                    "description": "d",
+                    "severity": "critical",
+                    "category": "other",
+                },
             )
     first = platform.call("developer", "POST", f"/submissions/{sub['id']}/release", 200).json()
     assert first["released_at"] is not None

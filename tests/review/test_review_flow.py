@@ -50,9 +50,15 @@ def test_grant_opens_window_and_agency_files_finding(platform: Platform, clock: 
 
     # Time passes: the window closes by itself, nothing scheduled.
     clock.advance(timedelta(days=17, hours=1))
-    assert platform.call("agency", "GET", f"/submissions/{sub['id']}/window", 200).json()["state"] == "closing_soon"
+    assert (
+        platform.call("agency", "GET", f"/submissions/{sub['id']}/window", 200).json()["state"]
+        == "closing_soon"
+    )
     clock.advance(timedelta(days=3))
-    assert platform.call("agency", "GET", f"/submissions/{sub['id']}/window", 200).json()["state"] == "closed_expired"
+    assert (
+        platform.call("agency", "GET", f"/submissions/{sub['id']}/window", 200).json()["state"]
+        == "closed_expired"
+    )
     # After close, the agency reads its own findings only, and no longer the submission.
     platform.call("agency", "GET", f"/findings/{finding['id']}", 200)
     platform.call("agency", "GET", f"/submissions/{sub['id']}", 403)

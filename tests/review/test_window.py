@@ -34,7 +34,9 @@ def test_not_opened_until_first_grant() -> None:
 def test_open_then_closing_soon_then_expired() -> None:
     dates = opened(10)
     assert window_of(dates, T0 + timedelta(days=1), SOON).state is WindowState.OPEN
-    assert window_of(dates, T0 + timedelta(days=7, seconds=1), SOON).state is WindowState.CLOSING_SOON
+    assert (
+        window_of(dates, T0 + timedelta(days=7, seconds=1), SOON).state is WindowState.CLOSING_SOON
+    )
     expired = window_of(dates, T0 + timedelta(days=10), SOON)
     assert expired.state is WindowState.CLOSED_EXPIRED
     assert expired.closes_at == T0 + timedelta(days=10)
@@ -55,9 +57,7 @@ def test_planned_release_closes_the_window_when_it_passes() -> None:
 
 
 def test_earliest_end_decides() -> None:
-    dates = opened(
-        5, released_at=T0 + timedelta(days=8), withdrawn_at=T0 + timedelta(days=9)
-    )
+    dates = opened(5, released_at=T0 + timedelta(days=8), withdrawn_at=T0 + timedelta(days=9))
     assert window_of(dates, T0 + timedelta(days=10), SOON).state is WindowState.CLOSED_EXPIRED
 
 

@@ -62,14 +62,19 @@ class Platform:
             platform.add(name, kind, sector)
         return platform
 
-    def add(self, name: str, kind: OrgKind, sector: Sector | None = None, role: Role = Role.ADMIN) -> Member:
+    def add(
+        self, name: str, kind: OrgKind, sector: Sector | None = None, role: Role = Role.ADMIN
+    ) -> Member:
         now = self.context.clock.now()
         with transaction(self.context.sessions) as db:
             org = identity._new_organisation(
                 db, OrganisationCreate(name=f"{name} org", kind=kind, sector=sector), now
             )
             user = identity._new_user(
-                db, org, UserCreate(email=f"{name}@{name.replace('_', '-')}.org", name=name, role=role), now
+                db,
+                org,
+                UserCreate(email=f"{name}@{name.replace('_', '-')}.org", name=name, role=role),
+                now,
             )
             db.flush()
             issued = identity.issue_token_for(db, user, "test", timedelta(days=365), now)
@@ -78,17 +83,30 @@ class Platform:
         return member
 
     # HTTP helpers: each asserts the status it expects so a test reads as the flow it checks.
-    def call(self, who: str | None, method: str, path: str, expect: int | None = None, **kw: Any) -> Any:
-        headers = self.members[who].headers if who else {}
+    def call(
+        self, who: str | None, method: str, path: str, expect: int | None = None, **kw: Any
+    ) -> Any:
+        headers = (self.members[who].headers if who else {}) | kw.pop("headers", {})
         response = self.client.request(method, f"/api/v1{path}", headers=headers, **kw)
         if expect is not None:
-            assert response.status_code == expect, (method, path, response.status_code, response.text)
+            assert response.status_code == expect, (
+                method,
+                path,
+                response.status_code,
+                response.text,
+            )
         return response
 
     def submit(self, who: str = "developer", **fields: Any) -> dict[str, Any]:
-        body = {"model_name": "Atlas", "model_version": "1.0", "training_compute_flop": 3e25} | fields
+        body = {
+            "model_name": "Atlas",
+            "model_version": "1.0",
+            "training_compute_flop": 3e25,
+        } | fields
         return self.call(who, "POST", "/submissions", 201, json=body).json()  # type: ignore[no-any-return]
 
     def grant(self, submission_id: str, agency: str = "agency", **fields: Any) -> dict[str, Any]:
         body = {"agency_org_id": self[agency].org_id} | fields
-        return self.call("developer", "POST", f"/submissions/{submission_id}/grants", 201, json=body).json()  # type: ignore[no-any-return]
+        return self.call(
+            "developer", "POST", f"/submissions/{submission_id}/grants", 201, json=body
+        ).json()  # type: ignore[no-any-return]
