@@ -1,0 +1,166 @@
+"""The whole review flow from the command line, against a real server over HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from support.factories import Platform
+from support.live import serve
+from typer.testing import CliRunner
+
+from prereview.cli import app as cli
+
+
+@pytest.fixture
+def server(app: FastAPI) -> Iterator[str]:
+    with serve(app) as url:
+        yield url
+
+
+def run(server: str, token: str | None, *args: str) -> str:
+    env = {"PREREVIEW_SERVER": server, "PREREVIEW_TOKEN": token or "", "COLUMNS": "200"}
+    result = CliRunner().invoke(cli, list(args), env=env)
+    assert result.exit_code == 0, (args, result.output)
+    return result.output
+
+
+def run_json(server: str, token: str, *args: str) -> object:
+    return json.loads(run(server, token, *args, "--json"))
+
+
+def test_review_flow_from_the_command_line(platform: Platform, server: str) -> None:
+    dev, agency, partner = platform["developer"], platform["agency"], platform["partner"]
+    sub = run_json(
+        server,
+        dev.token,
+        "submission",
+        "create",
+        "--model-name",
+        "Atlas",
+        "--model-version",
+        "2.0",
+        "--training-compute-flop",
+        "2e26",
+        "--modality",
+        "text",
+        "--modality",
+        "code",
+        "--access",
+        "hosted_api",
+        "--access",
+        "weights",
+        "--contact",
+        "Ada Lovelace <ada@atlas-ai.com> (release lead)",
+        "--planned-release-at",
+        "2026-07-01T00:00:00Z",
+    )
+    assert isinstance(sub, dict)
+    sid = sub["id"]
+    assert sub["contacts"][0]["role"] == "release lead"
+
+    grant = run_json(
+        server, dev.token, "grant", "create", sid, "--agency", agency.org_id, "--window-days", "21"
+    )
+    assert isinstance(grant, dict) and grant["active"] is True
+    window = run_json(server, agency.token, "window", "show", sid)
+    assert isinstance(window, dict) and window["state"] == "open"
+    assert sid in run(server, agency.token, "queue")
+
+    nomination = run_json(
+        server,
+        agency.token,
+        "nomination",
+        "create",
+        sid,
+        "--partner",
+        partner.org_id,
+        "--reason",
+        "hospital EHR",
+    )
+    assert isinstance(nomination, dict)
+    run(server, dev.token, "nomination", "consent", sid, nomination["id"], "--note", "ok")
+    finding = run_json(
+        server,
+        partner.token,
+        "finding",
+        "create",
+        sid,
+        "--title",
+        "Finds auth bypass",
+        "--description",
+        "in PACS admin API",
+        "--severity",
+        "medium",
+        "--category",
+        "third_party_vulnerability",
+    )
+    assert isinstance(finding, dict)
+    answered = run_json(
+        server,
+        dev.token,
+        "finding",
+        "respond",
+        finding["id"],
+        "--status",
+        "acknowledged",
+        "--text",
+        "thanks",
+    )
+    assert isinstance(answered, dict) and answered["status"] == "acknowledged"
+
+    updated = run_json(
+        server,
+        dev.token,
+        "submission",
+        "update",
+        sid,
+        "--planned-release-at",
+        "2026-06-20T00:00:00+00:00",
+    )
+    assert isinstance(updated, dict) and updated["planned_release_at"].startswith("2026-06-20")
+    released = run_json(server, dev.token, "submission", "release", sid)
+    assert isinstance(released, dict) and released["window"]["state"] == "closed_released"
+    table = run(server, dev.token, "submission", "list")
+    assert sid in table and "closed_released" in table
+    trail = run(server, dev.token, "submission", "audit", sid)
+    assert "review:submission:release" in trail
+
+
+def test_errors_are_explained_and_exit_non_zero(platform: Platform, server: str) -> None:
+    env = {"PREREVIEW_SERVER": server, "PREREVIEW_TOKEN": platform["agency"].token}
+    result = CliRunner().invoke(cli, ["submission", "release", "sub_nope"], env=env)
+    assert result.exit_code == 1
+    assert "submission-not-found" in result.output
+    unreachable = CliRunner().invoke(
+        cli, ["queue"], env=env | {"PREREVIEW_SERVER": "http://127.0.0.1:9"}
+    )
+    assert unreachable.exit_code == 2
+    assert "cannot reach" in unreachable.output
+    bad = CliRunner().invoke(
+        cli,
+        [
+            "submission",
+            "create",
+            "--model-name",
+            "X",
+            "--model-version",
+            "1",
+            "--planned-release-at",
+            "2026-07-01",
+        ],
+        env=env,
+    )
+    assert bad.exit_code != 0 and "time zone" in bad.output
+
+
+def test_token_lifecycle_from_the_command_line(platform: Platform, server: str) -> None:
+    created = run_json(server, platform["agency"].token, "token", "create", "--name", "laptop")
+    assert isinstance(created, dict)
+    assert "Elena" not in run(server, created["token"], "whoami")
+    run(server, created["token"], "token", "revoke", created["id"])
+    env = {"PREREVIEW_SERVER": server, "PREREVIEW_TOKEN": created["token"]}
+    refused = CliRunner().invoke(cli, ["whoami"], env=env)
+    assert refused.exit_code == 1 and "token-revoked" in refused.output
