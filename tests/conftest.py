@@ -28,7 +28,6 @@ from prereview.core.db import Base
 from prereview.core.migrate import upgrade
 from prereview.core.settings import Settings
 from prereview.models import load_all
-
 from support.factories import Platform
 
 PG_ADMIN_URL = os.environ.get("PREREVIEW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from support.factories import Platform
 
 from prereview.audit.models import AuditEntry
 from prereview.review.models import Submission
+from support.factories import Platform
 
 
 def counts(platform: Platform) -> tuple[int, int]:

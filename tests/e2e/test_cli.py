@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
-from support.factories import Platform
-from support.live import serve
 from typer.testing import CliRunner
 
 from prereview.cli import app as cli
+from support.factories import Platform
+from support.live import serve
 
 
 @pytest.fixture

@@ -13,15 +13,14 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
-from support.factories import Platform
-from support.scenario import Scenario
 
+from conftest import START
 from prereview.api import create_app
 from prereview.core.clock import FixedClock
 from prereview.core.context import AppContext
 from prereview.core.settings import Settings
-
-from conftest import START
+from support.factories import Platform
+from support.scenario import Scenario
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
-from support.factories import Platform
 
 from prereview.core.clock import FixedClock
 from prereview.identity.models import ApiToken
 from prereview.identity.service import hash_token
+from support.factories import Platform
 
 
 def test_token_is_shown_once_and_stored_only_as_hash(platform: Platform) -> None:
@@ -74,12 +74,12 @@ def test_other_organisations_tokens_cannot_be_revoked(platform: Platform) -> Non
 
 
 def test_bootstrap_only_once(platform: Platform) -> None:
+    import pytest
+
     from prereview.core.db import transaction
     from prereview.identity import errors, service
     from prereview.identity.kinds import OrgKind
     from prereview.identity.schemas import OrganisationCreate, UserCreate
-
-    import pytest
 
     with pytest.raises(errors.AlreadyBootstrapped), transaction(platform.context.sessions) as db:
         service.bootstrap(

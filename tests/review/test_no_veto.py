@@ -4,10 +4,10 @@ its own and releasing always works."""
 from __future__ import annotations
 
 import pytest
-from support.factories import Platform
-from support.scenario import EXAMPLES, Scenario, operations
 
 from prereview.core.clock import FixedClock
+from support.factories import Platform
+from support.scenario import EXAMPLES, Scenario, operations
 
 OTHERS = [
     "other_developer",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from support.factories import Platform
-
 from prereview.core.clock import FixedClock
+from support.factories import Platform
 
 
 def test_grant_opens_window_and_agency_files_finding(platform: Platform, clock: FixedClock) -> None:
