@@ -22,7 +22,14 @@ from prereview.identity.kinds import OrgKind, Role, Sector
 from prereview.identity.models import Organisation, User
 from prereview.identity.schemas import OrganisationCreate, UserCreate
 from prereview.review import service as review
-from prereview.review.kinds import Access, FindingCategory, Modality, ResponseStatus, Severity
+from prereview.review.kinds import (
+    Access,
+    FindingCategory,
+    Modality,
+    NominationStatus,
+    ResponseStatus,
+    Severity,
+)
 from prereview.review.schemas import (
     Contact,
     FindingCreate,
@@ -301,6 +308,10 @@ def seed(context: AppContext) -> DemoTokens:
         for submission in subs.rows:
             key = "OPEN_SUBMISSION" if submission.released_at is None else "RELEASED_SUBMISSION"
             ids[key] = submission.id
+            if key == "OPEN_SUBMISSION":
+                for nomination in review.list_nominations(db, developer, submission.id, now, rules):
+                    if nomination.status is NominationStatus.PENDING:
+                        ids["PENDING_NOMINATION"] = nomination.id
     return DemoTokens(values, ids)
 
 
