@@ -265,3 +265,10 @@ def test_rotation_keeps_keys_added_by_another_process(keyring_path: Path) -> Non
     added_by_first = first.rotate()
     second.rotate()  # must not drop the key `first` added
     assert added_by_first in master_keys_in(keyring_path)
+
+
+def test_data_keys_are_256_bits_and_contexts_differ() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        DataKey(b"\x00" * 16)
+    assert DataKey.generate() != DataKey.generate()
+    assert submission_context("a") != submission_context("b")
