@@ -105,3 +105,12 @@ def test_the_developer_changes_the_release_date_at_any_time(
         200,
         json={"planned_release_at": "2026-09-01T00:00:00Z"},
     )
+
+
+def test_reviewers_are_told_why_and_outsiders_learn_nothing(platform: Platform) -> None:
+    sub = platform.submit()
+    platform.grant(sub["id"])
+    told = platform.call("agency", "POST", f"/submissions/{sub['id']}/release", 403).json()
+    assert "only the developer that owns this submission" in told["detail"]
+    hidden = platform.call("other_agency", "POST", f"/submissions/{sub['id']}/release", 404).json()
+    assert hidden["type"].endswith("submission-not-found")

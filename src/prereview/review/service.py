@@ -69,11 +69,15 @@ def access_to(
     if actor.organisation_id == submission.developer_org_id:
         return Access(owner=True)
     is_open = window(submission, now, rules).state.is_open
-    grants = db.scalars(
-        select(Grant).where(
-            Grant.submission_id == submission.id, Grant.agency_org_id == actor.organisation_id
+    live_grant = db.scalar(
+        select(func.count())
+        .select_from(Grant)
+        .where(
+            Grant.submission_id == submission.id,
+            Grant.agency_org_id == actor.organisation_id,
+            Grant.revoked_at.is_(None),
         )
-    ).all()
+    )
     consented = db.scalar(
         select(func.count())
         .select_from(Nomination)
@@ -83,22 +87,27 @@ def access_to(
             Nomination.status == NominationStatus.CONSENTED,
         )
     )
-    # A partner whose consent was later withdrawn still wrote findings while it had access;
-    # having authored one is proof enough that it once did.
-    authored = db.scalar(
-        select(func.count())
-        .select_from(Finding)
-        .where(
-            Finding.submission_id == submission.id,
-            Finding.author_org_id == actor.organisation_id,
-        )
-    )
-    live_grant = is_open and any(g.revoked_at is None for g in grants)
     return Access(
-        granted_agency=actor.org_kind is OrgKind.AGENCY and live_grant,
+        granted_agency=actor.org_kind is OrgKind.AGENCY and is_open and bool(live_grant),
         consented_partner=actor.org_kind is OrgKind.TRUSTED_PARTNER and is_open and bool(consented),
-        had_access=bool(grants) or bool(consented) or bool(authored),
+        had_access=_ever_had_access(db, actor, submission),
     )
+
+
+def _ever_had_access(db: Session, actor: Actor, submission: Submission) -> bool:
+    """Whether the actor's organisation was ever let in: a grant (even revoked), a consent, or
+    a finding it wrote (a partner whose consent was later withdrawn wrote it while it had one)."""
+    org = actor.organisation_id
+    ever = select(Grant.id).where(Grant.submission_id == submission.id, Grant.agency_org_id == org)
+    consented = select(Nomination.id).where(
+        Nomination.submission_id == submission.id,
+        Nomination.partner_org_id == org,
+        Nomination.status == NominationStatus.CONSENTED,
+    )
+    authored = select(Finding.id).where(
+        Finding.submission_id == submission.id, Finding.author_org_id == org
+    )
+    return any(db.scalar(query.limit(1)) is not None for query in (ever, consented, authored))
 
 
 def _load(db: Session, submission_id: str) -> Submission:
@@ -148,10 +157,13 @@ def _owned(db: Session, actor: Actor, submission_id: str, permission: Permission
     Only ownership is consulted: whatever the window, grants or findings, the owner may act.
     """
     submission = _load(db, submission_id)
-    access = Access(owner=actor.organisation_id == submission.developer_org_id)
-    if not access.owner:
+    if actor.organisation_id == submission.developer_org_id:
+        authorize(actor, permission, Access(owner=True))
+        return submission
+    # Reviewers who know of the submission are told why not; others learn nothing of it.
+    if not _ever_had_access(db, actor, submission):
         raise errors.SubmissionNotFound(f"no submission '{submission_id}'")
-    authorize(actor, permission, access)
+    authorize(actor, permission, Access(had_access=True))
     return submission
 
 
