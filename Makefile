@@ -28,7 +28,7 @@ run: install
 	$(BIN)/prereview serve --demo --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests $(wildcard benchmarks)
 	$(BIN)/ruff format --check src
 
 typecheck: install

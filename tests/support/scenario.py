@@ -7,6 +7,7 @@ untested.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +24,7 @@ class Scenario:
     nomination_id: str
     finding_id: str
     planned_release_at: str
+    token_id: str
 
     @classmethod
     def build(cls, platform: Platform) -> Scenario:
@@ -49,7 +51,10 @@ class Scenario:
             201,
             json={"title": "t", "description": "d", "severity": "high", "category": "other"},
         ).json()
-        return cls(platform, sub["id"], grant["id"], nomination["id"], finding["id"], planned)
+        spare = platform.call("developer", "POST", "/tokens", 201, json={"name": "spare"}).json()
+        return cls(
+            platform, sub["id"], grant["id"], nomination["id"], finding["id"], planned, spare["id"]
+        )
 
     def path_params(self, who: str | None) -> dict[str, str]:
         member = self.platform.members.get(who or "")
@@ -59,14 +64,17 @@ class Scenario:
             "nomination_id": self.nomination_id,
             "finding_id": self.finding_id,
             "org_id": member.org_id if member else self.platform["developer"].org_id,
-            "token_id": "tok_doesnotexist00000000000000",
+            "token_id": self.token_id,
         }
 
     def call(self, who: str | None, method: str, template: str) -> Any:
         """Make the example call for one operation as ``who`` (None: anonymous)."""
-        path = template.removeprefix("/api/v1").format(**self.path_params(who))
+        path = template.format(**self.path_params(who))
         kwargs = EXAMPLES[(method, template)](self)
-        return self.platform.call(who, method, path, **kwargs)
+        if not path.startswith("/api/v1/"):
+            headers = self.platform.members[who].headers if who else {}
+            return self.platform.client.request(method, path, headers=headers, **kwargs)
+        return self.platform.call(who, method, path.removeprefix("/api/v1"), **kwargs)
 
 
 def _json(body: dict[str, Any]) -> Callable[[Scenario], dict[str, Any]]:
@@ -82,9 +90,9 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ("POST", "/api/v1/organisations"): _json({"name": "New Lab", "kind": "developer"}),
     ("GET", "/api/v1/organisations"): _none,
     ("GET", "/api/v1/organisations/{org_id}"): _none,
-    ("POST", "/api/v1/organisations/{org_id}/users"): _json(
-        {"email": "new.person@example.org", "name": "New Person"}
-    ),
+    ("POST", "/api/v1/organisations/{org_id}/users"): lambda _: {
+        "json": {"email": f"person.{uuid.uuid4().hex[:8]}@example.org", "name": "New Person"}
+    },
     ("GET", "/api/v1/organisations/{org_id}/users"): _none,
     ("POST", "/api/v1/tokens"): _json({"name": "ci"}),
     ("GET", "/api/v1/tokens"): _none,
@@ -98,7 +106,7 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ("POST", "/api/v1/submissions/{submission_id}/release"): _none,
     ("POST", "/api/v1/submissions/{submission_id}/withdraw"): _json({"reason": "no"}),
     ("GET", "/api/v1/submissions/{submission_id}/window"): _none,
-    ("PUT", "/api/v1/submissions/{submission_id}/window"): _json({"days": 90}),
+    ("PUT", "/api/v1/submissions/{submission_id}/window"): _json({"days": 20}),
     ("POST", "/api/v1/submissions/{submission_id}/grants"): lambda s: {
         "json": {"agency_org_id": s.platform["other_agency"].org_id}
     },
