@@ -8,6 +8,7 @@ CAPABILITY_MODELS = (
     "prereview.identity.models",
     "prereview.audit.models",
     "prereview.review.models",
+    "prereview.vault.models",
 )
 
 

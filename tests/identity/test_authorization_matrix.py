@@ -85,6 +85,10 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "GET /api/v1/queue": (403, 403, 200, 200, 200, 200, 403, 401),
     "GET /api/v1/submissions/{submission_id}/audit": (200, 404, 403, 404, 403, 404, 404, 401),
     "GET /healthz": (200, 200, 200, 200, 200, 200, 200, 200),
+    "POST /api/v1/submissions/{submission_id}/materials": (201, 404, 403, 404, 403, 404, 404, 401),
+    "GET /api/v1/submissions/{submission_id}/materials": (200, 404, 200, 404, 200, 404, 404, 401),
+    "GET /api/v1/materials/{material_id}": (200, 404, 200, 404, 403, 404, 404, 401),
+    "GET /api/v1/materials/{material_id}/content": (200, 404, 200, 404, 403, 404, 404, 401),
 }
 
 

@@ -25,6 +25,7 @@ class Scenario:
     finding_id: str
     planned_release_at: str
     token_id: str
+    material_id: str
 
     @classmethod
     def build(cls, platform: Platform) -> Scenario:
@@ -52,8 +53,23 @@ class Scenario:
             json={"title": "t", "description": "d", "severity": "high", "category": "other"},
         ).json()
         spare = platform.call("developer", "POST", "/tokens", 201, json={"name": "spare"}).json()
+        material = platform.call(
+            "developer",
+            "POST",
+            f"/submissions/{sub['id']}/materials",
+            201,
+            params={"filename": "system-card.pdf", "kind": "system_card"},
+            content=b"%PDF-1.7 system card",
+        ).json()
         return cls(
-            platform, sub["id"], grant["id"], nomination["id"], finding["id"], planned, spare["id"]
+            platform,
+            sub["id"],
+            grant["id"],
+            nomination["id"],
+            finding["id"],
+            planned,
+            spare["id"],
+            material["id"],
         )
 
     def path_params(self, who: str | None) -> dict[str, str]:
@@ -65,6 +81,7 @@ class Scenario:
             "finding_id": self.finding_id,
             "org_id": member.org_id if member else self.platform["developer"].org_id,
             "token_id": self.token_id,
+            "material_id": self.material_id,
         }
 
     def call(self, who: str | None, method: str, template: str) -> Any:
@@ -134,6 +151,13 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ("GET", "/api/v1/queue"): _none,
     ("GET", "/api/v1/submissions/{submission_id}/audit"): _none,
     ("GET", "/healthz"): _none,
+    ("POST", "/api/v1/submissions/{submission_id}/materials"): lambda _: {
+        "params": {"filename": "eval.json", "kind": "eval_report", "tlp": "TLP:GREEN"},
+        "content": b'{"ctf": 0.41}',
+    },
+    ("GET", "/api/v1/submissions/{submission_id}/materials"): _none,
+    ("GET", "/api/v1/materials/{material_id}"): _none,
+    ("GET", "/api/v1/materials/{material_id}/content"): _none,
 }
 
 

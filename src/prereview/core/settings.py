@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     master_key_file: Path = Field(
         default=Path("var/master.keys"), description="Keyring holding the vault's master keys."
     )
+    blob_dir: Path = Field(
+        default=Path("var/blobs"), description="Where encrypted materials are stored."
+    )
+    max_material_bytes: int = Field(
+        default=256 * 2**30, ge=1, description="Largest material accepted (default 256 GiB)."
+    )
     audit_key_file: Path = Field(
         default=Path("var/audit-signing.key"),
         description="Ed25519 key that signs audit checkpoints.",

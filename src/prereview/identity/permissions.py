@@ -40,6 +40,12 @@ class Permission(StrEnum):
     NOMINATION_LIST = "review:nomination:list"
     NOMINATION_DECIDE = "review:nomination:decide"
 
+    # review: materials
+    MATERIAL_CREATE = "review:material:create"
+    MATERIAL_LIST = "review:material:list"
+    MATERIAL_READ = "review:material:read"
+    MATERIAL_DOWNLOAD = "review:material:download"
+
     # review: findings
     FINDING_CREATE = "review:finding:create"
     FINDING_LIST = "review:finding:list"

@@ -38,6 +38,8 @@ class Access:
     """The object belongs to the actor's own organisation (users, tokens)."""
     own: bool = False
     """The object belongs to the actor personally (their own token)."""
+    shareable: bool = False
+    """The developer marked the object shareable with its consented partners (by TLP)."""
 
 
 class Rule(Protocol):
@@ -135,6 +137,9 @@ HAD_ACCESS = Relation("had_access", "your organisation was never granted access 
 AUTHOR = Relation("author", "only the organisation that wrote this may read it")
 SAME_ORG = Relation("same_org", "this belongs to another organisation")
 OWN = Relation("own", "this belongs to another user")
+SHAREABLE = Relation(
+    "shareable", "the developer did not mark this shareable with trusted partners (TLP)"
+)
 
 _PARTICIPANT = any_of(OWNER, GRANTED_AGENCY, CONSENTED_PARTNER)
 
@@ -165,6 +170,12 @@ POLICY: Mapping[Permission, Rule] = {
     Permission.NOMINATION_CREATE: all_of(kind(OrgKind.AGENCY), GRANTED_AGENCY),
     Permission.NOMINATION_LIST: any_of(OWNER, GRANTED_AGENCY),
     Permission.NOMINATION_DECIDE: OWNER,
+    Permission.MATERIAL_CREATE: OWNER,
+    Permission.MATERIAL_LIST: _PARTICIPANT,
+    Permission.MATERIAL_READ: any_of(OWNER, GRANTED_AGENCY, all_of(CONSENTED_PARTNER, SHAREABLE)),
+    Permission.MATERIAL_DOWNLOAD: any_of(
+        OWNER, GRANTED_AGENCY, all_of(CONSENTED_PARTNER, SHAREABLE)
+    ),
     Permission.FINDING_CREATE: any_of(GRANTED_AGENCY, CONSENTED_PARTNER),
     Permission.FINDING_LIST: any_of(OWNER, HAD_ACCESS),
     Permission.FINDING_READ: any_of(OWNER, AUTHOR),

@@ -48,3 +48,12 @@ class ResponseStatus(StrEnum):
     MITIGATED = "mitigated"
     DISPUTED = "disputed"
     WONT_FIX = "wont_fix"
+
+
+class MaterialKind(StrEnum):
+    MODEL_CARD = "model_card"
+    SYSTEM_CARD = "system_card"
+    EVAL_REPORT = "eval_report"
+    SAFETY_FRAMEWORK = "safety_framework"
+    WEIGHTS = "weights"
+    OTHER = "other"

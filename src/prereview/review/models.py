@@ -9,7 +9,14 @@ from sqlalchemy import JSON, BigInteger, Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from prereview.core.db import Base, str_enum
-from prereview.review.kinds import FindingCategory, NominationStatus, ResponseStatus, Severity
+from prereview.core.markings import TLP
+from prereview.review.kinds import (
+    FindingCategory,
+    MaterialKind,
+    NominationStatus,
+    ResponseStatus,
+    Severity,
+)
 
 
 class Submission(Base):
@@ -111,3 +118,22 @@ class FindingResponse(Base):
     created_at: Mapped[datetime]
 
     finding: Mapped[Finding] = relationship(back_populates="responses")
+
+
+class Material(Base):
+    """A document or weights file; its bytes live encrypted in the vault under the
+    submission's data key, and only its description is kept here."""
+
+    __tablename__ = "materials"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
+    uploaded_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[MaterialKind] = mapped_column(str_enum(MaterialKind))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    tlp: Mapped[TLP] = mapped_column(str_enum(TLP))
+    markings: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime]

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
+from anyio import from_thread, to_thread
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from prereview.audit.schemas import AuditEntryOut
 from prereview.core.context import get_context
+from prereview.core.markings import TLP, Marking
 from prereview.core.pagination import Page, PageRequest, page_of, page_request
 from prereview.identity.auth import DB, CurrentActor
 from prereview.identity.permissions import Permission, route_permission
-from prereview.review import service
+from prereview.review import materials, service
+from prereview.review.kinds import MaterialKind
 from prereview.review.models import Finding, Grant, Submission
 from prereview.review.schemas import (
     Contact,
@@ -21,6 +26,7 @@ from prereview.review.schemas import (
     FindingOut,
     GrantCreate,
     GrantOut,
+    MaterialOut,
     NominationCreate,
     NominationDecision,
     NominationOut,
@@ -35,6 +41,7 @@ from prereview.review.schemas import (
     WithdrawRequest,
 )
 from prereview.review.window import Window
+from prereview.vault.deps import VaultDep
 
 router = APIRouter(tags=["review"])
 Paging = Annotated[PageRequest, Depends(page_request)]
@@ -373,3 +380,115 @@ def read_audit(
 ) -> Page[AuditEntryOut]:
     found = service.audit_trail(db, actor, submission_id, page, at.now, at.rules)
     return page_of(found, AuditEntryOut.from_entry)
+
+
+_BINARY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+Filename = Annotated[str, Query(min_length=1, max_length=255, pattern=r"^[^/\\\x00-\x1f]+$")]
+
+
+@router.post(
+    "/submissions/{submission_id}/materials",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MaterialOut,
+    openapi_extra=route_permission(Permission.MATERIAL_CREATE) | _BINARY_BODY,
+)
+async def upload_material(
+    request: Request,
+    submission_id: str,
+    db: DB,
+    actor: CurrentActor,
+    vault: VaultDep,
+    at: Now,
+    filename: Filename,
+    kind: MaterialKind = MaterialKind.OTHER,
+    tlp: TLP = TLP.AMBER_STRICT,
+    marking: Annotated[list[Marking] | None, Query()] = None,
+) -> MaterialOut:
+    """Upload a material as the raw request body; it is encrypted as it streams in."""
+    content_type = request.headers.get("content-type", "application/octet-stream")[:120]
+    plan = await run_in_threadpool(
+        materials.plan_upload,
+        db,
+        actor,
+        submission_id,
+        kind=kind,
+        filename=filename,
+        content_type=content_type,
+        tlp=tlp,
+        markings=marking or [],
+        now=at.now,
+    )
+    body = request.stream().__aiter__()
+
+    async def next_piece() -> bytes | None:
+        try:
+            return await body.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    def chunks() -> Iterator[bytes]:
+        # Runs in a worker thread: pull each piece of the body from the event loop.
+        while (piece := from_thread.run(next_piece)) is not None:
+            if piece:
+                yield piece
+
+    limit = get_context(request).settings.max_material_bytes
+    stored = await to_thread.run_sync(
+        lambda: materials.stream_upload(db, vault, plan, chunks(), limit, at.now)
+    )
+    material = await run_in_threadpool(
+        materials.finish_upload, db, vault, actor, plan, stored, at.now
+    )
+    return MaterialOut.model_validate(material)
+
+
+@router.get(
+    "/submissions/{submission_id}/materials",
+    response_model=list[MaterialOut],
+    openapi_extra=route_permission(Permission.MATERIAL_LIST),
+)
+def list_materials(submission_id: str, db: DB, actor: CurrentActor, at: Now) -> list[MaterialOut]:
+    found = materials.list_materials(db, actor, submission_id, at.now, at.rules)
+    return [MaterialOut.model_validate(m) for m in found]
+
+
+@router.get(
+    "/materials/{material_id}",
+    response_model=MaterialOut,
+    openapi_extra=route_permission(Permission.MATERIAL_READ),
+)
+def read_material(material_id: str, db: DB, actor: CurrentActor, at: Now) -> MaterialOut:
+    return MaterialOut.model_validate(
+        materials.get_material(db, actor, material_id, at.now, at.rules)
+    )
+
+
+@router.get(
+    "/materials/{material_id}/content",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+    openapi_extra=route_permission(Permission.MATERIAL_DOWNLOAD),
+)
+def download_material(
+    request: Request, material_id: str, db: DB, actor: CurrentActor, vault: VaultDep, at: Now
+) -> StreamingResponse:
+    """The decrypted bytes, verified chunk by chunk; an integrity failure aborts the transfer."""
+    retention = timedelta(days=get_context(request).settings.retention_days)
+    material, chunks = materials.open_material(
+        db, vault, actor, material_id, at.now, at.rules, retention
+    )
+    quoted = material.filename.replace('"', "").replace("\\", "")
+    return StreamingResponse(
+        chunks,
+        media_type="application/octet-stream",
+        headers={
+            "content-length": str(material.size),
+            "content-disposition": f'attachment; filename="{quoted}"',
+            "x-content-sha256": material.sha256,
+        },
+    )

@@ -7,9 +7,11 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from prereview.core.markings import TLP
 from prereview.review.kinds import (
     Access,
     FindingCategory,
+    MaterialKind,
     Modality,
     NominationStatus,
     ResponseStatus,
@@ -206,3 +208,18 @@ class QueueItem(BaseModel):
     developer_org_id: str
     window: WindowOut
     my_findings: int
+
+
+class MaterialOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    submission_id: str
+    kind: MaterialKind
+    filename: str
+    content_type: str
+    size: int
+    sha256: str = Field(description="SHA-256 of the plaintext, hex; check it after download.")
+    tlp: TLP
+    markings: list[str]
+    created_at: datetime

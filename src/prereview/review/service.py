@@ -36,6 +36,7 @@ from prereview.review.schemas import (
     SubmissionUpdate,
 )
 from prereview.review.window import Window, window_of
+from prereview.vault import service as vault_service
 
 
 @dataclass(frozen=True)
@@ -314,6 +315,9 @@ def withdraw(
     if submission.withdrawn_at is None:
         submission.withdrawn_at = now
         submission.updated_at = now
+        # Crypto-shred: with the data key gone, every material and secret of the submission
+        # is unreadable, wherever its ciphertext is kept.
+        vault_service.shred(db, vault_service.submission_context(submission.id), now)
         _record(
             db,
             actor,
