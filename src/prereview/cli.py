@@ -7,6 +7,8 @@ import typer
 from prereview.core import commands as core_commands
 from prereview.identity import commands as identity_commands
 from prereview.review import commands as review_commands
+from prereview.review import material_commands
+from prereview.vault import commands as vault_commands
 
 app = typer.Typer(
     name="prereview",
@@ -17,6 +19,8 @@ app = typer.Typer(
 core_commands.register(app)
 identity_commands.register(app)
 review_commands.register(app)
+material_commands.register(app)
+vault_commands.register(app)
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ def run(server: str, token: str | None, *args: str) -> str:
     env = {"PREREVIEW_SERVER": server, "PREREVIEW_TOKEN": token or "", "COLUMNS": "200"}
     result = CliRunner().invoke(cli, list(args), env=env)
     assert result.exit_code == 0, (args, result.output)
-    return result.output
+    return result.stdout
 
 
 def run_json(server: str, token: str, *args: str) -> object:
@@ -164,3 +164,37 @@ def test_token_lifecycle_from_the_command_line(platform: Platform, server: str) 
     env = {"PREREVIEW_SERVER": server, "PREREVIEW_TOKEN": created["token"]}
     refused = CliRunner().invoke(cli, ["whoami"], env=env)
     assert refused.exit_code == 1 and "token-revoked" in refused.output
+
+
+def test_material_upload_and_verified_download(platform: Platform, server: str, tmp_path) -> None:
+    dev = platform["developer"]
+    sub = run_json(
+        server, dev.token, "submission", "create", "--model-name", "M", "--model-version", "1"
+    )
+    assert isinstance(sub, dict)
+    source = tmp_path / "weights.bin"
+    source.write_bytes(bytes(range(256)) * 20000)
+    material = run_json(
+        server,
+        dev.token,
+        "material",
+        "upload",
+        sub["id"],
+        str(source),
+        "--kind",
+        "weights",
+        "--tlp",
+        "TLP:RED",
+        "--marking",
+        "PROPRIETARY",
+        "--marking",
+        "EXPORT-CONTROLLED",
+    )
+    assert isinstance(material, dict)
+    assert material["size"] == source.stat().st_size
+    assert material["markings"] == ["PROPRIETARY", "EXPORT-CONTROLLED"]
+    assert material["id"] in run(server, dev.token, "material", "list", sub["id"])
+    target = tmp_path / "out.bin"
+    out = run(server, dev.token, "material", "download", material["id"], "-o", str(target))
+    assert "verified" in out
+    assert target.read_bytes() == source.read_bytes()

@@ -10,12 +10,21 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import httpx
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
@@ -59,11 +68,39 @@ class ApiClient:
             return None
         return response.json()
 
+    @contextmanager
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """A streamed call to ``/api/v1{path}``; an error answer is explained and exits."""
+        try:
+            with self.http.stream(method, f"{API}{path}", **kwargs) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    explain(response)
+                    raise CommandFailed(1)
+                yield response
+        except httpx.TransportError as exc:
+            errors.print(
+                f"[red]error:[/] transfer with {self.server} failed ({exc.__class__.__name__})"
+            )
+            raise CommandFailed(2) from None
+
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
 
     def post(self, path: str, body: Mapping[str, Any] | None = None) -> Any:
         return self.request("POST", path, json=dict(body) if body is not None else None)
+
+
+def transfer_progress() -> Progress:
+    """The progress bar of uploads and downloads."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=errors,
+    )
 
 
 def explain(response: httpx.Response) -> None:

@@ -1,0 +1,148 @@
+"""Command line of materials: streamed, encrypted uploads and verified downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from prereview.core.client import (
+    DEFAULT_SERVER,
+    ApiClient,
+    JsonOption,
+    ServerOption,
+    console,
+    errors,
+    field,
+    show,
+    transfer_progress,
+)
+from prereview.core.markings import TLP, Marking
+from prereview.review.kinds import MaterialKind
+
+materials = typer.Typer(help="Documents and weights shared for review.", no_args_is_help=True)
+PIECE = 1 << 20
+COLUMNS = [
+    ("id", field("id")),
+    ("kind", field("kind")),
+    ("file", field("filename")),
+    ("bytes", field("size")),
+    ("tlp", field("tlp")),
+    ("markings", field("markings")),
+]
+
+
+@materials.command("upload")
+def upload(
+    submission_id: str,
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    kind: Annotated[MaterialKind, typer.Option()] = MaterialKind.OTHER,
+    tlp: Annotated[
+        TLP, typer.Option(help="TLP:CLEAR, GREEN and AMBER reach consented partners.")
+    ] = TLP.AMBER_STRICT,
+    marking: Annotated[list[Marking] | None, typer.Option(help="Repeat for each.")] = None,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Upload a file; it is encrypted on the server as it streams in."""
+    size = path.stat().st_size
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    params: dict[str, object] = {"filename": path.name, "kind": kind.value, "tlp": tlp.value}
+    if marking:
+        params["marking"] = [m.value for m in marking]
+    with transfer_progress() as progress:
+        task = progress.add_task(f"upload {path.name}", total=size)
+
+        def body() -> Iterator[bytes]:
+            with path.open("rb") as source:
+                while piece := source.read(PIECE):
+                    progress.advance(task, len(piece))
+                    yield piece
+
+        data = ApiClient(server, timeout=3600).request(
+            "POST",
+            f"/submissions/{submission_id}/materials",
+            params=params,
+            content=body(),
+            headers={"content-type": content_type, "content-length": str(size)},
+        )
+    show(data, as_json)
+
+
+@materials.command("list")
+def list_(
+    submission_id: str, server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False
+) -> None:
+    """Materials of a submission that you may see."""
+    show(ApiClient(server).get(f"/submissions/{submission_id}/materials"), as_json, COLUMNS)
+
+
+@materials.command("download")
+def download(
+    material_id: str,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
+    server: ServerOption = DEFAULT_SERVER,
+) -> None:
+    """Download a material and check its SHA-256; a damaged transfer leaves no file."""
+    client = ApiClient(server, timeout=3600)
+    meta = client.get(f"/materials/{material_id}")
+    # Only the last path component of the stored name: a name never chooses the directory.
+    target = output or Path(Path(meta["filename"]).name)
+    partial = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    received = 0
+    try:
+        with (
+            client.stream("GET", f"/materials/{material_id}/content") as response,
+            transfer_progress() as progress,
+        ):
+            task = progress.add_task(f"download {target.name}", total=meta["size"])
+            with partial.open("wb") as sink:
+                for piece in response.iter_bytes(PIECE):
+                    sink.write(piece)
+                    digest.update(piece)
+                    received += len(piece)
+                    progress.advance(task, len(piece))
+        if received != meta["size"] or digest.hexdigest() != meta["sha256"]:
+            errors.print(
+                f"[red]error:[/] the transfer was incomplete or damaged ({received} of "
+                f"{meta['size']} bytes); nothing was written"
+            )
+            raise typer.Exit(1)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    console.print(f"{target} ({received} bytes, sha256 {meta['sha256']} verified)")
+
+
+@materials.command("shred-expired")
+def shred_expired() -> None:
+    """Destroy the data keys of submissions past their retention period (on the server)."""
+    from prereview.core.context import AppContext
+    from prereview.core.db import transaction
+    from prereview.core.settings import load_settings
+    from prereview.review import materials as use_cases
+    from prereview.review.service import Rules
+
+    settings = load_settings()
+    context = AppContext.create(settings)
+    try:
+        with transaction(context.sessions) as db:
+            shredded = use_cases.shred_expired(
+                db,
+                context.clock.now(),
+                Rules.from_settings(settings),
+                timedelta(days=settings.retention_days),
+            )
+    finally:
+        context.engine.dispose()
+    console.print(f"shredded {len(shredded)} submission(s): {', '.join(shredded) or '-'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(materials, name="material")

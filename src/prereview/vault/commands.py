@@ -1,0 +1,72 @@
+"""Command line of the vault, run on the server machine: master-key rotation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from prereview.core.client import console
+from prereview.core.context import AppContext
+from prereview.core.db import transaction
+from prereview.core.errors import PrereviewError
+from prereview.core.settings import load_settings
+from prereview.vault import service
+from prereview.vault.keyring import LocalKeyProvider
+
+vault = typer.Typer(help="The vault's master keys (run on the server).", no_args_is_help=True)
+
+
+def _open() -> tuple[AppContext, LocalKeyProvider, service.Vault]:
+    settings = load_settings()
+    context = AppContext.create(settings)
+    provider = LocalKeyProvider.generate(settings.master_key_file)
+    return context, provider, service.Vault(provider, settings.blob_dir)
+
+
+@vault.command("rotate-master-key")
+def rotate() -> None:
+    """Add a new current master key and re-wrap every data key under it; no data is
+    re-encrypted. Retire the old key afterwards with `prereview vault retire`."""
+    context, provider, store = _open()
+    try:
+        old = provider.current_key_id
+        new = provider.rotate()
+        with transaction(context.sessions) as db:
+            moved = service.rewrap_all(db, store, context.clock.now())
+    finally:
+        context.engine.dispose()
+    console.print(f"master key {old} -> {new}; {moved} data key(s) re-wrapped")
+
+
+@vault.command("retire")
+def retire(key_id: Annotated[str, typer.Argument(help="The master key to remove.")]) -> None:
+    """Remove an old master key once no data key uses it (completes shredding in backups)."""
+    context, provider, _ = _open()
+    try:
+        with context.sessions() as db:
+            in_use = service.keys_using(db, key_id)
+        provider.retire(key_id, still_in_use=in_use)
+    except PrereviewError as exc:
+        console.print(f"[red]error:[/] {exc.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        context.engine.dispose()
+    console.print(f"master key {key_id} retired")
+
+
+@vault.command("status")
+def status() -> None:
+    """The master keys and how many data keys each wraps."""
+    context, provider, _ = _open()
+    try:
+        with context.sessions() as db:
+            for key_id in provider.key_ids:
+                mark = " (current)" if key_id == provider.current_key_id else ""
+                console.print(f"{key_id}{mark}: {service.keys_using(db, key_id)} data key(s)")
+    finally:
+        context.engine.dispose()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(vault, name="vault")
