@@ -630,7 +630,8 @@ def list_findings(
     return found
 
 
-def get_finding(db: Session, actor: Actor, finding_id: str, now: datetime) -> Finding:
+def _finding(db: Session, actor: Actor, finding_id: str) -> tuple[Finding, Submission, Access]:
+    """A finding with its submission, visible only to the developer and the authoring org."""
     finding = db.get(Finding, finding_id)
     if finding is None:
         raise errors.FindingNotFound(f"no finding '{finding_id}'")
@@ -641,6 +642,11 @@ def get_finding(db: Session, actor: Actor, finding_id: str, now: datetime) -> Fi
     )
     if not (access.owner or access.author):
         raise errors.FindingNotFound(f"no finding '{finding_id}'")
+    return finding, submission, access
+
+
+def get_finding(db: Session, actor: Actor, finding_id: str, now: datetime) -> Finding:
+    finding, submission, access = _finding(db, actor, finding_id)
     authorize(actor, Permission.FINDING_READ, access)
     if not access.owner:
         _record(db, actor, Permission.FINDING_READ, submission, now, "finding", finding.id)
@@ -652,16 +658,7 @@ def respond(
     db: Session, actor: Actor, finding_id: str, data: ResponseCreate, now: datetime
 ) -> Finding:
     """The developer answers a finding. Answers are its own; they bind no one to anything."""
-    finding = db.get(Finding, finding_id)
-    if finding is None:
-        raise errors.FindingNotFound(f"no finding '{finding_id}'")
-    submission = _load(db, finding.submission_id)
-    access = Access(
-        owner=actor.organisation_id == submission.developer_org_id,
-        author=actor.organisation_id == finding.author_org_id,
-    )
-    if not (access.owner or access.author):
-        raise errors.FindingNotFound(f"no finding '{finding_id}'")
+    finding, submission, access = _finding(db, actor, finding_id)
     authorize(actor, Permission.FINDING_RESPOND, access)
     answer = FindingResponse(
         id=new_id("rsp"),
