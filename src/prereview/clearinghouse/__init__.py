@@ -1,0 +1,1 @@
+"""Vulnerability clearinghouse: reports, duplicates, alias groups, cases, embargo and sharing."""

@@ -1,0 +1,64 @@
+"""Errors of the clearinghouse, each with a stable problem type.
+
+Every validation error lists *all* the problems it found in ``extra["errors"]``, each a
+``{"path": ..., "message": ...}`` object, so a reporter can fix a document in one round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypedDict
+
+from prereview.core.errors import InvalidInput
+
+
+class Problem(TypedDict):
+    """One thing wrong with a document: where (a JSON path) and what."""
+
+    path: str
+    message: str
+
+
+class InvalidReport(InvalidInput):
+    """A vulnerability report that does not satisfy the domain model."""
+
+    slug = "clearinghouse-invalid-report"
+    title = "The vulnerability report is not valid"
+
+    def __init__(self, detail: str, problems: Sequence[Problem], **extra: Any) -> None:
+        super().__init__(detail, errors=list(problems), **extra)
+        self.problems: list[Problem] = list(problems)
+
+
+class MalformedCvssVector(InvalidInput):
+    """A CVSS vector string that the ``cvss`` library cannot parse or score."""
+
+    slug = "clearinghouse-malformed-cvss-vector"
+    title = "The CVSS vector is malformed"
+
+    def __init__(self, vector: str, reason: str, path: str = "cvss") -> None:
+        super().__init__(
+            f"malformed CVSS vector {vector!r}: {reason}",
+            vector=vector,
+            errors=[Problem(path=path, message=f"malformed CVSS vector {vector!r}: {reason}")],
+        )
+        self.vector = vector
+        self.reason = reason
+
+
+class UnsupportedIntakeFormat(InvalidInput):
+    """A bulk payload whose format is neither JSON Lines, OSV nor CSAF 2.0."""
+
+    slug = "clearinghouse-unsupported-intake-format"
+    title = "The bulk import format is not supported"
+
+
+class RelationConflict(InvalidInput):
+    """A relation between vulnerability ids that contradicts the ones already known.
+
+    For example an upstream cycle (A upstream of B upstream of A), or aliasing two ids of which
+    one is upstream of the other: they cannot then be the same vulnerability.
+    """
+
+    slug = "clearinghouse-relation-conflict"
+    title = "The relation contradicts known relations"

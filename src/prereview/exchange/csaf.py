@@ -1,0 +1,351 @@
+"""CSAF 2.0 export (security advisory and VEX profiles) and import.
+
+Export: :func:`advisory_to_csaf`. Each affected product becomes a branch vendor > product name
+> version range (a ``vers`` string) or version, identified by its purl / CPE; fixed versions
+get their own branches so ``product_status`` can say both what is affected and what is fixed.
+CSAF 2.0 has no place for CVSS 4.0 (that came with CSAF 2.1), so a 4.0 vector travels as a
+note; 3.x vectors go in ``scores``. TLP 2.0 labels map onto CSAF 2.0's TLP 1.0 ones, the exact
+label is kept in ``distribution.text``.
+
+Import: :func:`csaf_to_reports`, one item per vulnerability of the document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from packageurl import PackageURL
+
+from prereview.clearinghouse.domain import (
+    AffectedProduct,
+    EventKind,
+    ModelRun,
+    Person,
+    RangeType,
+    Report,
+    Tlp,
+    VersionRange,
+)
+from prereview.exchange.cwe import cwe_name
+from prereview.exchange.documents import rfc3339
+
+CSAF_VERSION = "2.0"
+_TLP_TO_CSAF = {
+    Tlp.CLEAR: "WHITE",
+    Tlp.GREEN: "GREEN",
+    Tlp.AMBER: "AMBER",
+    Tlp.AMBER_STRICT: "AMBER",
+    Tlp.RED: "RED",
+}
+
+
+class CsafProfile(StrEnum):
+    SECURITY_ADVISORY = "csaf_security_advisory"
+    VEX = "csaf_vex"
+
+
+@dataclass(frozen=True)
+class CsafPublisher:
+    """Who publishes the document (the clearinghouse), as CSAF's ``document.publisher``."""
+
+    name: str
+    namespace: str
+    category: str = "coordinator"
+    contact_details: str | None = None
+
+
+@dataclass
+class _ProductIds:
+    counter: int = 0
+
+    def next(self) -> str:
+        self.counter += 1
+        return f"CSAFPID-{self.counter:04d}"
+
+
+def vers_constraints(version_range: VersionRange) -> str:
+    """The ``vers`` constraints of an OSV-style range (``>=1.2|<2.4.1``)."""
+    parts: list[str] = []
+    for event in version_range.events:
+        if event.kind is EventKind.INTRODUCED:
+            if event.version != "0":
+                parts.append(f">={event.version}")
+        elif event.kind is EventKind.FIXED or event.kind is EventKind.LIMIT:
+            parts.append(f"<{event.version}")
+        else:
+            parts.append(f"<={event.version}")
+    return "|".join(parts) or "*"
+
+
+def _helper(product: AffectedProduct, version: str | None = None) -> dict[str, str]:
+    helper: dict[str, str] = {}
+    purl = product.package_url
+    if purl is not None:
+        helper["purl"] = PackageURL(
+            type=purl.type, namespace=purl.namespace, name=purl.name, version=version
+        ).to_string()
+    if product.cpe:
+        helper["cpe"] = product.cpe
+    return helper
+
+
+def _vendor_and_name(product: AffectedProduct) -> tuple[str, str]:
+    purl = product.package_url
+    if purl is not None:
+        return (purl.namespace or product.osv_ecosystem or purl.type), str(purl.name)
+    assert product.cpe is not None
+    parts = product.cpe.split(":")
+    return parts[3], parts[4]
+
+
+@dataclass
+class _ProductBranches:
+    branch: dict[str, Any]
+    affected: list[str]
+    fixed: list[str]
+    fixed_versions: list[str]
+
+
+def _product_branches(product: AffectedProduct, ids: _ProductIds) -> _ProductBranches:
+    vendor, name = _vendor_and_name(product)
+    vers_type = product.package_url.type if product.package_url else "generic"
+    children: list[dict[str, Any]] = []
+    affected: list[str] = []
+    fixed: list[str] = []
+    fixed_versions: list[str] = []
+
+    def leaf(category: str, label: str, version: str | None) -> str:
+        product_id = ids.next()
+        children.append(
+            {
+                "category": category,
+                "name": label,
+                "product": {
+                    "product_id": product_id,
+                    "name": f"{vendor} {name} {label}",
+                    "product_identification_helper": _helper(product, version),
+                },
+            }
+        )
+        return product_id
+
+    for version_range in product.ranges:
+        if version_range.type is RangeType.GIT:
+            continue  # commit ranges are not orderable versions; OSV carries them
+        affected.append(
+            leaf(
+                "product_version_range", f"vers:{vers_type}/{vers_constraints(version_range)}", None
+            )
+        )
+        for event in version_range.events:
+            if event.kind is EventKind.FIXED and event.version not in fixed_versions:
+                fixed_versions.append(event.version)
+                fixed.append(leaf("product_version", event.version, event.version))
+    for version in product.versions:
+        affected.append(leaf("product_version", version, version))
+    product_branch: dict[str, Any] = {"category": "product_name", "name": name}
+    if children:
+        product_branch["branches"] = children
+    else:  # nothing narrower is known: the product as a whole is affected
+        product_id = ids.next()
+        product_branch["product"] = {
+            "product_id": product_id,
+            "name": f"{vendor} {name}",
+            "product_identification_helper": _helper(product),
+        }
+        affected.append(product_id)
+    return _ProductBranches(
+        {"category": "vendor", "name": vendor, "branches": [product_branch]},
+        affected,
+        fixed,
+        fixed_versions,
+    )
+
+
+def _cvss_v3_object(advisory: Report) -> dict[str, Any] | None:
+    score = advisory.cvss_v3
+    if score is None:
+        return None
+    return {
+        "version": str(score.version),
+        "vectorString": score.vector,
+        "baseScore": score.base_score,
+        "baseSeverity": score.severity.upper(),
+    }
+
+
+def _acknowledgments(advisory: Report) -> list[dict[str, Any]]:
+    found_by = advisory.discovered_by
+    if isinstance(found_by, Person):
+        entry: dict[str, Any] = {"names": [found_by.name]}
+        if found_by.organisation:
+            entry["organization"] = found_by.organisation
+        return [entry]
+    if isinstance(found_by, ModelRun):
+        return [
+            {
+                "organization": advisory.reporter,
+                "summary": f"found by model {found_by.model} during pre-release review "
+                f"{found_by.review_id}",
+            }
+        ]
+    return [{"organization": advisory.reporter, "summary": "reported the vulnerability"}]
+
+
+def _revision_history(
+    advisory: Report, revisions: Sequence[tuple[datetime, str]] | None
+) -> list[dict[str, str]]:
+    published = advisory.published
+    modified = advisory.modified or published
+    assert published is not None
+    assert modified is not None
+    if revisions is None:
+        revisions = [(published, "Initial release")]
+        if modified > published:
+            revisions = [*revisions, (modified, "Updated")]
+    return [
+        {"date": rfc3339(date), "number": str(number), "summary": summary}
+        for number, (date, summary) in enumerate(revisions, start=1)
+    ]
+
+
+def advisory_to_csaf(
+    advisory: Report,
+    publisher: CsafPublisher,
+    profile: CsafProfile = CsafProfile.SECURITY_ADVISORY,
+    *,
+    self_url: str | None = None,
+    revisions: Sequence[tuple[datetime, str]] | None = None,
+) -> dict[str, Any]:
+    """The CSAF 2.0 document of a published advisory in the given profile.
+
+    ``revisions`` (date, summary) default to the publication and, if later, the last change.
+    ``self_url`` is the document's canonical URL, which by CSAF convention ends in the tracking
+    id in lower case with ``.json``.
+    """
+    if advisory.published is None:
+        raise ValueError("only a published advisory can be exported as CSAF")
+    ids = _ProductIds()
+    vendor_branches: list[dict[str, Any]] = []
+    affected: list[str] = []
+    fixed: list[str] = []
+    remediations: list[dict[str, Any]] = []
+    for product in advisory.affected:
+        built = _product_branches(product, ids)
+        vendor_branches.append(built.branch)
+        affected += built.affected
+        fixed += built.fixed
+        _, name = _vendor_and_name(product)
+        if built.fixed_versions:
+            remediations.append(
+                {
+                    "category": "vendor_fix",
+                    "details": f"Upgrade {name} to {' or '.join(built.fixed_versions)} or later.",
+                    "product_ids": built.affected,
+                }
+            )
+        else:
+            remediations.append(
+                {
+                    "category": "none_available",
+                    "details": "No fixed version is known yet.",
+                    "product_ids": built.affected,
+                }
+            )
+
+    history = _revision_history(advisory, revisions)
+    document: dict[str, Any] = {
+        "category": str(profile),
+        "csaf_version": CSAF_VERSION,
+        "lang": "en",
+        "title": advisory.title,
+        "publisher": {
+            "category": publisher.category,
+            "name": publisher.name,
+            "namespace": publisher.namespace,
+            **({"contact_details": publisher.contact_details} if publisher.contact_details else {}),
+        },
+        "distribution": {
+            "text": f"TLP:{advisory.tlp} (TLP 2.0)",
+            "tlp": {"label": _TLP_TO_CSAF[advisory.tlp], "url": "https://www.first.org/tlp/"},
+        },
+        "notes": [{"category": "summary", "title": "Summary", "text": advisory.title}],
+        "tracking": {
+            "id": advisory.id,
+            "status": "final",
+            "version": history[-1]["number"],
+            "initial_release_date": history[0]["date"],
+            "current_release_date": history[-1]["date"],
+            "revision_history": history,
+        },
+    }
+    if self_url:
+        document["references"] = [{"category": "self", "summary": "This advisory", "url": self_url}]
+
+    vulnerability: dict[str, Any] = {"title": advisory.title}
+    cve = next((i for i in advisory.identifiers if i.startswith("CVE-")), None)
+    if cve is not None:
+        vulnerability["cve"] = cve
+    vulnerability["ids"] = [
+        {"system_name": "prereview" if i == advisory.id else i.split("-", 1)[0], "text": i}
+        for i in advisory.identifiers
+        if i != cve
+    ]
+    notes: list[dict[str, str]] = [
+        {"category": "description", "title": "Description", "text": advisory.description}
+    ]
+    named = [(c, cwe_name(c)) for c in advisory.cwes]
+    first_named = next(((c, n) for c, n in named if n is not None), None)
+    if first_named is not None:
+        vulnerability["cwe"] = {"id": first_named[0], "name": first_named[1]}
+    others = [c for c, _ in named if first_named is None or c != first_named[0]]
+    if others:  # CSAF 2.0 holds one CWE, with its catalogue name; the rest are kept readable
+        notes.append({"category": "other", "title": "Weaknesses (CWE)", "text": ", ".join(others)})
+    if advisory.cvss_v4 is not None:
+        notes.append(
+            {
+                "category": "other",
+                "title": "CVSS v4.0",
+                "text": f"{advisory.cvss_v4.vector} (base score {advisory.cvss_v4.base_score}, "
+                f"{advisory.cvss_v4.severity})",
+            }
+        )
+    vulnerability["notes"] = notes
+    status: dict[str, list[str]] = {}
+    if affected:
+        status["known_affected"] = affected
+    if fixed:
+        status["fixed"] = fixed
+    vulnerability["product_status"] = status
+    cvss_v3 = _cvss_v3_object(advisory)
+    if cvss_v3 is not None and affected:
+        vulnerability["scores"] = [{"products": affected, "cvss_v3": cvss_v3}]
+    vulnerability["remediations"] = remediations
+    vulnerability["release_date"] = rfc3339(advisory.published)
+    vulnerability["acknowledgments"] = _acknowledgments(advisory)
+    if advisory.references:
+        vulnerability["references"] = [
+            {"category": "external", "summary": str(ref.type).lower(), "url": str(ref.url)}
+            for ref in advisory.references
+        ]
+    # Keys sorted: CSAF's recommended test 6.2.13 asks for it, and it makes documents diffable.
+    sorted_document: dict[str, Any] = _sorted_keys(
+        {
+            "document": document,
+            "product_tree": {"branches": vendor_branches},
+            "vulnerabilities": [vulnerability],
+        }
+    )
+    return sorted_document
+
+
+def _sorted_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted_keys(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(item) for item in value]
+    return value

@@ -1,0 +1,194 @@
+"""CVE JSON 5 records (CVE Record Format 5.1.1) of published advisories.
+
+Only an advisory that has a CVE id (as its id or an alias) can become a CVE record. CVSS 3.x
+and 4.0 both have a place in ``metrics`` and both are kept. Ranges become CVE ``versions``
+entries (``version`` .. ``lessThan`` / ``lessThanOrEqual``) with the purl type as
+``versionType``; a record's one mandatory reference is the advisory's own page.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from prereview.clearinghouse.domain import (
+    AffectedProduct,
+    EventKind,
+    ModelRun,
+    Person,
+    RangeType,
+    Report,
+)
+from prereview.exchange.documents import rfc3339
+from prereview.exchange.errors import NotExportable
+
+CVE_DATA_VERSION = "5.1"
+_CVE_ID = re.compile(r"^CVE-[0-9]{4}-[0-9]{4,19}$")
+# OSV ecosystem -> the package collection URL the CVE schema lists for it.
+_COLLECTION_URL = {
+    "PyPI": "https://pypi.python.org",
+    "npm": "https://registry.npmjs.org",
+    "Maven": "https://repo.maven.apache.org/maven2",
+    "Go": "https://golang.org/pkg",
+    "crates.io": "https://crates.io",
+    "RubyGems": "https://rubygems.org",
+    "NuGet": "https://nuget.org/packages",
+    "Packagist": "https://packagist.org",
+    "Hex": "https://repo.hex.pm",
+    "Pub": "https://pub.dev",
+    "Hackage": "https://hackage.haskell.org",
+    "CRAN": "https://cran.r-project.org",
+    "ConanCenter": "https://conan.io/center",
+}
+_CVSS_KEY = {"3.0": "cvssV3_0", "3.1": "cvssV3_1", "4.0": "cvssV4_0"}
+
+
+@dataclass(frozen=True)
+class CveAssigner:
+    """The CNA the record is published under: its CVE Services org UUID and short name."""
+
+    org_id: UUID
+    short_name: str
+
+
+def cve_id_of(advisory: Report) -> str:
+    """The advisory's CVE id, or ``NotExportable`` if it has none."""
+    for identifier in advisory.identifiers:
+        if _CVE_ID.match(identifier):
+            return identifier
+    raise NotExportable(
+        f"advisory {advisory.id} has no CVE id; a CVE record needs one",
+        errors=[{"path": "$.aliases", "message": "no alias of the form CVE-YYYY-NNNN"}],
+    )
+
+
+def _versions(product: AffectedProduct) -> list[dict[str, Any]]:
+    version_type = product.package_url.type if product.package_url else "custom"
+    entries: list[dict[str, Any]] = []
+    for version_range in product.ranges:
+        kind = "git" if version_range.type is RangeType.GIT else version_type
+        start: str | None = None
+        for event in version_range.events:
+            if event.kind is EventKind.INTRODUCED:
+                start = event.version
+            elif start is not None:
+                bound = "lessThanOrEqual" if event.kind is EventKind.LAST_AFFECTED else "lessThan"
+                entries.append(
+                    {
+                        "version": start,
+                        bound: event.version,
+                        "status": "affected",
+                        "versionType": kind,
+                    }
+                )
+                start = None
+        if start is not None:  # introduced and never fixed: everything from there on
+            entries.append(
+                {"version": start, "lessThan": "*", "status": "affected", "versionType": kind}
+            )
+    entries += [{"version": version, "status": "affected"} for version in product.versions]
+    return entries
+
+
+def _affected(product: AffectedProduct) -> dict[str, Any]:
+    purl = product.package_url
+    entry: dict[str, Any] = {}
+    if purl is not None:
+        entry["vendor"] = purl.namespace or "n/a"
+        entry["product"] = str(purl.name)
+        ecosystem = product.osv_ecosystem
+        if ecosystem in _COLLECTION_URL:
+            entry["collectionURL"] = _COLLECTION_URL[ecosystem]
+            entry["packageName"] = product.package_name
+    else:
+        assert product.cpe is not None
+        parts = product.cpe.split(":")
+        entry["vendor"], entry["product"] = parts[3], parts[4]
+    if product.cpe:
+        entry["cpes"] = [product.cpe]
+    versions = _versions(product)
+    if versions:
+        entry["versions"] = versions
+    # Unlisted versions are unaffected when versions are listed; unknown when none are.
+    entry["defaultStatus"] = "unaffected" if versions else "affected"
+    return entry
+
+
+def _credits(advisory: Report) -> list[dict[str, str]]:
+    found_by = advisory.discovered_by
+    if isinstance(found_by, Person):
+        return [{"lang": "en", "value": found_by.name, "type": "finder"}]
+    if isinstance(found_by, ModelRun):
+        value = (
+            f"{advisory.reporter}, with model {found_by.model} "
+            f"(pre-release review {found_by.review_id})"
+        )
+        return [{"lang": "en", "value": value, "type": "tool"}]
+    return [{"lang": "en", "value": advisory.reporter, "type": "reporter"}]
+
+
+def advisory_to_cve5(advisory: Report, assigner: CveAssigner, advisory_url: str) -> dict[str, Any]:
+    """The CVE record (state PUBLISHED) of a published advisory with a CVE id.
+
+    ``advisory_url`` is where the clearinghouse publishes the advisory: every CVE record needs
+    at least one reference, and that one always exists.
+    """
+    cve_id = cve_id_of(advisory)
+    if advisory.published is None:
+        raise NotExportable(
+            f"advisory {advisory.id} is not published",
+            errors=[{"path": "$.published", "message": "missing"}],
+        )
+    updated = rfc3339(advisory.modified or advisory.published)
+    metrics = [
+        {
+            _CVSS_KEY[str(score.version)]: {
+                "version": str(score.version),
+                "vectorString": score.vector,
+                "baseScore": score.base_score,
+                "baseSeverity": score.severity.upper(),
+            }
+        }
+        for score in (advisory.cvss_v4, advisory.cvss_v3)
+        if score is not None
+    ]
+    cna: dict[str, Any] = {
+        "providerMetadata": {
+            "orgId": str(assigner.org_id),
+            "shortName": assigner.short_name,
+            "dateUpdated": updated,
+        },
+        "datePublic": rfc3339(advisory.published),
+        "title": advisory.title[:256],
+        "descriptions": [{"lang": "en", "value": advisory.description[:4096]}],
+        "affected": [_affected(product) for product in advisory.affected],
+        "references": [{"url": advisory_url, "tags": ["vendor-advisory"]}]
+        + [{"url": str(ref.url)} for ref in advisory.references if str(ref.url) != advisory_url],
+        "credits": _credits(advisory),
+    }
+    if advisory.cwes:
+        cna["problemTypes"] = [
+            {
+                "descriptions": [
+                    {"lang": "en", "cweId": cwe, "description": cwe, "type": "CWE"}
+                    for cwe in advisory.cwes
+                ]
+            }
+        ]
+    if metrics:
+        cna["metrics"] = metrics
+    return {
+        "dataType": "CVE_RECORD",
+        "dataVersion": CVE_DATA_VERSION,
+        "cveMetadata": {
+            "cveId": cve_id,
+            "assignerOrgId": str(assigner.org_id),
+            "assignerShortName": assigner.short_name,
+            "state": "PUBLISHED",
+            "datePublished": rfc3339(advisory.published),
+            "dateUpdated": updated,
+        },
+        "containers": {"cna": cna},
+    }
