@@ -1,0 +1,603 @@
+"""The gateway engine: an OpenAI-compatible reverse proxy as a bare ASGI application.
+
+It serves ``GET /v1/models``, ``GET /v1/models/{id}``, ``POST /v1/chat/completions`` and
+``POST /v1/completions`` under whatever it is mounted at (``/gateway`` on the main app). Per
+request it: finds the grant behind the bearer key (:class:`GrantResolver`, which also decides
+the window), applies the grant's limits (:class:`Limiter`), forwards the body with the model
+name rewritten and the developer's credentials in place of the client's key, relays the answer
+(server-sent events one by one as they arrive, waiting on the client's socket so back-pressure
+reaches the upstream), and queues one :class:`CallRecord` (and a transcript where allowed).
+
+No web framework runs on this path: the budget is a fraction of a millisecond per call. Errors
+are answered as ``application/problem+json`` with an OpenAI ``error`` member; nothing the client
+sees or the log shows names the upstream URL or its credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from prereview.core.errors import PrereviewError
+from prereview.gateway.calls import CallInProgress
+from prereview.gateway.errors import (
+    GatewayAccessClosed,
+    GatewayBadRequest,
+    GatewayBodyTooLarge,
+    GatewayKeyMissing,
+    GatewayMethodNotAllowed,
+    GatewayModelNotFound,
+    GatewayRouteNotFound,
+    UpstreamFailed,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    gateway_problem,
+)
+from prereview.gateway.interfaces import (
+    GrantContext,
+    GrantResolver,
+    TranscriptRecord,
+    TranscriptSink,
+    UsageSink,
+)
+from prereview.gateway.limits import Limiter, MemoryLimiter
+from prereview.gateway.sse import EventRelay, MalformedStream, token_counts
+from prereview.gateway.watch import ClientGone, StreamWatcher
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_COMPLETION_ROUTES = {"/v1/chat/completions": "chat.completions", "/v1/completions": "completions"}
+_JSON = b"application/json"
+_DECODER = json.JSONDecoder()
+# Built once: json.dumps with non-default arguments builds a new encoder on every call.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+#: How long to wait for an upstream to finish its response after ``[DONE]``.
+_DRAIN_SECONDS = 0.5
+_PROBLEM = b"application/problem+json"
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """Tunables of the engine.
+
+    ``read_timeout`` bounds the upstream: a plain answer must be complete within it, and a
+    stream may not stay silent longer (before its first byte or between two chunks); past it
+    the call fails with 504. ``liveness_interval`` is how
+    often a stream re-checks its grant. ``path_prefix`` is stripped from paths when the engine is
+    served on its own rather than mounted (``"/gateway"`` to serve ``/gateway/v1/...``).
+    """
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 300.0
+    liveness_interval: float = 2.0
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_connections: int = 1024
+    path_prefix: str = ""
+
+
+class GatewayApp:
+    """The ASGI application. Mount it, or serve it with uvicorn directly.
+
+    ``usage`` receives a :class:`CallRecord` per call; make it a
+    :class:`~prereview.gateway.memory.BatchingSink` (or anything else whose ``record`` returns
+    at once). Call :meth:`aclose` on shutdown (the app does so itself on an ASGI lifespan
+    shutdown, which a mounted sub-application does not receive).
+    """
+
+    def __init__(
+        self,
+        resolver: GrantResolver,
+        usage: UsageSink,
+        *,
+        transcripts: TranscriptSink | None = None,
+        limiter: Limiter | None = None,
+        config: GatewayConfig | None = None,
+    ) -> None:
+        self._resolver = resolver
+        self._usage = usage
+        self._transcripts = transcripts
+        self._limiter: Limiter = limiter or MemoryLimiter()
+        self._config = config or GatewayConfig()
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._urls: dict[tuple[str, str], URL] = {}
+        # A plain call gets one deadline for the whole answer (one timer per call); a stream
+        # may run long but must not fall silent (a timer re-armed on every read).
+        self._plain_timeout = aiohttp.ClientTimeout(
+            total=self._config.read_timeout, sock_connect=self._config.connect_timeout
+        )
+        self._stream_timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=self._config.connect_timeout,
+            sock_read=self._config.read_timeout,
+        )
+
+    # -- ASGI ------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def aclose(self) -> None:
+        """Close the pooled upstream connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session_loop is not loop:
+            connector = aiohttp.TCPConnector(
+                limit=self._config.max_connections, ttl_dns_cache=300, keepalive_timeout=30
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._stream_timeout,
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept-Encoding"),
+            )
+            self._session_loop = loop
+        return self._session
+
+    # -- dispatch --------------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        started_at = datetime.now(UTC)
+        call = CallInProgress(started, started_at)
+        path: str = scope["path"]
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        prefix = self._config.path_prefix
+        if prefix and path.startswith(prefix):
+            path = path[len(prefix) :]
+        method: str = scope["method"]
+        try:
+            endpoint = _COMPLETION_ROUTES.get(path)
+            if endpoint is not None:
+                call.endpoint = endpoint
+                if method != "POST":
+                    raise GatewayMethodNotAllowed(f"{path} takes POST.")
+                context = await self._authorize(scope, call)
+                await self._completion(context, call, receive, send)
+            elif path == "/v1/models" or path.startswith("/v1/models/"):
+                call.endpoint = "models"
+                if method != "GET":
+                    raise GatewayMethodNotAllowed(f"{path} takes GET.")
+                context = await self._authorize(scope, call)
+                await self._models(context, path, send)
+                call.status = 200
+            else:
+                raise GatewayRouteNotFound(
+                    "The gateway serves /v1/models, /v1/chat/completions and /v1/completions."
+                )
+        except PrereviewError as error:
+            call.status = error.status
+            call.error = error.slug
+            await _send_problem(send, error)
+        finally:
+            self._usage.record(call.finish())
+
+    async def _authorize(self, scope: Scope, call: CallInProgress) -> GrantContext:
+        presented = ""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, token = value.decode("latin-1").partition(" ")
+                if scheme.lower() == "bearer":
+                    presented = token.strip()
+                break
+        if not presented:
+            raise GatewayKeyMissing("Send the gateway key as 'Authorization: Bearer <key>'.")
+        try:
+            context = await self._resolver.resolve(presented)
+        except GatewayAccessClosed as closed:
+            call.grant_id, call.org_id = closed.grant_id, closed.org_id
+            call.submission_id, call.key_id = closed.submission_id, closed.key_id
+            raise
+        call.context = context
+        call.grant_id, call.org_id = context.grant_id, context.org_id
+        call.submission_id, call.key_id = context.submission_id, context.key_id
+        return context
+
+    async def _models(self, context: GrantContext, path: str, send: Send) -> None:
+        entry = {
+            "id": context.public_model,
+            "object": "model",
+            "created": 0,
+            "owned_by": "prereview-gateway",
+        }
+        if path == "/v1/models":
+            payload: dict[str, Any] = {"object": "list", "data": [entry]}
+        elif path == f"/v1/models/{context.public_model}":
+            payload = entry
+        else:
+            raise GatewayModelNotFound(
+                f"This key gives access to the model {context.public_model!r} only."
+            )
+        await _send_bytes(send, 200, json.dumps(payload).encode(), _JSON)
+
+    # -- completions -----------------------------------------------------------------------
+
+    async def _completion(
+        self, context: GrantContext, call: CallInProgress, receive: Receive, send: Send
+    ) -> None:
+        raw = await self._read_body(receive)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise GatewayBadRequest("The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise GatewayBadRequest("The request body must be a JSON object.")
+        requested = body.get("model")
+        if requested != context.public_model:
+            raise GatewayModelNotFound(
+                f"This key gives access to the model {context.public_model!r}; "
+                f"the request names {requested!r}."
+            )
+        call.model = context.public_model
+        body["model"] = context.upstream_model
+        stream = body.get("stream") is True
+        call.stream = stream
+        hide_usage = False
+        if stream:
+            options = body.get("stream_options")
+            options = dict(options) if isinstance(options, dict) else {}
+            if not options.get("include_usage"):
+                # Ask for usage so the call can be counted; the relay hides it from the client.
+                hide_usage = True
+                options["include_usage"] = True
+                body["stream_options"] = options
+        upstream_body = _COMPACT_JSON.encode(body).encode()
+
+        limits = context.limits
+        lease = None
+        if limits.any:
+            lease = await self._limiter.admit(context.grant_id, limits, stream=stream)
+        try:
+            url = self._upstream_url(context.upstream_base_url, call.endpoint)
+            headers = {"Content-Type": "application/json", "Accept": "application/json"}
+            if stream:
+                headers["Accept"] = "text/event-stream"
+            headers.update(context.credential_headers.items())
+            if stream:
+                await self._relay_stream(
+                    context, call, url, headers, upstream_body, hide_usage, lease, receive, send
+                )
+            else:
+                await self._relay_plain(context, call, url, headers, upstream_body, send)
+        finally:
+            if lease is not None:
+                await self._limiter.release_stream(context.grant_id, lease)
+        if limits.tokens_per_day is not None:
+            await self._limiter.charge_tokens(context.grant_id, call.total_tokens)
+        if context.keep_transcripts and self._transcripts is not None:
+            self._transcripts.record(
+                TranscriptRecord(
+                    call_id=call.call_id,
+                    started_at=call.started_at,
+                    grant_id=context.grant_id,
+                    submission_id=context.submission_id,
+                    endpoint=call.endpoint,
+                    request_body=raw,
+                    response_body=b"".join(call.transcript),
+                )
+            )
+
+    def _upstream_url(self, base_url: str, endpoint: str) -> URL:
+        # Parsed once per upstream: parsing a URL on every call is measurable at this scale.
+        key = (base_url, endpoint)
+        url = self._urls.get(key)
+        if url is None:
+            if len(self._urls) > 10_000:
+                self._urls.clear()
+            suffix = "/chat/completions" if endpoint == "chat.completions" else "/completions"
+            url = self._urls[key] = URL(base_url.rstrip("/") + suffix)
+        return url
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        limit = self._config.max_body_bytes
+        message = await receive()
+        body: bytes = message.get("body", b"")
+        if not message.get("more_body", False):
+            if len(body) > limit:
+                raise GatewayBodyTooLarge(f"The request body is larger than {limit} bytes.")
+            return body
+        parts = [body]
+        size = len(body)
+        while message.get("more_body", False):
+            message = await receive()
+            part = message.get("body", b"")
+            size += len(part)
+            if size > limit:
+                raise GatewayBodyTooLarge(f"The request body is larger than {limit} bytes.")
+            parts.append(part)
+        return b"".join(parts)
+
+    async def _relay_plain(
+        self,
+        context: GrantContext,
+        call: CallInProgress,
+        url: URL,
+        headers: dict[str, str],
+        body: bytes,
+        send: Send,
+    ) -> None:
+        try:
+            async with self._client().post(
+                url, data=body, headers=headers, timeout=self._plain_timeout
+            ) as response:
+                answer = await response.read()
+                status = response.status
+                content_type = response.headers.get("Content-Type", "application/json")
+                retry_after = response.headers.get("Retry-After")
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            raise _upstream_timeout(context) from None
+        except aiohttp.ClientError as exc:
+            raise _upstream_unreachable(context, exc) from None
+        if status != 200:
+            await self._upstream_error(context, call, status, answer, retry_after, send)
+            return
+        if not (answer.startswith(b"{") and answer.rstrip().endswith(b"}")):
+            raise UpstreamFailed("The model's endpoint sent an answer that is not JSON.")
+        counts = token_counts(_usage_of(answer))
+        if counts is None:
+            counts = (len(body) // 4, len(answer) // 4)
+            call.usage_estimated = True
+        call.prompt_tokens, call.completion_tokens = counts
+        call.status = 200
+        call.ttft_ms = (time.perf_counter() - call.started) * 1000
+        if context.keep_transcripts:
+            call.transcript.append(answer)
+        await _send_bytes(send, 200, answer, content_type.encode("latin-1"))
+
+    async def _upstream_error(
+        self,
+        context: GrantContext,
+        call: CallInProgress,
+        status: int,
+        answer: bytes,
+        retry_after: str | None,
+        send: Send,
+    ) -> None:
+        log.warning("upstream answered %d for grant %s", status, context.grant_id)
+        if status in (401, 403):
+            raise UpstreamFailed(
+                "The model's endpoint refused the gateway's credentials; "
+                "the developer has to update them."
+            )
+        if status == 429:
+            seconds = int(retry_after) if retry_after and retry_after.isdigit() else 1
+            raise UpstreamRateLimited(
+                "The model's endpoint is rate-limiting; try again later.", retry_after=seconds
+            )
+        if 400 <= status < 500:
+            # The client's own mistake (bad parameter, context too long): pass the upstream's
+            # explanation on, scrubbed of the developer's secrets.
+            try:
+                json.loads(answer)
+            except ValueError:
+                raise GatewayBadRequest(
+                    f"The model's endpoint refused the request ({status})."
+                ) from None
+            call.status = status
+            call.error = "upstream-client-error"
+            await _send_bytes(send, status, _scrub(answer, context), _JSON)
+            return
+        raise UpstreamFailed(f"The model's endpoint failed ({status}).", upstream_status=status)
+
+    async def _relay_stream(
+        self,
+        context: GrantContext,
+        call: CallInProgress,
+        url: URL,
+        headers: dict[str, str],
+        body: bytes,
+        hide_usage: bool,
+        lease: str | None,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        session = self._client()
+        try:
+            response = await session.post(url, data=body, headers=headers)
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            raise _upstream_timeout(context) from None
+        except aiohttp.ClientError as exc:
+            raise _upstream_unreachable(context, exc) from None
+        try:
+            if response.status != 200:
+                try:
+                    answer = await response.read()
+                except (TimeoutError, aiohttp.ClientError):
+                    answer = b""
+                response.release()
+                await self._upstream_error(
+                    context,
+                    call,
+                    response.status,
+                    answer,
+                    response.headers.get("Retry-After"),
+                    send,
+                )
+                return
+            relay = EventRelay(hide_usage=hide_usage, secrets=_secret_bytes(context))
+            watcher = StreamWatcher(
+                context, response, receive, self._limiter, lease, self._config.liveness_interval
+            )
+            try:
+                await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+                call.status = 200
+                failure = await self._pump(context, call, response, relay, watcher, send)
+            finally:
+                watcher.close()
+            if failure is not None:
+                call.error = failure.slug
+                if isinstance(failure, ClientGone):
+                    call.client_disconnected = True
+                else:
+                    event = b"data: " + json.dumps(gateway_problem(failure)).encode() + b"\n\n"
+                    await send({"type": "http.response.body", "body": event, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except BaseException:
+            response.close()
+            raise
+        if failure is None and not response.content.is_eof():
+            # Let the upstream finish its response in the background, so its connection goes
+            # back to the pool, while this call is counted at once.
+            task = asyncio.get_running_loop().create_task(_drain(response))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        else:
+            # Returns the connection to the pool if the upstream finished, closes it otherwise.
+            response.release()
+        counts = token_counts(relay.usage)
+        if counts is None:
+            counts = (len(body) // 4, relay.content_events)
+            call.usage_estimated = True
+        call.prompt_tokens, call.completion_tokens = counts
+
+    async def _pump(
+        self,
+        context: GrantContext,
+        call: CallInProgress,
+        response: aiohttp.ClientResponse,
+        relay: EventRelay,
+        watcher: StreamWatcher,
+        send: Send,
+    ) -> PrereviewError | None:
+        """Forward events until the stream ends; the error to end it with, if any."""
+        keep = context.keep_transcripts
+        try:
+            async for chunk in response.content.iter_any():
+                if watcher.cut is not None:
+                    break
+                out = relay.feed(chunk)
+                if not out:
+                    continue
+                if call.ttft_ms is None:
+                    call.ttft_ms = (time.perf_counter() - call.started) * 1000
+                if keep:
+                    call.transcript.append(out)
+                # Waits while the client's socket is full: back-pressure reaches the upstream.
+                await send({"type": "http.response.body", "body": out, "more_body": True})
+                if relay.done:
+                    break
+        except MalformedStream:
+            log.warning("upstream sent a malformed stream for grant %s", context.grant_id)
+            return UpstreamFailed("The model's endpoint sent a malformed stream.")
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            if watcher.cut is None:
+                return _upstream_timeout(context)
+        except aiohttp.ClientError as exc:
+            if watcher.cut is None:
+                return _upstream_unreachable(context, exc, during_stream=True)
+        if watcher.cut is not None:
+            return watcher.cut
+        if not relay.done:
+            log.warning("upstream stream for grant %s ended before [DONE]", context.grant_id)
+            return UpstreamFailed("The model's endpoint ended the stream before it was complete.")
+        return None
+
+
+def _usage_of(answer: bytes) -> dict[str, Any] | None:
+    """The ``usage`` object of a completion, decoding only that member (it comes last)."""
+    at = answer.rfind(b'"usage"')
+    if at < 0:
+        return None
+    colon = answer.find(b":", at)
+    try:
+        usage, _ = _DECODER.raw_decode(answer[colon + 1 :].decode().lstrip())
+    except ValueError:
+        return None
+    return usage if isinstance(usage, dict) else None
+
+
+async def _drain(response: aiohttp.ClientResponse) -> None:
+    """Read the end of a response after ``[DONE]`` so its connection can be reused."""
+    try:
+        await asyncio.wait_for(response.content.read(), _DRAIN_SECONDS)
+    except (TimeoutError, aiohttp.ClientError):
+        response.close()
+    else:
+        response.release()
+
+
+def _secret_bytes(context: GrantContext) -> tuple[bytes, ...]:
+    values = [v.encode() for v in context.credential_headers.secret_values()]
+    values.append(context.upstream_base_url.rstrip("/").encode())
+    return tuple(values)
+
+
+def _scrub(text: bytes, context: GrantContext) -> bytes:
+    for secret in _secret_bytes(context):
+        text = text.replace(secret, b"[redacted]")
+    return text
+
+
+def _upstream_timeout(context: GrantContext) -> UpstreamTimeout:
+    log.warning("upstream timed out for grant %s", context.grant_id)
+    return UpstreamTimeout("The model's endpoint did not answer in time.")
+
+
+def _upstream_unreachable(
+    context: GrantContext, exc: BaseException, *, during_stream: bool = False
+) -> UpstreamFailed:
+    # The exception's text names the upstream host and port: log only its kind.
+    log.warning("upstream connection failed for grant %s: %s", context.grant_id, type(exc).__name__)
+    if during_stream:
+        return UpstreamFailed("The connection to the model's endpoint broke during the stream.")
+    return UpstreamFailed("The model's endpoint could not be reached.")
+
+
+async def _send_bytes(send: Send, status: int, body: bytes, content_type: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type), (b"content-length", b"%d" % len(body))],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _send_problem(send: Send, error: PrereviewError) -> None:
+    body = json.dumps(gateway_problem(error)).encode()
+    headers = [(b"content-type", _PROBLEM), (b"content-length", b"%d" % len(body))]
+    retry_after = getattr(error, "retry_after", None)
+    if isinstance(retry_after, int):
+        headers.append((b"retry-after", b"%d" % retry_after))
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})

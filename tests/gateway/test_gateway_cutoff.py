@@ -1,0 +1,137 @@
+"""Cutting access off: the next request fails, and streams in flight end."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import time
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+
+from prereview.gateway import GatewayConfig, GrantLimits, SecretHeaders
+from prereview.gateway.harness import RunningGateway, running_gateway
+from prereview.gateway.upstream_sim import SimUpstream, running_sim
+
+UPSTREAM_KEY = "sk-cutoff-upstream"
+MODEL = "preview"
+LONG_PROMPT = " ".join(f"w{i}" for i in range(60))
+
+
+@pytest.fixture
+def sim() -> Iterator[tuple[SimUpstream, str]]:
+    with running_sim(UPSTREAM_KEY) as running:
+        yield running
+
+
+@pytest.fixture
+def gateway(sim: tuple[SimUpstream, str]) -> Iterator[RunningGateway]:
+    _, upstream_url = sim
+    with running_gateway(config=GatewayConfig(liveness_interval=0.05)) as gw:
+        gw.resolver.add(
+            "key-slow",
+            grant_id="grant-slow",
+            upstream_base_url=upstream_url,
+            upstream_model="sim-model+slow=0.02",
+            public_model=MODEL,
+            credential_headers=SecretHeaders.bearer(UPSTREAM_KEY),
+            limits=GrantLimits(concurrent_streams=1),
+        )
+        yield gw
+
+
+def _slow_stream(gw: RunningGateway) -> openai.Stream:  # type: ignore[type-arg]
+    client = openai.OpenAI(api_key="key-slow", base_url=gw.base_url, max_retries=0)
+    return client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": LONG_PROMPT}],
+        max_tokens=60,
+        stream=True,
+    )
+
+
+@pytest.mark.parametrize("reason", ["withdrawn", "released", "revoked", "expired"])
+def test_stream_in_flight_ends_when_the_grant_closes(gateway: RunningGateway, reason: str) -> None:
+    stream = _slow_stream(gateway)
+    received = 0
+    closed_at = 0.0
+
+    def read_and_close_after_three() -> None:
+        nonlocal received, closed_at
+        for _ in stream:
+            received += 1
+            if received == 3:
+                gateway.resolver.close("grant-slow", reason)
+                closed_at = time.monotonic()
+
+    with pytest.raises(openai.APIError) as caught:
+        read_and_close_after_three()
+    ended_after = time.monotonic() - closed_at
+    # 60 tokens at 20 ms would take over a second; the cut comes within a liveness interval.
+    assert received < 20
+    assert ended_after < 0.5
+    assert caught.value.code == "gateway-access-closed"
+    # And the very next request is refused.
+    client = openai.OpenAI(api_key="key-slow", base_url=gateway.base_url, max_retries=0)
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        client.chat.completions.create(model=MODEL, messages=[])
+    assert refused.value.response.json()["reason"] == reason
+    record = next(c for c in gateway.settled_calls() if c.stream)
+    assert record.error == "gateway-access-closed"
+
+
+def test_client_disconnect_frees_the_stream_slot(gateway: RunningGateway) -> None:
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": LONG_PROMPT}],
+        "max_tokens": 60,
+        "stream": True,
+    }
+    headers = {"Authorization": "Bearer key-slow"}
+    with httpx.stream(
+        "POST", gateway.base_url + "/chat/completions", json=body, headers=headers
+    ) as response:
+        assert response.status_code == 200
+        # Keep the iterator: dropping it would close the connection at once.
+        chunks = response.iter_bytes()
+        next(chunks)
+        # A second stream is over the grant's limit of one while the first is open.
+        second = httpx.post(gateway.base_url + "/chat/completions", json=body, headers=headers)
+        assert second.status_code == 429
+        assert second.json()["limit"] == "concurrent-streams"
+    # The client went away: the slot must come free soon, without the 1.2 s stream finishing.
+    deadline = time.monotonic() + 0.6
+    while True:
+        calls = gateway.settled_calls(quiet=0.01)
+        if any(c.client_disconnected for c in calls) or time.monotonic() > deadline:
+            break
+    assert any(c.client_disconnected for c in calls)
+    client = openai.OpenAI(api_key="key-slow", base_url=gateway.base_url, max_retries=0)
+    reply = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}])
+    assert reply.choices[0].message.content == "sim reply to x"
+
+
+def test_reopened_grant_works_again(gateway: RunningGateway) -> None:
+    client = openai.OpenAI(api_key="key-slow", base_url=gateway.base_url, max_retries=0)
+    gateway.resolver.close("grant-slow", "revoked")
+    with pytest.raises(openai.PermissionDeniedError):
+        client.models.list()
+    gateway.resolver.reopen("grant-slow")
+    assert [m.id for m in client.models.list()] == [MODEL]
+
+
+def test_streams_are_relayed_as_they_arrive(gateway: RunningGateway) -> None:
+    """Each event reaches the client about when the upstream sends it: no buffering."""
+    stream = _slow_stream(gateway)
+    arrivals: list[float] = []
+    for _ in stream:
+        arrivals.append(time.monotonic())
+        if len(arrivals) == 12:
+            break
+    stream.close()
+    gaps = [b - a for a, b in itertools.pairwise(arrivals[2:])]
+    # The upstream sends one token per 20 ms; buffered output would arrive in bursts, with
+    # most gaps near zero.
+    assert statistics.median(gaps) > 0.01

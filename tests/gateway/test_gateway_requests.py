@@ -1,0 +1,88 @@
+"""Request validation, routing and transcripts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+
+from prereview.gateway import GatewayConfig, SecretHeaders
+from prereview.gateway.harness import RunningGateway, running_gateway
+from prereview.gateway.upstream_sim import running_sim
+
+UPSTREAM_KEY = "sk-requests-upstream"
+AUTH = {"Authorization": "Bearer key-plain"}
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[RunningGateway]:
+    with (
+        running_sim(UPSTREAM_KEY) as (_, upstream_url),
+        running_gateway(config=GatewayConfig(max_body_bytes=4096)) as gw,
+    ):
+        for name, keep in (("plain", False), ("kept", True)):
+            gw.resolver.add(
+                f"key-{name}",
+                grant_id=f"grant-{name}",
+                submission_id=f"sub-{name}",
+                upstream_base_url=upstream_url,
+                upstream_model="sim-model",
+                public_model="preview",
+                credential_headers=SecretHeaders.bearer(UPSTREAM_KEY),
+                keep_transcripts=keep,
+            )
+        yield gw
+
+
+def _problem_type(response: httpx.Response) -> str:
+    assert response.headers["content-type"] == "application/problem+json"
+    return str(response.json()["type"]).removeprefix("urn:prereview:problem:")
+
+
+def test_bad_bodies_are_4xx_problems(gateway: RunningGateway) -> None:
+    url = gateway.base_url + "/chat/completions"
+    not_json = httpx.post(url, content=b"{nope", headers=AUTH)
+    assert not_json.status_code == 400
+    assert _problem_type(not_json) == "gateway-bad-request"
+    array = httpx.post(url, json=[1, 2], headers=AUTH)
+    assert array.status_code == 400
+    huge = httpx.post(url, json={"model": "preview", "prompt": "x" * 10_000}, headers=AUTH)
+    assert huge.status_code == 413
+    assert _problem_type(huge) == "gateway-body-too-large"
+
+
+def test_routes_and_methods(gateway: RunningGateway) -> None:
+    missing = httpx.post(gateway.base_url + "/embeddings", json={}, headers=AUTH)
+    assert missing.status_code == 404
+    assert _problem_type(missing) == "gateway-route-not-found"
+    wrong_method = httpx.get(gateway.base_url + "/chat/completions", headers=AUTH)
+    assert wrong_method.status_code == 405
+    other_model = httpx.get(gateway.base_url + "/models/gpt-4o", headers=AUTH)
+    assert other_model.status_code == 404
+    assert _problem_type(other_model) == "gateway-model-not-found"
+
+
+def test_transcripts_only_where_the_developer_allows(gateway: RunningGateway) -> None:
+    for key in ("key-plain", "key-kept"):
+        client = openai.OpenAI(api_key=key, base_url=gateway.base_url)
+        client.chat.completions.create(
+            model="preview", messages=[{"role": "user", "content": f"prompt for {key}"}]
+        )
+        list(
+            client.chat.completions.create(
+                model="preview", messages=[{"role": "user", "content": "streamed"}], stream=True
+            )
+        )
+    gateway.settled_calls()
+    transcripts = gateway.transcripts.items
+    assert {t.grant_id for t in transcripts} == {"grant-kept"}
+    plain, streamed = transcripts[-2:]
+    assert b"prompt for key-kept" in plain.request_body
+    assert b"sim reply to prompt for key-kept" in plain.response_body
+    assert b"data: [DONE]" in streamed.response_body
+    assert b" streamed" in streamed.response_body
+    assert "prompt for" not in repr(plain)
+    calls = {c.call_id for c in gateway.calls.items}
+    assert {t.call_id for t in transcripts} <= calls
