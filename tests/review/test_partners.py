@@ -170,3 +170,25 @@ def test_developer_reads_its_audit_trail(platform: Platform) -> None:
     assert actions == ["review:submission:create", "review:grant:create", "review:submission:read"]
     assert trail["items"][-1]["actor_org_id"] == platform["agency"].org_id
     platform.call("agency", "GET", f"/submissions/{sub['id']}/audit", 403)
+
+
+def test_findings_carry_handling_markings(platform: Platform) -> None:
+    sub = platform.submit()
+    platform.grant(sub["id"])
+    marked = FINDING | {"tlp": "TLP:RED", "markings": ["CUI", "CUI"]}
+    finding = platform.call(
+        "agency", "POST", f"/submissions/{sub['id']}/findings", 201, json=marked
+    ).json()
+    assert finding["tlp"] == "TLP:RED" and finding["markings"] == ["CUI"]
+    plain = platform.call(
+        "agency", "POST", f"/submissions/{sub['id']}/findings", 201, json=FINDING
+    ).json()
+    assert plain["tlp"] == "TLP:AMBER+STRICT" and plain["markings"] == []
+    bad = platform.call(
+        "agency",
+        "POST",
+        f"/submissions/{sub['id']}/findings",
+        422,
+        json=FINDING | {"tlp": "TLP:WHITE"},
+    ).json()
+    assert bad["errors"][0]["location"] == ["body", "tlp"]

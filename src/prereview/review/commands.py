@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from prereview.core.client import DEFAULT_SERVER, ApiClient, JsonOption, ServerOption, field, show
+from prereview.core.markings import TLP, Marking
 from prereview.review.kinds import (
     Access,
     FindingCategory,
@@ -327,6 +328,10 @@ def finding_create(
     severity: Annotated[Severity, typer.Option()],
     category: Annotated[FindingCategory, typer.Option()],
     mitigation: Annotated[str, typer.Option(help="Recommended mitigation.")] = "",
+    tlp: Annotated[
+        TLP, typer.Option(help="How far the developer may pass it on.")
+    ] = TLP.AMBER_STRICT,
+    marking: Annotated[list[Marking] | None, typer.Option(help="Repeat for each.")] = None,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
@@ -337,6 +342,8 @@ def finding_create(
         "severity": severity.value,
         "category": category.value,
         "recommended_mitigation": mitigation,
+        "tlp": tlp.value,
+        "markings": [m.value for m in marking or []],
     }
     show(ApiClient(server).post(f"/submissions/{submission_id}/findings", body), as_json)
 

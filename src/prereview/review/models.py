@@ -100,6 +100,8 @@ class Finding(Base):
     severity: Mapped[Severity] = mapped_column(str_enum(Severity))
     category: Mapped[FindingCategory] = mapped_column(str_enum(FindingCategory))
     recommended_mitigation: Mapped[str] = mapped_column(Text, default="")
+    tlp: Mapped[TLP] = mapped_column(str_enum(TLP), server_default=TLP.AMBER_STRICT.value)
+    markings: Mapped[list[str]] = mapped_column(JSON, server_default="[]")
     created_at: Mapped[datetime]
 
     responses: Mapped[list[FindingResponse]] = relationship(

@@ -111,6 +111,8 @@ def finding_out(finding: Finding) -> FindingOut:
         severity=finding.severity,
         category=finding.category,
         recommended_mitigation=finding.recommended_mitigation,
+        tlp=finding.tlp,
+        markings=finding.markings,
         created_at=finding.created_at,
         status=answers[-1].status.value if answers else "open",
         responses=answers,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from prereview.core.markings import TLP
+from prereview.core.markings import TLP, Marking
 from prereview.review.kinds import (
     Access,
     FindingCategory,
@@ -167,6 +167,11 @@ class FindingCreate(BaseModel):
     severity: Severity
     category: FindingCategory
     recommended_mitigation: Text = ""
+    tlp: TLP = Field(
+        default=TLP.AMBER_STRICT,
+        description="How far the developer may pass this finding on (TLP 2.0).",
+    )
+    markings: list[Marking] = Field(default_factory=list, max_length=4)
 
 
 class ResponseCreate(BaseModel):
@@ -196,6 +201,8 @@ class FindingOut(BaseModel):
     severity: Severity
     category: FindingCategory
     recommended_mitigation: str
+    tlp: TLP
+    markings: list[str]
     created_at: datetime
     status: str = Field(description="'open', or the developer's latest response status")
     responses: list[ResponseOut]

@@ -583,6 +583,8 @@ def file_finding(
         severity=data.severity,
         category=data.category,
         recommended_mitigation=data.recommended_mitigation,
+        tlp=data.tlp,
+        markings=[m.value for m in dict.fromkeys(data.markings)],
         created_at=now,
     )
     db.add(finding)

@@ -1,4 +1,4 @@
-"""vault data keys, sealed secrets, materials
+"""vault data keys, sealed secrets, materials, handling markings on findings
 
 Revision ID: 0002
 Revises: 0001
@@ -103,9 +103,19 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_materials_submission_id"), ["submission_id"], unique=False
         )
+    with op.batch_alter_table("findings", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "tlp", sa.String(length=40), nullable=False, server_default="TLP:AMBER+STRICT"
+            )
+        )
+        batch_op.add_column(sa.Column("markings", sa.JSON(), nullable=False, server_default="[]"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("findings", schema=None) as batch_op:
+        batch_op.drop_column("markings")
+        batch_op.drop_column("tlp")
     with op.batch_alter_table("materials", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_materials_submission_id"))
 
