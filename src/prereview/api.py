@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
 
-from prereview import __version__
+from prereview import __version__, web
+from prereview.audit.routes import router as audit_router
 from prereview.core import problems
 from prereview.core.clock import Clock
 from prereview.core.context import AppContext
@@ -48,8 +49,10 @@ def create_app(
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(identity_router)
+    api.include_router(audit_router)
     api.include_router(review_router)
     app.include_router(api)
+    web.install(app)
 
     @app.get("/healthz", tags=["health"], openapi_extra={"x-permission": "public"})
     def healthz() -> dict[str, Any]:

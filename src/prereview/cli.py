@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from prereview.audit import commands as audit_commands
 from prereview.core import commands as core_commands
 from prereview.identity import commands as identity_commands
 from prereview.review import commands as review_commands
@@ -17,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 core_commands.register(app)
+audit_commands.register(app)
 identity_commands.register(app)
 review_commands.register(app)
 material_commands.register(app)

@@ -151,6 +151,10 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ("GET", "/api/v1/queue"): _none,
     ("GET", "/api/v1/submissions/{submission_id}/audit"): _none,
     ("GET", "/healthz"): _none,
+    ("GET", "/api/v1/audit/checkpoint"): _none,
+    ("GET", "/api/v1/audit/proof/inclusion"): lambda _: {"params": {"seq": 0}},
+    ("GET", "/api/v1/audit/proof/consistency"): lambda _: {"params": {"first": 1}},
+    ("GET", "/api/v1/audit/entries"): _none,
     ("POST", "/api/v1/submissions/{submission_id}/materials"): lambda _: {
         "params": {"filename": "eval.json", "kind": "eval_report", "tlp": "TLP:GREEN"},
         "content": b'{"ctf": 0.41}',

@@ -300,13 +300,21 @@ def log_size(db: Session) -> int:
     return db.execute(select(AuditHead.size).where(AuditHead.id == HEAD_ID)).scalar_one()
 
 
-def _check_size(size: int, current: int) -> None:
-    if size > current:
-        raise TreeRangeInvalid(
-            f"The log has {current} entries; there is no tree of size {size} yet."
-        )
-    if size < 0:
-        raise TreeRangeInvalid(f"A tree cannot have {size} entries.")
+def _prefetched(db: Session, keys: Sequence[merkle.NodeKey], size: int) -> DbNodeReader:
+    """A reader holding every node of ``keys``, read in one query (one round trip per proof).
+
+    Nodes exist only for leaves that were appended, so when some are absent the tree asked for
+    is either larger than the log (a bad request: 422) or the store has lost nodes (the
+    ``NodeMissing`` that the proof code then raises). Only then is the log's size read.
+    """
+    reader = DbNodeReader(db)
+    if len(reader.nodes(keys)) < len(set(keys)):
+        current = log_size(db)
+        if size > current:
+            raise TreeRangeInvalid(
+                f"The log has {current} entries; there is no tree of size {size} yet."
+            )
+    return reader
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,14 +349,14 @@ def inclusion_proofs(db: Session, seqs: Sequence[int], size: int) -> list[Inclus
 
     Raises :class:`TreeRangeInvalid` (422) when ``size`` exceeds the log or a seq is not in it.
     """
-    _check_size(size, log_size(db))
     for seq in seqs:
         if not 0 <= seq < size:
             raise TreeRangeInvalid(f"Entry {seq} is not in the tree of size {size}.")
-    reader = DbNodeReader(db)
-    reader.nodes(
+    reader = _prefetched(
+        db,
         [key for seq in seqs for key in _inclusion_keys(seq, size)]
-        + merkle.perfect_subtrees(0, size)
+        + merkle.perfect_subtrees(0, size),
+        size,
     )
     root = merkle.root(size, reader)
     return [
@@ -377,13 +385,13 @@ def consistency_proof(db: Session, first: int, second: int) -> ConsistencyProof:
         raise TreeRangeInvalid(
             f"No consistency proof from size {first} to size {second}: a log only grows."
         )
-    _check_size(second, log_size(db))
-    reader = DbNodeReader(db)
     ranges = merkle.consistency_ranges(first, second)
-    reader.nodes(
+    reader = _prefetched(
+        db,
         [key for a, b in ranges for key in merkle.perfect_subtrees(a, b)]
         + merkle.perfect_subtrees(0, first)
-        + merkle.perfect_subtrees(0, second)
+        + merkle.perfect_subtrees(0, second),
+        second,
     )
     return ConsistencyProof(
         first=first,
