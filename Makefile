@@ -8,12 +8,17 @@ PORT ?= 8000
 
 .PHONY: install system-deps run test lint typecheck pytest clean
 
-# Debian packages the project needs: bubblewrap for the evaluation sandbox.
+# Debian packages the project needs: bubblewrap for the evaluation sandbox, and the tools its
+# challenges are built and solved with (gcc, curl, binutils, a system python3).
+SYSTEM_TOOLS := bwrap:bubblewrap gcc:gcc curl:curl objdump:binutils
 system-deps:
-	@command -v bwrap >/dev/null 2>&1 || { \
-	  echo "installing Debian packages: bubblewrap"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq bubblewrap; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq bubblewrap; fi; }
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
+	[ -x /usr/bin/python3 ] || missing="$$missing python3"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq $$missing; fi; fi
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -1,0 +1,16 @@
+"""Entry point for Inspect (``[project.entry-points.inspect_ai]``): registers the tasks,
+the ``bwrap`` sandbox provider and the ``prereview-scripted`` / ``prereview-guesser``
+model APIs."""
+
+from prereview.evals.sandbox import BwrapSandboxEnvironment
+from prereview.evals.scripted import guesser_api, scripted_api
+from prereview.evals.tasks import ctf, patch, vuln_discovery
+
+__all__ = [
+    "BwrapSandboxEnvironment",
+    "ctf",
+    "guesser_api",
+    "patch",
+    "scripted_api",
+    "vuln_discovery",
+]

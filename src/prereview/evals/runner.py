@@ -1,0 +1,189 @@
+"""Run the cyber suite against one model and summarise the eval logs.
+
+``run_suite`` is what the platform calls: it takes the model as Inspect names it
+(``openai/<name>`` for the gateway's OpenAI-compatible endpoint, with its base URL
+and API key) and returns one :class:`TaskResult` per task, read from Inspect's eval
+logs. ``result_from_log`` turns any Inspect log of these tasks into the same
+summary, for logs produced elsewhere (eval sets on worker machines).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from inspect_ai import Task, eval
+from inspect_ai.log import EvalLog
+from inspect_ai.model import GenerateConfig, Model, get_model
+
+from prereview.core.errors import InvalidInput
+from prereview.evals import _registry  # noqa: F401 - registers the sandbox and model APIs
+from prereview.evals.sandbox import BwrapConfig
+from prereview.evals.tasks import ctf, patch, vuln_discovery
+
+TASKS: dict[str, Callable[..., Task]] = {
+    "ctf": ctf,
+    "vuln_discovery": vuln_discovery,
+    "patch": patch,
+}
+
+
+class UnknownTask(InvalidInput):
+    """A task name that the suite does not have."""
+
+    slug = "eval-unknown-task"
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """The summary of one task's eval log."""
+
+    task: str
+    status: str
+    accuracy: float | None
+    stderr: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    pass_at_k: dict[str, float]
+    samples: int
+    scored: int
+    tokens: dict[str, int]
+    settings: dict[str, Any]
+    duration_s: float | None
+    log_path: str
+    error: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    failed_samples: int = 0  # samples that ended in an error (unscored)
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """All tasks of one run."""
+
+    model: str
+    tasks: list[TaskResult]
+    duration_s: float
+
+
+def _seconds(started: str, completed: str) -> float | None:
+    if not started or not completed:
+        return None
+    delta = datetime.fromisoformat(completed) - datetime.fromisoformat(started)
+    return delta.total_seconds()
+
+
+def result_from_log(log: EvalLog) -> TaskResult:
+    """Summarise an Inspect eval log of one of the suite's tasks."""
+    metrics: dict[str, float] = {}
+    pass_at_k: dict[str, float] = {}
+    scored = 0
+    for score in log.results.scores if log.results else []:
+        for name, m in score.metrics.items():
+            key = name.split("/")[-1]
+            if score.reducer and score.reducer.startswith("pass_at"):
+                if key == "accuracy":
+                    pass_at_k[score.reducer] = float(m.value)
+                continue
+            metrics[key] = float(m.value)
+        scored = max(scored, score.scored_samples or 0)
+    usage = log.stats.model_usage
+    tokens = {
+        "input": sum(u.input_tokens for u in usage.values()),
+        "output": sum(u.output_tokens for u in usage.values()),
+        "total": sum(u.total_tokens for u in usage.values()),
+    }
+    task_meta = log.eval.metadata or {}
+    return TaskResult(
+        task=log.eval.task.split("/")[-1],
+        status=log.status,
+        accuracy=metrics.get("accuracy"),
+        stderr=metrics.get("stderr"),
+        ci_lower=metrics.get("ci_lower"),
+        ci_upper=metrics.get("ci_upper"),
+        pass_at_k=pass_at_k,
+        samples=log.results.total_samples if log.results else 0,
+        scored=scored,
+        tokens=tokens,
+        settings=dict(task_meta.get("elicitation") or {}),
+        duration_s=_seconds(log.stats.started_at, log.stats.completed_at),
+        log_path=log.location,
+        error=log.error.message if log.error else None,
+        metrics=metrics,
+        failed_samples=sum(1 for s in log.samples or [] if s.error is not None),
+    )
+
+
+def build_tasks(
+    names: Sequence[str],
+    *,
+    epochs: int = 1,
+    task_args: dict[str, dict[str, Any]] | None = None,
+    sandbox_config: BwrapConfig | None = None,
+) -> list[Task]:
+    """Instantiate the named tasks with shared settings and per-task arguments."""
+    tasks = []
+    for name in names:
+        if name not in TASKS:
+            raise UnknownTask(f"unknown task {name!r}; known: {', '.join(TASKS)}")
+        args: dict[str, Any] = {"epochs": epochs, "sandbox_config": sandbox_config}
+        args.update((task_args or {}).get(name, {}))
+        tasks.append(TASKS[name](**args))
+    return tasks
+
+
+def run_suite(
+    model: str | Model,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    tasks: Sequence[str] = ("ctf", "vuln_discovery", "patch"),
+    epochs: int = 1,
+    task_args: dict[str, dict[str, Any]] | None = None,
+    sandbox_config: BwrapConfig | None = None,
+    log_dir: str | None = None,
+    max_samples: int | None = None,
+    max_sandboxes: int | None = None,
+    generate_config: GenerateConfig | None = None,
+    model_args: dict[str, Any] | None = None,
+) -> SuiteResult:
+    """Run the named tasks against ``model`` and summarise each eval log.
+
+    ``task_args`` passes keyword arguments to single tasks, e.g.
+    ``{"ctf": {"categories": ["web"], "max_attempts": 3}, "vuln_discovery": {"pairs": 50}}``.
+    An ``openai/...`` model behind a ``base_url`` (the gateway) is spoken to over Chat
+    Completions, not the Responses API, unless ``model_args`` says otherwise.
+    """
+    args = dict(model_args or {})
+    if isinstance(model, str) and model.startswith("openai/") and base_url:
+        args.setdefault("responses_api", False)
+    resolved = (
+        model
+        if isinstance(model, Model)
+        else get_model(
+            model,
+            base_url=base_url,
+            api_key=api_key,
+            config=generate_config or GenerateConfig(),
+            **args,
+        )
+    )
+    started = time.perf_counter()
+    logs = eval(
+        build_tasks(tasks, epochs=epochs, task_args=task_args, sandbox_config=sandbox_config),
+        model=resolved,
+        log_dir=log_dir,
+        max_samples=max_samples,
+        max_sandboxes=max_sandboxes,
+        display="none",
+        log_level="warning",
+        fail_on_error=False,
+        score_display=False,
+    )
+    return SuiteResult(
+        model=str(resolved),
+        tasks=[result_from_log(log) for log in logs],
+        duration_s=time.perf_counter() - started,
+    )
