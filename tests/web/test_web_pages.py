@@ -38,6 +38,7 @@ def test_developer_sees_and_controls_its_submission(platform: Platform) -> None:
     assert "Helios" in home.text and "open" in home.text
     page = platform.client.get(f"/web/submissions/{sub['id']}")
     assert page.status_code == 200 and "Release now" in page.text and "hospital EHR" in page.text
+    assert "agency org" in page.text and "partner org" in page.text  # names, not ids
     consent = platform.client.post(
         f"/web/submissions/{sub['id']}/nominations/{nomination['id']}/consent",
         follow_redirects=False,

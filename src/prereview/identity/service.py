@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -173,6 +174,15 @@ def get_organisation(db: Session, actor: Actor, org_id: str) -> Organisation:
     if org is None:
         raise errors.OrganisationNotFound(f"no organisation '{org_id}'")
     return org
+
+
+def organisation_names(db: Session, org_ids: Iterable[str]) -> dict[str, str]:
+    """Names of organisations by id, for showing people names rather than ids."""
+    wanted = set(org_ids)
+    if not wanted:
+        return {}
+    rows = db.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(wanted)))
+    return {org_id: name for org_id, name in rows}
 
 
 def create_user(db: Session, actor: Actor, org_id: str, data: UserCreate, now: datetime) -> User:

@@ -121,9 +121,17 @@ def submission_page(request: Request, submission_id: str, db: DB, actor: PageAct
         )
         nominations = review.list_nominations(db, actor, submission_id, now, rules) if owner else []
         _, grants = review.list_grants(db, actor, submission_id, now, rules)
+        names = identity.organisation_names(
+            db,
+            [g.agency_org_id for g in grants]
+            + [n.partner_org_id for n in nominations]
+            + [f.author_org_id for f in findings.rows],
+        )
         return _page(
             request,
             "review/submission.html",
+            me=identity.get_user(db, actor.user_id),
+            names=names,
             submission=submission,
             window=review.window(submission, now, rules),
             owner=owner,
