@@ -21,6 +21,12 @@ malicious and are never used. If it cannot be installed or started, its lines ca
 ``reason`` instead of numbers.
 
     .venv/bin/python benchmarks/gateway.py [--requests 2000] [--seconds 8] [--skip-litellm]
+                                           [--platform]
+
+With ``--platform`` the prereview path is the whole platform app (``prereview.api.create_app``
+on a fresh SQLite database seeded with the demo scenario): the gateway mounted at ``/gateway``,
+keys resolved from the database, limits set through the service, and every call written to the
+audit log (batched, one transaction per batch).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -174,6 +181,113 @@ def serve_gateway(port: int, upstream_url: str, audit_path: str) -> None:
         # Nothing sits in front of it here; X-Forwarded-* handling would be wasted work.
         proxy_headers=False,
     )
+
+
+# -- the whole platform, with the gateway mounted ---------------------------------------------
+
+
+def _platform_settings(workdir: str) -> Any:
+    from prereview.core.settings import Settings
+
+    root = Path(workdir)
+    return Settings(
+        database_url=f"sqlite:///{root / 'bench.db'}",
+        master_key_file=root / "master.keys",
+        blob_dir=root / "blobs",
+        audit_key_file=root / "audit.key",
+    )
+
+
+def setup_platform(workdir: str, upstream_url: str) -> tuple[str, str]:
+    """Migrate and seed a platform database; register the upstream; return (key, model)."""
+    from sqlalchemy import select
+
+    from prereview.core.context import AppContext
+    from prereview.core.db import transaction
+    from prereview.core.migrate import upgrade
+    from prereview.demo import seed
+    from prereview.gateway import service as gateway
+    from prereview.gateway.schemas import KeyCreate, LimitsSet, UpstreamSet
+    from prereview.identity import service as identity
+    from prereview.identity.models import User
+    from prereview.review import service as review
+    from prereview.vault.service import Vault
+
+    settings = _platform_settings(workdir)
+    upgrade(settings.database_url)
+    context = AppContext.create(settings)
+    tokens = seed(context)
+    submission_id = tokens.ids["OPEN_SUBMISSION"]
+    now = context.clock.now()
+    rules = review.Rules.from_settings(settings)
+    vault = Vault.local(settings.master_key_file, settings.blob_dir)
+    with transaction(context.sessions) as db:
+
+        def actor(email: str) -> Any:
+            return identity.actor_for(db.scalars(select(User).where(User.email == email)).one())
+
+        developer, caisi = actor("release@meridian-ai.com"), actor("reviewer@caisi.gov")
+        upstream = UpstreamSet.model_validate(
+            {
+                "base_url": upstream_url,
+                "upstream_model": UPSTREAM_MODEL,
+                "public_model": PUBLIC_MODEL,
+                "api_key": UPSTREAM_KEY,
+            }
+        )
+        gateway.set_upstream(db, vault, developer, submission_id, upstream, now, rules)
+        _, grants = review.list_grants(db, caisi, submission_id, now, rules)
+        # Limits high enough never to refuse, so that they are checked on every call.
+        gateway.set_limits(
+            db,
+            developer,
+            submission_id,
+            "grant",
+            grants[0].id,
+            LimitsSet(requests_per_minute=10**6, tokens_per_day=10**12, concurrent_streams=10_000),
+            now,
+            rules,
+        )
+        _, key = gateway.create_key(db, caisi, submission_id, KeyCreate(name="bench"), now, rules)
+    context.engine.dispose()
+    return key, PUBLIC_MODEL
+
+
+def serve_platform(port: int, workdir: str) -> None:
+    """Run the platform app (gateway mounted) on ``port`` (invoked as a subprocess)."""
+    import uvicorn
+
+    from prereview.api import create_app
+
+    uvicorn.run(
+        create_app(_platform_settings(workdir)),
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        backlog=4096,
+        proxy_headers=False,
+    )
+
+
+def platform_audited(workdir: str) -> int:
+    """How many gateway calls the platform's audit log holds."""
+    from sqlalchemy import func, select
+
+    from prereview.audit.models import AuditEntry
+    from prereview.core.context import AppContext
+
+    context = AppContext.create(_platform_settings(workdir))
+    with context.sessions() as db:
+        count = db.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "gateway:call:complete")
+        )
+    context.engine.dispose()
+    return int(count or 0)
 
 
 # -- LiteLLM ------------------------------------------------------------------------------------
@@ -326,10 +440,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="seconds per point at most")
     parser.add_argument("--skip-litellm", action="store_true")
     parser.add_argument("--serve-gateway", nargs=3, metavar=("PORT", "UPSTREAM", "AUDIT"))
+    parser.add_argument(
+        "--platform", action="store_true", help="measure the whole platform app, not the engine"
+    )
+    parser.add_argument("--serve-platform", nargs=2, metavar=("PORT", "WORKDIR"))
     args = parser.parse_args(argv)
     if args.serve_gateway:
         port, upstream, audit = args.serve_gateway
         serve_gateway(int(port), upstream, audit)
+        return
+    if args.serve_platform:
+        port, workdir = args.serve_platform
+        serve_platform(int(port), workdir)
         return
 
     here = Path(__file__).resolve().parent
@@ -375,6 +497,11 @@ def main(argv: list[str] | None = None) -> None:
         upstream_url,
         audit.name,
     ]
+    workdir = tempfile.mkdtemp(prefix="prereview-bench-")
+    if args.platform:
+        key, model = setup_platform(workdir, upstream_url)
+        paths["prereview"] = (paths["prereview"][0], key, model)
+        gateway_argv = [python, __file__, "--serve-platform", str(gateway_port), workdir]
     results: dict[tuple[str, str, int], dict[str, float]] = {}
     with ExitStack() as running:
         running.enter_context(_process(upstream_argv, upstream_port, env=env))
@@ -398,6 +525,9 @@ def main(argv: list[str] | None = None) -> None:
     with open(audit.name, encoding="utf-8") as audit_lines:
         audited = sum(1 for _ in audit_lines)
     os.unlink(audit.name)
+    if args.platform:
+        audited = platform_audited(workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
     print(
         json.dumps({"bench": "gateway", "note": "audit records written", "count": audited}),
         file=sys.stderr,

@@ -9,12 +9,19 @@ from sqlalchemy import text
 
 from prereview import __version__, web
 from prereview.audit.routes import router as audit_router
+from prereview.clearinghouse.routes import router as clearinghouse_router
 from prereview.core import problems
 from prereview.core.clock import Clock
 from prereview.core.context import AppContext
 from prereview.core.errors import ServiceUnavailable
 from prereview.core.migrate import check_migrated
 from prereview.core.settings import Settings, load_settings
+from prereview.coverage.routes import router as coverage_router
+from prereview.evals.routes import router as evals_router
+from prereview.exchange.routes import router as exchange_router
+from prereview.exchange.taxii import router as taxii_router
+from prereview.gateway.mount import mount_gateway
+from prereview.gateway.routes import router as gateway_router
 from prereview.identity.routes import router as identity_router
 from prereview.review.routes import router as review_router
 
@@ -51,7 +58,13 @@ def create_app(
     api.include_router(identity_router)
     api.include_router(audit_router)
     api.include_router(review_router)
+    api.include_router(clearinghouse_router)
+    api.include_router(exchange_router)
+    api.include_router(evals_router)
+    api.include_router(coverage_router)
+    api.include_router(gateway_router)
     app.include_router(api)
+    app.include_router(taxii_router)  # TAXII 2.1 lives at /taxii2/, outside the REST API
     web.install(app)
 
     @app.get("/healthz", tags=["health"], openapi_extra={"x-permission": "public"})
@@ -63,4 +76,6 @@ def create_app(
             raise ServiceUnavailable("the database does not answer") from exc
         return {"status": "ok", "version": __version__}
 
+    # The model-access gateway: an ASGI app of its own at /gateway, closed by this app's lifespan.
+    mount_gateway(app, context)
     return app

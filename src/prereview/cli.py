@@ -5,7 +5,11 @@ from __future__ import annotations
 import typer
 
 from prereview.audit import commands as audit_commands
+from prereview.clearinghouse import commands as clearinghouse_commands
 from prereview.core import commands as core_commands
+from prereview.coverage import commands as coverage_commands
+from prereview.evals import commands as evals_commands
+from prereview.gateway import commands as gateway_commands
 from prereview.identity import commands as identity_commands
 from prereview.review import commands as review_commands
 from prereview.review import material_commands
@@ -23,6 +27,10 @@ identity_commands.register(app)
 review_commands.register(app)
 material_commands.register(app)
 vault_commands.register(app)
+clearinghouse_commands.register(app)
+evals_commands.register(app)
+coverage_commands.register(app)
+gateway_commands.register(app)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ needs the past, so the audit log of the demo reads like a real one.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from prereview.core.context import AppContext
 from prereview.core.db import transaction
 from prereview.core.pagination import PageRequest
+from prereview.gateway.serving import ThreadedServer
 from prereview.identity import service as identity
 from prereview.identity.actor import Actor
 from prereview.identity.kinds import OrgKind, Role, Sector
@@ -321,3 +323,57 @@ def write_env(tokens: DemoTokens, path: Path) -> None:
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
     path.write_text(tokens.env_file())
+
+
+# -- gateway: the upstream simulator as Helios 2.0's endpoint, and a gateway key for CAISI ----
+
+DEMO_GATEWAY_MODEL = "helios-2.0-preview"
+
+
+def start_gateway_demo(context: AppContext, tokens: DemoTokens) -> ThreadedServer:
+    """Serve the upstream simulator on a free loopback port (in a thread), register it as the
+    open submission's endpoint, and issue CAISI a gateway key (``CAISI_GATEWAY_KEY``).
+
+    The simulator's API key is random per run and goes only into the vault, as a lab's would.
+    Returns the running simulator; it stops with the process.
+    """
+    from prereview.gateway import service as gateway
+    from prereview.gateway.schemas import KeyCreate, UpstreamSet
+    from prereview.gateway.upstream_sim import SimUpstream
+    from prereview.vault.service import Vault
+
+    api_key = "sk-sim-" + secrets.token_hex(12)
+    simulator = ThreadedServer(SimUpstream(api_key), lifespan="off").start()
+    now = context.clock.now()
+    rules = review.Rules.from_settings(context.settings)
+    settings = context.settings
+    vault = Vault.local(settings.master_key_file, settings.blob_dir)
+    submission_id = tokens.ids["OPEN_SUBMISSION"]
+    with transaction(context.sessions) as db:
+        gateway.set_upstream(
+            db,
+            vault,
+            _actor(db, "release@meridian-ai.com"),
+            submission_id,
+            UpstreamSet.model_validate(
+                {
+                    "base_url": simulator.url + "/v1",
+                    "upstream_model": "sim-model",
+                    "public_model": DEMO_GATEWAY_MODEL,
+                    "api_key": api_key,
+                }
+            ),
+            now,
+            rules,
+        )
+        _, plaintext = gateway.create_key(
+            db,
+            _actor(db, "reviewer@caisi.gov"),
+            submission_id,
+            KeyCreate(name="demo notebook"),
+            now,
+            rules,
+        )
+    tokens.values["CAISI_GATEWAY_KEY"] = plaintext
+    tokens.ids["GATEWAY_MODEL"] = DEMO_GATEWAY_MODEL
+    return simulator

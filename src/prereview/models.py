@@ -9,6 +9,10 @@ CAPABILITY_MODELS = (
     "prereview.audit.models",
     "prereview.review.models",
     "prereview.vault.models",
+    "prereview.gateway.models",
+    "prereview.clearinghouse.models",
+    "prereview.evals.models",
+    "prereview.coverage.models",
 )
 
 

@@ -7,12 +7,15 @@ untested.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from prereview.exchange.stix import stable_id
+from prereview.exchange.taxii import COLLECTIONS
 from support.factories import Platform
 
 
@@ -26,6 +29,9 @@ class Scenario:
     planned_release_at: str
     token_id: str
     material_id: str
+    eval_result_id: str = ""
+    clearinghouse: dict[str, str] = field(default_factory=dict)
+    gateway: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, platform: Platform) -> Scenario:
@@ -61,6 +67,9 @@ class Scenario:
             params={"filename": "system-card.pdf", "kind": "system_card"},
             content=b"%PDF-1.7 system card",
         ).json()
+        run = platform.call(
+            "agency", "POST", f"/submissions/{sub['id']}/evals", 201, json=EVAL_RUN
+        ).json()
         return cls(
             platform,
             sub["id"],
@@ -70,6 +79,7 @@ class Scenario:
             planned,
             spare["id"],
             material["id"],
+            eval_result_id=run["tasks"][0]["id"],
         )
 
     def path_params(self, who: str | None) -> dict[str, str]:
@@ -82,11 +92,17 @@ class Scenario:
             "org_id": member.org_id if member else self.platform["developer"].org_id,
             "token_id": self.token_id,
             "material_id": self.material_id,
+            "result_id": self.eval_result_id,
         }
 
     def call(self, who: str | None, method: str, template: str) -> Any:
         """Make the example call for one operation as ``who`` (None: anonymous)."""
-        path = template.format(**self.path_params(who))
+        params = self.path_params(who)
+        if any(f"{{{key}}}" in template for key in CLEARINGHOUSE_PARAMS):
+            params |= clearinghouse_ids(self)
+        if "/gateway/" in template or any(f"{{{key}}}" in template for key in GATEWAY_PARAMS):
+            params |= gateway_ids(self)
+        path = template.format(**params)
         kwargs = EXAMPLES[(method, template)](self)
         if not path.startswith("/api/v1/"):
             headers = self.platform.members[who].headers if who else {}
@@ -94,11 +110,109 @@ class Scenario:
         return self.platform.call(who, method, path.removeprefix("/api/v1"), **kwargs)
 
 
+CLEARINGHOUSE_PARAMS = ("report_id", "case_id", "duplicate_id", "collection_id", "object_id")
+
+
+def ch_report(report_id: str, **extra: Any) -> dict[str, Any]:
+    """A vulnerability report in uploadkit whose text is unique to ``report_id``."""
+    token = report_id.replace("-", "_").lower()
+    return {
+        "id": report_id,
+        "title": f"Path traversal in handler_{token}",
+        "description": f"handler_{token}() in app/{token}.py joins the user's file name to the "
+        "upload root without normalising it, so '../' sequences write outside the root.",
+        "affected": [{"purl": "pkg:pypi/uploadkit@1.2.0"}],
+        "cwes": ["CWE-22"],
+        **extra,
+    }
+
+
+def clearinghouse_ids(scenario: Scenario) -> dict[str, str]:
+    """Built on first use: an AMBER report by the agency in uploadkit, which the developer
+    makes and the partner runs, published but in a case under embargo with the developer as
+    vendor; and a near-duplicate of it proposed to the clearinghouse."""
+    if scenario.clearinghouse:
+        return scenario.clearinghouse
+    platform = scenario.platform
+    product = {"identifiers": ["pkg:pypi/uploadkit"]}
+    platform.call("developer", "POST", "/clearinghouse/products", 201, json=product)
+    platform.call("partner", "POST", "/clearinghouse/inventory", 201, json=product)
+    report_id = f"PRV-{uuid.uuid4().hex[:12]}"
+    cve = f"CVE-2026-{10000 + uuid.uuid4().int % 90000}"
+    platform.call(
+        "agency",
+        "POST",
+        "/clearinghouse/reports",
+        201,
+        json=ch_report(report_id, aliases=[cve]),
+    )
+    twin = ch_report(f"{report_id}-B") | {
+        "title": ch_report(report_id)["title"],
+        "description": ch_report(report_id)["description"],
+    }
+    platform.call("agency", "POST", "/clearinghouse/reports", 201, json=twin)
+    platform.call("clearinghouse", "POST", f"/clearinghouse/reports/{report_id}/publish", 200)
+    case = platform.call(
+        "clearinghouse",
+        "POST",
+        "/clearinghouse/cases",
+        201,
+        json={
+            "title": "uploadkit",
+            "report_ids": [report_id],
+            "vendor_org_ids": [platform["developer"].org_id],
+        },
+    ).json()
+    proposals = platform.call(
+        "clearinghouse", "GET", "/clearinghouse/duplicates", 200, params={"limit": 200}
+    ).json()["items"]
+    (proposal,) = [p for p in proposals if p["report_id"] == f"{report_id}-B"]
+    scenario.clearinghouse.update(
+        report_id=report_id,
+        case_id=case["id"],
+        duplicate_id=proposal["id"],
+        # TAXII: the TLP:AMBER collection, and the report's STIX vulnerability (embargoed).
+        collection_id=next(c.id for c in COLLECTIONS.values() if c.title.endswith("TLP:AMBER")),
+        object_id=stable_id("vulnerability", report_id),
+    )
+    return scenario.clearinghouse
+
+
 def _json(body: dict[str, Any]) -> Callable[[Scenario], dict[str, Any]]:
     return lambda _: {"json": body}
 
 
 def _none(_: Scenario) -> dict[str, Any]:
+    return {}
+
+
+EVAL_RUN: dict[str, Any] = {
+    "model": "openai/atlas",
+    "tasks": [
+        {
+            "task": "ctf",
+            "status": "success",
+            "accuracy": 0.5,
+            "stderr": 0.1,
+            "ci_lower": 0.3,
+            "ci_upper": 0.7,
+            "samples": 24,
+            "scored": 24,
+        }
+    ],
+}
+EVAL_LOG = b"PK\x03\x04 an Inspect .eval log is a zip"
+
+
+def _with_eval_log(scenario: Scenario) -> dict[str, Any]:
+    # A download needs a stored log: the agency uploads it first (a second upload is a 409).
+    scenario.platform.call(
+        "agency",
+        "POST",
+        f"/eval-results/{scenario.eval_result_id}/log",
+        params={"filename": "ctf.eval"},
+        content=EVAL_LOG,
+    )
     return {}
 
 
@@ -162,6 +276,70 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ("GET", "/api/v1/submissions/{submission_id}/materials"): _none,
     ("GET", "/api/v1/materials/{material_id}"): _none,
     ("GET", "/api/v1/materials/{material_id}/content"): _none,
+    ("POST", "/api/v1/submissions/{submission_id}/evals"): _json(EVAL_RUN),
+    ("GET", "/api/v1/submissions/{submission_id}/evals"): _none,
+    ("POST", "/api/v1/eval-results/{result_id}/log"): lambda _: {
+        "params": {"filename": "ctf.eval"},
+        "content": EVAL_LOG,
+    },
+    ("GET", "/api/v1/eval-results/{result_id}/log"): _with_eval_log,
+    ("POST", "/api/v1/submissions/{submission_id}/determinations"): _json(
+        {"preset": "eu-ai-act-systemic-risk", "rationale": "declared 3e25 FLOP"}
+    ),
+    ("GET", "/api/v1/submissions/{submission_id}/determinations"): _none,
+    ("GET", "/api/v1/submissions/{submission_id}/determination-notices"): _none,
+    ("POST", "/api/v1/submissions/{submission_id}/coverage/what-if"): _json(
+        {"preset": "draft-cyber-capability"}
+    ),
+    ("GET", "/api/v1/coverage/presets"): _none,
+    ("POST", "/api/v1/clearinghouse/reports"): lambda _: {
+        "json": ch_report(f"PRV-{uuid.uuid4().hex[:12]}")
+    },
+    ("POST", "/api/v1/clearinghouse/imports"): lambda _: {
+        "content": json.dumps(ch_report(f"PRV-{uuid.uuid4().hex[:12]}")).encode(),
+        "params": {"format": "jsonl"},
+    },
+    ("GET", "/api/v1/clearinghouse/reports"): _none,
+    ("GET", "/api/v1/clearinghouse/reports/{report_id}"): _none,
+    ("GET", "/api/v1/clearinghouse/reports/{report_id}/evidence"): _none,
+    ("GET", "/api/v1/clearinghouse/reports/{report_id}/relations"): _none,
+    ("POST", "/api/v1/clearinghouse/reports/{report_id}/publish"): _json({"tlp": "AMBER"}),
+    ("POST", "/api/v1/clearinghouse/relations"): lambda _: {
+        "json": {"kind": "alias", "source": f"X-{uuid.uuid4().hex}", "target": "CVE-2026-9"}
+    },
+    ("GET", "/api/v1/clearinghouse/duplicates"): _none,
+    ("POST", "/api/v1/clearinghouse/duplicates/{duplicate_id}/decision"): _json(
+        {"decision": "merge", "note": "same bug"}
+    ),
+    ("POST", "/api/v1/clearinghouse/cases"): _json({"title": "A new case"}),
+    ("GET", "/api/v1/clearinghouse/cases"): _none,
+    ("GET", "/api/v1/clearinghouse/cases/{case_id}"): _none,
+    ("POST", "/api/v1/clearinghouse/cases/{case_id}/members"): lambda s: {
+        "json": {"vendor_org_ids": [s.platform["other_developer"].org_id]}
+    },
+    ("PUT", "/api/v1/clearinghouse/cases/{case_id}/embargo"): _json(
+        {"embargo_until": "2026-07-01T12:00:00+02:00", "reason": "fix ready"}
+    ),
+    ("GET", "/api/v1/clearinghouse/cases/{case_id}/vendors"): _none,
+    ("PUT", "/api/v1/clearinghouse/cases/{case_id}/vendors/{org_id}/statuses/{report_id}"): _json(
+        {"status": "affected", "statement": "we ship the vulnerable code"}
+    ),
+    ("POST", "/api/v1/clearinghouse/products"): _json({"identifiers": ["pkg:npm/framekit"]}),
+    ("POST", "/api/v1/clearinghouse/inventory"): _json({"identifiers": ["pkg:npm/framekit"]}),
+    ("GET", "/api/v1/clearinghouse/products"): _none,
+    ("GET", "/api/v1/clearinghouse/notifications"): _none,
+    ("GET", "/api/v1/clearinghouse/advisories/for-me"): _none,
+    ("GET", "/api/v1/clearinghouse/advisories/{report_id}.csaf.json"): _none,
+    ("GET", "/api/v1/clearinghouse/advisories/{report_id}.osv.json"): _none,
+    ("GET", "/api/v1/clearinghouse/advisories/{report_id}.cve.json"): _none,
+    ("GET", "/api/v1/clearinghouse/advisories/{report_id}.stix.json"): _none,
+    ("GET", "/taxii2/"): _none,
+    ("GET", "/taxii2/api/"): _none,
+    ("GET", "/taxii2/api/collections/"): _none,
+    ("GET", "/taxii2/api/collections/{collection_id}/"): _none,
+    ("GET", "/taxii2/api/collections/{collection_id}/objects/"): _none,
+    ("GET", "/taxii2/api/collections/{collection_id}/manifest/"): _none,
+    ("GET", "/taxii2/api/collections/{collection_id}/objects/{object_id}/"): _none,
 }
 
 
@@ -173,3 +351,78 @@ def operations(spec: dict[str, Any]) -> list[tuple[str, str]]:
         for method in ops
         if method in {"get", "post", "put", "patch", "delete"}
     ]
+
+
+# -- gateway: an upstream, a key of the agency, and a kept transcript, built on first use ----
+
+GATEWAY_PARAMS = ("key_id", "call_id")
+
+
+def gateway_ids(scenario: Scenario) -> dict[str, str]:
+    """The developer's upstream (an address nothing listens on: no call is made), a gateway key
+    of the granted agency, and one kept transcript of an agency call, stored as the gateway's
+    transcript sink stores it."""
+    if scenario.gateway:
+        return scenario.gateway
+    from datetime import UTC, datetime
+
+    from prereview.core.db import transaction
+    from prereview.gateway.interfaces import TranscriptRecord
+    from prereview.gateway.service import store_transcripts
+    from prereview.vault.service import Vault
+
+    platform = scenario.platform
+    sub_id = scenario.submission_id
+    platform.call(
+        "developer",
+        "PUT",
+        f"/submissions/{sub_id}/gateway/upstream",
+        200,
+        json={"base_url": "http://127.0.0.1:9/v1", "upstream_model": "m", "api_key": "sk-x"},
+    )
+    key = platform.call(
+        "agency", "POST", f"/submissions/{sub_id}/gateway/keys", 201, json={"name": "k"}
+    ).json()
+    call_id = f"call-{uuid.uuid4().hex[:12]}"
+    settings = platform.context.settings
+    with transaction(platform.context.sessions) as db:
+        store_transcripts(
+            db,
+            Vault.local(settings.master_key_file, settings.blob_dir),
+            [
+                TranscriptRecord(
+                    call_id=call_id,
+                    started_at=datetime.now(UTC),
+                    grant_id=scenario.grant_id,
+                    submission_id=sub_id,
+                    endpoint="chat.completions",
+                    request_body=b'{"messages":[]}',
+                    response_body=b'{"choices":[]}',
+                )
+            ],
+            platform.context.clock.now(),
+        )
+    scenario.gateway.update(key_id=key["id"], call_id=call_id)
+    return scenario.gateway
+
+
+EXAMPLES.update(
+    {
+        ("PUT", "/api/v1/submissions/{submission_id}/gateway/upstream"): _json(
+            {"base_url": "http://127.0.0.1:9/v1", "upstream_model": "m2", "api_key": "sk-y"}
+        ),
+        ("GET", "/api/v1/submissions/{submission_id}/gateway/upstream"): _none,
+        ("POST", "/api/v1/submissions/{submission_id}/gateway/keys"): _json({"name": "ci"}),
+        ("GET", "/api/v1/submissions/{submission_id}/gateway/keys"): _none,
+        ("POST", "/api/v1/submissions/{submission_id}/gateway/keys/{key_id}/revoke"): _none,
+        ("GET", "/api/v1/submissions/{submission_id}/gateway/limits"): _none,
+        ("PUT", "/api/v1/submissions/{submission_id}/grants/{grant_id}/limits"): _json(
+            {"requests_per_minute": 60}
+        ),
+        ("PUT", "/api/v1/submissions/{submission_id}/nominations/{nomination_id}/limits"): _json(
+            {"tokens_per_day": 100000}
+        ),
+        ("GET", "/api/v1/submissions/{submission_id}/gateway/transcripts"): _none,
+        ("GET", "/api/v1/submissions/{submission_id}/gateway/transcripts/{call_id}"): _none,
+    }
+)

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Literal, TypeVar
 
 from packageurl import PackageURL
@@ -175,7 +176,7 @@ class AffectedProduct(BaseModel):
         """The parsed purl, if the product has one."""
         return PackageURL.from_string(self.purl) if self.purl else None
 
-    @property
+    @cached_property
     def package_key(self) -> str:
         """The product without version or qualifiers; reports about one product share it."""
         purl = self.package_url
@@ -294,7 +295,7 @@ class Report(BaseModel):
             raise ValueError("'modified' is earlier than 'published'")
         return self
 
-    @property
+    @cached_property
     def package_keys(self) -> list[str]:
         """The products the report names, without versions (what duplicates must share)."""
         return sorted({product.package_key for product in self.affected})

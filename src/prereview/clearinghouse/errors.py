@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypedDict
 
-from prereview.core.errors import InvalidInput
+from prereview.core.errors import Conflict, InvalidInput, NotFound
 
 
 class Problem(TypedDict):
@@ -62,3 +62,47 @@ class RelationConflict(InvalidInput):
 
     slug = "clearinghouse-relation-conflict"
     title = "The relation contradicts known relations"
+
+
+class ReportNotFound(NotFound):
+    slug = "clearinghouse-report-not-found"
+    title = "No such vulnerability report"
+
+
+class DuplicateReport(Conflict):
+    """A report whose id or alias names a report already stored."""
+
+    slug = "clearinghouse-duplicate-report"
+    title = "The report is already known"
+
+
+class CaseNotFound(NotFound):
+    slug = "clearinghouse-case-not-found"
+    title = "No such case"
+
+
+class DuplicateNotFound(NotFound):
+    slug = "clearinghouse-duplicate-not-found"
+    title = "No such duplicate proposal"
+
+
+class InvalidDecision(Conflict):
+    """A merge decision that does not fit the proposal's state (merging a merged pair...)."""
+
+    slug = "clearinghouse-invalid-decision"
+    title = "The decision does not apply"
+
+
+class NotPublished(NotFound):
+    slug = "clearinghouse-not-published"
+    title = "The report is not a published advisory"
+
+
+class InvalidCaseChange(InvalidInput):
+    slug = "clearinghouse-invalid-case-change"
+    title = "The case change is not valid"
+
+
+class InvalidRegistration(InvalidInput):
+    slug = "clearinghouse-invalid-registration"
+    title = "The product identifier is not a purl or CPE 2.3 name"

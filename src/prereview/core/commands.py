@@ -47,6 +47,11 @@ def serve(
         from prereview.demo import seed, write_env
 
         tokens = seed(context)
+        # The gateway's part of the demo: an upstream simulator behind /gateway, a key for CAISI.
+        from prereview.demo import start_gateway_demo
+
+        start_gateway_demo(context, tokens)  # a daemon thread: it ends with the process
+        tokens.ids["GATEWAY_BASE_URL"] = f"http://{host}:{port}/gateway/v1"
         write_env(tokens, DEMO_ENV)
         console.print(
             "[bold]Demo scenario ready.[/] Tokens (valid 7 days), also in " + str(DEMO_ENV) + ":"

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         le=3650,
         description="Days after a window closes before a submission's materials are shredded.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL for the gateway's shared rate-limit counters (several replicas); "
+        "unset: counters in memory (one replica).",
+    )
 
     @property
     def is_sqlite(self) -> bool:

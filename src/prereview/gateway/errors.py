@@ -15,9 +15,12 @@ import math
 from typing import Any, ClassVar
 
 from prereview.core.errors import (
+    Conflict,
     Forbidden,
+    InvalidInput,
     NotFound,
     PrereviewError,
+    ServiceUnavailable,
     TooManyRequests,
     Unauthenticated,
 )
@@ -183,3 +186,51 @@ def gateway_problem(error: PrereviewError) -> dict[str, Any]:
     body = error.problem()
     body["error"] = openai_error_member(error)
     return body
+
+
+# -- the platform's side: registering upstreams, keys and limits ----------------------------
+
+
+class GatewayNotConfigured(PrereviewError):
+    """The key is valid but the developer has not registered its endpoint yet."""
+
+    slug = "gateway-upstream-not-configured"
+    status = 503
+    title = "The model's endpoint is not registered yet"
+
+
+class UpstreamNotFound(NotFound):
+    """No upstream is registered for the submission."""
+
+    slug = "gateway-upstream-not-found"
+    title = "No endpoint is registered for this submission"
+
+
+class GatewayKeyNotFound(NotFound):
+    slug = "gateway-key-not-found"
+    title = "No such gateway key"
+
+
+class TranscriptNotFound(NotFound):
+    slug = "gateway-transcript-not-found"
+    title = "No such transcript"
+
+
+class GatewayAccessNotLive(Conflict):
+    """A key was asked for, or limits set, on access that is not (or no longer) live."""
+
+    slug = "gateway-access-not-live"
+    title = "This access is not live"
+
+
+class InvalidUpstream(InvalidInput):
+    """The upstream registration is not usable (URL, header names or values)."""
+
+    slug = "gateway-upstream-invalid"
+
+
+class GatewayUnavailable(ServiceUnavailable):
+    """Access could not be checked (the database did not answer); nothing was forwarded."""
+
+    slug = "gateway-unavailable"
+    title = "The gateway cannot check access right now"

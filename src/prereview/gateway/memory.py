@@ -132,6 +132,10 @@ class BatchingSink(Generic[T]):
         task = self._task
         if task is None:
             return
+        if task.get_loop() is not asyncio.get_running_loop():
+            # The sink ran on another event loop (the app was served by another server than the
+            # one shutting down now): that loop flushes it, or is gone with its records.
+            return
         self._closing = True
         if self._wakeup is not None:
             self._wakeup.set()
@@ -243,3 +247,6 @@ _CLOSED_DETAIL = {
     "revoked": "This gateway key or its grant was revoked.",
     "grant-ended": "This grant has ended.",
 }
+
+#: What a refused client reads for each ``GatewayAccessClosed`` reason.
+CLOSED_DETAIL = _CLOSED_DETAIL

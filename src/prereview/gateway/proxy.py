@@ -153,7 +153,10 @@ class GatewayApp:
     async def aclose(self) -> None:
         """Close the pooled upstream connections."""
         if self._session is not None:
-            await self._session.close()
+            if self._session_loop is asyncio.get_running_loop():
+                await self._session.close()
+            # A pool made on another event loop cannot be closed from this one; that loop's
+            # end closes its sockets.
             self._session = None
 
     def _client(self) -> aiohttp.ClientSession:

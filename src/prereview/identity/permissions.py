@@ -58,6 +58,61 @@ class Permission(StrEnum):
     AUDIT_CHECKPOINT_READ = "audit:checkpoint:read"
     AUDIT_PROOF_READ = "audit:proof:read"
 
+    # clearinghouse: reports, duplicates, relations
+    CH_REPORT_CREATE = "clearinghouse:report:create"
+    CH_REPORT_IMPORT = "clearinghouse:report:import"
+    CH_REPORT_LIST = "clearinghouse:report:list"
+    CH_REPORT_READ = "clearinghouse:report:read"
+    CH_EVIDENCE_READ = "clearinghouse:evidence:read"
+    CH_RELATION_CREATE = "clearinghouse:relation:create"
+    CH_DUPLICATE_LIST = "clearinghouse:duplicate:list"
+    CH_DUPLICATE_DECIDE = "clearinghouse:duplicate:decide"
+    CH_ADVISORY_PUBLISH = "clearinghouse:advisory:publish"
+    CH_ADVISORY_LIST = "clearinghouse:advisory:list"
+
+    # clearinghouse: coordinated disclosure
+    CH_CASE_CREATE = "clearinghouse:case:create"
+    CH_CASE_LIST = "clearinghouse:case:list"
+    CH_CASE_READ = "clearinghouse:case:read"
+    CH_CASE_UPDATE = "clearinghouse:case:update"
+    CH_EMBARGO_UPDATE = "clearinghouse:embargo:update"
+    CH_VENDOR_STATUS_UPDATE = "clearinghouse:vendor-status:update"
+
+    # clearinghouse: vendors' products, partners' inventories, notifications
+    CH_PRODUCT_REGISTER = "clearinghouse:product:create"
+    CH_INVENTORY_REGISTER = "clearinghouse:inventory:create"
+    CH_PRODUCT_LIST = "clearinghouse:product:list"
+    CH_NOTIFICATION_LIST = "clearinghouse:notification:list"
+
+    # exchange: exports and the TAXII 2.1 server
+    EXCHANGE_EXPORT = "exchange:advisory:export"
+    EXCHANGE_TAXII_READ = "exchange:taxii:read"
+    EXCHANGE_TAXII_OBJECTS = "exchange:taxii-object:read"
+
+    # evals: results of the cyber suite and their Inspect logs
+    EVAL_RUN_CREATE = "evals:run:create"
+    EVAL_RESULT_READ = "evals:result:read"
+    EVAL_LOG_CREATE = "evals:log:create"
+    EVAL_LOG_DOWNLOAD = "evals:log:download"
+
+    # coverage: covered-frontier-model determinations
+    COVERAGE_DETERMINATION_CREATE = "coverage:determination:create"
+    COVERAGE_DETERMINATION_READ = "coverage:determination:read"
+    COVERAGE_DETERMINATION_NOTICE = "coverage:determination-notice:read"
+    COVERAGE_WHATIF_RUN = "coverage:whatif:run"
+    COVERAGE_PRESET_LIST = "coverage:preset:list"
+
+    # gateway: the developer's upstream, reviewers' gateway keys, limits, kept transcripts
+    GATEWAY_UPSTREAM_WRITE = "gateway:upstream:write"
+    GATEWAY_UPSTREAM_READ = "gateway:upstream:read"
+    GATEWAY_KEY_CREATE = "gateway:key:create"
+    GATEWAY_KEY_LIST = "gateway:key:list"
+    GATEWAY_KEY_REVOKE = "gateway:key:revoke"
+    GATEWAY_LIMITS_WRITE = "gateway:limits:write"
+    GATEWAY_LIMITS_READ = "gateway:limits:read"
+    GATEWAY_TRANSCRIPT_LIST = "gateway:transcript:list"
+    GATEWAY_TRANSCRIPT_READ = "gateway:transcript:read"
+
 
 def route_permission(permission: Permission) -> dict[str, str]:
     """The ``openapi_extra`` that labels a route with the permission it exercises."""

@@ -40,6 +40,18 @@ class Access:
     """The object belongs to the actor personally (their own token)."""
     shareable: bool = False
     """The developer marked the object shareable with its consented partners (by TLP)."""
+    tlp: str | None = None
+    """The TLP 2.0 label of clearinghouse material (``CLEAR`` ... ``RED``), if it is that."""
+    reporter: bool = False
+    """The actor's organisation reported the vulnerability (or opened the case)."""
+    need_to_know: bool = False
+    """A vendor of an affected product or on the case, or a partner whose inventory matches."""
+    named_recipient: bool = False
+    """The reporter named the actor's organisation as a recipient (what TLP:RED allows)."""
+    disclosed: bool = False
+    """The advisory is published and no embargo holds it back any more."""
+    in_embargo: bool = False
+    """The actor's organisation is a vendor on the case, inside its embargo."""
 
 
 class Rule(Protocol):
@@ -143,6 +155,35 @@ SHAREABLE = Relation(
 
 _PARTICIPANT = any_of(OWNER, GRANTED_AGENCY, CONSENTED_PARTNER)
 
+
+@dataclass(frozen=True)
+class TlpAllows:
+    """Clearinghouse material by its TLP 2.0 label (FIRST): CLEAR and GREEN reach everyone on
+    the platform (its community); AMBER the reporter, the clearinghouse and those with a need
+    to know; AMBER+STRICT the reporter and the clearinghouse; RED the reporter and the
+    recipients it named. An unlabelled object is refused."""
+
+    def check(self, actor: Actor, access: Access) -> None:
+        label = access.tlp
+        clearinghouse = actor.org_kind is OrgKind.CLEARINGHOUSE
+        if label in ("CLEAR", "GREEN"):
+            return
+        if label == "AMBER" and (access.reporter or clearinghouse or access.need_to_know):
+            return
+        if label == "AMBER+STRICT" and (access.reporter or clearinghouse):
+            return
+        if label == "RED" and (access.reporter or access.named_recipient):
+            return
+        raise PolicyDenied(f"TLP:{label} does not allow your organisation to read this")
+
+
+TLP_ALLOWS = TlpAllows()
+CH_REPORTER = Relation("reporter", "only the reporting organisation may do this")
+NEED_TO_KNOW = Relation("need_to_know", "your organisation has no need to know this")
+DISCLOSED = Relation("disclosed", "the advisory is not public yet (unpublished or embargoed)")
+IN_EMBARGO = Relation("in_embargo", "your organisation is not a vendor on this case")
+_CLEARINGHOUSE = kind(OrgKind.CLEARINGHOUSE)
+
 POLICY: Mapping[Permission, Rule] = {
     Permission.ME_READ: Authenticated(),
     # The platform is operated by the clearinghouse: its administrators admit organisations.
@@ -186,6 +227,63 @@ POLICY: Mapping[Permission, Rule] = {
     # Checkpoints and proofs are hashes only: anyone signed in may check the log's integrity.
     Permission.AUDIT_CHECKPOINT_READ: Authenticated(),
     Permission.AUDIT_PROOF_READ: Authenticated(),
+    # Clearinghouse: anyone on the platform may report; reads follow the report's TLP label.
+    Permission.CH_REPORT_CREATE: Authenticated(),
+    Permission.CH_REPORT_IMPORT: Authenticated(),
+    Permission.CH_REPORT_LIST: Authenticated(),
+    Permission.CH_REPORT_READ: TLP_ALLOWS,
+    Permission.CH_EVIDENCE_READ: all_of(TLP_ALLOWS, any_of(CH_REPORTER, _CLEARINGHOUSE)),
+    Permission.CH_RELATION_CREATE: _CLEARINGHOUSE,
+    Permission.CH_DUPLICATE_LIST: _CLEARINGHOUSE,
+    Permission.CH_DUPLICATE_DECIDE: _CLEARINGHOUSE,
+    Permission.CH_ADVISORY_PUBLISH: all_of(_CLEARINGHOUSE, TLP_ALLOWS),
+    Permission.CH_ADVISORY_LIST: Authenticated(),
+    Permission.CH_CASE_CREATE: _CLEARINGHOUSE,
+    Permission.CH_CASE_LIST: Authenticated(),
+    Permission.CH_CASE_READ: TLP_ALLOWS,
+    Permission.CH_CASE_UPDATE: _CLEARINGHOUSE,
+    Permission.CH_EMBARGO_UPDATE: _CLEARINGHOUSE,
+    # A vendor states its own status; the clearinghouse records what a vendor told it.
+    Permission.CH_VENDOR_STATUS_UPDATE: all_of(
+        TLP_ALLOWS, any_of(all_of(SAME_ORG, NEED_TO_KNOW), _CLEARINGHOUSE)
+    ),
+    Permission.CH_PRODUCT_REGISTER: kind(OrgKind.DEVELOPER, OrgKind.TRUSTED_PARTNER),
+    Permission.CH_INVENTORY_REGISTER: kind(OrgKind.TRUSTED_PARTNER),
+    Permission.CH_PRODUCT_LIST: Authenticated(),
+    Permission.CH_NOTIFICATION_LIST: Authenticated(),
+    # Exports and TAXII: the TLP label, and before disclosure only those inside the embargo.
+    Permission.EXCHANGE_EXPORT: all_of(
+        TLP_ALLOWS, any_of(DISCLOSED, CH_REPORTER, _CLEARINGHOUSE, IN_EMBARGO)
+    ),
+    Permission.EXCHANGE_TAXII_READ: Authenticated(),
+    # TAXII collections, like lists, hold only what TLP and the embargo let the caller see.
+    Permission.EXCHANGE_TAXII_OBJECTS: Authenticated(),
+    # Evaluation results: the developer, and agencies that hold or held a grant; a run and its
+    # logs are uploaded by an agency with a live grant, the logs by the run's own agency.
+    Permission.EVAL_RUN_CREATE: all_of(kind(OrgKind.AGENCY), GRANTED_AGENCY),
+    Permission.EVAL_RESULT_READ: any_of(OWNER, all_of(kind(OrgKind.AGENCY), HAD_ACCESS)),
+    Permission.EVAL_LOG_CREATE: all_of(kind(OrgKind.AGENCY), GRANTED_AGENCY, AUTHOR),
+    Permission.EVAL_LOG_DOWNLOAD: any_of(OWNER, all_of(kind(OrgKind.AGENCY), HAD_ACCESS)),
+    # Determinations are the agencies' alone; the developer reads only a notice (that one
+    # exists, and its outcome where the policy discloses it), a separate and narrower read.
+    Permission.COVERAGE_DETERMINATION_CREATE: all_of(kind(OrgKind.AGENCY), HAD_ACCESS),
+    Permission.COVERAGE_DETERMINATION_READ: all_of(kind(OrgKind.AGENCY), HAD_ACCESS),
+    Permission.COVERAGE_DETERMINATION_NOTICE: OWNER,
+    # What-if reads only what the caller may already see (its results, the declared compute).
+    Permission.COVERAGE_WHATIF_RUN: any_of(OWNER, all_of(kind(OrgKind.AGENCY), HAD_ACCESS)),
+    Permission.COVERAGE_PRESET_LIST: Authenticated(),
+    # Gateway: the upstream and the limits are the developer's; keys are made by the members of
+    # an organisation whose access is live, and revoked by that organisation or the developer;
+    # kept transcripts are read by the developer and by the organisation that made the call.
+    Permission.GATEWAY_UPSTREAM_WRITE: OWNER,
+    Permission.GATEWAY_UPSTREAM_READ: OWNER,
+    Permission.GATEWAY_KEY_CREATE: any_of(GRANTED_AGENCY, CONSENTED_PARTNER),
+    Permission.GATEWAY_KEY_LIST: any_of(OWNER, HAD_ACCESS),
+    Permission.GATEWAY_KEY_REVOKE: any_of(OWNER, all_of(HAD_ACCESS, SAME_ORG)),
+    Permission.GATEWAY_LIMITS_WRITE: OWNER,
+    Permission.GATEWAY_LIMITS_READ: any_of(OWNER, HAD_ACCESS),
+    Permission.GATEWAY_TRANSCRIPT_LIST: any_of(OWNER, HAD_ACCESS),
+    Permission.GATEWAY_TRANSCRIPT_READ: any_of(OWNER, all_of(HAD_ACCESS, SAME_ORG)),
 }
 
 

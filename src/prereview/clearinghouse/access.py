@@ -1,0 +1,162 @@
+"""What an organisation is to a report or a case: the input of every clearinghouse policy decision.
+
+The policy module (:mod:`prereview.identity.policy`) decides; this module only computes the
+relations from the clearinghouse's own tables, and the SQL filter that lists what TLP lets an
+organisation see (so a list is one query, whatever the number of reports).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy.orm import Session
+
+from prereview.clearinghouse.models import (
+    AffectedRow,
+    Case,
+    CaseVendor,
+    ProductRegistration,
+    ReportRecipient,
+    VulnReport,
+)
+from prereview.identity.actor import Actor
+from prereview.identity.kinds import OrgKind
+from prereview.identity.policy import Access
+
+CONFIDENTIAL_TLP = ("AMBER", "AMBER+STRICT", "RED")
+VENDOR = "vendor"
+INVENTORY = "inventory"
+
+
+def matching_products(org_id: str, role: str) -> ColumnElement[bool]:
+    """Reports with an affected product the organisation registered in ``role``."""
+    return exists(
+        select(AffectedRow.id)
+        .join(ProductRegistration, ProductRegistration.package_key == AffectedRow.package_key)
+        .where(
+            AffectedRow.report_id == VulnReport.id,
+            ProductRegistration.org_id == org_id,
+            ProductRegistration.role == role,
+        )
+    )
+
+
+def in_my_cases(org_id: str) -> ColumnElement[bool]:
+    """Reports in a case the organisation takes part in as a vendor."""
+    return exists(
+        select(CaseVendor.id).where(
+            CaseVendor.case_id == VulnReport.case_id, CaseVendor.vendor_org_id == org_id
+        )
+    )
+
+
+def disclosed(now: datetime) -> ColumnElement[bool]:
+    """Published reports whose case (if any) has passed its embargo date."""
+    lifted = select(Case.id).where(Case.embargo_until <= now)
+    return and_(
+        VulnReport.published_at.is_not(None),
+        or_(VulnReport.case_id.is_(None), VulnReport.case_id.in_(lifted)),
+    )
+
+
+def visible_reports(actor: Actor, now: datetime) -> ColumnElement[bool]:
+    """The SQL condition for the reports TLP lets ``actor`` read (mirrors ``TlpAllows`` with
+    the need to know of :func:`report_access`)."""
+    org = actor.organisation_id
+    named = exists(
+        select(ReportRecipient.org_id).where(
+            ReportRecipient.report_id == VulnReport.id, ReportRecipient.org_id == org
+        )
+    )
+    conditions = [
+        VulnReport.tlp.in_(("CLEAR", "GREEN")),
+        VulnReport.reporter_org_id == org,
+        and_(VulnReport.tlp == "RED", named),
+    ]
+    if actor.org_kind is OrgKind.CLEARINGHOUSE:
+        conditions.append(VulnReport.tlp.in_(("AMBER", "AMBER+STRICT")))
+    else:
+        need = or_(
+            matching_products(org, VENDOR),
+            in_my_cases(org),
+            and_(matching_products(org, INVENTORY), disclosed(now)),
+        )
+        conditions.append(and_(VulnReport.tlp == "AMBER", need))
+    return or_(*conditions)
+
+
+def embargo_lifted(case: Case | None, now: datetime) -> bool:
+    """No case, or the case's embargo date has come (derived from the clock, never stored)."""
+    return case is None or case.embargo_until <= now
+
+
+def _registered(db: Session, report_id: str, org_id: str, role: str) -> bool:
+    return (
+        db.scalar(
+            select(AffectedRow.id)
+            .join(ProductRegistration, ProductRegistration.package_key == AffectedRow.package_key)
+            .where(
+                AffectedRow.report_id == report_id,
+                ProductRegistration.org_id == org_id,
+                ProductRegistration.role == role,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def report_access(db: Session, actor: Actor, report: VulnReport, now: datetime) -> Access:
+    """What ``actor`` is to ``report`` now.
+
+    A need to know: the vendor of an affected product, a vendor on the report's case, or a
+    partner running an affected product once the advisory is out of embargo (partners are
+    not inside an embargo; vendors are, to fix it).
+    """
+    org = actor.organisation_id
+    case = db.get(Case, report.case_id) if report.case_id else None
+    is_public = report.published_at is not None and embargo_lifted(case, now)
+    in_case = case is not None and is_case_vendor(db, case.id, org)
+    need = (
+        in_case
+        or _registered(db, report.id, org, VENDOR)
+        or (is_public and _registered(db, report.id, org, INVENTORY))
+    )
+    named = db.get(ReportRecipient, (report.id, org)) is not None
+    return Access(
+        tlp=report.tlp,
+        reporter=report.reporter_org_id == org,
+        need_to_know=need,
+        named_recipient=named,
+        disclosed=is_public,
+        in_embargo=in_case,
+    )
+
+
+def is_case_vendor(db: Session, case_id: str, org_id: str) -> bool:
+    return (
+        db.scalar(
+            select(CaseVendor.id).where(
+                CaseVendor.case_id == case_id, CaseVendor.vendor_org_id == org_id
+            )
+        )
+        is not None
+    )
+
+
+def case_access(db: Session, actor: Actor, case: Case) -> Access:
+    """What ``actor`` is to ``case``: its opener or a reporter of one of its reports, or one of
+    its vendors (a need to know)."""
+    org = actor.organisation_id
+    reported = db.scalar(
+        select(VulnReport.id)
+        .where(VulnReport.case_id == case.id, VulnReport.reporter_org_id == org)
+        .limit(1)
+    )
+    return Access(
+        tlp=case.tlp,
+        reporter=case.opened_by_org_id == org or reported is not None,
+        need_to_know=is_case_vendor(db, case.id, actor.organisation_id),
+        same_org=False,
+    )

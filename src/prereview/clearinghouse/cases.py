@@ -1,0 +1,419 @@
+"""Coordinated disclosure: cases of reports and vendors, vendor statuses, and the embargo.
+
+A vendor's status is kept per vulnerability of the case, with the six states kept apart (see
+:class:`VendorState`) and a VEX-style statement; every change is appended to a history. The
+embargo is a date-time in a named zone, 90 days after the case opens unless set; changing it
+needs a reason and is audited. Whether it has lifted is computed from the clock when asked.
+The vendor table of a case is one paginated query, whatever the number of vendors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from prereview.audit import service as audit
+from prereview.clearinghouse import errors
+from prereview.clearinghouse.access import case_access, is_case_vendor, visible_reports
+from prereview.clearinghouse.domain import Tlp
+from prereview.clearinghouse.models import (
+    Case,
+    CaseVendor,
+    EmbargoChange,
+    VendorStatus,
+    VendorStatusChange,
+    VulnReport,
+)
+from prereview.core.errors import Forbidden
+from prereview.core.ids import new_id
+from prereview.core.pagination import PageRequest, Slice, paginate
+from prereview.identity import service as identity
+from prereview.identity.actor import Actor
+from prereview.identity.kinds import OrgKind
+from prereview.identity.permissions import Permission
+from prereview.identity.policy import Access, authorize
+
+DEFAULT_EMBARGO = timedelta(days=90)
+
+
+class VendorState(StrEnum):
+    NOT_CONTACTED = "not_contacted"
+    NO_RESPONSE = "no_response"
+    UNDER_INVESTIGATION = "under_investigation"
+    AFFECTED = "affected"
+    NOT_AFFECTED = "not_affected"
+    FIXED = "fixed"
+
+
+def zone_of(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise errors.InvalidCaseChange(
+            f"unknown time zone '{name}'",
+            errors=[{"path": "$.embargo_zone", "message": f"unknown time zone '{name}'"}],
+        ) from exc
+
+
+def _aware(moment: datetime, path: str) -> datetime:
+    if moment.tzinfo is None:
+        raise errors.InvalidCaseChange(
+            "the embargo needs a time zone",
+            errors=[{"path": path, "message": "a date-time with a time zone offset is required"}],
+        )
+    return moment
+
+
+def _case(db: Session, case_id: str) -> Case:
+    case = db.get(Case, case_id)
+    if case is None:
+        raise errors.CaseNotFound(f"no case '{case_id}'")
+    return case
+
+
+def readable_case(
+    db: Session, actor: Actor, case_id: str, permission: Permission, now: datetime
+) -> tuple[Case, Access]:
+    """Load a case for ``permission``; those its TLP keeps out learn nothing (404)."""
+    case = _case(db, case_id)
+    access = case_access(db, actor, case)
+    try:
+        authorize(actor, Permission.CH_CASE_READ, access)
+    except Forbidden as exc:
+        raise errors.CaseNotFound(f"no case '{case_id}'") from exc
+    authorize(actor, permission, access)
+    # Reads of confidential cases are audited here; changes are audited by what changes them.
+    if permission is Permission.CH_CASE_READ and case.tlp in ("AMBER", "AMBER+STRICT", "RED"):
+        audit.record(
+            db,
+            actor=actor,
+            action=permission,
+            object_type="case",
+            object_id=case.id,
+            at=now,
+            detail={"tlp": case.tlp},
+        )
+    return case, access
+
+
+def _reports(
+    db: Session, actor: Actor, report_ids: Sequence[str], now: datetime
+) -> list[VulnReport]:
+    """The named reports, each one the actor may read (else a 404 naming it)."""
+    found = {
+        r.id: r
+        for r in db.scalars(
+            select(VulnReport).where(
+                VulnReport.id.in_(list(report_ids)), visible_reports(actor, now)
+            )
+        )
+    }
+    missing = [rid for rid in report_ids if rid not in found]
+    if missing:
+        raise errors.ReportNotFound(f"no vulnerability report {missing[0]!r}", missing=missing)
+    return [found[rid] for rid in dict.fromkeys(report_ids)]
+
+
+def _vendors(db: Session, actor: Actor, vendor_ids: Sequence[str]) -> list[str]:
+    for org_id in vendor_ids:
+        identity.get_organisation(db, actor, org_id)
+    return list(dict.fromkeys(vendor_ids))
+
+
+def _add_members(
+    db: Session, case: Case, reports: list[VulnReport], vendors: list[str], now: datetime
+) -> None:
+    for report in reports:
+        if report.case_id not in (None, case.id):
+            raise errors.InvalidCaseChange(
+                f"report '{report.id}' is in case '{report.case_id}' already"
+            )
+        report.case_id = case.id
+    known = set(db.scalars(select(CaseVendor.vendor_org_id).where(CaseVendor.case_id == case.id)))
+    for vendor in vendors:
+        if vendor not in known:
+            db.add(CaseVendor(id=new_id("cv"), case_id=case.id, vendor_org_id=vendor, added_at=now))
+    db.flush()
+
+
+@dataclass(frozen=True)
+class CaseCreate:
+    title: str
+    tlp: Tlp
+    report_ids: Sequence[str]
+    vendor_org_ids: Sequence[str]
+    embargo_until: datetime | None = None
+    embargo_zone: str = "UTC"
+
+
+def create_case(db: Session, actor: Actor, data: CaseCreate, now: datetime) -> Case:
+    """Open a case; the embargo defaults to 90 days after now, in the zone given."""
+    authorize(actor, Permission.CH_CASE_CREATE)
+    zone_of(data.embargo_zone)
+    until = _aware(data.embargo_until, "$.embargo_until") if data.embargo_until else None
+    reports = _reports(db, actor, data.report_ids, now)
+    vendors = _vendors(db, actor, data.vendor_org_ids)
+    case = Case(
+        id=new_id("case"),
+        title=data.title,
+        tlp=str(data.tlp),
+        opened_by_org_id=actor.organisation_id,
+        opened_at=now,
+        embargo_until=until or now + DEFAULT_EMBARGO,
+        embargo_zone=data.embargo_zone,
+    )
+    db.add(case)
+    db.flush()
+    _add_members(db, case, reports, vendors, now)
+    audit.record(
+        db,
+        actor=actor,
+        action=Permission.CH_CASE_CREATE,
+        object_type="case",
+        object_id=case.id,
+        at=now,
+        detail={"reports": [r.id for r in reports], "vendors": vendors, "tlp": case.tlp},
+    )
+    db.commit()
+    return case
+
+
+def add_to_case(
+    db: Session,
+    actor: Actor,
+    case_id: str,
+    report_ids: Sequence[str],
+    vendor_org_ids: Sequence[str],
+    now: datetime,
+) -> Case:
+    """Add reports and vendors to a case (all checked before any is added)."""
+    case, _ = readable_case(db, actor, case_id, Permission.CH_CASE_UPDATE, now)
+    reports = _reports(db, actor, report_ids, now)
+    vendors = _vendors(db, actor, vendor_org_ids)
+    _add_members(db, case, reports, vendors, now)
+    audit.record(
+        db,
+        actor=actor,
+        action=Permission.CH_CASE_UPDATE,
+        object_type="case",
+        object_id=case.id,
+        at=now,
+        detail={"added_reports": [r.id for r in reports], "added_vendors": vendors},
+    )
+    db.commit()
+    return case
+
+
+def list_cases(db: Session, actor: Actor, page: PageRequest) -> Slice[Case]:
+    """Cases the actor's organisation opened or is a vendor in; the clearinghouse sees all
+    but TLP:RED ones it did not open. Open cases (embargo still ahead) first."""
+    authorize(actor, Permission.CH_CASE_LIST)
+    org = actor.organisation_id
+    mine = select(CaseVendor.case_id).where(CaseVendor.vendor_org_id == org)
+    conditions = [Case.opened_by_org_id == org, Case.tlp.in_(("CLEAR", "GREEN"))]
+    if actor.org_kind is OrgKind.CLEARINGHOUSE:
+        conditions.append(Case.tlp.in_(("AMBER", "AMBER+STRICT")))
+    conditions.append(Case.id.in_(mine) & Case.tlp.in_(("AMBER",)))
+    query = select(Case).where(or_(*conditions)).order_by(Case.embargo_until, Case.id)
+    return paginate(db, query, page)
+
+
+def get_case(db: Session, actor: Actor, case_id: str, now: datetime) -> Case:
+    case, _ = readable_case(db, actor, case_id, Permission.CH_CASE_READ, now)
+    db.commit()
+    return case
+
+
+def case_report_ids(db: Session, case_id: str) -> list[str]:
+    return list(
+        db.scalars(
+            select(VulnReport.id).where(VulnReport.case_id == case_id).order_by(VulnReport.id)
+        )
+    )
+
+
+def change_embargo(
+    db: Session, actor: Actor, case_id: str, until: datetime, zone: str, reason: str, now: datetime
+) -> Case:
+    """Move the embargo, with a reason; the change is kept and audited."""
+    case, _ = readable_case(db, actor, case_id, Permission.CH_EMBARGO_UPDATE, now)
+    zone_of(zone)
+    _aware(until, "$.embargo_until")
+    if not reason.strip():
+        raise errors.InvalidCaseChange(
+            "changing an embargo needs a reason",
+            errors=[{"path": "$.reason", "message": "a reason is required"}],
+        )
+    previous = case.embargo_until
+    db.add(
+        EmbargoChange(
+            id=new_id("emb"),
+            case_id=case.id,
+            previous=previous,
+            new=until,
+            zone=zone,
+            reason=reason,
+            changed_by=actor.user_id,
+            changed_at=now,
+        )
+    )
+    case.embargo_until = until
+    case.embargo_zone = zone
+    audit.record(
+        db,
+        actor=actor,
+        action=Permission.CH_EMBARGO_UPDATE,
+        object_type="case",
+        object_id=case.id,
+        at=now,
+        detail={"previous": previous.isoformat(), "new": until.isoformat(), "reason": reason},
+    )
+    db.commit()
+    return case
+
+
+def embargo_history(db: Session, case_id: str) -> list[EmbargoChange]:
+    return list(
+        db.scalars(
+            select(EmbargoChange)
+            .where(EmbargoChange.case_id == case_id)
+            .order_by(EmbargoChange.changed_at, EmbargoChange.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class VendorRow:
+    vendor_org_id: str
+    added_at: datetime
+    statuses: dict[str, VendorStatus]
+
+
+def vendor_table(
+    db: Session, actor: Actor, case_id: str, page: PageRequest, now: datetime
+) -> tuple[Slice[CaseVendor], list[str], dict[str, dict[str, VendorStatus]]]:
+    """One page of the case's vendors and their status per vulnerability (two queries)."""
+    case, _ = readable_case(db, actor, case_id, Permission.CH_CASE_READ, now)
+    vendors = paginate(
+        db,
+        select(CaseVendor).where(CaseVendor.case_id == case.id).order_by(CaseVendor.vendor_org_id),
+        page,
+    )
+    ids = [v.vendor_org_id for v in vendors.rows]
+    statuses: dict[str, dict[str, VendorStatus]] = {vid: {} for vid in ids}
+    if ids:
+        for status in db.scalars(
+            select(VendorStatus).where(
+                VendorStatus.case_id == case.id, VendorStatus.vendor_org_id.in_(ids)
+            )
+        ):
+            statuses[status.vendor_org_id][status.report_id] = status
+    db.commit()
+    return vendors, case_report_ids(db, case.id), statuses
+
+
+def set_vendor_status(
+    db: Session,
+    actor: Actor,
+    case_id: str,
+    vendor_org_id: str,
+    report_id: str,
+    state: VendorState,
+    statement: str,
+    justification: str | None,
+    now: datetime,
+) -> VendorStatus:
+    """Record a vendor's status for one vulnerability of the case, and keep the history."""
+    case = _case(db, case_id)
+    access = case_access(db, actor, case)
+    vendor_in_case = is_case_vendor(db, case.id, vendor_org_id)
+    own = actor.organisation_id == vendor_org_id
+    try:
+        authorize(actor, Permission.CH_CASE_READ, access)
+    except Forbidden as exc:
+        raise errors.CaseNotFound(f"no case '{case_id}'") from exc
+    authorize(
+        actor,
+        Permission.CH_VENDOR_STATUS_UPDATE,
+        Access(
+            tlp=access.tlp,
+            reporter=access.reporter,
+            need_to_know=access.need_to_know,
+            same_org=own,
+        ),
+    )
+    if not vendor_in_case:
+        raise errors.InvalidCaseChange(f"organisation '{vendor_org_id}' is not a vendor here")
+    if report_id not in case_report_ids(db, case.id):
+        raise errors.ReportNotFound(f"report '{report_id}' is not in case '{case.id}'")
+    row = db.scalar(
+        select(VendorStatus).where(
+            VendorStatus.case_id == case.id,
+            VendorStatus.vendor_org_id == vendor_org_id,
+            VendorStatus.report_id == report_id,
+        )
+    )
+    previous = row.status if row else VendorState.NOT_CONTACTED.value
+    if row is None:
+        row = VendorStatus(
+            id=new_id("vs"), case_id=case.id, vendor_org_id=vendor_org_id, report_id=report_id
+        )
+        db.add(row)
+    row.status = state.value
+    row.statement = statement
+    row.justification = justification
+    row.updated_by = actor.user_id
+    row.updated_at = now
+    db.add(
+        VendorStatusChange(
+            id=new_id("vsh"),
+            case_id=case.id,
+            vendor_org_id=vendor_org_id,
+            report_id=report_id,
+            status=state.value,
+            statement=statement,
+            changed_by=actor.user_id,
+            changed_at=now,
+        )
+    )
+    audit.record(
+        db,
+        actor=actor,
+        action=Permission.CH_VENDOR_STATUS_UPDATE,
+        object_type="case",
+        object_id=case.id,
+        at=now,
+        detail={
+            "vendor": vendor_org_id,
+            "report_id": report_id,
+            "previous": previous,
+            "status": state.value,
+        },
+    )
+    db.commit()
+    return row
+
+
+def status_history(
+    db: Session, actor: Actor, case_id: str, vendor_org_id: str, now: datetime
+) -> list[VendorStatusChange]:
+    """Every status a vendor had in a case, oldest first."""
+    case, _ = readable_case(db, actor, case_id, Permission.CH_CASE_READ, now)
+    rows = list(
+        db.scalars(
+            select(VendorStatusChange)
+            .where(
+                VendorStatusChange.case_id == case.id,
+                VendorStatusChange.vendor_org_id == vendor_org_id,
+            )
+            .order_by(VendorStatusChange.changed_at, VendorStatusChange.id)
+        )
+    )
+    db.commit()
+    return rows

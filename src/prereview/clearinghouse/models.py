@@ -1,0 +1,204 @@
+"""Tables of the clearinghouse: reports, identifiers and relations, duplicates, cases, vendors.
+
+A report is stored whole (its validated domain model as JSON in ``document``) with the columns
+that queries need beside it; its evidence is not in the row but sealed in the vault under
+``report:<id>``. Nothing time-dependent is stored as a state: whether a case's embargo is lifted
+is computed from ``embargo_until`` and the clock when asked.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from prereview.core.db import Base
+
+
+class VulnReport(Base):
+    """One vulnerability report as accepted at intake (or later merged or published)."""
+
+    __tablename__ = "ch_reports"
+
+    # A surrogate, increasing key: the duplicate finder indexes what is newer than it has seen.
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(128), unique=True)
+    reporter_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    tlp: Mapped[str] = mapped_column(String(20), index=True)
+    cwes: Mapped[list[str]] = mapped_column(JSON)
+    cvss_v3_vector: Mapped[str | None] = mapped_column(String(200))
+    cvss_v3_score: Mapped[float | None] = mapped_column(Float)
+    cvss_v4_vector: Mapped[str | None] = mapped_column(String(300))
+    cvss_v4_score: Mapped[float | None] = mapped_column(Float)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    has_evidence: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when the report was found by a model during a pre-release review known here.
+    submission_id: Mapped[str | None] = mapped_column(String(40))
+    package_keys: Mapped[list[str]] = mapped_column(JSON)
+    merged_into: Mapped[str | None] = mapped_column(String(128), index=True)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("ch_cases.id"), index=True)
+    published_at: Mapped[datetime | None]
+    modified_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class ReportRecipient(Base):
+    """An organisation the reporter named as a recipient (what TLP:RED is shared with)."""
+
+    __tablename__ = "ch_recipients"
+
+    report_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+
+
+class VulnIdentifier(Base):
+    """Every name a stored report is known by (its id and its aliases): intake's duplicate key."""
+
+    __tablename__ = "ch_identifiers"
+
+    identifier: Mapped[str] = mapped_column(String(128), primary_key=True)
+    report_id: Mapped[str] = mapped_column(String(128), index=True)
+
+
+class AffectedRow(Base):
+    """An affected product of a report, by the key that vendor and inventory matching uses."""
+
+    __tablename__ = "ch_affected"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    report_id: Mapped[str] = mapped_column(String(128), index=True)
+    package_key: Mapped[str] = mapped_column(String(300), index=True)
+    purl: Mapped[str | None] = mapped_column(String(500))
+    cpe: Mapped[str | None] = mapped_column(String(500))
+
+
+class VulnRelation(Base):
+    """One stated relation between two vulnerability ids (OSV's alias, upstream or related)."""
+
+    __tablename__ = "ch_relations"
+    __table_args__ = (UniqueConstraint("kind", "source", "target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(128), index=True)
+    target: Mapped[str] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime]
+
+
+class DuplicateCandidateRow(Base):
+    """A likely duplicate the finder proposed, and the analyst's decision on it."""
+
+    __tablename__ = "ch_duplicates"
+    __table_args__ = (UniqueConstraint("report_id", "candidate_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    report_id: Mapped[str] = mapped_column(String(128), index=True)
+    candidate_id: Mapped[str] = mapped_column(String(128), index=True)
+    similarity: Mapped[float] = mapped_column(Float)
+    same_code: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(40))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class Case(Base):
+    """A coordinated disclosure case: reports, vendors, and an embargo."""
+
+    __tablename__ = "ch_cases"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    tlp: Mapped[str] = mapped_column(String(20))
+    opened_by_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    opened_at: Mapped[datetime]
+    embargo_until: Mapped[datetime]
+    # The zone the embargo was set in (an IANA name), to show it as it was meant.
+    embargo_zone: Mapped[str] = mapped_column(String(64))
+
+
+class EmbargoChange(Base):
+    __tablename__ = "ch_embargo_changes"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("ch_cases.id"), index=True)
+    previous: Mapped[datetime]
+    new: Mapped[datetime]
+    zone: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(String(40))
+    changed_at: Mapped[datetime]
+
+
+class CaseVendor(Base):
+    """A vendor organisation taking part in a case."""
+
+    __tablename__ = "ch_case_vendors"
+    __table_args__ = (UniqueConstraint("case_id", "vendor_org_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("ch_cases.id"), index=True)
+    vendor_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    added_at: Mapped[datetime]
+
+
+class VendorStatus(Base):
+    """A vendor's current status for one vulnerability of a case, with its VEX statement."""
+
+    __tablename__ = "ch_vendor_statuses"
+    __table_args__ = (UniqueConstraint("case_id", "vendor_org_id", "report_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("ch_cases.id"), index=True)
+    vendor_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    report_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(40))
+    statement: Mapped[str] = mapped_column(Text, default="")
+    justification: Mapped[str | None] = mapped_column(String(80))
+    updated_by: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[datetime]
+
+
+class VendorStatusChange(Base):
+    """The history of vendor statuses: every change, never rewritten."""
+
+    __tablename__ = "ch_vendor_status_history"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("ch_cases.id"), index=True)
+    vendor_org_id: Mapped[str] = mapped_column(String(40))
+    report_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(40))
+    statement: Mapped[str] = mapped_column(Text, default="")
+    changed_by: Mapped[str | None] = mapped_column(String(40))
+    changed_at: Mapped[datetime]
+
+
+class ProductRegistration(Base):
+    """A product an organisation makes (``vendor``) or runs (``inventory``), by purl or CPE."""
+
+    __tablename__ = "ch_registrations"
+    __table_args__ = (UniqueConstraint("org_id", "role", "identifier"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    identifier: Mapped[str] = mapped_column(String(500))
+    package_key: Mapped[str] = mapped_column(String(300), index=True)
+    created_at: Mapped[datetime]
+
+
+class Notification(Base):
+    """A report that concerns an organisation's products, waiting for it to read."""
+
+    __tablename__ = "ch_notifications"
+    __table_args__ = (UniqueConstraint("org_id", "report_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    report_id: Mapped[str] = mapped_column(String(128))
+    package_key: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime]

@@ -1,0 +1,190 @@
+"""Who a report concerns: vendors of its affected products, and partners who run them.
+
+Vendors register the purls and CPEs of the products they make; trusted partners register the
+inventory they run. Both are kept by *package key* (the product without version: a purl's type,
+namespace and name, or a CPE's vendor and product), which is what reports are matched on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from prereview.audit import service as audit
+from prereview.clearinghouse import errors
+from prereview.clearinghouse.access import VENDOR, disclosed, visible_reports
+from prereview.clearinghouse.domain import AffectedProduct, Report
+from prereview.clearinghouse.models import (
+    AffectedRow,
+    Notification,
+    ProductRegistration,
+    VulnReport,
+)
+from prereview.core.ids import new_id
+from prereview.core.pagination import PageRequest, Slice, paginate
+from prereview.identity.actor import Actor
+from prereview.identity.permissions import Permission
+from prereview.identity.policy import authorize
+
+# Notifications go out for what a vendor may read: TLP:AMBER reaches those with a need to know.
+_NOTIFIABLE_TLP = ("CLEAR", "GREEN", "AMBER")
+
+
+def package_key_of(identifier: str) -> str:
+    """The package key of a purl or a CPE 2.3 name, or ``InvalidRegistration``."""
+    field = "purl" if identifier.startswith("pkg:") else "cpe"
+    try:
+        product = AffectedProduct.model_validate({field: identifier})
+    except ValueError as exc:
+        raise errors.InvalidRegistration(
+            f"'{identifier}' is neither a valid purl nor a CPE 2.3 name",
+            errors=[{"path": "$.identifiers", "message": str(exc).splitlines()[-1].strip()}],
+        ) from exc
+    return product.package_key
+
+
+def register_products(
+    db: Session, actor: Actor, role: str, identifiers: Sequence[str], now: datetime
+) -> list[ProductRegistration]:
+    """Register products the actor's organisation makes (``vendor``) or runs (``inventory``).
+
+    Every identifier is checked before anything is written; registering one twice is harmless.
+    """
+    permission = (
+        Permission.CH_PRODUCT_REGISTER if role == VENDOR else Permission.CH_INVENTORY_REGISTER
+    )
+    authorize(actor, permission)
+    keys = {identifier: package_key_of(identifier) for identifier in dict.fromkeys(identifiers)}
+    existing = {
+        row.identifier: row
+        for row in db.scalars(
+            select(ProductRegistration).where(
+                ProductRegistration.org_id == actor.organisation_id,
+                ProductRegistration.role == role,
+                ProductRegistration.identifier.in_(list(keys)),
+            )
+        )
+    }
+    registered: list[ProductRegistration] = []
+    for identifier, key in keys.items():
+        row = existing.get(identifier)
+        if row is None:
+            row = ProductRegistration(
+                id=new_id("prd"),
+                org_id=actor.organisation_id,
+                role=role,
+                identifier=identifier,
+                package_key=key,
+                created_at=now,
+            )
+            db.add(row)
+        registered.append(row)
+    audit.record(
+        db,
+        actor=actor,
+        action=permission,
+        object_type="product_registration",
+        object_id=actor.organisation_id,
+        at=now,
+        detail={"role": role, "identifiers": list(keys)},
+    )
+    db.commit()
+    return registered
+
+
+def list_products(db: Session, actor: Actor, page: PageRequest) -> Slice[ProductRegistration]:
+    """The actor's organisation's registered products and inventory."""
+    authorize(actor, Permission.CH_PRODUCT_LIST)
+    query = (
+        select(ProductRegistration)
+        .where(ProductRegistration.org_id == actor.organisation_id)
+        .order_by(ProductRegistration.created_at, ProductRegistration.identifier)
+    )
+    return paginate(db, query, page)
+
+
+def notify_vendors(
+    db: Session, reports: Sequence[Report], reporter_org_id: str, now: datetime
+) -> int:
+    """Notify the vendors of the reports' affected products (in the caller's transaction).
+
+    One query per thousand package keys finds the vendors; each (vendor, report) pair is
+    notified once. Reports whose TLP keeps vendors out (AMBER+STRICT, RED) notify no one.
+    """
+    by_key: dict[str, list[str]] = {}
+    for report in reports:
+        if str(report.tlp) not in _NOTIFIABLE_TLP:
+            continue
+        for key in report.package_keys:
+            by_key.setdefault(key, []).append(report.id)
+    if not by_key:
+        return 0
+    keys = list(by_key)
+    pairs: dict[tuple[str, str], str] = {}
+    for start in range(0, len(keys), 1000):
+        rows = db.execute(
+            select(ProductRegistration.org_id, ProductRegistration.package_key).where(
+                ProductRegistration.role == VENDOR,
+                ProductRegistration.package_key.in_(keys[start : start + 1000]),
+            )
+        )
+        for org_id, key in rows:
+            if org_id == reporter_org_id:
+                continue
+            for report_id in by_key[key]:
+                pairs.setdefault((org_id, report_id), key)
+    if not pairs:
+        return 0
+    report_ids = sorted({report_id for _, report_id in pairs})
+    already: set[tuple[str, str]] = set()
+    for start in range(0, len(report_ids), 1000):
+        already.update(
+            (org, report_id)
+            for org, report_id in db.execute(
+                select(Notification.org_id, Notification.report_id).where(
+                    Notification.report_id.in_(report_ids[start : start + 1000])
+                )
+            )
+        )
+    rows_to_add = [
+        Notification(id=new_id("ntf"), org_id=org, report_id=rid, package_key=key, created_at=now)
+        for (org, rid), key in pairs.items()
+        if (org, rid) not in already
+    ]
+    db.add_all(rows_to_add)
+    db.flush()
+    return len(rows_to_add)
+
+
+def list_notifications(db: Session, actor: Actor, page: PageRequest) -> Slice[Notification]:
+    """The reports that concern the actor's organisation's products, newest first."""
+    authorize(actor, Permission.CH_NOTIFICATION_LIST)
+    query = (
+        select(Notification)
+        .where(Notification.org_id == actor.organisation_id)
+        .order_by(Notification.created_at.desc(), Notification.id)
+    )
+    return paginate(db, query, page)
+
+
+def advisories_for(
+    db: Session, actor: Actor, page: PageRequest, now: datetime
+) -> Slice[VulnReport]:
+    """Published advisories about products the organisation registered (inventory or vendor),
+    that its TLP lets it read and whose embargo is lifted (or whose case it is a vendor in)."""
+    authorize(actor, Permission.CH_ADVISORY_LIST)
+    org = actor.organisation_id
+    mine = (
+        select(AffectedRow.report_id)
+        .join(ProductRegistration, ProductRegistration.package_key == AffectedRow.package_key)
+        .where(ProductRegistration.org_id == org)
+    )
+    query = (
+        select(VulnReport)
+        .where(VulnReport.id.in_(mine), visible_reports(actor, now), disclosed(now))
+        .order_by(VulnReport.published_at.desc(), VulnReport.seq.desc())
+    )
+    return paginate(db, query, page)

@@ -1,0 +1,207 @@
+"""Request and response models of the clearinghouse API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from prereview.clearinghouse.cases import VendorState
+from prereview.clearinghouse.domain import Tlp
+
+
+class CvssOut(BaseModel):
+    vector: str
+    base_score: float
+    severity: str
+
+
+class ReportOut(BaseModel):
+    id: str
+    title: str
+    tlp: str
+    reporter_org_id: str
+    description: str
+    affected: list[dict[str, Any]]
+    cwes: list[str]
+    # Both CVSS versions side by side, each with its own score: neither replaces the other.
+    cvss_v3: CvssOut | None
+    cvss_v4: CvssOut | None
+    discovered_by: dict[str, Any] | None
+    submission_id: str | None
+    aliases: list[str]
+    has_evidence: bool
+    merged_into: str | None
+    case_id: str | None
+    published_at: datetime | None
+    created_at: datetime
+
+
+class IntakeOut(BaseModel):
+    counts: dict[str, int]
+    items: list[dict[str, Any]]
+
+
+class ReportCreated(BaseModel):
+    report: ReportOut
+    likely_duplicates: list[dict[str, Any]]
+
+
+class EvidenceOut(BaseModel):
+    report_id: str
+    evidence: str
+
+
+class PublishRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tlp: Tlp | None = None
+
+
+class RelationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["alias", "upstream", "related"]
+    source: str = Field(min_length=1, max_length=128)
+    target: str = Field(min_length=1, max_length=128)
+
+
+class RelationsOut(BaseModel):
+    id: str
+    aliases: list[str]
+    upstream: list[str]
+    downstream: list[str]
+    related: list[str]
+
+
+class DuplicateOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    report_id: str
+    candidate_id: str
+    similarity: float
+    same_code: bool
+    status: str
+    decided_at: datetime | None
+
+
+class DuplicateDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["merge", "reject", "reopen"]
+    note: str = Field(default="", max_length=2000)
+
+
+class CaseCreateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=300)
+    tlp: Tlp = Tlp.AMBER
+    report_ids: list[str] = Field(default_factory=list, max_length=1000)
+    vendor_org_ids: list[str] = Field(default_factory=list, max_length=1000)
+    embargo_until: AwareDatetime | None = None
+    embargo_zone: str = "UTC"
+
+
+class CaseMembers(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    report_ids: list[str] = Field(default_factory=list, max_length=1000)
+    vendor_org_ids: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class EmbargoChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    embargo_until: AwareDatetime
+    embargo_zone: str = "UTC"
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class EmbargoOut(BaseModel):
+    until: datetime
+    zone: str
+    local: str
+    public: bool
+    seconds_left: int
+
+
+class EmbargoChangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    previous: datetime
+    new: datetime
+    zone: str
+    reason: str
+    changed_at: datetime
+
+
+class CaseOut(BaseModel):
+    id: str
+    title: str
+    tlp: str
+    opened_at: datetime
+    embargo: EmbargoOut
+    report_ids: list[str]
+    vendor_count: int
+    embargo_changes: list[EmbargoChangeOut]
+
+
+class StatusOut(BaseModel):
+    status: str
+    statement: str
+    justification: str | None
+    updated_at: datetime | None
+
+
+class VendorRowOut(BaseModel):
+    vendor_org_id: str
+    statuses: dict[str, StatusOut]
+
+
+class VendorTable(BaseModel):
+    report_ids: list[str]
+    items: list[VendorRowOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: VendorState
+    statement: str = Field(default="", max_length=10_000)
+    justification: (
+        Literal[
+            "component_not_present",
+            "vulnerable_code_not_present",
+            "vulnerable_code_not_in_execute_path",
+            "vulnerable_code_cannot_be_controlled_by_adversary",
+            "inline_mitigations_already_exist",
+        ]
+        | None
+    ) = None
+
+
+class StatusChangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    report_id: str
+    status: str
+    statement: str
+    changed_at: datetime
+
+
+class ProductsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    identifiers: list[str] = Field(min_length=1, max_length=5000)
+
+
+class ProductOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    role: str
+    identifier: str
+    package_key: str
+    created_at: datetime
+
+
+class NotificationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    report_id: str
+    package_key: str
+    created_at: datetime

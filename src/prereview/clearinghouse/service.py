@@ -1,0 +1,525 @@
+"""Use cases of the clearinghouse's reports: intake, reading by TLP, evidence, publication.
+
+Intake stores each accepted report whole, in one transaction with its identifiers, affected
+products, stated relations, proposed duplicates, vendor notifications and audit entries, using
+batched inserts; an item is stored entirely or not at all, and a payload whose items are all
+rejected writes nothing. Re-running an import is idempotent: an item whose id or alias is known
+comes back as a duplicate of the stored report.
+
+Duplicates, relations and merges are in :mod:`prereview.clearinghouse.duplicates`; cases,
+embargo and vendor statuses in :mod:`prereview.clearinghouse.cases`; vendor and partner
+routing in :mod:`prereview.clearinghouse.routing`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
+
+from prereview.audit import service as audit
+from prereview.clearinghouse import errors
+from prereview.clearinghouse.access import (
+    CONFIDENTIAL_TLP,
+    INVENTORY,
+    disclosed,
+    report_access,
+    visible_reports,
+)
+from prereview.clearinghouse.dedup import DuplicateFinder
+from prereview.clearinghouse.domain import Advisory, ModelRun, Report, Tlp, parse_advisory, publish
+from prereview.clearinghouse.finder import index_for
+from prereview.clearinghouse.intake import (
+    IntakeFormat,
+    IntakeItem,
+    IntakeResult,
+    ItemStatus,
+    intake_bulk,
+    parse_one,
+)
+from prereview.clearinghouse.models import (
+    AffectedRow,
+    Case,
+    DuplicateCandidateRow,
+    ProductRegistration,
+    ReportRecipient,
+    VulnIdentifier,
+    VulnRelation,
+    VulnReport,
+)
+from prereview.clearinghouse.routing import notify_vendors
+from prereview.core.errors import Forbidden
+from prereview.core.ids import new_id
+from prereview.core.pagination import PageRequest, Slice, paginate
+from prereview.identity import service as identity
+from prereview.identity.actor import Actor
+from prereview.identity.permissions import Permission
+from prereview.identity.policy import Access, authorize
+from prereview.vault import service as vault_service
+from prereview.vault.service import Vault
+
+_BATCH = 1000
+# Below this many stored identifiers, intake loads them all at once instead of one per item.
+_PRELOAD_IDENTIFIERS = 500_000
+T = TypeVar("T")
+
+
+def evidence_context(report_id: str) -> str:
+    """The vault context a report's evidence is sealed under (one data key per report)."""
+    if len(f"report:{report_id}") <= 110:
+        return f"report:{report_id}"
+    return f"report:sha256:{hashlib.sha256(report_id.encode()).hexdigest()[:40]}"
+
+
+class StoredIdentifiers:
+    """The identifiers the database knows (``KnownIdentifiers`` for intake)."""
+
+    def __init__(self, db: Session) -> None:
+        self._db = db
+        self._all: dict[str, str] | None = None
+        count = db.query(VulnIdentifier).count()
+        if count <= _PRELOAD_IDENTIFIERS:
+            rows = db.execute(select(VulnIdentifier.identifier, VulnIdentifier.report_id))
+            self._all = {identifier: report_id for identifier, report_id in rows}
+
+    def report_for(self, identifier: str) -> str | None:
+        if self._all is not None:
+            return self._all.get(identifier)
+        return self._db.scalar(
+            select(VulnIdentifier.report_id).where(VulnIdentifier.identifier == identifier)
+        )
+
+
+def _chunks(items: Sequence[T], size: int = _BATCH) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _insert(db: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Batched INSERTs through SQLAlchemy Core (executemany), not one ORM object per row."""
+    target = cast(Table, table.__table__)
+    for chunk in _chunks(rows):
+        db.execute(insert(target), list(chunk))
+
+
+def _submission_of(report: Report) -> str | None:
+    found = report.discovered_by
+    if isinstance(found, ModelRun) and found.review_id.startswith("sub_"):
+        return found.review_id
+    return None
+
+
+def _store(
+    db: Session,
+    vault: Vault,
+    actor: Actor,
+    items: Sequence[IntakeItem],
+    recipients: Sequence[str],
+    action: Permission,
+    now: datetime,
+) -> None:
+    """Write the accepted items of an intake, with everything that goes with them."""
+    reports = [item.report for item in items if item.report is not None]
+    if not reports:
+        return
+    report_rows: list[dict[str, Any]] = []
+    identifiers: list[dict[str, Any]] = []
+    affected: list[dict[str, Any]] = []
+    relations: list[dict[str, Any]] = []
+    for report in reports:
+        report_rows.append(
+            {
+                "id": report.id,
+                "reporter_org_id": actor.organisation_id,
+                "title": report.title,
+                "tlp": str(report.tlp),
+                "cwes": list(report.cwes),
+                "package_keys": report.package_keys,
+                "cvss_v3_vector": report.cvss_v3.vector if report.cvss_v3 else None,
+                "cvss_v3_score": report.cvss_v3.base_score if report.cvss_v3 else None,
+                "cvss_v4_vector": report.cvss_v4.vector if report.cvss_v4 else None,
+                "cvss_v4_score": report.cvss_v4.base_score if report.cvss_v4 else None,
+                # Evidence never goes into the row: it is sealed in the vault below.
+                "document": report.model_dump(mode="json", exclude={"evidence"}),
+                "has_evidence": bool(report.evidence),
+                "submission_id": _submission_of(report),
+                "merged_into": None,
+                "case_id": None,
+                "published_at": None,
+                "modified_at": None,
+                "created_at": now,
+            }
+        )
+        identifiers.extend(
+            {"identifier": name, "report_id": report.id}
+            for name in dict.fromkeys(report.identifiers)
+        )
+        seen_products: set[tuple[str, str | None, str | None]] = set()
+        for product in report.affected:
+            key = (product.package_key, product.purl, product.cpe)
+            if key not in seen_products:
+                seen_products.add(key)
+                affected.append(
+                    {
+                        "report_id": report.id,
+                        "package_key": product.package_key,
+                        "purl": product.purl,
+                        "cpe": product.cpe,
+                    }
+                )
+        for kind, targets in (
+            ("alias", report.aliases),
+            ("upstream", report.upstream),
+            ("related", report.related),
+        ):
+            relations.extend(
+                {"kind": kind, "source": report.id, "target": target, "created_at": now}
+                for target in dict.fromkeys(targets)
+            )
+    _insert(db, VulnReport, report_rows)
+    _insert(db, VulnIdentifier, identifiers)
+    _insert(db, AffectedRow, affected)
+    _insert(db, VulnRelation, relations)
+    _insert(
+        db,
+        ReportRecipient,
+        [{"report_id": r.id, "org_id": org} for r in reports for org in dict.fromkeys(recipients)],
+    )
+    _insert(
+        db,
+        DuplicateCandidateRow,
+        [
+            {
+                "id": new_id("dup"),
+                "report_id": item.report.id,
+                "candidate_id": candidate.report_id,
+                "similarity": candidate.similarity,
+                "same_code": candidate.same_code,
+                "status": "proposed",
+                "decided_by": None,
+                "decided_at": None,
+                "created_at": now,
+            }
+            for item in items
+            if item.report is not None
+            for candidate in item.candidates
+        ],
+    )
+    for report in reports:
+        if report.evidence:
+            vault_service.put_secret(
+                db, vault, evidence_context(report.id), "evidence", report.evidence.encode(), now
+            )
+    notify_vendors(db, reports, actor.organisation_id, now)
+    audit.record_many(
+        db,
+        [
+            audit.NewEntry(
+                actor=actor,
+                action=action,
+                object_type="vulnerability_report",
+                object_id=report.id,
+                at=now,
+                detail={"tlp": str(report.tlp), "evidence_sealed": bool(report.evidence)},
+            )
+            for report in reports
+        ],
+    )
+
+
+def _check_recipients(db: Session, actor: Actor, recipients: Sequence[str]) -> None:
+    for org_id in recipients:
+        identity.get_organisation(db, actor, org_id)  # raises a 404 problem for an unknown id
+
+
+def _intake(
+    db: Session,
+    vault: Vault,
+    actor: Actor,
+    now: datetime,
+    recipients: Sequence[str],
+    action: Permission,
+    run: Any,
+) -> IntakeResult:
+    """Run an intake against the stored identifiers and the duplicate index, then store it.
+
+    The index learns the accepted reports only if the transaction commits; on any error they
+    are taken out of it again, so it never proposes a report that was not stored.
+    """
+    authorize(actor, action)
+    _check_recipients(db, actor, recipients)
+    index = index_for(db)
+    with index.lock:
+        index.catch_up(db)
+        result: IntakeResult = run(StoredIdentifiers(db), index.finder)
+        accepted = [i for i in result.items if i.status is ItemStatus.ACCEPTED]
+        try:
+            _store(db, vault, actor, accepted, recipients, action, now)
+            db.commit()
+        except BaseException:
+            db.rollback()
+            for item in accepted:
+                if item.report is not None and item.report.id in index.finder:
+                    index.finder.remove(item.report.id)
+            raise
+    return result
+
+
+def submit_report(
+    db: Session,
+    vault: Vault,
+    actor: Actor,
+    data: Any,
+    now: datetime,
+    recipients: Sequence[str] = (),
+) -> tuple[VulnReport, IntakeItem]:
+    """Take one report (a JSON object). Raises ``InvalidReport`` listing every problem, or
+    ``DuplicateReport`` when its id or an alias is already known; nothing is written then."""
+    authorize(actor, Permission.CH_REPORT_CREATE)
+    org = identity.get_organisation(db, actor, actor.organisation_id)
+    report = parse_one(data, org.name)
+
+    def run(known: StoredIdentifiers, finder: DuplicateFinder) -> IntakeResult:
+        for identifier in report.identifiers:
+            owner = known.report_for(identifier)
+            if owner is not None:
+                raise errors.DuplicateReport(
+                    f"'{identifier}' already names report '{owner}'", duplicate_of=owner
+                )
+        candidates = finder.add_report(report)
+        return IntakeResult(
+            [IntakeItem(0, "document 1", ItemStatus.ACCEPTED, report, candidates=candidates)]
+        )
+
+    result = _intake(db, vault, actor, now, recipients, Permission.CH_REPORT_CREATE, run)
+    return _load(db, report.id), result.items[0]
+
+
+def import_reports(
+    db: Session,
+    vault: Vault,
+    actor: Actor,
+    payload: bytes,
+    now: datetime,
+    *,
+    intake_format: IntakeFormat | None = None,
+    filename: str | None = None,
+    recipients: Sequence[str] = (),
+) -> IntakeResult:
+    """Import a bulk payload (JSON Lines, OSV JSON/YAML or CSAF 2.0); every item's outcome."""
+    authorize(actor, Permission.CH_REPORT_IMPORT)
+    if not payload.strip():
+        raise errors.UnsupportedIntakeFormat("the payload is empty: nothing to import")
+    org = identity.get_organisation(db, actor, actor.organisation_id)
+
+    def run(known: StoredIdentifiers, finder: DuplicateFinder) -> IntakeResult:
+        return intake_bulk(
+            payload, org.name, intake_format, known=known, finder=finder, filename=filename
+        )
+
+    return _intake(db, vault, actor, now, recipients, Permission.CH_REPORT_IMPORT, run)
+
+
+def _load(db: Session, report_id: str) -> VulnReport:
+    report = db.scalar(select(VulnReport).where(VulnReport.id == report_id))
+    if report is None:
+        raise errors.ReportNotFound(f"no vulnerability report '{report_id}'")
+    return report
+
+
+def readable(
+    db: Session, actor: Actor, report_id: str, permission: Permission, now: datetime
+) -> tuple[VulnReport, Access]:
+    """Load a report for ``permission``; those TLP keeps out learn nothing (404), and every
+    read of TLP:AMBER or stricter material is audited (the caller commits)."""
+    report = _load(db, report_id)
+    access = report_access(db, actor, report, now)
+    if not _may_know(actor, access):
+        raise errors.ReportNotFound(f"no vulnerability report '{report_id}'")
+    authorize(actor, permission, access)
+    # Reads of confidential reports are audited here; changes are audited by what changes them.
+    if permission in _READS and report.tlp in CONFIDENTIAL_TLP:
+        audit.record(
+            db,
+            actor=actor,
+            action=permission,
+            object_type="vulnerability_report",
+            object_id=report.id,
+            at=now,
+            detail={"tlp": report.tlp},
+        )
+    return report, access
+
+
+_READS = (Permission.CH_REPORT_READ, Permission.CH_EVIDENCE_READ, Permission.EXCHANGE_EXPORT)
+
+
+def _may_know(actor: Actor, access: Access) -> bool:
+    try:
+        authorize(actor, Permission.CH_REPORT_READ, access)
+    except Forbidden:
+        return False
+    return True
+
+
+def get_report(db: Session, actor: Actor, report_id: str, now: datetime) -> VulnReport:
+    """A report the actor's organisation may read under its TLP label."""
+    report, _ = readable(db, actor, report_id, Permission.CH_REPORT_READ, now)
+    db.commit()
+    return report
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    tlp: Tlp | None = None
+    package_key: str | None = None
+    published: bool | None = None
+    include_merged: bool = True
+
+
+def list_reports(
+    db: Session, actor: Actor, page: PageRequest, now: datetime, where: ReportFilter
+) -> Slice[VulnReport]:
+    """The reports TLP lets the actor see, newest first; AMBER and stricter ones are audited."""
+    authorize(actor, Permission.CH_REPORT_LIST)
+    query = select(VulnReport).where(visible_reports(actor, now))
+    if where.tlp is not None:
+        query = query.where(VulnReport.tlp == str(where.tlp))
+    if where.package_key is not None:
+        query = query.where(
+            VulnReport.id.in_(
+                select(AffectedRow.report_id).where(
+                    AffectedRow.package_key == where.package_key.lower()
+                )
+            )
+        )
+    if where.published is not None:
+        column = VulnReport.published_at
+        query = query.where(column.is_not(None) if where.published else column.is_(None))
+    if not where.include_merged:
+        query = query.where(VulnReport.merged_into.is_(None))
+    found = paginate(db, query.order_by(VulnReport.seq.desc()), page)
+    confidential = [r for r in found.rows if r.tlp in CONFIDENTIAL_TLP]
+    if confidential:
+        audit.record_many(
+            db,
+            [
+                audit.NewEntry(
+                    actor=actor,
+                    action=Permission.CH_REPORT_LIST,
+                    object_type="vulnerability_report",
+                    object_id=r.id,
+                    at=now,
+                    detail={"tlp": r.tlp},
+                )
+                for r in confidential
+            ],
+        )
+        db.commit()
+    return found
+
+
+def read_evidence(db: Session, vault: Vault, actor: Actor, report_id: str, now: datetime) -> str:
+    """The decrypted evidence of a report, for its reporter and the clearinghouse; audited."""
+    report, _ = readable(db, actor, report_id, Permission.CH_EVIDENCE_READ, now)
+    text = ""
+    if report.has_evidence:
+        sealed = vault_service.get_secret(db, vault, evidence_context(report.id), "evidence", now)
+        text = sealed.decode()
+    db.commit()
+    return text
+
+
+def domain_report(row: VulnReport) -> Report:
+    """The stored report as its domain model (evidence is not part of it)."""
+    return Report.model_validate(row.document)
+
+
+def advisory_of(row: VulnReport) -> Advisory:
+    """The published advisory of a stored report; ``NotPublished`` if it was not published."""
+    if row.published_at is None:
+        raise errors.NotPublished(f"'{row.id}' has not been published as an advisory")
+    return parse_advisory(row.document)
+
+
+def publish_report(
+    db: Session, actor: Actor, report_id: str, now: datetime, tlp: Tlp | None = None
+) -> VulnReport:
+    """Publish a report as an advisory (optionally relabelled, e.g. to TLP:CLEAR); audited.
+
+    What the public may see still waits for the case's embargo, computed when asked.
+    """
+    row, _ = readable(db, actor, report_id, Permission.CH_ADVISORY_PUBLISH, now)
+    advisory = publish(domain_report(row), now, tlp)
+    previous = row.tlp
+    row.document = advisory.model_dump(mode="json", exclude={"evidence"})
+    row.tlp = str(advisory.tlp)
+    row.published_at = advisory.published
+    row.modified_at = advisory.modified
+    audit.record(
+        db,
+        actor=actor,
+        action=Permission.CH_ADVISORY_PUBLISH,
+        object_type="vulnerability_report",
+        object_id=row.id,
+        at=now,
+        detail={"tlp": row.tlp, "previous_tlp": previous},
+    )
+    db.commit()
+    return row
+
+
+def exportable_advisory(db: Session, actor: Actor, report_id: str, now: datetime) -> Advisory:
+    """A published advisory for export: public once its embargo lifted, before that only to
+    its reporter, the clearinghouse and the case's vendors; TLP applies throughout (audited)."""
+    row, _ = readable(db, actor, report_id, Permission.EXCHANGE_EXPORT, now)
+    advisory = advisory_of(row)
+    db.commit()
+    return advisory
+
+
+def disclosed_advisory_rows(
+    db: Session,
+    actor: Actor,
+    now: datetime,
+    *,
+    tlp: str | None = None,
+    run_by: Sequence[str] | None = None,
+) -> list[tuple[datetime, VulnReport]]:
+    """Published advisories out of embargo that the actor may read, each with the time it
+    became available (the later of publication and embargo end), oldest first.
+
+    ``run_by`` keeps those on products that one of these organisations registered as run.
+    """
+    query = (
+        select(VulnReport, Case.embargo_until)
+        .outerjoin(Case, Case.id == VulnReport.case_id)
+        .where(visible_reports(actor, now), disclosed(now))
+    )
+    if tlp is not None:
+        query = query.where(VulnReport.tlp == tlp)
+    if run_by is not None:
+        query = query.where(
+            VulnReport.id.in_(
+                select(AffectedRow.report_id)
+                .join(
+                    ProductRegistration, ProductRegistration.package_key == AffectedRow.package_key
+                )
+                .where(
+                    ProductRegistration.org_id.in_(list(run_by)),
+                    ProductRegistration.role == INVENTORY,
+                )
+            )
+        )
+    found: list[tuple[datetime, VulnReport]] = []
+    for row, embargo_until in db.execute(query):
+        assert row.published_at is not None  # disclosed() holds only published rows
+        added = max(row.published_at, embargo_until) if embargo_until else row.published_at
+        found.append((added, row))
+    found.sort(key=lambda pair: (pair[0], pair[1].seq))
+    return found

@@ -1,0 +1,1 @@
+"""Covered-frontier-model determinations under written, versioned policies."""

@@ -1,0 +1,227 @@
+"""Coverage criteria: small composable objects, each judging the evidence as met, not met or
+unknown (three-valued: missing evidence is never read as a 'no').
+
+``AllOf`` and ``AnyOf`` combine them with Kleene's logic: ``AllOf`` is not met as soon as one
+part is not met, met only when every part is; ``AnyOf`` is met as soon as one part is met, not
+met only when every part is not met; anything else is unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Status(StrEnum):
+    MET = "met"
+    NOT_MET = "not_met"
+    UNKNOWN = "unknown"
+
+
+class Outcome(StrEnum):
+    """What a policy's top criterion means for the model."""
+
+    COVERED = "covered"
+    NOT_COVERED = "not_covered"
+    UNDETERMINED = "undetermined"
+
+    @classmethod
+    def of(cls, status: Status) -> Outcome:
+        return {
+            Status.MET: cls.COVERED,
+            Status.NOT_MET: cls.NOT_COVERED,
+            Status.UNKNOWN: cls.UNDETERMINED,
+        }[status]
+
+
+@dataclass(frozen=True)
+class TaskEvidence:
+    """One stored task result of a submission, as the criteria see it."""
+
+    result_id: str
+    run_id: str
+    task: str
+    status: str
+    model: str
+    samples: int
+    accuracy: float | None
+    stderr: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    metrics: dict[str, float]
+    pass_at_k: dict[str, float]
+
+    def value(self, metric: str) -> float | None:
+        """A named metric of the result (``accuracy``, ``pair_accuracy``, ``pass_at_2``...)."""
+        if metric == "accuracy":
+            return self.accuracy
+        if metric in self.pass_at_k:
+            return self.pass_at_k[metric]
+        return self.metrics.get(metric)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "result_id": self.result_id,
+            "run_id": self.run_id,
+            "task": self.task,
+            "model": self.model,
+            "status": self.status,
+            "samples": self.samples,
+            "accuracy": self.accuracy,
+            "stderr": self.stderr,
+            "ci_lower": self.ci_lower,
+            "ci_upper": self.ci_upper,
+        }
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """All a policy may look at: what the developer declared and the stored task results."""
+
+    training_compute_flop: float | None
+    results: Sequence[TaskEvidence] = ()
+
+
+@dataclass(frozen=True)
+class CriterionOutcome:
+    """How one criterion judged the evidence; ``parts`` holds a group's members' outcomes."""
+
+    id: str
+    description: str
+    status: Status
+    evidence: dict[str, Any] = field(default_factory=dict)
+    parts: tuple[CriterionOutcome, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "description": self.description,
+            "status": self.status.value,
+            "evidence": self.evidence,
+        }
+        if self.parts:
+            body["parts"] = [p.as_dict() for p in self.parts]
+        return body
+
+
+class Criterion(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    def evaluate(self, evidence: Evidence) -> CriterionOutcome:
+        """Judge ``evidence``; never raises for missing evidence (that is ``unknown``)."""
+        ...
+
+
+def _flop(value: float) -> str:
+    return f"{value:.3g} FLOP"
+
+
+@dataclass(frozen=True)
+class TrainingCompute:
+    """Training compute declared by the developer is at least ``at_least_flop``."""
+
+    id: str
+    at_least_flop: float
+
+    def evaluate(self, evidence: Evidence) -> CriterionOutcome:
+        declared = evidence.training_compute_flop
+        description = f"training compute at least {_flop(self.at_least_flop)}"
+        if declared is None:
+            status = Status.UNKNOWN
+        else:
+            status = Status.MET if declared >= self.at_least_flop else Status.NOT_MET
+        return CriterionOutcome(
+            self.id,
+            description,
+            status,
+            {"training_compute_flop": declared, "threshold_flop": self.at_least_flop},
+        )
+
+
+@dataclass(frozen=True)
+class TaskMetric:
+    """A task's metric (by default the lower bound of its 95% CI) is at least ``at_least``.
+
+    Capability is shown by the best elicitation: the criterion is met when any successful run
+    with enough samples reaches the threshold, not met when there are such runs and none does,
+    and unknown when there is none.
+    """
+
+    id: str
+    task: str
+    at_least: float
+    metric: str = "accuracy"
+    statistic: str = "ci_lower"
+    min_samples: int = 1
+
+    def _measure(self, result: TaskEvidence) -> float | None:
+        if self.statistic == "ci_lower":
+            return result.ci_lower
+        return result.value(self.metric)
+
+    def evaluate(self, evidence: Evidence) -> CriterionOutcome:
+        label = "95% CI lower bound of " if self.statistic == "ci_lower" else ""
+        description = f"{label}{self.task} {self.metric} at least {self.at_least:g}"
+        considered = [
+            r
+            for r in evidence.results
+            if r.task == self.task and r.status == "success" and r.samples >= self.min_samples
+        ]
+        measured = [(r, v) for r in considered if (v := self._measure(r)) is not None]
+        if not measured:
+            status = Status.UNKNOWN
+        elif any(v >= self.at_least for _, v in measured):
+            status = Status.MET
+        else:
+            status = Status.NOT_MET
+        best = max((v for _, v in measured), default=None)
+        return CriterionOutcome(
+            self.id,
+            description,
+            status,
+            {
+                "threshold": self.at_least,
+                "statistic": self.statistic,
+                "best": best,
+                "runs": [r.summary() | {"measured": v} for r, v in measured],
+                "ignored_runs": len([r for r in evidence.results if r.task == self.task])
+                - len(measured),
+            },
+        )
+
+
+@dataclass(frozen=True)
+class AllOf:
+    id: str
+    parts: tuple[Criterion, ...]
+
+    def evaluate(self, evidence: Evidence) -> CriterionOutcome:
+        outcomes = tuple(p.evaluate(evidence) for p in self.parts)
+        statuses = {o.status for o in outcomes}
+        if Status.NOT_MET in statuses:
+            status = Status.NOT_MET
+        elif Status.UNKNOWN in statuses:
+            status = Status.UNKNOWN
+        else:
+            status = Status.MET
+        return CriterionOutcome(self.id, "all of", status, parts=outcomes)
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    id: str
+    parts: tuple[Criterion, ...]
+
+    def evaluate(self, evidence: Evidence) -> CriterionOutcome:
+        outcomes = tuple(p.evaluate(evidence) for p in self.parts)
+        statuses = {o.status for o in outcomes}
+        if Status.MET in statuses:
+            status = Status.MET
+        elif Status.UNKNOWN in statuses:
+            status = Status.UNKNOWN
+        else:
+            status = Status.NOT_MET
+        return CriterionOutcome(self.id, "any of", status, parts=outcomes)

@@ -1,0 +1,136 @@
+"""HTTP routes of coverage determinations: thin, they parse, call the service, shape the answer."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from prereview.coverage import service
+from prereview.coverage.models import Determination
+from prereview.coverage.policy import Policy, parse_policy
+from prereview.coverage.schemas import (
+    DeterminationCreate,
+    DeterminationNoticeOut,
+    DeterminationOut,
+    PolicyChoice,
+    PolicyOut,
+    PresetOut,
+    WhatIfOut,
+)
+from prereview.identity.auth import DB, CurrentActor
+from prereview.identity.permissions import Permission, route_permission
+from prereview.review.routes import Now
+
+router = APIRouter(tags=["coverage"])
+
+
+def policy_out(policy: Policy) -> PolicyOut:
+    document = policy.document
+    return PolicyOut(
+        id=document.id,
+        version=document.version,
+        title=document.title,
+        source=document.source,
+        sha256=policy.sha256,
+        disclose_outcome_to_developer=document.disclose_outcome_to_developer,
+    )
+
+
+def determination_out(determination: Determination) -> DeterminationOut:
+    return DeterminationOut(
+        id=determination.id,
+        submission_id=determination.submission_id,
+        agency_org_id=determination.agency_org_id,
+        reviewer_user_id=determination.reviewer_user_id,
+        # The stored text was valid when recorded; reading it again gives its source line.
+        policy=policy_out(parse_policy(determination.policy_text)),
+        policy_text=determination.policy_text,
+        outcome=determination.outcome,
+        criteria=determination.criteria,
+        rationale=determination.rationale,
+        tlp=determination.tlp,
+        markings=determination.markings,
+        created_at=determination.created_at,
+    )
+
+
+def notice_out(determination: Determination) -> DeterminationNoticeOut:
+    disclosed = determination.disclose_outcome
+    return DeterminationNoticeOut(
+        id=determination.id,
+        submission_id=determination.submission_id,
+        agency_org_id=determination.agency_org_id,
+        created_at=determination.created_at,
+        outcome=determination.outcome if disclosed else None,
+        outcome_disclosed=disclosed,
+    )
+
+
+@router.post(
+    "/submissions/{submission_id}/determinations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DeterminationOut,
+    openapi_extra=route_permission(Permission.COVERAGE_DETERMINATION_CREATE),
+)
+def determine(
+    submission_id: str, data: DeterminationCreate, db: DB, actor: CurrentActor, at: Now
+) -> DeterminationOut:
+    """Record a covered-frontier-model determination under a policy (TOML text or preset)."""
+    found = service.determine(db, actor, submission_id, data, at.now, at.rules)
+    return determination_out(found)
+
+
+@router.get(
+    "/submissions/{submission_id}/determinations",
+    response_model=list[DeterminationOut],
+    openapi_extra=route_permission(Permission.COVERAGE_DETERMINATION_READ),
+)
+def list_determinations(
+    submission_id: str, db: DB, actor: CurrentActor, at: Now
+) -> list[DeterminationOut]:
+    """Determinations in full, for agencies that hold or held a grant."""
+    found = service.list_determinations(db, actor, submission_id, at.now, at.rules)
+    return [determination_out(d) for d in found]
+
+
+@router.get(
+    "/submissions/{submission_id}/determination-notices",
+    response_model=list[DeterminationNoticeOut],
+    openapi_extra=route_permission(Permission.COVERAGE_DETERMINATION_NOTICE),
+)
+def list_notices(
+    submission_id: str, db: DB, actor: CurrentActor, at: Now
+) -> list[DeterminationNoticeOut]:
+    """For the developer: that determinations exist, and outcomes the policies disclose."""
+    return [notice_out(d) for d in service.notices(db, actor, submission_id, at.now, at.rules)]
+
+
+@router.post(
+    "/submissions/{submission_id}/coverage/what-if",
+    response_model=WhatIfOut,
+    openapi_extra=route_permission(Permission.COVERAGE_WHATIF_RUN),
+)
+def what_if(
+    submission_id: str, data: PolicyChoice, db: DB, actor: CurrentActor, at: Now
+) -> WhatIfOut:
+    """What a policy would decide on the evidence now; nothing is recorded."""
+    submission, found = service.what_if(db, actor, submission_id, data, at.now, at.rules)
+    return WhatIfOut(
+        submission_id=submission.id,
+        policy=policy_out(found.policy),
+        outcome=found.outcome,
+        status=found.criteria.status,
+        criteria=found.criteria.as_dict(),
+    )
+
+
+@router.get(
+    "/coverage/presets",
+    response_model=list[PresetOut],
+    openapi_extra=route_permission(Permission.COVERAGE_PRESET_LIST),
+)
+def list_presets(actor: CurrentActor) -> list[PresetOut]:
+    """The policies shipped with prereview, each citing its public source."""
+    return [
+        PresetOut(name=name, policy=policy_out(policy), text=policy.text)
+        for name, policy in service.presets(actor)
+    ]

@@ -1,0 +1,208 @@
+"""Use cases of coverage: determine, list, notify the developer, and what-if.
+
+A determination judges a submission's stored evidence (the training compute its developer
+declared and the evaluation results on record) under a written policy, and keeps each
+criterion's status with its evidence, the policy's hash and text, the outcome, the reviewer,
+the rationale and a marking. Only agencies read it; its developer reads a notice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from prereview.audit import service as audit
+from prereview.core.ids import new_id
+from prereview.coverage.criteria import CriterionOutcome, Evidence, Outcome, TaskEvidence
+from prereview.coverage.models import Determination
+from prereview.coverage.policy import Policy, parse_policy, preset_names, preset_text
+from prereview.coverage.schemas import DeterminationCreate, PolicyChoice
+from prereview.evals import service as evals
+from prereview.identity.actor import Actor
+from prereview.identity.permissions import Permission
+from prereview.identity.policy import authorize
+from prereview.review.models import Submission
+from prereview.review.service import Rules, _visible
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A policy's answer on a submission's evidence, before anything is recorded."""
+
+    policy: Policy
+    outcome: Outcome
+    criteria: CriterionOutcome
+
+
+def load_policy(choice: PolicyChoice) -> Policy:
+    """The policy a request names: TOML text, or a shipped preset."""
+    if choice.preset is not None:
+        return parse_policy(preset_text(choice.preset))
+    assert choice.policy is not None
+    return parse_policy(choice.policy)
+
+
+def presets(actor: Actor) -> list[tuple[str, Policy]]:
+    """The shipped policies, each validated."""
+    authorize(actor, Permission.COVERAGE_PRESET_LIST)
+    return [(name, parse_policy(preset_text(name))) for name in preset_names()]
+
+
+def evidence_of(db: Session, submission: Submission) -> Evidence:
+    """What a policy may look at for ``submission``."""
+    return Evidence(
+        training_compute_flop=submission.training_compute_flop,
+        results=[
+            TaskEvidence(
+                result_id=r.result_id,
+                run_id=r.run_id,
+                task=r.task,
+                status=r.status,
+                model=r.model,
+                samples=r.samples,
+                accuracy=r.accuracy,
+                stderr=r.stderr,
+                ci_lower=r.ci_lower,
+                ci_upper=r.ci_upper,
+                metrics=r.metrics,
+                pass_at_k=r.pass_at_k,
+            )
+            for r in evals.results_for(db, submission.id)
+        ],
+    )
+
+
+def judge(policy: Policy, evidence: Evidence) -> Judgement:
+    """Evaluate ``policy`` on ``evidence``; its top criterion's status is the outcome."""
+    criteria = policy.evaluate(evidence)
+    return Judgement(policy, Outcome.of(criteria.status), criteria)
+
+
+def determine(
+    db: Session,
+    actor: Actor,
+    submission_id: str,
+    data: DeterminationCreate,
+    now: datetime,
+    rules: Rules,
+) -> Determination:
+    """Record an agency's determination; the policy is validated before anything is written."""
+    submission, access = _visible(db, actor, submission_id, now, rules)
+    authorize(actor, Permission.COVERAGE_DETERMINATION_CREATE, access)
+    policy = load_policy(data)
+    found = judge(policy, evidence_of(db, submission))
+    document = policy.document
+    determination = Determination(
+        id=new_id("det"),
+        submission_id=submission.id,
+        agency_org_id=actor.organisation_id,
+        reviewer_user_id=actor.user_id,
+        policy_id=document.id,
+        policy_version=document.version,
+        policy_title=document.title,
+        policy_sha256=policy.sha256,
+        policy_text=policy.text,
+        disclose_outcome=policy.disclose_outcome,
+        outcome=found.outcome,
+        criteria=found.criteria.as_dict(),
+        rationale=data.rationale,
+        tlp=data.tlp,
+        markings=[m.value for m in dict.fromkeys(data.markings)],
+        created_at=now,
+    )
+    db.add(determination)
+    db.flush()
+    # The whole record goes to the log; the developer reads entries of its own submissions,
+    # so the outcome is left out of this entry unless the policy discloses it.
+    audit.record(
+        db,
+        actor=actor,
+        action=Permission.COVERAGE_DETERMINATION_CREATE,
+        object_type="coverage_determination",
+        object_id=determination.id,
+        submission_id=submission.id,
+        at=now,
+        detail={
+            "policy_id": document.id,
+            "policy_version": document.version,
+            "policy_sha256": policy.sha256,
+            "record_sha256": record_digest(determination),
+        }
+        | ({"outcome": found.outcome.value} if policy.disclose_outcome else {}),
+    )
+    db.commit()
+    return determination
+
+
+def record_digest(determination: Determination) -> str:
+    """SHA-256 of the determination's content: the log commits to all of it without showing it
+    to the developer, who reads the entries of its own submissions."""
+    content = {
+        "id": determination.id,
+        "submission_id": determination.submission_id,
+        "agency_org_id": determination.agency_org_id,
+        "reviewer_user_id": determination.reviewer_user_id,
+        "policy_sha256": determination.policy_sha256,
+        "outcome": determination.outcome.value,
+        "criteria": determination.criteria,
+        "rationale": determination.rationale,
+        "tlp": determination.tlp.value,
+        "markings": determination.markings,
+        "created_at": determination.created_at.isoformat(),
+    }
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def list_determinations(
+    db: Session, actor: Actor, submission_id: str, now: datetime, rules: Rules
+) -> Sequence[Determination]:
+    """Every determination on the submission, for agencies that hold or held a grant; audited."""
+    submission, access = _visible(db, actor, submission_id, now, rules)
+    authorize(actor, Permission.COVERAGE_DETERMINATION_READ, access)
+    found = _determinations(db, submission.id)
+    if found:
+        audit.record(
+            db,
+            actor=actor,
+            action=Permission.COVERAGE_DETERMINATION_READ,
+            object_type="coverage_determination",
+            object_id=None,
+            submission_id=submission.id,
+            at=now,
+            detail={"determination_ids": [d.id for d in found]},
+        )
+        db.commit()
+    return found
+
+
+def notices(
+    db: Session, actor: Actor, submission_id: str, now: datetime, rules: Rules
+) -> Sequence[Determination]:
+    """The determinations the developer is told of (the caller shows no more than the notice)."""
+    submission, access = _visible(db, actor, submission_id, now, rules)
+    authorize(actor, Permission.COVERAGE_DETERMINATION_NOTICE, access)
+    return _determinations(db, submission.id)
+
+
+def _determinations(db: Session, submission_id: str) -> Sequence[Determination]:
+    return db.scalars(
+        select(Determination)
+        .where(Determination.submission_id == submission_id)
+        .order_by(Determination.created_at, Determination.id)
+    ).all()
+
+
+def what_if(
+    db: Session, actor: Actor, submission_id: str, choice: PolicyChoice, now: datetime, rules: Rules
+) -> tuple[Submission, Judgement]:
+    """What ``choice`` would decide on the evidence now. Writes nothing, not even to the log."""
+    submission, access = _visible(db, actor, submission_id, now, rules)
+    authorize(actor, Permission.COVERAGE_WHATIF_RUN, access)
+    return submission, judge(load_policy(choice), evidence_of(db, submission))

@@ -1,0 +1,237 @@
+"""Command line of evaluations: run the suite here, keep the results and logs on the server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from prereview.core.client import (
+    DEFAULT_SERVER,
+    ApiClient,
+    JsonOption,
+    ServerOption,
+    console,
+    errors,
+    field,
+    show,
+    transfer_progress,
+)
+from prereview.evals.schemas import TaskResultIn
+
+evals = typer.Typer(help="Cyber-capability evaluations and their results.", no_args_is_help=True)
+PIECE = 1 << 20
+GATEWAY_KEY_ENV = "PREREVIEW_GATEWAY_KEY"
+RESULT_COLUMNS = [
+    ("result", field("id")),
+    ("run", field("run")),
+    ("task", field("task")),
+    ("status", field("status")),
+    ("accuracy", field("accuracy")),
+    ("stderr", field("stderr")),
+    ("95% CI", field("ci")),
+    ("samples", field("samples")),
+    ("tokens", field("tokens.total")),
+    ("seconds", field("duration_s")),
+    ("log", field("log.filename")),
+]
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN: a metric Inspect could not compute (one sample's stderr) is None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items() if _finite(v) is not None}
+    return value
+
+
+def _payload(model: str, suite: Any) -> dict[str, Any]:
+    # Only the fields the API knows: the runner's summary may carry more than it stores.
+    known = set(TaskResultIn.model_fields)
+    tasks = [{k: _finite(v) for k, v in asdict(t).items() if k in known} for t in suite.tasks]
+    return {"model": model, "duration_s": suite.duration_s, "tasks": tasks}
+
+
+def _rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for run in runs:
+        for task in run["tasks"]:
+            low, high = task["ci_lower"], task["ci_upper"]
+            ci = f"[{low:.3f}, {high:.3f}]" if low is not None and high is not None else None
+            accuracy = task["accuracy"]
+            rows.append(
+                task
+                | {
+                    "run": run["id"],
+                    "ci": ci,
+                    "accuracy": f"{accuracy:.3f}" if accuracy is not None else None,
+                }
+            )
+    return rows
+
+
+def _upload_log(client: ApiClient, result_id: str, path: Path) -> None:
+    size = path.stat().st_size
+    with transfer_progress() as progress:
+        task = progress.add_task(f"upload {path.name}", total=size)
+
+        def body() -> Iterator[bytes]:
+            with path.open("rb") as source:
+                while piece := source.read(PIECE):
+                    progress.advance(task, len(piece))
+                    yield piece
+
+        client.request(
+            "POST",
+            f"/eval-results/{result_id}/log",
+            params={"filename": path.name},
+            content=body(),
+            headers={"content-type": "application/octet-stream", "content-length": str(size)},
+        )
+
+
+def _served_model(base_url: str, api_key: str) -> str:
+    """The one model the gateway serves to this key (``GET /v1/models``)."""
+    try:
+        answer = httpx.get(
+            f"{base_url.rstrip('/')}/models",
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=30,
+        )
+        answer.raise_for_status()
+        return str(answer.json()["data"][0]["id"])
+    except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
+        errors.print(
+            f"[red]error:[/] the gateway at {base_url} did not name a model for this key "
+            f"({exc.__class__.__name__}); check {GATEWAY_KEY_ENV}, or give --model"
+        )
+        raise typer.Exit(2) from None
+
+
+@evals.command("run")
+def run(
+    submission: Annotated[str, typer.Option("--submission", help="The submission to evaluate.")],
+    tasks: Annotated[
+        str, typer.Option(help="Comma-separated tasks of the suite.")
+    ] = "ctf,vuln_discovery,patch",
+    epochs: Annotated[int, typer.Option(min=1, max=100, help="Attempts per sample.")] = 1,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Inspect model name; default the model the gateway serves your key."),
+    ] = None,
+    model_base_url: Annotated[
+        str | None, typer.Option(help="Model endpoint; default the server's gateway.")
+    ] = None,
+    task_args: Annotated[
+        str | None,
+        typer.Option(help='Per-task arguments as JSON, e.g. {"ctf": {"categories": ["web"]}}.'),
+    ] = None,
+    max_samples: Annotated[int | None, typer.Option(min=1, help="Samples run at once.")] = None,
+    log_dir: Annotated[
+        Path | None, typer.Option(help="Where Inspect writes its logs (kept).")
+    ] = None,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the suite against the submission's model through the gateway, then store the
+    results and the encrypted Inspect logs on the server."""
+    from prereview.evals.runner import UnknownTask, run_suite
+
+    client = ApiClient(server, timeout=3600)
+    # Fail before a long run if the submission is unknown or out of reach.
+    client.get(f"/submissions/{submission}")
+    names = [t.strip() for t in tasks.split(",") if t.strip()]
+    try:
+        arguments = json.loads(task_args) if task_args else None
+    except json.JSONDecodeError as exc:
+        errors.print(f"[red]error:[/] --task-args is not valid JSON: {exc}")
+        raise typer.Exit(2) from None
+    base_url = model_base_url or f"{client.server}/gateway/v1"
+    api_key = os.environ.get(GATEWAY_KEY_ENV)
+    if model is None and not api_key:
+        errors.print(
+            f"[red]error:[/] set {GATEWAY_KEY_ENV} to your gateway key (the model is reached "
+            "through the audited gateway with your grant), or name another with --model"
+        )
+        raise typer.Exit(2)
+    model_name = model or f"openai/{_served_model(base_url, api_key or '')}"
+    target = log_dir or Path("logs") / submission
+    with console.status(f"running {', '.join(names)} against {model_name} ..."):
+        try:
+            suite = run_suite(
+                model_name,
+                base_url=base_url,
+                api_key=api_key,
+                tasks=names,
+                epochs=epochs,
+                task_args=arguments,
+                log_dir=str(target),
+                max_samples=max_samples,
+            )
+        except UnknownTask as exc:
+            errors.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+    stored = client.post(f"/submissions/{submission}/evals", _payload(suite.model, suite))
+    for result, task in zip(stored["tasks"], suite.tasks, strict=True):
+        path = Path(task.log_path)
+        if path.is_file():
+            _upload_log(client, result["id"], path)
+    runs = client.get(f"/submissions/{submission}/evals")
+    mine = [r for r in runs if r["id"] == stored["id"]]
+    show(mine if as_json else _rows(mine), as_json, RESULT_COLUMNS, title=f"run {stored['id']}")
+
+
+@evals.command("results")
+def results(
+    submission_id: str, server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False
+) -> None:
+    """Every stored result of a submission: metric, stderr, 95% CI, samples, tokens, log."""
+    runs = ApiClient(server).get(f"/submissions/{submission_id}/evals")
+    show(runs if as_json else _rows(runs), as_json, RESULT_COLUMNS)
+
+
+@evals.command("log-download")
+def log_download(
+    result_id: str,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
+    server: ServerOption = DEFAULT_SERVER,
+) -> None:
+    """Download a task's Inspect log (open it with `inspect view`); its SHA-256 is checked."""
+    client = ApiClient(server, timeout=3600)
+    digest = hashlib.sha256()
+    received = 0
+    with client.stream("GET", f"/eval-results/{result_id}/log") as response:
+        disposition = response.headers.get("content-disposition", "")
+        named = (
+            disposition.split('filename="', 1)[-1].rstrip('"') if "filename=" in disposition else ""
+        )
+        # Only the last path component of the stored name: a name never chooses the directory.
+        target = output or Path(Path(named or f"{result_id}.eval").name)
+        expected = response.headers.get("x-content-sha256", "")
+        partial = target.with_name(target.name + ".partial")
+        try:
+            with partial.open("wb") as sink:
+                for piece in response.iter_bytes(PIECE):
+                    sink.write(piece)
+                    digest.update(piece)
+                    received += len(piece)
+            if digest.hexdigest() != expected:
+                errors.print("[red]error:[/] the transfer was damaged; nothing was written")
+                raise typer.Exit(1)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+    console.print(f"{target} ({received} bytes, sha256 {expected} verified)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(evals, name="eval")

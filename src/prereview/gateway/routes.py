@@ -1,0 +1,222 @@
+"""HTTP routes of the gateway's administration: upstreams, keys, limits, transcripts.
+
+The model calls themselves are served by the engine mounted at ``/gateway`` (see
+:mod:`prereview.gateway.mount`); these routes only manage who may make them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+
+from prereview.core.context import get_context
+from prereview.gateway import service
+from prereview.gateway.models import GatewayKey, GatewayTranscript, GatewayUpstream
+from prereview.gateway.mount import GATEWAY_PATH
+from prereview.gateway.schemas import (
+    KeyCreate,
+    KeyIssued,
+    KeyOut,
+    LimitsOut,
+    LimitsSet,
+    TranscriptItem,
+    TranscriptOut,
+    UpstreamOut,
+    UpstreamSet,
+)
+from prereview.identity.auth import DB, CurrentActor
+from prereview.identity.permissions import Permission, route_permission
+from prereview.review.service import Rules
+from prereview.vault.deps import VaultDep
+
+router = APIRouter(tags=["gateway"])
+
+
+class Clocked:
+    """The time and the review rules of this request."""
+
+    def __init__(self, request: Request) -> None:
+        context = get_context(request)
+        self.now: datetime = context.clock.now()
+        self.rules = Rules.from_settings(context.settings)
+
+
+Now = Annotated[Clocked, Depends(Clocked)]
+
+
+def upstream_out(upstream: GatewayUpstream) -> UpstreamOut:
+    return UpstreamOut(
+        submission_id=upstream.submission_id,
+        public_model=upstream.public_model,
+        upstream_model=upstream.upstream_model,
+        credential_headers=list(upstream.credential_header_names),
+        keep_transcripts=upstream.keep_transcripts,
+        version=upstream.version,
+        updated_at=upstream.updated_at,
+    )
+
+
+def key_out(key: GatewayKey) -> KeyOut:
+    return KeyOut(
+        id=key.id,
+        submission_id=key.submission_id,
+        org_id=key.org_id,
+        access=service.key_access_kind(key),
+        access_id=key.access_id,
+        name=key.name,
+        prefix=key.prefix,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+def limits_out(view: service.LimitsView) -> LimitsOut:
+    return LimitsOut(
+        access_id=view.access_id,
+        submission_id=view.submission_id,
+        requests_per_minute=view.requests_per_minute,
+        tokens_per_day=view.tokens_per_day,
+        concurrent_streams=view.concurrent_streams,
+        updated_at=view.updated_at,
+    )
+
+
+def transcript_item(row: GatewayTranscript) -> TranscriptItem:
+    return TranscriptItem(
+        call_id=row.call_id,
+        submission_id=row.submission_id,
+        access_id=row.access_id,
+        org_id=row.org_id,
+        endpoint=row.endpoint,
+        request_size=row.request_size,
+        response_size=row.response_size,
+        started_at=row.started_at,
+    )
+
+
+@router.put(
+    "/submissions/{submission_id}/gateway/upstream",
+    response_model=UpstreamOut,
+    openapi_extra=route_permission(Permission.GATEWAY_UPSTREAM_WRITE),
+)
+def set_upstream(
+    submission_id: str, data: UpstreamSet, db: DB, actor: CurrentActor, vault: VaultDep, at: Now
+) -> UpstreamOut:
+    """Register the model's endpoint (the developer). The URL and credentials are sealed in
+    the vault and never shown again; the answer names the credential headers only."""
+    upstream = service.set_upstream(db, vault, actor, submission_id, data, at.now, at.rules)
+    return upstream_out(upstream)
+
+
+@router.get(
+    "/submissions/{submission_id}/gateway/upstream",
+    response_model=UpstreamOut,
+    openapi_extra=route_permission(Permission.GATEWAY_UPSTREAM_READ),
+)
+def read_upstream(submission_id: str, db: DB, actor: CurrentActor, at: Now) -> UpstreamOut:
+    return upstream_out(service.get_upstream(db, actor, submission_id, at.now, at.rules))
+
+
+@router.post(
+    "/submissions/{submission_id}/gateway/keys",
+    status_code=status.HTTP_201_CREATED,
+    response_model=KeyIssued,
+    openapi_extra=route_permission(Permission.GATEWAY_KEY_CREATE),
+)
+def create_key(
+    request: Request, submission_id: str, data: KeyCreate, db: DB, actor: CurrentActor, at: Now
+) -> KeyIssued:
+    """A gateway key for your organisation's live grant or consented nomination; the key is
+    in this answer only."""
+    key, plaintext = service.create_key(db, actor, submission_id, data, at.now, at.rules)
+    base_url = str(request.base_url).rstrip("/") + GATEWAY_PATH + "/v1"
+    return KeyIssued(**key_out(key).model_dump(), key=plaintext, base_url=base_url)
+
+
+@router.get(
+    "/submissions/{submission_id}/gateway/keys",
+    response_model=list[KeyOut],
+    openapi_extra=route_permission(Permission.GATEWAY_KEY_LIST),
+)
+def list_keys(submission_id: str, db: DB, actor: CurrentActor, at: Now) -> list[KeyOut]:
+    return [key_out(k) for k in service.list_keys(db, actor, submission_id, at.now, at.rules)]
+
+
+@router.post(
+    "/submissions/{submission_id}/gateway/keys/{key_id}/revoke",
+    response_model=KeyOut,
+    openapi_extra=route_permission(Permission.GATEWAY_KEY_REVOKE),
+)
+def revoke_key(submission_id: str, key_id: str, db: DB, actor: CurrentActor, at: Now) -> KeyOut:
+    """Revoke a key: its next call is refused and its streams end."""
+    return key_out(service.revoke_key(db, actor, submission_id, key_id, at.now, at.rules))
+
+
+@router.get(
+    "/submissions/{submission_id}/gateway/limits",
+    response_model=list[LimitsOut],
+    openapi_extra=route_permission(Permission.GATEWAY_LIMITS_READ),
+)
+def list_limits(submission_id: str, db: DB, actor: CurrentActor, at: Now) -> list[LimitsOut]:
+    return [limits_out(v) for v in service.list_limits(db, actor, submission_id, at.now, at.rules)]
+
+
+@router.put(
+    "/submissions/{submission_id}/grants/{grant_id}/limits",
+    response_model=LimitsOut,
+    openapi_extra=route_permission(Permission.GATEWAY_LIMITS_WRITE),
+)
+def set_grant_limits(
+    submission_id: str, grant_id: str, data: LimitsSet, db: DB, actor: CurrentActor, at: Now
+) -> LimitsOut:
+    """Limits of an agency's grant (the developer); omitted or null means unlimited."""
+    view = service.set_limits(db, actor, submission_id, "grant", grant_id, data, at.now, at.rules)
+    return limits_out(view)
+
+
+@router.put(
+    "/submissions/{submission_id}/nominations/{nomination_id}/limits",
+    response_model=LimitsOut,
+    openapi_extra=route_permission(Permission.GATEWAY_LIMITS_WRITE),
+)
+def set_nomination_limits(
+    submission_id: str, nomination_id: str, data: LimitsSet, db: DB, actor: CurrentActor, at: Now
+) -> LimitsOut:
+    """Limits of a trusted partner's access (the developer)."""
+    view = service.set_limits(
+        db, actor, submission_id, "nomination", nomination_id, data, at.now, at.rules
+    )
+    return limits_out(view)
+
+
+@router.get(
+    "/submissions/{submission_id}/gateway/transcripts",
+    response_model=list[TranscriptItem],
+    openapi_extra=route_permission(Permission.GATEWAY_TRANSCRIPT_LIST),
+)
+def list_transcripts(
+    submission_id: str, db: DB, actor: CurrentActor, at: Now
+) -> list[TranscriptItem]:
+    rows = service.list_transcripts(db, actor, submission_id, at.now, at.rules)
+    return [transcript_item(r) for r in rows]
+
+
+@router.get(
+    "/submissions/{submission_id}/gateway/transcripts/{call_id}",
+    response_model=TranscriptOut,
+    openapi_extra=route_permission(Permission.GATEWAY_TRANSCRIPT_READ),
+)
+def read_transcript(
+    submission_id: str, call_id: str, db: DB, actor: CurrentActor, vault: VaultDep, at: Now
+) -> TranscriptOut:
+    """One kept prompt and completion, decrypted; the read is audited."""
+    row, request_body, response_body = service.read_transcript(
+        db, vault, actor, submission_id, call_id, at.now, at.rules
+    )
+    return TranscriptOut(
+        **transcript_item(row).model_dump(),
+        request=request_body.decode("utf-8", errors="replace"),
+        response=response_body.decode("utf-8", errors="replace"),
+    )

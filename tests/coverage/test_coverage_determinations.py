@@ -1,0 +1,212 @@
+"""Determinations over the API: only agencies see them, the developer gets a notice, what-if
+writes nothing, and a bad policy is refused whole."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from prereview.audit.models import AuditEntry
+from prereview.core.clock import FixedClock
+from prereview.core.db import transaction
+from prereview.coverage.models import Determination
+from prereview.coverage.policy import parse_policy, preset_text
+from support.factories import Platform
+
+CYBER = """
+# A test policy: covered when the lower bound of ctf's interval reaches 0.5.
+format = 1
+id = "test-cyber"
+version = "1"
+title = "Cyber test"
+disclose_outcome_to_developer = false
+
+[criteria]
+combine = "all"
+
+[[criteria.criterion]]
+kind = "task_metric"
+id = "ctf"
+task = "ctf"
+at_least = 0.5
+min_samples = 20
+"""
+
+
+def ctf_run(ci_lower: float, samples: int = 24) -> dict[str, Any]:
+    return {
+        "model": "openai/atlas",
+        "tasks": [
+            {
+                "task": "ctf",
+                "status": "success",
+                "accuracy": min(1.0, ci_lower + 0.2),
+                "stderr": 0.07,
+                "ci_lower": ci_lower,
+                "ci_upper": 1.0,
+                "samples": samples,
+                "scored": samples,
+            }
+        ],
+    }
+
+
+def counts(platform: Platform) -> tuple[int, int]:
+    with transaction(platform.context.sessions) as db:
+        return (
+            db.scalar(select(func.count()).select_from(Determination)) or 0,
+            db.scalar(select(func.count()).select_from(AuditEntry)) or 0,
+        )
+
+
+def granted(platform: Platform, **fields: Any) -> str:
+    sub = platform.submit(**fields)
+    platform.grant(sub["id"])
+    return str(sub["id"])
+
+
+def test_determination_records_criteria_evidence_hash_and_reviewer(platform: Platform) -> None:
+    sid = granted(platform)
+    low = platform.call("agency", "POST", f"/submissions/{sid}/evals", 201, json=ctf_run(0.31))
+    high = platform.call("agency", "POST", f"/submissions/{sid}/evals", 201, json=ctf_run(0.58))
+    made = platform.call(
+        "agency",
+        "POST",
+        f"/submissions/{sid}/determinations",
+        201,
+        json={"policy": CYBER, "rationale": "ctf lower bound 0.58", "markings": ["CUI"]},
+    ).json()
+    assert made["outcome"] == "covered"
+    assert made["policy"]["sha256"] == parse_policy(CYBER).sha256
+    assert made["policy_text"] == CYBER
+    assert made["reviewer_user_id"] == platform["agency"].user_id
+    assert made["tlp"] == "TLP:AMBER+STRICT" and made["markings"] == ["CUI"]
+    [ctf] = made["criteria"]["parts"]
+    assert ctf["status"] == "met" and ctf["evidence"]["best"] == 0.58
+    runs = {r["run_id"] for r in ctf["evidence"]["runs"]}
+    assert runs == {low.json()["id"], high.json()["id"]}
+    assert sorted(r["ci_lower"] for r in ctf["evidence"]["runs"]) == [0.31, 0.58]
+    listed = platform.call("agency", "GET", f"/submissions/{sid}/determinations", 200).json()
+    assert [d["id"] for d in listed] == [made["id"]]
+    assert listed[0]["criteria"] == made["criteria"]
+    audit = platform.call("developer", "GET", f"/submissions/{sid}/audit", 200).json()["items"]
+    entry = next(e for e in audit if e["action"] == "coverage:determination:create")
+    detail = entry["detail"]
+    assert detail["policy_sha256"] == made["policy"]["sha256"] and "record_sha256" in detail
+    assert "outcome" not in detail  # this policy does not disclose it to the developer
+    assert any(e["action"] == "coverage:determination:read" for e in audit)
+
+
+def test_developer_is_told_only_what_the_policy_discloses(
+    platform: Platform, clock: FixedClock
+) -> None:
+    sid = granted(platform, training_compute_flop=3e25)
+    for body in (
+        {"preset": "eu-ai-act-systemic-risk", "rationale": "declared 3e25"},
+        {"policy": CYBER, "rationale": "no ctf runs yet"},
+    ):
+        platform.call("agency", "POST", f"/submissions/{sid}/determinations", 201, json=body)
+        clock.advance(timedelta(minutes=1))  # notices come oldest first
+    notices = platform.call(
+        "developer", "GET", f"/submissions/{sid}/determination-notices", 200
+    ).json()
+    assert [(n["outcome"], n["outcome_disclosed"]) for n in notices] == [
+        ("covered", True),
+        (None, False),
+    ]
+    assert set(notices[0]) == {
+        "id",
+        "submission_id",
+        "agency_org_id",
+        "created_at",
+        "outcome",
+        "outcome_disclosed",
+    }
+    platform.call("developer", "GET", f"/submissions/{sid}/determinations", 403)
+    platform.call("agency", "GET", f"/submissions/{sid}/determination-notices", 403)
+    for who in ("other_developer", "other_agency", "clearinghouse"):
+        platform.call(who, "GET", f"/submissions/{sid}/determinations", 404)
+        platform.call(who, "GET", f"/submissions/{sid}/determination-notices", 404)
+
+
+def test_only_agencies_that_hold_or_held_a_grant_determine(
+    platform: Platform, clock: FixedClock
+) -> None:
+    sid = granted(platform)
+    body = {"preset": "ca-sb53-frontier-compute", "rationale": "r"}
+    path = f"/submissions/{sid}/determinations"
+    before = counts(platform)
+    platform.call("developer", "POST", path, 403, json=body)
+    platform.call("other_agency", "POST", path, 404, json=body)
+    platform.call("other_developer", "POST", path, 404, json=body)
+    platform.call(None, "POST", path, 401, json=body)
+    assert counts(platform) == before
+    clock.advance(timedelta(days=40))  # the window closed: the grant is past, not live
+    made = platform.call("agency", "POST", path, 201, json=body).json()
+    assert made["outcome"] == "not_covered"
+    assert len(platform.call("agency", "GET", path, 200).json()) == 1
+
+
+def test_bad_policy_is_refused_with_every_problem_and_nothing_written(
+    platform: Platform,
+) -> None:
+    sid = granted(platform)
+    path = f"/submissions/{sid}/determinations"
+    before = counts(platform)
+    bad = CYBER.replace("format = 1", "format = 3").replace("at_least = 0.5", "at_least = -2")
+    answer = platform.call("agency", "POST", path, 422, json={"policy": bad, "rationale": "r"})
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    problem = answer.json()
+    assert problem["type"] == "urn:prereview:problem:coverage-policy-invalid"
+    assert {e["path"] for e in problem["errors"]} == {
+        "format",
+        "criteria.criterion[0].task_metric.at_least",
+    }
+    for body, slug in [
+        ({"policy": "format = = 1", "rationale": "r"}, "coverage-policy-invalid"),
+        ({"preset": "no-such-policy", "rationale": "r"}, "coverage-preset-unknown"),
+        ({"rationale": "r"}, "invalid-input"),
+        ({"policy": CYBER, "preset": "eu-ai-act-systemic-risk", "rationale": "r"}, "invalid-input"),
+        ({"policy": CYBER, "rationale": ""}, "invalid-input"),
+    ]:
+        refused = platform.call("agency", "POST", path, 422, json=body).json()
+        assert refused["type"] == f"urn:prereview:problem:{slug}", refused
+    what_if = f"/submissions/{sid}/coverage/what-if"
+    platform.call("agency", "POST", what_if, 422, json={"policy": bad})
+    assert counts(platform) == before
+
+
+def test_what_if_decides_without_recording_anything(platform: Platform) -> None:
+    sid = granted(platform, training_compute_flop=2e26)
+    platform.call("agency", "POST", f"/submissions/{sid}/evals", 201, json=ctf_run(0.2))
+    before = counts(platform)
+    path = f"/submissions/{sid}/coverage/what-if"
+    sb53 = platform.call("agency", "POST", path, 200, json={"preset": "ca-sb53-frontier-compute"})
+    assert sb53.json()["outcome"] == "covered"
+    assert (
+        sb53.json()["policy"]["sha256"]
+        == parse_policy(preset_text("ca-sb53-frontier-compute")).sha256
+    )
+    cyber = platform.call("agency", "POST", path, 200, json={"policy": CYBER}).json()
+    assert (
+        cyber["outcome"] == "not_covered" and cyber["criteria"]["parts"][0]["status"] == "not_met"
+    )
+    mine = platform.call("developer", "POST", path, 200, json={"policy": CYBER}).json()
+    assert mine["outcome"] == "not_covered"
+    platform.call("other_agency", "POST", path, 404, json={"policy": CYBER})
+    assert counts(platform) == before
+
+
+def test_presets_are_listed_with_their_sources(platform: Platform) -> None:
+    presets = platform.call("partner", "GET", "/coverage/presets", 200).json()
+    names = {p["name"] for p in presets}
+    assert {
+        "ca-sb53-frontier-compute",
+        "eu-ai-act-systemic-risk",
+        "draft-cyber-capability",
+    } <= names
+    for preset in presets:
+        assert preset["policy"]["source"] and "Source:" in preset["text"]
+    platform.call(None, "GET", "/coverage/presets", 401)
