@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
-from anyio import from_thread, to_thread
+from anyio import to_thread
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from prereview.core.context import get_context
+from prereview.core.streaming import body_pieces
 from prereview.evals import service
 from prereview.evals.models import EvalRun, EvalTaskResult
 from prereview.evals.schemas import EvalLogOut, EvalRunCreate, EvalRunOut, TaskResultOut
@@ -117,23 +117,11 @@ async def upload_log(
     plan = await run_in_threadpool(
         service.plan_log_upload, db, actor, result_id, filename, at.now, at.rules
     )
-    body = request.stream().__aiter__()
-
-    async def next_piece() -> bytes | None:
-        try:
-            return await body.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    def chunks() -> Iterator[bytes]:
-        # Runs in a worker thread: pull each piece of the body from the event loop.
-        while (piece := from_thread.run(next_piece)) is not None:
-            if piece:
-                yield piece
+    chunks = body_pieces(request)
 
     limit = get_context(request).settings.max_material_bytes
     stored = await to_thread.run_sync(
-        lambda: service.stream_log(db, vault, plan, chunks(), limit, at.now)
+        lambda: service.stream_log(db, vault, plan, chunks, limit, at.now)
     )
     result = await run_in_threadpool(
         service.finish_log_upload, db, vault, actor, plan, stored, at.now

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from anyio import from_thread, to_thread
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -15,6 +15,7 @@ from prereview.audit.schemas import AuditEntryOut
 from prereview.core.context import get_context
 from prereview.core.markings import TLP, Marking
 from prereview.core.pagination import Page, PageRequest, page_of, page_request
+from prereview.core.streaming import body_pieces
 from prereview.identity.auth import DB, CurrentActor
 from prereview.identity.permissions import Permission, route_permission
 from prereview.review import materials, service
@@ -425,23 +426,11 @@ async def upload_material(
         markings=marking or [],
         now=at.now,
     )
-    body = request.stream().__aiter__()
-
-    async def next_piece() -> bytes | None:
-        try:
-            return await body.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    def chunks() -> Iterator[bytes]:
-        # Runs in a worker thread: pull each piece of the body from the event loop.
-        while (piece := from_thread.run(next_piece)) is not None:
-            if piece:
-                yield piece
+    chunks = body_pieces(request)
 
     limit = get_context(request).settings.max_material_bytes
     stored = await to_thread.run_sync(
-        lambda: materials.stream_upload(db, vault, plan, chunks(), limit, at.now)
+        lambda: materials.stream_upload(db, vault, plan, chunks, limit, at.now)
     )
     material = await run_in_threadpool(
         materials.finish_upload, db, vault, actor, plan, stored, at.now
