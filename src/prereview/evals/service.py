@@ -219,7 +219,7 @@ def finish_log_upload(
     now: datetime,
 ) -> EvalTaskResult:
     """Record the log on its result, with its audit entry; if that fails, the blob goes too."""
-    try:
+    with vault_service.recording_blob(db, vault, plan.context, plan.result_id):
         result = db.get(EvalTaskResult, plan.result_id)
         assert result is not None
         result.log_filename = plan.filename
@@ -237,10 +237,6 @@ def finish_log_upload(
             detail={"filename": plan.filename, "size": stored.size, "sha256": stored.sha256},
         )
         db.commit()
-    except BaseException:
-        db.rollback()
-        vault_service.delete_blob(vault, plan.context, plan.result_id)
-        raise
     return result
 
 

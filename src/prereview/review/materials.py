@@ -121,7 +121,7 @@ def finish_upload(
     now: datetime,
 ) -> Material:
     """Record the material and its audit entry; if that fails, the blob goes too."""
-    try:
+    with vault_service.recording_blob(db, vault, plan.context, plan.material_id):
         material = Material(
             id=plan.material_id,
             submission_id=plan.submission_id,
@@ -148,10 +148,6 @@ def finish_upload(
             detail={"filename": plan.filename, "size": stored.size, "sha256": stored.sha256},
         )
         db.commit()
-    except BaseException:
-        db.rollback()
-        vault_service.delete_blob(vault, plan.context, plan.material_id)
-        raise
     return material
 
 

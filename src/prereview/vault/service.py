@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -151,6 +152,18 @@ def open_blob(
 
 def delete_blob(vault: Vault, context: str, blob_id: str) -> None:
     vault.blob_path(context, blob_id).unlink(missing_ok=True)
+
+
+@contextmanager
+def recording_blob(db: Session, vault: Vault, context: str, blob_id: str) -> Iterator[None]:
+    """Guard the caller's recording of a stored blob: if it fails, the transaction is rolled
+    back and the blob deleted, so no blob outlives its record and no record lacks its blob."""
+    try:
+        yield
+    except BaseException:
+        db.rollback()
+        delete_blob(vault, context, blob_id)
+        raise
 
 
 def put_secret(
