@@ -91,7 +91,12 @@ def test_behaviour_by_model_name_header_and_server(sim: tuple[SimUpstream, str])
     started = time.perf_counter()
     httpx.post(
         url + "/chat/completions",
-        json={"model": "sim-model+slow=0.02", "messages": [], "max_tokens": 5},
+        # "sim reply to one two ...": enough words that max_tokens, not the text, stops at 5.
+        json={
+            "model": "sim-model+slow=0.02",
+            "messages": [{"role": "user", "content": "one two three four five"}],
+            "max_tokens": 5,
+        },
         headers=headers,
     )
     assert time.perf_counter() - started >= 0.09  # 5 tokens at 20 ms
