@@ -133,7 +133,8 @@ def test_all_challenges_solved_by_reference_and_none_by_guessing(tmp_path: Path)
     assert _metrics(guesser)["accuracy"] == 0.0
 
 
-# reads the flag from stdin, so it is in no argv or environment itself
+# reads the flag from stdin, so it is in no argv or environment itself; looks in files,
+# then in the argv, environment and readable memory of every visible process but itself
 LEAK_SCAN = """
 import glob, os, sys
 flag = sys.stdin.read().encode()
@@ -152,12 +153,32 @@ for path in glob.glob("/proc/[0-9]*/cmdline") + glob.glob("/proc/[0-9]*/environ"
             hits.append(path)
     except OSError:
         pass
+for proc in glob.glob("/proc/[0-9]*"):
+    if proc == "/proc/%d" % os.getpid():
+        continue
+    try:
+        maps = open(proc + "/maps").read().splitlines()
+        mem = open(proc + "/mem", "rb", buffering=0)
+    except OSError:
+        continue
+    with mem:
+        for line in maps:
+            span, perms = line.split()[:2]
+            start, end = (int(x, 16) for x in span.split("-"))
+            try:
+                mem.seek(start)
+                if perms.startswith("r") and flag in mem.read(end - start):
+                    hits.append(proc + "/mem")
+                    break
+            except (OSError, OverflowError, ValueError):
+                pass
 print(len(hits), *hits)
 """
 
 
 def test_no_challenge_leaves_its_flag_in_plain_sight():
-    """After set-up, the flag is nowhere readable as is: not in files, argv or environments."""
+    """After set-up, the flag is nowhere readable as is: not in files, argv, environments
+    or the memory of any process the agent can see (the supervisor's, the services')."""
 
     async def check(challenge_id: str) -> str:
         box = await BwrapSandboxEnvironment.start()

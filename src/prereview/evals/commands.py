@@ -144,7 +144,7 @@ def run(
 ) -> None:
     """Run the suite against the submission's model through the gateway, then store the
     results and the encrypted Inspect logs on the server."""
-    from prereview.evals.runner import UnknownTask, run_suite
+    from prereview.evals.runner import UnisolatedSandbox, UnknownTask, run_suite
 
     client = ApiClient(server, timeout=3600)
     # Fail before a long run if the submission is unknown or out of reach.
@@ -177,7 +177,7 @@ def run(
                 log_dir=str(target),
                 max_samples=max_samples,
             )
-        except UnknownTask as exc:
+        except (UnknownTask, UnisolatedSandbox) as exc:
             errors.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from None
     stored = client.post(f"/submissions/{submission}/evals", _payload(suite.model, suite))

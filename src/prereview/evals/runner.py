@@ -37,6 +37,17 @@ class UnknownTask(InvalidInput):
     slug = "eval-unknown-task"
 
 
+class UnisolatedSandbox(InvalidInput):
+    """A sandbox that would run the model's tool calls in the reviewer's own environment."""
+
+    slug = "eval-unisolated-sandbox"
+
+
+# Inspect's "local" sandbox runs tool calls as the reviewer, with the reviewer's
+# environment (PREREVIEW_TOKEN, the gateway key) and files: never for a model under test.
+UNISOLATED_SANDBOXES = frozenset({"local"})
+
+
 @dataclass(frozen=True)
 class TaskResult:
     """The summary of one task's eval log."""
@@ -130,6 +141,12 @@ def build_tasks(
             raise UnknownTask(f"unknown task {name!r}; known: {', '.join(TASKS)}")
         args: dict[str, Any] = {"epochs": epochs, "sandbox_config": sandbox_config}
         args.update((task_args or {}).get(name, {}))
+        if args.get("sandbox_name") in UNISOLATED_SANDBOXES:
+            raise UnisolatedSandbox(
+                f"task {name!r}: the {args['sandbox_name']!r} sandbox would run the model's "
+                "tool calls in your own environment, with your tokens and files; use the "
+                "default 'bwrap' sandbox, or 'docker'"
+            )
         tasks.append(TASKS[name](**args))
     return tasks
 

@@ -1,15 +1,28 @@
 """Inspect sandbox provider built on bubblewrap, for hosts without Docker.
 
-Each sample gets one long-lived ``bwrap`` process (its "container"): new user, PID,
-network, IPC and UTS namespaces; no network but loopback; the system directories
-(``/usr`` and a handful of ``/etc`` files) mounted read-only; a private writable
-``/work`` (the sample's directory on the host) and a private ``/tmp``. PID 1 inside
-is a small supervisor (``_inner.py``) that runs each command in its own session
-under CPU-time, address-space, process-count and file-size limits. Nothing else of
+Each sample gets two nested sandboxes. The outer one (one long-lived ``bwrap``
+process, the sample's "container") has new user, PID, network, IPC, UTS and cgroup
+namespaces, no network but loopback, the system directories (``/usr`` and a handful
+of ``/etc`` files) read-only, and size-bounded tmpfs mounts for ``/work`` and its own
+``/tmp``. Its PID 2 is the supervisor (``_inner.py``), which runs the challenge's
+set-up and services and, at start-up, the agent's sandbox: a second ``bwrap`` inside
+the first, with its own user, PID, IPC and UTS namespaces, its own size-bounded
+``/tmp``, the shared ``/work`` and the shared loopback (the challenge's socket), and a
+seccomp filter (``_seccomp.py``) that refuses namespaces, mounts, tracing and the other
+escape primitives. The agent therefore sees only its own processes; the supervisor and
+the services, in the outer PID namespace, are invisible to it and non-dumpable.
+
+Nothing of the reviewer reaches a sample: ``bwrap`` is started with an empty
+environment but ``PATH`` and ``LANG``, from ``/`` as its working directory, with no
+inherited descriptor but its pipes, and with no secret on its command line; nothing of
 the host is mounted, so the platform's database, key files and other samples'
 directories do not exist inside; paths given as ``hide`` are masked as well, in case
-an extra bind would expose them. Cleanup kills every process in the sandbox and
-removes the sample's directory.
+an extra bind would expose them. Where the host allows it (root, or a delegated
+cgroup) the whole sample (every process, and the tmpfs pages) is bounded by a memory
+and a pids cgroup; otherwise by the per-process limits and the tmpfs sizes. Cleanup
+kills every process in the sandbox and removes the sample's directory and cgroups;
+the directories and cgroups of a crashed run are swept at the next start-up and by
+``inspect sandbox cleanup bwrap``.
 """
 
 from __future__ import annotations
@@ -18,21 +31,27 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
 import tempfile
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal, Self, overload
 
 from inspect_ai.util import ExecResult, SandboxEnvironment, SandboxEnvironmentConfigType, sandboxenv
 from inspect_ai.util._sandbox.environment import SandboxUserUnsupportedError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from typing_extensions import override
+
+from prereview.evals.sandbox import _host, _seccomp
+
+log = logging.getLogger(__name__)
 
 BWRAP = "/usr/bin/bwrap"
 PYTHON = "/usr/bin/python3"
 SANDBOX_UID = 1000
+SERVICE_USER = "service"
 _INNER = Path(__file__).with_name("_inner.py")
 _ETC_FILES = (
     "ld.so.cache",
@@ -51,6 +70,11 @@ _ETC_FILES = (
     "inputrc",
 )
 _USERS = {"sandbox", str(SANDBOX_UID)}
+_SERVICE_TMP_MB = 64
+_MIB = 1024 * 1024
+# what bwrap, and the command it starts, get from the platform's environment: nothing
+# else, so /proc/1/environ inside holds nothing of the reviewer
+_SPAWN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
 class SandboxError(RuntimeError):
@@ -66,6 +90,13 @@ class BwrapConfig(BaseModel):
     memory_mb: int = Field(default=1024, ge=16, description="address space per process")
     max_processes: int = Field(default=128, ge=4, description="processes in the sandbox")
     max_file_mb: int = Field(default=64, ge=1, description="largest file a command may write")
+    sample_memory_mb: int = Field(
+        default=2048,
+        ge=64,
+        description="memory of the whole sample, tmpfs included (where a cgroup can be made)",
+    )
+    tmp_mb: int = Field(default=256, ge=1, description="size of the agent's /tmp (tmpfs)")
+    work_mb: int = Field(default=512, ge=1, description="size of /work (tmpfs)")
     start_timeout: float = Field(default=15.0, gt=0)
     hide: tuple[str, ...] = Field(default=(), description="host paths masked inside")
     ro_binds: tuple[str, ...] = Field(default=(), description="extra host paths, read-only")
@@ -74,9 +105,46 @@ class BwrapConfig(BaseModel):
         description="unprivileged host uid that runs bwrap when the platform runs as root",
     )
 
+    @model_validator(mode="after")
+    def _disks_fit_in_memory(self) -> Self:
+        disks = self.tmp_mb + self.work_mb + _SERVICE_TMP_MB
+        if disks >= self.sample_memory_mb:
+            raise ValueError(
+                f"tmp_mb + work_mb + {_SERVICE_TMP_MB} (the services' /tmp) = {disks} MiB "
+                f"must stay below sample_memory_mb ({self.sample_memory_mb}): the tmpfs "
+                "mounts live in the sample's memory"
+            )
+        return self
+
+
+def _system_mounts() -> list[str]:
+    argv = ["--ro-bind", "/usr", "/usr"]
+    for link in ("bin", "lib", "lib64", "sbin"):
+        target = Path("/") / link
+        if target.is_symlink():
+            argv += ["--symlink", os.readlink(target), f"/{link}"]
+        elif target.is_dir():
+            argv += ["--ro-bind", str(target), f"/{link}"]
+    for name in _ETC_FILES:
+        if (Path("/etc") / name).exists():
+            argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    return argv
+
+
+def _extra_mounts(config: BwrapConfig) -> list[str]:
+    argv: list[str] = []
+    for path in config.ro_binds:  # after /tmp, so a bind under /tmp is not shadowed
+        argv += ["--ro-bind", path, path]
+    for path in config.hide:
+        if Path(path).is_dir():
+            argv += ["--tmpfs", path]
+        else:
+            argv += ["--ro-bind", "/dev/null", path]
+    return argv
+
 
 def bwrap_argv(config: BwrapConfig, root: Path) -> list[str]:
-    """Build the bubblewrap command line for a sandbox rooted at ``root`` on the host."""
+    """Build the outer (services') bubblewrap command line for a sandbox rooted at ``root``."""
     argv = [
         BWRAP,
         "--unshare-all",
@@ -92,20 +160,9 @@ def bwrap_argv(config: BwrapConfig, root: Path) -> list[str]:
         "--clearenv",
         "--setenv",
         "PATH",
-        "/usr/local/bin:/usr/bin:/bin",
-        "--ro-bind",
-        "/usr",
-        "/usr",
+        _SPAWN_ENV["PATH"],
+        *_system_mounts(),
     ]
-    for link in ("bin", "lib", "lib64", "sbin"):
-        target = Path("/") / link
-        if target.is_symlink():
-            argv += ["--symlink", os.readlink(target), f"/{link}"]
-        elif target.is_dir():
-            argv += ["--ro-bind", str(target), f"/{link}"]
-    for name in _ETC_FILES:
-        if (Path("/etc") / name).exists():
-            argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     for name in ("passwd", "group", "hosts"):
         argv += ["--ro-bind", str(root / "etc" / name), f"/etc/{name}"]
     argv += [
@@ -113,10 +170,13 @@ def bwrap_argv(config: BwrapConfig, root: Path) -> list[str]:
         "/dev",
         "--proc",
         "/proc",
+        "--size",
+        str(_SERVICE_TMP_MB * _MIB),
         "--tmpfs",
         "/tmp",  # noqa: S108 - a private tmpfs inside the sandbox
-        "--bind",
-        str(root / "work"),
+        "--size",
+        str(config.work_mb * _MIB),
+        "--tmpfs",
         "/work",
         "--bind",
         str(root / "ctl"),
@@ -124,16 +184,71 @@ def bwrap_argv(config: BwrapConfig, root: Path) -> list[str]:
         "--ro-bind",
         str(root / "supervisor.py"),
         "/run/supervisor.py",
+        "--ro-bind",
+        str(root / "config.json"),
+        "/run/config.json",
+        "--ro-bind",
+        str(root / "seccomp.bpf"),
+        "/run/seccomp.bpf",
+        *_extra_mounts(config),
+        "--remount-ro",
+        "/",
+        "--chdir",
+        "/work",
     ]
-    for path in config.ro_binds:  # after /tmp, so a bind under /tmp is not shadowed
-        argv += ["--ro-bind", path, path]
-    for path in config.hide:
-        if Path(path).is_dir():
-            argv += ["--tmpfs", path]
-        else:
-            argv += ["--ro-bind", "/dev/null", path]
-    argv += ["--remount-ro", "/", "--chdir", "/work"]
     return argv
+
+
+def agent_argv(config: BwrapConfig) -> list[str]:
+    """The nested (agent's) bubblewrap options, with paths as the outer sandbox sees them."""
+    return [
+        BWRAP,
+        "--unshare-user",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--uid",
+        str(SANDBOX_UID),
+        "--gid",
+        str(SANDBOX_UID),
+        "--hostname",
+        "sandbox",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        _SPAWN_ENV["PATH"],
+        *_system_mounts(),
+        *(
+            arg
+            for name in ("passwd", "group", "hosts")
+            for arg in ("--ro-bind", f"/etc/{name}", f"/etc/{name}")
+        ),
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--size",
+        str(config.tmp_mb * _MIB),
+        "--tmpfs",
+        "/tmp",  # noqa: S108 - the agent's own tmpfs
+        "--bind",
+        "/work",
+        "/work",
+        "--ro-bind",
+        "/run/supervisor.py",
+        "/run/supervisor.py",
+        "--ro-bind",
+        "/run/config.json",
+        "/run/config.json",
+        *_extra_mounts(config),
+        "--remount-ro",
+        "/",
+        "--chdir",
+        "/work",
+    ]
 
 
 def resolve_config(config: SandboxEnvironmentConfigType | None) -> BwrapConfig:
@@ -147,13 +262,21 @@ def resolve_config(config: SandboxEnvironmentConfigType | None) -> BwrapConfig:
     raise ValueError(f"the bwrap sandbox takes a BwrapConfig, not a config file: {config!r}")
 
 
-def _limits(config: BwrapConfig) -> str:
+def _config_file(config: BwrapConfig) -> str:
+    """What the supervisor and the agent helper read at start-up (no secret in it)."""
+    limits = {
+        "cpu_seconds": config.cpu_seconds,
+        "memory_bytes": config.memory_mb * _MIB,
+        "max_processes": config.max_processes,
+        "max_file_bytes": config.max_file_mb * _MIB,
+    }
+    agent_command = [PYTHON, "-I", "-S", "/run/supervisor.py", "agent", "/run/config.json"]
     return json.dumps(
         {
-            "cpu_seconds": config.cpu_seconds,
-            "memory_bytes": config.memory_mb * 1024 * 1024,
-            "max_processes": config.max_processes,
-            "max_file_bytes": config.max_file_mb * 1024 * 1024,
+            "limits": limits,
+            "seccomp": "/run/seccomp.bpf",
+            "agent_bwrap": agent_argv(config),
+            "agent_command": agent_command,
         }
     )
 
@@ -164,15 +287,18 @@ def _drop_to(config: BwrapConfig) -> int | None:
     return config.host_uid if os.geteuid() == 0 else None
 
 
-def _prepare_root(root: Path, owner: int | None) -> None:
-    for name in ("work", "ctl", "etc"):
+def _prepare_root(root: Path, owner: int | None, config: BwrapConfig | None = None) -> None:
+    (root / _host.OWNER_FILE).write_text(_host.owner_stamp())
+    for name in ("ctl", "etc"):
         (root / name).mkdir()
         if owner is not None:
             os.chown(root / name, owner, owner)
     if owner is not None:
         os.chown(root, owner, owner)
-    # a copy, so the unprivileged host user need not reach the installed package
+    # copies, so the unprivileged host user need not reach the installed package
     shutil.copyfile(_INNER, root / "supervisor.py")
+    (root / "seccomp.bpf").write_bytes(_seccomp.program())
+    (root / "config.json").write_text(_config_file(config or BwrapConfig()))
     (root / "etc" / "passwd").write_text(
         f"sandbox:x:{SANDBOX_UID}:{SANDBOX_UID}:sandbox:/work:/bin/bash\n"
         "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
@@ -181,42 +307,83 @@ def _prepare_root(root: Path, owner: int | None) -> None:
     (root / "etc" / "hosts").write_text("127.0.0.1 localhost sandbox\n::1 localhost\n")
 
 
+_host_checked: _host.HostReport | None = None
+
+
+def host_report() -> _host.HostReport:
+    """Check the host once per process and sweep what crashed runs left behind."""
+    global _host_checked
+    if _host_checked is None:
+        _host_checked = _host.check_host(BWRAP)
+        _host.sweep()
+        if not _host_checked.memory_cgroup:
+            log.warning(
+                "no writable memory cgroup: each sample is bounded per process and by its "
+                "tmpfs sizes only (run as root or delegate a cgroup for a whole-sample bound)"
+            )
+    return _host_checked
+
+
 @sandboxenv(name="bwrap")
 class BwrapSandboxEnvironment(SandboxEnvironment):
     """One sample's bubblewrap sandbox; see the module docstring for the isolation."""
 
     def __init__(
-        self, root: Path, process: asyncio.subprocess.Process, config: BwrapConfig
+        self,
+        root: Path,
+        process: asyncio.subprocess.Process,
+        config: BwrapConfig,
+        cgroup: _host.SampleCgroup | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self.root = root
         self.process = process
+        self.cgroup = cgroup
         self.socket = str(root / "ctl" / "supervisor.sock")
 
     @classmethod
     async def start(cls, config: BwrapConfig | None = None) -> BwrapSandboxEnvironment:
         """Start a sandbox outside of an evaluation (tests, benchmarks)."""
         config = config or BwrapConfig()
-        root = Path(tempfile.mkdtemp(prefix="prereview-sbx-"))
+        host_report()
+        root = Path(tempfile.mkdtemp(prefix=_host.PREFIX))
         owner = _drop_to(config)
-        _prepare_root(root, owner)
+        try:
+            _prepare_root(root, owner, config)
+        except _seccomp.UnsupportedArchitecture as exc:
+            shutil.rmtree(root, ignore_errors=True)
+            raise SandboxError(str(exc)) from exc
         argv = [
             *bwrap_argv(config, root),
             PYTHON,
             "-I",
+            "-S",
             "/run/supervisor.py",
+            "supervisor",
+            "/run/config.json",
             "/run/sandbox/supervisor.sock",
-            _limits(config),
         ]
-        drop: dict[str, Any] = {"user": owner, "group": owner, "extra_groups": []} if owner else {}
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            **drop,
+        cgroup = _host.SampleCgroup.create(
+            _host.cgroup_name(), config.sample_memory_mb * _MIB, config.max_processes + 32
         )
+        spawn: dict[str, Any] = {"user": owner, "group": owner, "extra_groups": []} if owner else {}
+        if cgroup is not None:
+            spawn["preexec_fn"] = cgroup.enter  # before exec, so every descendant is inside
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=_SPAWN_ENV,
+                cwd="/",
+                close_fds=True,
+                **spawn,
+            )
+        finally:
+            if cgroup is not None:
+                cgroup.close()
         try:
             assert process.stdout is not None
             line = await asyncio.wait_for(process.stdout.readline(), config.start_timeout)
@@ -228,19 +395,23 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
             with contextlib.suppress(TimeoutError):
                 _out, err = await asyncio.wait_for(process.communicate(), 5)
             shutil.rmtree(root, ignore_errors=True)
+            if cgroup is not None:
+                await _remove_cgroup(cgroup)
             raise SandboxError(f"bubblewrap sandbox did not start: {err.decode(errors='replace')}")
-        return cls(root, process, config)
+        return cls(root, process, config, cgroup)
 
     async def stop(self) -> None:
-        """Kill every process in the sandbox and delete its directory."""
+        """Kill every process in the sandbox and delete its directory and cgroups."""
         if self.process.returncode is None:
             with contextlib.suppress(OSError, SandboxError, TimeoutError):
-                await asyncio.wait_for(self._call({"op": "shutdown"}), 5)
+                await asyncio.wait_for(self._call({"op": "shutdown"}, side="service"), 5)
             _kill(self.process)
         # drain the pipes too, so the transport closes inside this event loop
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.process.communicate(), 5)
         shutil.rmtree(self.root, ignore_errors=True)
+        if self.cgroup is not None:
+            await _remove_cgroup(self.cgroup)
 
     @override
     @classmethod
@@ -274,13 +445,29 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
         for environment in environments.values():
             await environment.as_type(BwrapSandboxEnvironment).stop()
 
-    async def _call(self, request: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+    @override
+    @classmethod
+    async def task_init(cls, task_name: str, config: SandboxEnvironmentConfigType | None) -> None:
+        host_report()
+
+    @override
+    @classmethod
+    async def cli_cleanup(cls, id: str | None) -> None:
+        for path in _host.sweep():
+            print(f"removed {path}")
+
+    async def _call(
+        self,
+        request: dict[str, Any],
+        timeout: float | None = None,
+        side: Literal["agent", "service"] = "agent",
+    ) -> dict[str, Any]:
         try:
             reader, writer = await asyncio.open_unix_connection(self.socket, limit=2**28)
         except OSError as exc:
             raise SandboxError(f"sandbox is not running: {exc}") from exc
         try:
-            writer.write(json.dumps(request).encode() + b"\n")
+            writer.write(side.encode().ljust(8) + json.dumps(request).encode() + b"\n")
             await writer.drain()
             line = await asyncio.wait_for(reader.readline(), timeout)
         finally:
@@ -304,10 +491,15 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
         timeout_retry: bool = True,
         concurrency: bool = True,
     ) -> ExecResult[str]:
-        if user is not None and user not in _USERS:
+        """Run a command as the agent (``user`` None or ``sandbox``) or, with ``user``
+        ``service``, on the services' side: another PID namespace and ``/tmp``, which the
+        agent cannot see, sharing ``/work`` and loopback with it."""
+        if user is not None and user not in _USERS and user != SERVICE_USER:
             raise SandboxUserUnsupportedError(
-                f"the bwrap sandbox runs only as 'sandbox', not {user}"
+                f"the bwrap sandbox runs as 'sandbox' (the agent) or '{SERVICE_USER}' "
+                f"(the challenge's set-up and services, out of the agent's sight), not {user}"
             )
+        side: Literal["agent", "service"] = "service" if user == SERVICE_USER else "agent"
         data = input.encode() if isinstance(input, str) else input
         request = {
             "op": "exec",
@@ -317,7 +509,7 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
             "timeout": timeout,
             "input": base64.b64encode(data).decode() if data is not None else None,
         }
-        answer = await self._call(request, None if timeout is None else timeout + 10)
+        answer = await self._call(request, None if timeout is None else timeout + 10, side)
         if answer.get("timeout"):
             raise TimeoutError(f"command timed out after {timeout} seconds")
         rc = int(answer["rc"])
@@ -332,6 +524,15 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
     async def write_file(self, file: str, contents: str | bytes) -> None:
         data = contents.encode() if isinstance(contents, str) else contents
         await self._call({"op": "write", "path": file, "data": base64.b64encode(data).decode()})
+
+    async def write_secret(self, file: str, contents: str) -> None:
+        """Write a file (mode 0600) on the services' side, where the agent cannot see it."""
+        request = {
+            "op": "write",
+            "path": file,
+            "data": base64.b64encode(contents.encode()).decode(),
+        }
+        await self._call({**request, "secret": True}, side="service")
 
     async def write_executable(self, file: str, contents: str | bytes) -> None:
         """Write a file and mark it executable (mode 0755)."""
@@ -350,6 +551,15 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
         answer = await self._call({"op": "read", "path": file})
         data = base64.b64decode(answer["data"])
         return data.decode() if text else data
+
+
+async def _remove_cgroup(cgroup: _host.SampleCgroup) -> None:
+    # the kernel empties a cgroup a moment after its last process was killed
+    for _ in range(50):
+        if cgroup.remove():
+            return
+        await asyncio.sleep(0.02)
+    log.warning("sandbox cgroups not removed yet (swept at the next start): %s", cgroup.dirs)
 
 
 def _kill(process: asyncio.subprocess.Process) -> None:

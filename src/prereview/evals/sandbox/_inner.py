@@ -1,30 +1,48 @@
-"""Process supervisor that runs as PID 1 inside a bubblewrap sandbox.
+"""The two processes that serve a bubblewrap sandbox from inside it.
 
 This file is executed by the sandbox's own ``/usr/bin/python3`` (standard library
-only), never imported by the platform. It listens on a Unix socket in the sandbox's
-control directory and, one JSON line per request, runs commands and reads or writes
-files *inside* the sandbox, so every file operation goes through the sandbox's mount
-namespace and cannot follow a symlink out to the host. Each command gets its own
-session and the resource limits given on the command line (CPU seconds, address
-space, processes, file size).
+only), never imported by the platform. It runs in one of two roles.
+
+``supervisor`` (PID 2 of the outer sandbox, where the challenge's services run)
+listens on the Unix socket of the sandbox's control directory, which only the host
+reaches. At start-up it makes itself non-dumpable and starts the *agent's* sandbox, a
+second, nested bubblewrap with its own user, PID, IPC and UTS namespaces, its own
+``/tmp``, the shared ``/work`` and loopback, and the seccomp filter; inside it runs
+the same file as ``agent``. Each host connection starts with an 8-byte header naming
+the side it is for: ``service`` requests (set-up commands, the flag file) are served
+here; ``agent`` connections are handed, as a file descriptor over a private socket
+pair (``SCM_RIGHTS``), to the agent helper, so that nothing the agent can reach
+listens on a path and nothing of the services' side is visible to it.
+
+``agent`` (PID 2 of the nested sandbox) serves those connections: it runs the agent's
+commands, reads and writes files, all through the agent's own mount namespace, so a
+symlink cannot lead out. Every command gets its own session and the resource limits
+of the config (CPU seconds, address space, processes, file size), and is the first
+the kernel's OOM killer picks when the whole sample runs out of memory.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import json
 import os
 import resource
 import signal
+import socket
 import socketserver
 import subprocess
 import sys
+import threading
 from typing import Any
 
-SOCKET = sys.argv[1]
-LIMITS: dict[str, int] = json.loads(sys.argv[2])
+ROLE = sys.argv[1]
+with open(sys.argv[2]) as _config:
+    CONFIG: dict[str, Any] = json.load(_config)
+LIMITS: dict[str, int] = CONFIG["limits"]
 MAX_OUTPUT = LIMITS.get("max_output", 10 * 1024 * 1024)
+HEADER = 8
 BASE_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "HOME": "/work",
@@ -33,6 +51,13 @@ BASE_ENV = {
     "USER": "sandbox",
     "TMPDIR": "/tmp",  # noqa: S108 - the sandbox's private tmpfs
 }
+
+
+def _nondumpable() -> None:
+    # PR_SET_DUMPABLE = 4: /proc/PID/{mem,environ,fd,...} become unreadable to the
+    # agent, even under the same uid, and ptrace is refused
+    if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
 
 
 def _limit() -> None:
@@ -101,42 +126,142 @@ def _read(req: dict[str, Any]) -> dict[str, Any]:
 def _write(req: dict[str, Any]) -> dict[str, Any]:
     path = _resolve(req["path"])
     os.makedirs(os.path.dirname(path) or "/", exist_ok=True)
-    with open(path, "wb") as handle:
+    mode = req.get("mode")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if req.get("secret") else 0o666)
+    with os.fdopen(fd, "wb") as handle:
         handle.write(base64.b64decode(req["data"]))
-    if req.get("mode") is not None:
-        os.chmod(path, int(req["mode"]))
+    if mode is not None:
+        os.chmod(path, int(mode))
     return {}
 
 
 def _shutdown(_req: dict[str, Any]) -> dict[str, Any]:
-    os.kill(-1, signal.SIGKILL)  # as PID 1 this ends every other process in the sandbox
+    os.kill(-1, signal.SIGKILL)  # every other process of the sandbox, the agent's included
     return {}
 
 
 OPS = {"exec": _exec, "read": _read, "write": _write, "shutdown": _shutdown}
 
 
-class Handler(socketserver.StreamRequestHandler):
-    """One request, one answer, one connection."""
-
-    def handle(self) -> None:
+def serve(conn: socket.socket) -> None:
+    """Answer one request (one JSON line) on ``conn``, then close it."""
+    with conn, conn.makefile("rb") as rfile, conn.makefile("wb") as wfile:
+        req: dict[str, Any] = {}
         try:
-            req = json.loads(self.rfile.readline())
+            req = json.loads(rfile.readline())
+            if ROLE == "agent" and req.get("op") == "shutdown":
+                raise PermissionError("the agent's side cannot shut the sandbox down")
             resp = OPS[req["op"]](req)
         except OSError as exc:
             resp = {"error": type(exc).__name__, "message": str(exc)}
         except Exception as exc:  # the host turns this into an exception
             resp = {"error": "RuntimeError", "message": f"{type(exc).__name__}: {exc}"}
-        self.wfile.write(json.dumps(resp).encode() + b"\n")
+        wfile.write(json.dumps(resp).encode() + b"\n")
+        wfile.flush()
         if req.get("op") == "shutdown":
             os._exit(0)
 
 
-class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
+# ---- the agent helper ------------------------------------------------------------------
+
+
+def agent_main(channel_fd: int) -> None:
+    """Serve the connections the supervisor hands over on ``channel_fd``."""
+    channel = socket.socket(fileno=channel_fd)
+    print("ready", flush=True)
+    while True:
+        try:
+            _msg, fds, _flags, _addr = socket.recv_fds(channel, 1, 4)
+        except OSError:
+            os._exit(1)
+        if not _msg and not fds:
+            os._exit(0)  # the supervisor is gone
+        for fd in fds:
+            conn = socket.socket(fileno=fd)
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
+# ---- the supervisor --------------------------------------------------------------------
+
+
+class Supervisor:
+    """The outer sandbox's PID 2: serves the services' side, hands the agent's on."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.channel, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        seccomp = os.open(CONFIG["seccomp"], os.O_RDONLY)
+        argv = [*CONFIG["agent_bwrap"], "--seccomp", str(seccomp), *CONFIG["agent_command"]]
+        argv.append(str(child_end.fileno()))
+        self.agent = subprocess.Popen(  # noqa: S603 - our own argv
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={"PATH": BASE_ENV["PATH"], "LANG": "C.UTF-8"},
+            pass_fds=(seccomp, child_end.fileno()),
+            cwd="/",
+        )
+        os.close(seccomp)
+        child_end.close()
+        assert self.agent.stdout is not None
+        if self.agent.stdout.readline().strip() != b"ready":
+            err = self.agent.stderr.read() if self.agent.stderr else b""
+            sys.stderr.write("agent sandbox did not start: " + err.decode(errors="replace"))
+            sys.exit(1)
+
+    def hand_over(self, conn: socket.socket) -> None:
+        """Pass an agent-side connection to the agent helper."""
+        with self.lock:
+            socket.send_fds(self.channel, [b"c"], [conn.fileno()])
+
+
+def _recv_header(conn: socket.socket) -> bytes:
+    data = b""
+    while len(data) < HEADER:
+        chunk = conn.recv(HEADER - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data.strip()
+
+
+def supervisor_main(path: str) -> None:
+    """Start the agent's sandbox, then serve the host's connections."""
+    supervisor = Supervisor()
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            conn: socket.socket = self.request
+            side = _recv_header(conn)
+            if side == b"agent":
+                try:
+                    supervisor.hand_over(conn)
+                except OSError as exc:
+                    resp = {"error": "RuntimeError", "message": f"agent sandbox is gone: {exc}"}
+                    conn.sendall(json.dumps(resp).encode() + b"\n")
+            elif side == b"service":
+                serve(conn.dup())
+
+    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True
+
+        def shutdown_request(self, request: Any) -> None:
+            # close only: shutdown() would end a connection handed to the agent helper
+            self.close_request(request)
+
+    server = Server(path, Handler)
+    print("ready", flush=True)
+    server.serve_forever()
 
 
 if __name__ == "__main__":
-    server = Server(SOCKET, Handler)
-    print("ready", flush=True)
-    server.serve_forever()
+    if ROLE == "agent":
+        # inherited by every command: the agent's processes are the OOM killer's first pick
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write("1000")
+    _nondumpable()
+    if ROLE == "agent":
+        agent_main(int(sys.argv[3]))
+    else:
+        supervisor_main(sys.argv[3])
