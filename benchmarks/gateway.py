@@ -124,6 +124,7 @@ def serve_gateway(port: int, upstream_url: str, audit_path: str) -> None:
         SecretHeaders,
     )
     from prereview.gateway.interfaces import CallRecord
+    from prereview.gateway.upstreams import UpstreamGuard
 
     audit_file = open(audit_path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the server
 
@@ -168,6 +169,7 @@ def serve_gateway(port: int, upstream_url: str, audit_path: str) -> None:
         BatchingSink(flush),
         limiter=MemoryLimiter(),
         config=GatewayConfig(path_prefix="/gateway"),
+        upstreams=UpstreamGuard([upstream_url]),
     )
     uvicorn.run(
         app,
@@ -208,6 +210,7 @@ def setup_platform(workdir: str, upstream_url: str) -> tuple[str, str]:
     from prereview.demo import seed
     from prereview.gateway import service as gateway
     from prereview.gateway.schemas import KeyCreate, LimitsSet, UpstreamSet
+    from prereview.gateway.upstreams import UpstreamGuard
     from prereview.identity import service as identity
     from prereview.identity.models import User
     from prereview.review import service as review
@@ -235,7 +238,8 @@ def setup_platform(workdir: str, upstream_url: str) -> tuple[str, str]:
                 "api_key": UPSTREAM_KEY,
             }
         )
-        gateway.set_upstream(db, vault, developer, submission_id, upstream, now, rules)
+        guard = UpstreamGuard([upstream_url])
+        gateway.set_upstream(db, vault, developer, submission_id, upstream, now, rules, guard)
         _, grants = review.list_grants(db, caisi, submission_id, now, rules)
         # Limits high enough never to refuse, so that they are checked on every call.
         gateway.set_limits(
@@ -460,6 +464,9 @@ def main(argv: list[str] | None = None) -> None:
     env["PYTHONPATH"] = str(here.parent / "src") + os.pathsep + env.get("PYTHONPATH", "")
     upstream_port, gateway_port, litellm_port = _free_port(), _free_port(), _free_port()
     upstream_url = f"http://127.0.0.1:{upstream_port}/v1"
+    # The simulator is on loopback, which the gateway refuses unless its origin is allowed.
+    os.environ["PREREVIEW_GATEWAY_UPSTREAM_ALLOW"] = json.dumps([upstream_url])
+    env["PREREVIEW_GATEWAY_UPSTREAM_ALLOW"] = os.environ["PREREVIEW_GATEWAY_UPSTREAM_ALLOW"]
     audit = tempfile.NamedTemporaryFile(suffix=".jsonl", delete=False)  # noqa: SIM115
     audit.close()
 

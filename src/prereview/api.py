@@ -24,6 +24,7 @@ from prereview.gateway.mount import mount_gateway
 from prereview.gateway.routes import router as gateway_router
 from prereview.identity.routes import router as identity_router
 from prereview.review.routes import router as review_router
+from prereview.web.headers import SecurityHeaders
 
 API_PREFIX = "/api/v1"
 
@@ -54,7 +55,7 @@ def create_app(
     app.state.context = context
     problems.install(app)
 
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=problems.PROBLEM_RESPONSES)
     api.include_router(identity_router)
     api.include_router(audit_router)
     api.include_router(review_router)
@@ -66,8 +67,15 @@ def create_app(
     app.include_router(api)
     app.include_router(taxii_router)  # TAXII 2.1 lives at /taxii2/, outside the REST API
     web.install(app)
+    # Outermost of the app's own middleware: every answer, pages, API and gateway alike.
+    app.add_middleware(SecurityHeaders, docs_prefix=f"{API_PREFIX}/docs")
 
-    @app.get("/healthz", tags=["health"], openapi_extra={"x-permission": "public"})
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        openapi_extra={"x-permission": "public"},
+        responses=problems.UNAVAILABLE_RESPONSES,
+    )
     def healthz() -> dict[str, Any]:
         try:
             with context.engine.connect() as connection:

@@ -340,10 +340,15 @@ def start_gateway_demo(context: AppContext, tokens: DemoTokens) -> ThreadedServe
     from prereview.gateway import service as gateway
     from prereview.gateway.schemas import KeyCreate, UpstreamSet
     from prereview.gateway.upstream_sim import SimUpstream
+    from prereview.gateway.upstreams import UpstreamGuard
     from prereview.vault.service import Vault
 
     api_key = "sk-sim-" + secrets.token_hex(12)
     simulator = ThreadedServer(SimUpstream(api_key), lifespan="off").start()
+    # The simulator is on loopback, which the gateway refuses: allow exactly its origin (the
+    # running app's gateway reads this list on every check).
+    allowed = context.settings.gateway_upstream_allow
+    context.settings.gateway_upstream_allow = [*allowed, simulator.url]
     now = context.clock.now()
     rules = review.Rules.from_settings(context.settings)
     settings = context.settings
@@ -365,6 +370,7 @@ def start_gateway_demo(context: AppContext, tokens: DemoTokens) -> ThreadedServe
             ),
             now,
             rules,
+            UpstreamGuard.from_settings(settings),
         )
         _, plaintext = gateway.create_key(
             db,

@@ -12,17 +12,23 @@ import base64
 import hashlib
 import json
 import re
+import stat
+import threading
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import typer
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner, Result
 
 from prereview.audit import merkle, service
+from prereview.audit import verify as verify_module
 from prereview.audit.checkpoint import NoteSigner, sign_checkpoint
 from prereview.audit.commands import register
+from prereview.audit.trust import LogTrust, SavedCheckpoint, TrustState, save_state
 from prereview.core.context import AppContext
 from prereview.core.db import transaction
 from prereview.identity.actor import Actor
@@ -60,7 +66,11 @@ def sign(context: AppContext) -> None:
     settings = context.settings
     with context.sessions() as db:
         service.sign_checkpoint_now(
-            db, service.load_signer(settings), settings.audit_origin, context.clock.now()
+            db,
+            service.load_signer(settings),
+            settings.audit_origin,
+            context.clock.now(),
+            settings.audit_journal_path,
         )
 
 
@@ -273,3 +283,195 @@ def test_an_explicit_verifier_key_is_used(log: AppContext) -> None:
     log.settings.audit_key_file.unlink()
     result = verify(log, "--verifier-key", stranger)
     assert result.exit_code == 1 and "does not verify" in result.output
+
+
+# --- A rebuilt log, against the checkpoints published outside its tables ----------------------
+
+
+def delete_checkpoint_rows(c: Connection) -> None:
+    c.execute(text("DELETE FROM audit_checkpoints"))
+
+
+def drop_published_guard(c: Connection) -> None:
+    """What a forger must do first to empty the append-only table: get past its triggers.
+
+    On PostgreSQL a superuser turns triggers off for the transaction (the test database is
+    shared by the session's tests, so the triggers themselves must stay)."""
+    if c.dialect.name == "postgresql":
+        c.execute(text("SET LOCAL session_replication_role = replica"))
+    else:
+        c.execute(text("DROP TRIGGER audit_published_no_delete"))
+        c.execute(text("DROP TRIGGER audit_published_no_update"))
+    c.execute(text("DELETE FROM audit_published_checkpoints"))
+
+
+def rebuild_without_checkpoints(c: Connection) -> None:
+    """Entry 17 rewritten, every stored hash and the head rebuilt, the checkpoint rows deleted:
+    the log's own tables are consistent again."""
+    rewrite_entry_and_tree(c, 17)
+    delete_checkpoint_rows(c)
+
+
+def test_a_rebuilt_log_with_its_checkpoint_rows_deleted_is_detected(log: AppContext) -> None:
+    tamper(log, rebuild_without_checkpoints)
+    result = verify(log)
+    assert result.exit_code == 1, result.output
+    assert "audit_published_checkpoints" in result.output
+    assert first_bad(result) == 13, result.output
+
+
+def test_a_rebuild_is_detected_without_the_signing_key_file_too(log: AppContext) -> None:
+    """Without a trusted key, the published rows are checked with the key stored beside them."""
+    tamper(log, rebuild_without_checkpoints)
+    log.settings.audit_key_file.unlink()
+    result = verify(log)
+    assert result.exit_code == 1 and "trusting the verifier keys" in result.output, result.output
+    assert first_bad(result) == 13, result.output
+
+
+def test_an_edited_journal_line_is_detected(log: AppContext) -> None:
+    journal = log.settings.audit_journal_path
+    lines = journal.read_text().splitlines()
+    record = json.loads(lines[0]) | {"root": base64.b64encode(b"\1" * 32).decode()}
+    journal.write_text("\n".join([json.dumps(record), *lines[1:]]) + "\n")
+    result = verify(log)
+    assert result.exit_code == 1, result.output
+    assert "line 1 differs from its signed note" in " ".join(result.output.split())
+
+
+def test_published_checkpoints_are_append_only(log: AppContext) -> None:
+    for statement in (
+        "DELETE FROM audit_published_checkpoints",
+        "UPDATE audit_published_checkpoints SET note = 'forged'",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"):
+            tamper(log, sql(statement))
+    with log.sessions() as db:
+        assert db.scalar(text("SELECT count(*) FROM audit_published_checkpoints")) == 2
+
+
+def test_a_rebuild_that_also_empties_the_published_table_fails_on_the_journal(
+    log: AppContext,
+) -> None:
+    journal = log.settings.audit_journal_path
+    assert journal.exists() and stat.S_IMODE(journal.stat().st_mode) == 0o600
+    assert len(journal.read_text().splitlines()) == 2
+    tamper(log, lambda c: (rebuild_without_checkpoints(c), drop_published_guard(c)))
+    result = verify(log)
+    assert result.exit_code == 1, result.output
+    assert "journal audit-checkpoints.jsonl line 2" in " ".join(result.output.split())
+    assert first_bad(result) == 13, result.output
+
+
+def witness_of(context: AppContext, path: Path) -> Path:
+    """A client's saved state for this log, built as the CLI builds it, exported to ``path``."""
+    with context.sessions() as db:
+        cp = service.latest_stored_checkpoint(db)
+        assert cp is not None
+        served = {"note": cp.note, "verifier_key": service.verifier_of(db, cp)}
+
+        def consistency(first: int, second: int) -> dict[str, object]:
+            proof = service.consistency_proof(db, first, second)
+            return {"proof": [base64.b64encode(h).decode() for h in proof.path]}
+
+        trust = LogTrust(path, "https://prereview.example")
+        trust.accept(served, consistency)
+    return path
+
+
+def test_a_rebuild_that_leaves_no_trace_on_the_server_fails_on_a_witness(
+    log: AppContext, tmp_path: Path
+) -> None:
+    witness = witness_of(log, tmp_path / "witness.json")
+    tamper(log, lambda c: (rebuild_without_checkpoints(c), drop_published_guard(c)))
+    log.settings.audit_journal_path.unlink()
+    assert verify(log).exit_code == 0  # nothing left on the server to tell
+
+    result = verify(log, "--witness", str(witness))
+    assert result.exit_code == 1, result.output
+    assert "witness witness.json" in " ".join(result.output.split())
+    assert first_bad(result) == 0, result.output
+
+
+def test_a_log_truncated_below_a_published_size_is_detected(log: AppContext) -> None:
+    tamper(log, lambda c: (truncate(c, 19), delete_checkpoint_rows(c)))
+    result = verify(log)
+    assert result.exit_code == 1, result.output
+    assert "signed at size 23" in " ".join(result.output.split())
+    assert first_bad(result) == 19, result.output
+
+
+def test_deleted_checkpoint_rows_alone_are_detected(log: AppContext) -> None:
+    tamper(log, delete_checkpoint_rows)
+    result = verify(log)
+    assert result.exit_code == 1, result.output
+    assert "checkpoint rows were deleted" in " ".join(result.output.split())
+
+
+def test_a_clean_log_matches_its_witness_and_journal(log: AppContext, tmp_path: Path) -> None:
+    witness = witness_of(log, tmp_path / "witness.json")
+    result = verify(log, "--witness", str(witness))
+    assert result.exit_code == 0, result.output
+    # 2 sizes: the table, the journal and the witness name the same two checkpoints
+    assert "2 published checkpoints matched" in " ".join(result.output.split())
+
+
+def test_a_witness_of_another_log_is_refused(log: AppContext, tmp_path: Path) -> None:
+    other = NoteSigner.generate("other.example/audit")
+    note = sign_checkpoint(other.name, 0, merkle.EMPTY_ROOT, other)
+    witness = tmp_path / "other.json"
+    save_state(
+        witness,
+        TrustState(
+            "https://other.example",
+            other.name,
+            str(other.verifier),
+            [SavedCheckpoint(0, merkle.EMPTY_ROOT, note)],
+        ),
+    )
+    result = verify(log, "--witness", str(witness))
+    assert result.exit_code == 2 and "is for the log" in result.output, result.output
+
+
+# --- Verify while the server writes -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("snapshot", [True, False], ids=["snapshot", "bounded-by-head"])
+def test_verify_while_entries_are_appended_reports_no_tampering(
+    log: AppContext, monkeypatch: pytest.MonkeyPatch, snapshot: bool
+) -> None:
+    """Another thread appends entries and signs a checkpoint between verify's chunks.
+
+    Without the snapshot too (``bounded-by-head``): verify reads only up to the head it read
+    first, and checks for rows beyond the head against a head read after them.
+    """
+    if not snapshot:
+        monkeypatch.setattr(verify_module, "begin_snapshot", lambda db: None)
+    appended: list[int] = []
+
+    def append_concurrently(done: int) -> None:
+        if appended:
+            return
+
+        def writer() -> None:
+            write_log(log, ENTRIES, 7)
+            sign(log)
+            appended.append(7)
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        thread.join()
+        assert appended, "the writer thread failed"
+
+    with log.sessions() as db:
+        result = verify_module.verify_stored_log(
+            db,
+            [service.load_signer(log.settings).verifier],
+            progress=append_concurrently,
+            chunk=5,
+            journal=log.settings.audit_journal_path,
+        )
+    assert appended == [7]
+    assert result.size == ENTRIES
+    assert verify(log).exit_code == 0
+    assert "log verified: 30 entries" in verify(log).output

@@ -14,6 +14,7 @@ from prereview.core.clock import FixedClock
 from prereview.core.db import transaction
 from prereview.identity.kinds import OrgKind
 from support.factories import Platform
+from support.scenario import verify_claims
 
 UPLOADKIT = {"identifiers": ["pkg:pypi/uploadkit", "cpe:2.3:a:acme:gateway:*:*:*:*:*:*:*:*"]}
 
@@ -27,6 +28,8 @@ def _setup(platform: Platform, tlp: Tlp = Tlp.AMBER) -> str:
         201,
         json={"identifiers": ["pkg:pypi/uploadkit@1.0"]},
     )
+    verify_claims(platform, "developer")
+    verify_claims(platform, "partner")
     platform.call("agency", "POST", "/clearinghouse/reports", 201, json=report("C-1", tlp=tlp))
     case = platform.call(
         "clearinghouse",

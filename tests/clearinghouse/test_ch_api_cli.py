@@ -55,3 +55,26 @@ def test_import_a_folder_then_list_and_show(
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(report("CLI-X", cwes=["nope"])) + "\n")
     run(server, token, "vuln", "import", str(bad), code=1)
+
+
+def test_an_analyst_lists_and_verifies_product_claims(platform: Platform, server: str) -> None:
+    (claim,) = platform.call(
+        "developer",
+        "POST",
+        "/clearinghouse/products",
+        201,
+        json={"identifiers": ["pkg:pypi/uploadkit"], "proof": "https://uploadkit.org/.claim"},
+    ).json()
+    token = platform["clearinghouse"].token
+    listed = json.loads(run(server, token, "vuln", "claims", "list", "--json"))
+    assert [c["id"] for c in listed["items"]] == [claim["id"]]
+    assert "pkg:pypi/uploadkit" in run(server, token, "vuln", "claims", "list")
+    verified = json.loads(
+        run(server, token, "vuln", "claims", "verify", claim["id"], "--note", "URL ok", "--json")
+    )
+    assert verified["status"] == "verified" and verified["decision_note"] == "URL ok"
+    assert json.loads(run(server, token, "vuln", "claims", "list", "--json"))["items"] == []
+    run(server, token, "vuln", "claims", "reject", claim["id"], code=1)
+    revoked = json.loads(run(server, token, "vuln", "claims", "revoke", claim["id"], "--json"))
+    assert revoked["status"] == "revoked"
+    run(server, platform["developer"].token, "vuln", "claims", "list", code=1)

@@ -13,6 +13,7 @@ from prereview.clearinghouse import duplicates
 from prereview.clearinghouse.models import VulnReport
 from prereview.core.db import transaction
 from support.factories import Platform
+from support.scenario import verify_claims
 
 V31 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
 V40 = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"
@@ -55,7 +56,8 @@ def test_a_report_keeps_both_cvss_versions_and_seals_its_evidence(platform: Plat
     # TLP:AMBER: the reporter and the clearinghouse; outsiders learn nothing.
     platform.call("other_agency", "GET", "/clearinghouse/reports/PRV-1", 404)
     platform.call("developer", "GET", "/clearinghouse/reports/PRV-1", 404)
-    # A vendor of the affected product has a need to know: it may read, not see the evidence.
+    # A vendor of the affected product has a need to know once an analyst verified its claim:
+    # it may read, not see the evidence.
     platform.call(
         "developer",
         "POST",
@@ -63,6 +65,8 @@ def test_a_report_keeps_both_cvss_versions_and_seals_its_evidence(platform: Plat
         201,
         json={"identifiers": ["pkg:pypi/uploadkit"]},
     )
+    platform.call("developer", "GET", "/clearinghouse/reports/PRV-1", 404)
+    verify_claims(platform, "developer")
     platform.call("developer", "GET", "/clearinghouse/reports/PRV-1", 200)
     platform.call("developer", "GET", "/clearinghouse/reports/PRV-1/evidence", 403)
     listed = platform.call("developer", "GET", "/clearinghouse/reports", 200).json()
@@ -84,6 +88,7 @@ def test_tlp_labels_decide_who_reads(platform: Platform) -> None:
         201,
         json={"identifiers": ["pkg:pypi/uploadkit"]},
     )
+    verify_claims(platform, "developer")
     labels = {"CLEAR": "R-C", "GREEN": "R-G", "AMBER": "R-A", "AMBER+STRICT": "R-S", "RED": "R-R"}
     for tlp, rid in labels.items():
         params = {"recipients": [platform["other_agency"].org_id]} if tlp == "RED" else {}
@@ -223,7 +228,9 @@ def test_duplicates_are_proposed_merged_reopened_and_rejected(platform: Platform
         "the upload root without normalising it, so '../' sequences write outside the root dir.",
     )
     made = platform.call("partner", "POST", "/clearinghouse/reports", 201, json=second).json()
-    assert [c["id"] for c in made["likely_duplicates"]] == ["D-1"]
+    # D-1 is the agency's TLP:AMBER report: the partner may not read it, so it learns nothing
+    # of it; the clearinghouse still gets the proposal.
+    assert made["likely_duplicates"] == []
     platform.call("agency", "GET", "/clearinghouse/duplicates", 403)
     proposals = platform.call("clearinghouse", "GET", "/clearinghouse/duplicates", 200).json()
     (proposal,) = proposals["items"]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from prereview.clearinghouse.dedup import DuplicateFinder
 from prereview.clearinghouse.domain import ModelRun
@@ -18,7 +19,9 @@ from prereview.clearinghouse.intake import (
     intake_bulk,
     parse_one,
 )
+from prereview.core.errors import InvalidEncoding, InvalidInput, TooDeeplyNested
 from prereview.exchange.errors import InvalidExchangeDocument
+from support.factories import Platform
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "src/prereview/clearinghouse/data/seed_advisories.yaml"
@@ -165,3 +168,108 @@ def test_a_single_report_fills_in_the_reporter_and_fails_with_every_problem() ->
     with pytest.raises(InvalidReport) as caught:
         parse_one({"id": "R-1"}, "Hospital")
     assert {p["path"] for p in caught.value.problems} == {"$.title", "$.description", "$.affected"}
+
+
+# -- untrusted payloads: a 4xx with a stable type, never a 500 ----------------------------------
+
+BAD_UTF8 = b'{"id": "R-1", "title": "caf\xe9 \xff"}\n'
+ALIAS_BOMB = "\n".join(
+    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    + [
+        f"{name}: &{name} [{','.join([f'*{prev}'] * 9)}]"
+        for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+)
+
+
+@pytest.mark.parametrize("intake_format", [*IntakeFormat, None])
+def test_invalid_utf8_is_an_encoding_problem_in_every_format(
+    intake_format: IntakeFormat | None,
+) -> None:
+    with pytest.raises(InvalidEncoding) as refused:
+        intake_bulk(BAD_UTF8, reporter="Example Bank", intake_format=intake_format)
+    assert refused.value.type_uri == "urn:prereview:problem:invalid-encoding"
+
+
+@pytest.mark.parametrize("intake_format", [IntakeFormat.OSV, IntakeFormat.CSAF, None])
+def test_deeply_nested_json_is_refused_whole(intake_format: IntakeFormat | None) -> None:
+    deep = ('{"a": ' * 100_000 + "1" + "}" * 100_000).encode()
+    with pytest.raises(TooDeeplyNested):
+        intake_bulk(deep, reporter="Example Bank", intake_format=intake_format)
+
+
+def test_a_deeply_nested_json_line_is_rejected_alone() -> None:
+    lines = "\n".join([json.dumps(report("R-1")), "[" * 100_000 + "]" * 100_000])
+    result = intake_bulk(lines, reporter="Example Bank", intake_format=IntakeFormat.JSON_LINES)
+    assert [i.status for i in result.items] == [ItemStatus.ACCEPTED, ItemStatus.REJECTED]
+    assert "nested" in result.items[1].problems[0]["message"]
+    # The format sniffer reads the first line too: a deep one is refused, not a RecursionError.
+    with pytest.raises(TooDeeplyNested):
+        intake_bulk("[" * 100_000 + "]" * 100_000 + "\n{}", reporter="Example Bank")
+
+
+@pytest.mark.parametrize("payload", [ALIAS_BOMB, "a: &a [*a]", "[" * 10_000, "- " * 500 + "x"])
+def test_yaml_bombs_recursion_and_depth_are_refused(payload: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        intake_bulk(payload, reporter="Example Bank", intake_format=IntakeFormat.OSV)
+    assert refused.value.slug in {"yaml-alias-refused", "too-deeply-nested"}
+
+
+def test_times_that_overflow_in_utc_are_rejected_not_500() -> None:
+    record = {
+        "schema_version": "1.6.0",
+        "id": "OSV-1",
+        "modified": "9999-12-31T23:59:59-23:59",
+        "summary": "x",
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "uploadkit"}}],
+    }
+    result = intake_bulk(
+        json.dumps(record), reporter="Example Bank", intake_format=IntakeFormat.OSV
+    )
+    assert [i.status for i in result.items] == [ItemStatus.REJECTED]
+    unquoted = "id: OSV-2\nmodified: 0001-01-01T00:00:00+23:59\nsummary: x\n"
+    with pytest.raises(InvalidInput):
+        intake_bulk(unquoted, reporter="Example Bank", intake_format=IntakeFormat.OSV)
+
+
+def test_import_api_refuses_bad_bytes_with_stable_types_and_writes_nothing(
+    platform: Platform,
+) -> None:
+    cases = [
+        (BAD_UTF8, {"format": "jsonl"}, "invalid-encoding"),
+        (BAD_UTF8, {}, "invalid-encoding"),
+        (ALIAS_BOMB.encode(), {"format": "osv"}, "yaml-alias-refused"),
+        (b'{"a": ' * 50_000 + b"1" + b"}" * 50_000, {"format": "osv"}, "too-deeply-nested"),
+    ]
+    for body, params, slug in cases:
+        refused = platform.call(
+            "partner", "POST", "/clearinghouse/imports", 422, content=body, params=params
+        )
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["type"] == f"urn:prereview:problem:{slug}"
+    assert ch_reports(platform) == 0
+
+
+def test_import_api_refuses_an_oversized_body_with_413(platform: Platform) -> None:
+    platform.context.settings.max_import_bytes = 4096
+    lines = "\n".join(json.dumps(report(f"R-{n}")) for n in range(40)).encode()
+    assert len(lines) > 4096
+    refused = platform.call(
+        "partner", "POST", "/clearinghouse/imports", 413, content=lines, params={"format": "jsonl"}
+    )
+    assert refused.json()["type"] == "urn:prereview:problem:payload-too-large"
+    assert ch_reports(platform) == 0
+    platform.call(
+        "partner",
+        "POST",
+        "/clearinghouse/imports",
+        200,
+        content=lines[:4000].rsplit(b"\n", 1)[0],
+        params={"format": "jsonl"},
+    )
+    assert ch_reports(platform) > 0
+
+
+def ch_reports(platform: Platform) -> int:
+    with platform.context.sessions() as db:
+        return int(db.scalar(text("SELECT count(*) FROM ch_reports")) or 0)

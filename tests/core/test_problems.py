@@ -88,3 +88,32 @@ def test_secret_input_is_not_echoed(platform: Platform) -> None:
         json={"model_name": "M", "model_version": secret * 10},
     )
     assert secret not in response.text
+
+
+def test_deep_or_non_utf8_json_bodies_are_4xx_and_write_nothing(platform: Platform) -> None:
+    before = counts(platform)
+    for raw in (b"[" * 100_000 + b"]" * 100_000, b'{"model_name": "\xff", "model_version": "1"}'):
+        response = platform.call(
+            "developer",
+            "POST",
+            "/submissions",
+            content=raw,
+            headers={"content-type": "application/json"},
+        )
+        assert 400 <= response.status_code < 500, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["type"].startswith("urn:prereview:problem:")
+    assert counts(platform) == before
+
+
+def test_unexpected_errors_answer_a_correlation_id(platform: Platform) -> None:
+    def boom() -> None:
+        raise ValueError("secret-upstream.internal:8443")
+
+    platform.client.app.add_api_route("/api/v1/test-only/boom", boom)  # type: ignore[attr-defined]
+    response = platform.client.get("/api/v1/test-only/boom")
+    assert response.status_code == 500
+    problem = response.json()
+    assert problem["type"] == "urn:prereview:problem:internal"
+    assert problem["correlation_id"] == response.headers["x-correlation-id"]
+    assert "secret-upstream" not in response.text

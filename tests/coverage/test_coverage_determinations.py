@@ -210,3 +210,42 @@ def test_presets_are_listed_with_their_sources(platform: Platform) -> None:
     for preset in presets:
         assert preset["policy"]["source"] and "Source:" in preset["text"]
     platform.call(None, "GET", "/coverage/presets", 401)
+
+
+def test_after_access_ends_an_agency_keeps_its_own_determinations_and_evidence_only(
+    platform: Platform,
+) -> None:
+    sub = platform.submit()
+    sid = sub["id"]
+    grant = platform.grant(sid)
+    platform.grant(sid, agency="other_agency")
+    # The other agency's run meets the cyber criterion; the agency ran nothing itself.
+    platform.call("other_agency", "POST", f"/submissions/{sid}/evals", 201, json=ctf_run(0.6))
+    path = f"/submissions/{sid}/determinations"
+    body = {"policy": CYBER, "rationale": "ctf lower bound over 0.5"}
+    cyber_only = {"policy": CYBER}
+    theirs = platform.call("other_agency", "POST", path, 201, json=body).json()
+    assert theirs["outcome"] == "covered"
+    live = platform.call(
+        "agency", "POST", f"/submissions/{sid}/coverage/what-if", 200, json=cyber_only
+    )
+    assert live.json()["outcome"] == "covered"
+    mine = platform.call("agency", "POST", path, 201, json=body).json()
+    assert {d["id"] for d in platform.call("agency", "GET", path, 200).json()} == {
+        mine["id"],
+        theirs["id"],
+    }
+    platform.call("developer", "POST", f"/submissions/{sid}/grants/{grant['id']}/revoke", 200)
+    # Revoked: its own determination only, and it judges on its own results (none) only.
+    assert [d["id"] for d in platform.call("agency", "GET", path, 200).json()] == [mine["id"]]
+    late = platform.call(
+        "agency", "POST", f"/submissions/{sid}/coverage/what-if", 200, json=cyber_only
+    )
+    assert late.json()["outcome"] != "covered"
+    again = platform.call("agency", "POST", path, 201, json=body).json()
+    assert again["outcome"] != "covered"
+    # Released: the other agency too keeps only its own.
+    platform.call("developer", "POST", f"/submissions/{sid}/release", 200)
+    assert [d["id"] for d in platform.call("other_agency", "GET", path, 200).json()] == [
+        theirs["id"]
+    ]

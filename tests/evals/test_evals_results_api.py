@@ -138,3 +138,56 @@ def test_bad_results_are_refused_whole(platform: Platform) -> None:
         assert problem["type"] == "urn:prereview:problem:invalid-input"
         assert problem["errors"]
     assert counts(platform) == before
+
+
+EVAL_LOG = b"PK\x03\x04 an Inspect .eval log is a zip"
+
+
+def _run_with_log(platform: Platform, who: str, sub_id: str) -> tuple[str, str]:
+    run = platform.call(who, "POST", f"/submissions/{sub_id}/evals", 201, json=run_payload())
+    body = run.json()
+    result_id = body["tasks"][0]["id"]
+    platform.call(
+        who,
+        "POST",
+        f"/eval-results/{result_id}/log",
+        201,
+        params={"filename": "ctf.eval"},
+        content=EVAL_LOG,
+    )
+    return body["id"], result_id
+
+
+def test_after_its_grant_ends_an_agency_keeps_its_own_results_and_logs_only(
+    platform: Platform,
+) -> None:
+    sub = platform.submit()
+    platform.grant(sub["id"])
+    other_grant = platform.grant(sub["id"], agency="other_agency")
+    path = f"/submissions/{sub['id']}/evals"
+    mine, my_log = _run_with_log(platform, "agency", sub["id"])
+    theirs, their_log = _run_with_log(platform, "other_agency", sub["id"])
+    # While both grants are live each agency reads all results, but another agency's logs
+    # are never its business.
+    assert {r["id"] for r in platform.call("other_agency", "GET", path, 200).json()} == {
+        mine,
+        theirs,
+    }
+    platform.call("other_agency", "GET", f"/eval-results/{my_log}/log", 403)
+    platform.call("agency", "GET", f"/eval-results/{their_log}/log", 403)
+    # The developer revokes the other agency's grant: it keeps its own work, nothing more.
+    platform.call(
+        "developer", "POST", f"/submissions/{sub['id']}/grants/{other_grant['id']}/revoke", 200
+    )
+    assert [r["id"] for r in platform.call("other_agency", "GET", path, 200).json()] == [theirs]
+    platform.call("other_agency", "GET", f"/eval-results/{my_log}/log", 403)
+    assert platform.call("other_agency", "GET", f"/eval-results/{their_log}/log", 200).content == (
+        EVAL_LOG
+    )
+    # Released: the window is closed for every agency, each keeps its own.
+    platform.call("developer", "POST", f"/submissions/{sub['id']}/release", 200)
+    assert [r["id"] for r in platform.call("agency", "GET", path, 200).json()] == [mine]
+    platform.call("agency", "GET", f"/eval-results/{their_log}/log", 403)
+    platform.call("agency", "GET", f"/eval-results/{my_log}/log", 200)
+    assert {r["id"] for r in platform.call("developer", "GET", path, 200).json()} == {mine, theirs}
+    platform.call("developer", "GET", f"/eval-results/{their_log}/log", 200)

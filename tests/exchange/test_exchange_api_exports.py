@@ -57,6 +57,8 @@ def test_exports_wait_for_publication_and_pass_the_official_schemas(
     not_yet = platform.call("agency", "GET", f"/clearinghouse/advisories/{rid}.osv.json", 404)
     assert not_yet.json()["type"].endswith("clearinghouse-not-published")
     platform.call("agency", "POST", f"/clearinghouse/reports/{rid}/publish", 403)
+    # TLP 2.0: only the source loosens; the reporter relabels, then the clearinghouse publishes.
+    platform.call("agency", "PUT", f"/clearinghouse/reports/{rid}/tlp", 200, json={"tlp": "CLEAR"})
     platform.call(
         "clearinghouse", "POST", f"/clearinghouse/reports/{rid}/publish", 200, json={"tlp": "CLEAR"}
     )

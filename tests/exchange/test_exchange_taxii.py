@@ -15,6 +15,7 @@ from taxii2client.v21 import Server, as_pages  # type: ignore[import-untyped]
 from prereview.core.clock import FixedClock
 from support.factories import Platform
 from support.live import serve
+from support.scenario import verify_claims
 
 MEDIA = "application/taxii+json;version=2.1"
 
@@ -63,6 +64,7 @@ def test_taxii_client_pages_collections_by_tlp_and_sector(platform: Platform, se
         201,
         json={"identifiers": ["pkg:npm/framekit"]},
     )
+    verify_claims(platform, "partner")  # an inventory claim confers a need to know once verified
     for n in range(1, 5):
         advisory(platform, f"G-{n}", "GREEN")
         publish(platform, f"G-{n}")

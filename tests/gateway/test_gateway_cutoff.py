@@ -6,13 +6,16 @@ import itertools
 import statistics
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
 import pytest
+from gated_upstream import ANSWER_TEXT, GatedUpstream
 
 from prereview.gateway import GatewayConfig, GrantLimits, SecretHeaders
 from prereview.gateway.harness import RunningGateway, running_gateway
+from prereview.gateway.serving import ThreadedServer
 from prereview.gateway.upstream_sim import SimUpstream, running_sim
 
 UPSTREAM_KEY = "sk-cutoff-upstream"
@@ -29,7 +32,7 @@ def sim() -> Iterator[tuple[SimUpstream, str]]:
 @pytest.fixture
 def gateway(sim: tuple[SimUpstream, str]) -> Iterator[RunningGateway]:
     _, upstream_url = sim
-    with running_gateway(config=GatewayConfig(liveness_interval=0.05)) as gw:
+    with running_gateway(config=GatewayConfig(liveness_interval=0.05), allow=(upstream_url,)) as gw:
         gw.resolver.add(
             "key-slow",
             grant_id="grant-slow",
@@ -135,3 +138,47 @@ def test_streams_are_relayed_as_they_arrive(gateway: RunningGateway) -> None:
     # The upstream sends one token per 20 ms; buffered output would arrive in bursts, with
     # most gaps near zero.
     assert statistics.median(gaps) > 0.01
+
+
+@pytest.mark.parametrize("reason", ["withdrawn", "released", "revoked", "expired"])
+def test_plain_answer_arriving_after_the_cutoff_is_withheld(reason: str) -> None:
+    """Attack: a non-streaming call in flight when access ended still delivered its answer
+    (audited as 200). The engine re-checks access after the upstream answers: the answer is
+    withheld with 403 and the call is recorded as cut off."""
+    upstream = GatedUpstream()
+    with ThreadedServer(upstream, lifespan="off") as server, running_gateway() as gw:
+        gw.allow(server.url)
+        gw.resolver.add(
+            "key-gated",
+            grant_id="grant-gated",
+            upstream_base_url=server.url + "/v1",
+            upstream_model="gated",
+            public_model=MODEL,
+            credential_headers=SecretHeaders.bearer(UPSTREAM_KEY),
+        )
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(
+                httpx.post,
+                gw.base_url + "/chat/completions",
+                json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]},
+                headers={"Authorization": "Bearer key-gated"},
+                timeout=30,
+            )
+            assert upstream.received.wait(30)
+            # Access ends while the upstream is still working on the answer.
+            gw.resolver.close("grant-gated", reason)
+            upstream.release()
+            answer = pending.result(timeout=30)
+        calls = gw.settled_calls()
+    assert answer.status_code == 403
+    assert ANSWER_TEXT not in answer.text
+    body = answer.json()
+    assert body["type"] == "urn:prereview:problem:gateway-access-closed"
+    assert body["reason"] == reason
+    assert body["error"]["code"] == "gateway-access-closed"
+    (record,) = calls
+    assert record.status == 403
+    assert record.cut_off
+    assert record.error == "gateway-access-closed"
+    # The upstream did the work: the record counts its tokens.
+    assert (record.prompt_tokens, record.completion_tokens) == (3, 4)

@@ -42,7 +42,7 @@ def sim() -> Iterator[tuple[SimUpstream, str]]:
 def gateway(sim: tuple[SimUpstream, str]) -> Iterator[RunningGateway]:
     _, upstream_url = sim
     config = GatewayConfig(read_timeout=0.5, connect_timeout=0.5, liveness_interval=0.1)
-    with running_gateway(config=config) as gw:
+    with running_gateway(config=config, allow=(upstream_url,)) as gw:
         for name, upstream_model in BEHAVIOURS.items():
             gw.resolver.add(
                 f"key-{name}",
@@ -63,6 +63,8 @@ def gateway(sim: tuple[SimUpstream, str]) -> Iterator[RunningGateway]:
         with socket.socket() as closed:
             closed.bind(("127.0.0.1", 0))
             dead_port = closed.getsockname()[1]
+        # Allowed, so that the test reaches the connection attempt (and its refusal).
+        gw.allow(f"http://127.0.0.1:{dead_port}")
         gw.resolver.add(
             "key-unreachable",
             grant_id="grant-unreachable",

@@ -20,6 +20,7 @@ UPSTREAM_KEY = "sk-inspect-upstream-secret"
 @pytest.mark.slow
 def test_inspect_eval_through_the_gateway(tmp_path: Path) -> None:
     with running_sim(UPSTREAM_KEY) as (_, upstream_url), running_gateway() as gw:
+        gw.allow(upstream_url)
         gw.resolver.add(
             "pgw-inspect",
             grant_id="grant-inspect",

@@ -6,18 +6,21 @@ import asyncio
 import os
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import openai
 import pytest
 import redis.asyncio
+from gated_upstream import GatedUpstream
 from openai.types.chat import ChatCompletionMessageParam
 
 from prereview.gateway import GrantLimits, MemoryLimiter, RedisLimiter, SecretHeaders
 from prereview.gateway.errors import GatewayRateLimited
 from prereview.gateway.harness import running_gateway
 from prereview.gateway.limits import SECONDS_PER_DAY, STREAM_LEASE_SECONDS, Limiter
+from prereview.gateway.serving import ThreadedServer
 from prereview.gateway.upstream_sim import running_sim
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -125,7 +128,7 @@ def test_tokens_per_day(make_limiter: LimiterFactory) -> None:
     _run(scenario())
 
 
-def test_concurrent_streams(make_limiter: LimiterFactory) -> None:
+def test_concurrent_calls(make_limiter: LimiterFactory) -> None:
     async def scenario() -> None:
         clock = FakeTime()
         limiter = await make_limiter(clock)
@@ -136,8 +139,6 @@ def test_concurrent_streams(make_limiter: LimiterFactory) -> None:
             assert first
             assert second
             assert first != second
-            # Plain calls do not take stream slots.
-            assert await limiter.admit("g", limits, stream=False) is None
             with pytest.raises(GatewayRateLimited) as refused:
                 await limiter.admit("g", limits, stream=True)
             assert refused.value.limit == "concurrent-streams"
@@ -157,6 +158,30 @@ def test_concurrent_streams(make_limiter: LimiterFactory) -> None:
     _run(scenario())
 
 
+def test_plain_calls_are_limited_too(make_limiter: LimiterFactory) -> None:
+    """Attack: with only streams limited, a grant could keep any number of plain calls in
+    flight. Every call in flight now holds a slot of ``concurrent_streams``."""
+
+    async def scenario() -> None:
+        limiter = await make_limiter(FakeTime())
+        limits = GrantLimits(concurrent_streams=2)
+        try:
+            first = await limiter.admit("g", limits, stream=False)
+            second = await limiter.admit("g", limits, stream=True)
+            assert first
+            assert second
+            for stream in (False, True):
+                with pytest.raises(GatewayRateLimited) as refused:
+                    await limiter.admit("g", limits, stream=stream)
+                assert refused.value.limit == "concurrent-streams"
+            await limiter.release_stream("g", first)
+            assert await limiter.admit("g", limits, stream=False)
+        finally:
+            await _cleanup(limiter)
+
+    _run(scenario())
+
+
 def test_refusal_spends_nothing(make_limiter: LimiterFactory) -> None:
     async def scenario() -> None:
         clock = FakeTime()
@@ -168,7 +193,7 @@ def test_refusal_spends_nothing(make_limiter: LimiterFactory) -> None:
                 with pytest.raises(GatewayRateLimited):
                     await limiter.admit("g", limits, stream=True)
             # The refused streams did not use the second request of this minute.
-            await limiter.admit("g", limits, stream=False)
+            await limiter.admit("g", GrantLimits(requests_per_minute=2), stream=False)
         finally:
             await _cleanup(limiter)
 
@@ -194,6 +219,9 @@ def test_redis_replicas_share_counters() -> None:
         try:
             streams = await asyncio.gather(*(attempt(lim, True) for lim in (first, second) * 5))
             assert sum(streams) == 3
+            # With the three slots held, plain calls are refused as well.
+            assert not any(await asyncio.gather(*(attempt(lim, False) for lim in (first, second))))
+            limits = GrantLimits(requests_per_minute=25)
             plain = await asyncio.gather(*(attempt(lim, False) for lim in (first, second) * 20))
             assert sum(plain) == 25 - 3
         finally:
@@ -208,6 +236,7 @@ def test_gateway_answers_429_with_retry_after() -> None:
         running_sim("sk-limits") as (_, upstream_url),
         running_gateway() as gw,
     ):
+        gw.allow(upstream_url)
         gw.resolver.add(
             "key-limited",
             grant_id="grant-limited",
@@ -240,6 +269,7 @@ def test_gateway_stops_a_grant_that_spent_its_tokens() -> None:
         running_sim("sk-limits") as (_, upstream_url),
         running_gateway() as gw,
     ):
+        gw.allow(upstream_url)
         gw.resolver.add(
             "key-tokens",
             grant_id="grant-tokens",
@@ -267,6 +297,7 @@ def test_two_replicas_share_limits_through_redis() -> None:
         running_gateway(limiter=RedisLimiter.from_url(REDIS_URL, prefix=prefix)) as second,
     ):
         for replica in (first, second):
+            replica.allow(upstream_url)
             replica.resolver.add(
                 "key-shared",
                 grant_id="grant-shared",
@@ -290,3 +321,35 @@ def test_two_replicas_share_limits_through_redis() -> None:
 async def _redis_or_skip_and_close() -> None:
     client = await _redis_or_skip()
     await client.aclose()
+
+
+def test_a_plain_call_in_flight_holds_a_slot_through_the_gateway() -> None:
+    """Attack: ``concurrent_streams`` limited streams only, so plain calls were unlimited."""
+    upstream = GatedUpstream()
+    with ThreadedServer(upstream, lifespan="off") as server, running_gateway() as gw:
+        gw.allow(server.url)
+        gw.resolver.add(
+            "key-one-at-a-time",
+            grant_id="grant-one",
+            upstream_base_url=server.url + "/v1",
+            upstream_model="gated",
+            public_model="preview",
+            credential_headers=SecretHeaders.bearer("sk-gated"),
+            limits=GrantLimits(concurrent_streams=1),
+        )
+        url = gw.base_url + "/chat/completions"
+        body = {"model": "preview", "messages": [{"role": "user", "content": "hi"}]}
+        headers = {"Authorization": "Bearer key-one-at-a-time"}
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            first = pool.submit(httpx.post, url, json=body, headers=headers, timeout=30)
+            assert upstream.received.wait(30)
+            try:
+                second = httpx.post(url, json=body, headers=headers, timeout=5)
+            finally:
+                upstream.release()
+            assert first.result(timeout=30).status_code == 200
+        assert second.status_code == 429
+        assert second.json()["limit"] == "concurrent-streams"
+        assert second.headers["retry-after"] == "1"
+        # The slot is free again once the first call has ended.
+        assert httpx.post(url, json=body, headers=headers, timeout=30).status_code == 200

@@ -41,6 +41,7 @@ def test_mounted_under_fastapi() -> None:
         return {"status": "ok"}
 
     with running_sim("sk-mounted") as (_, upstream_url), ThreadedServer(app) as server:
+        engine.upstreams.allow(upstream_url)
         resolver.add(
             "key-mounted",
             grant_id="grant-mounted",

@@ -26,7 +26,7 @@ def sim() -> Iterator[tuple[SimUpstream, str]]:
 @pytest.fixture(scope="module")
 def gateway(sim: tuple[SimUpstream, str]) -> Iterator[RunningGateway]:
     _, upstream_url = sim
-    with running_gateway() as gw:
+    with running_gateway(allow=(upstream_url,)) as gw:
         gw.resolver.add(
             GATEWAY_KEY,
             grant_id="grant-1",

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,7 @@ import openai
 import pytest
 import redis
 from fastapi import FastAPI
+from gated_upstream import ANSWER_TEXT, GatedUpstream
 
 from prereview.api import create_app
 from prereview.core.clock import FixedClock
@@ -100,6 +102,8 @@ def setup(platform: Platform, app: FastAPI) -> Iterator[Setup]:
     # A real uvicorn with the app's lifespan, so shutdown flushes the sinks and closes the pool.
     with running_sim(UPSTREAM_KEY) as (sim, upstream_url), ThreadedServer(app) as server:
         url = server.url
+        # The simulator is on loopback: the gateway refuses it unless its origin is listed.
+        app.state.gateway.upstreams.allow(upstream_url)
         sub = platform.submit()
         grant = platform.grant(sub["id"], window_days=20)
         register(platform, sub["id"], upstream_url)
@@ -400,6 +404,8 @@ def test_two_replicas_share_limits_in_redis(
         ThreadedServer(replicas[1]) as second,
     ):
         a, b = first.url, second.url
+        for gateway_app in (platform.client.app, *replicas):
+            gateway_app.state.gateway.upstreams.allow(upstream_url)
         sub = platform.submit()
         grant = platform.grant(sub["id"])
         register(platform, sub["id"], upstream_url)
@@ -424,3 +430,36 @@ def test_two_replicas_share_limits_in_redis(
         for client in clients:
             with pytest.raises(openai.RateLimitError):
                 client.chat.completions.create(**ask)  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("how", ["withdrawn", "expired"])
+def test_a_plain_answer_after_the_cutoff_is_withheld_and_audited_as_cut_off(
+    setup: Setup, app: FastAPI, clock: FixedClock, how: str
+) -> None:
+    """Attack: a non-streaming call in flight at a withdrawal still delivered its answer and
+    was audited as 200. The answer is withheld (403) and the call audited as cut off."""
+    upstream = GatedUpstream()
+    with ThreadedServer(upstream, lifespan="off") as gated:
+        app.state.gateway.upstreams.allow(gated.url)
+        current = setup.fresh()
+        register(current.platform, current.submission_id, gated.url + "/v1")
+        key = current.key("agency")["key"]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(
+                httpx.post,
+                current.base_url + "/chat/completions",
+                json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]},
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=30,
+            )
+            assert upstream.received.wait(30)
+            _cut(current, how, clock, {})
+            upstream.release()
+            answer = pending.result(timeout=30)
+    assert answer.status_code == 403
+    assert ANSWER_TEXT not in answer.text
+    assert answer.json()["reason"] == how
+    (entry,) = current.calls(1)
+    assert entry["detail"]["status"] == 403
+    assert entry["detail"]["cut_off"] is True
+    assert entry["detail"]["error"] == "gateway-access-closed"

@@ -28,7 +28,11 @@ def key(platform: Platform) -> str:
         "PUT",
         f"/submissions/{sub['id']}/gateway/upstream",
         200,
-        json={"base_url": "http://127.0.0.1:9/v1", "upstream_model": "m", "api_key": "sk-r"},
+        json={
+            "base_url": "https://resolver-test.invalid/v1",
+            "upstream_model": "m",
+            "api_key": "sk-r",
+        },
     )
     issued = platform.call(
         "agency", "POST", f"/submissions/{sub['id']}/gateway/keys", 201, json={"name": "r"}

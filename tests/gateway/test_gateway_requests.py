@@ -22,6 +22,7 @@ def gateway() -> Iterator[RunningGateway]:
         running_sim(UPSTREAM_KEY) as (_, upstream_url),
         running_gateway(config=GatewayConfig(max_body_bytes=4096)) as gw,
     ):
+        gw.allow(upstream_url)
         for name, keep in (("plain", False), ("kept", True)):
             gw.resolver.add(
                 f"key-{name}",
@@ -86,3 +87,32 @@ def test_transcripts_only_where_the_developer_allows(gateway: RunningGateway) ->
     assert "prompt for" not in repr(plain)
     calls = {c.call_id for c in gateway.calls.items}
     assert {t.call_id for t in transcripts} <= calls
+
+
+@pytest.mark.parametrize("depth", [65, 1500, 3000])
+def test_deeply_nested_bodies_are_400_problems(gateway: RunningGateway, depth: int) -> None:
+    """Attack: a body nested past the JSON decoder's recursion limit was a 500. Bodies nested
+    deeper than 64 levels are refused while reading, with the OpenAI ``error`` member."""
+    nested = b"[" * depth + b"]" * depth
+    body = b'{"model":"preview","messages":' + nested + b"}"
+    answer = httpx.post(
+        gateway.base_url + "/chat/completions",
+        content=body,
+        headers={**AUTH, "content-type": "application/json"},
+    )
+    if len(body) > 4096:
+        assert answer.status_code == 413
+        return
+    assert answer.status_code == 400, answer.text
+    assert _problem_type(answer) == "gateway-too-deeply-nested"
+    assert answer.json()["error"]["code"] == "gateway-too-deeply-nested"
+    assert answer.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_nesting_within_the_limit_is_forwarded(gateway: RunningGateway) -> None:
+    content: object = "hi"
+    for _ in range(60):
+        content = {"x": content}
+    body = {"model": "preview", "messages": [{"role": "user", "content": "hi"}], "meta": content}
+    answer = httpx.post(gateway.base_url + "/chat/completions", json=body, headers=AUTH)
+    assert answer.status_code == 200, answer.text

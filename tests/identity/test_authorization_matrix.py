@@ -24,6 +24,12 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "GET /api/v1/organisations/{org_id}": (200, 200, 200, 200, 200, 200, 200, 401),
     "POST /api/v1/organisations/{org_id}/users": (201, 201, 201, 201, 201, 201, 201, 401),
     "GET /api/v1/organisations/{org_id}/users": (200, 200, 200, 200, 200, 200, 200, 401),
+    # identity: deactivation by the user's own organisation's administrators; invitations into
+    # one's own organisation; redeeming needs no token (the secret is the credential)
+    "POST /api/v1/users/{user_id}/deactivate": (200, 404, 404, 404, 404, 404, 404, 401),
+    "POST /api/v1/users/{user_id}/reactivate": (200, 404, 404, 404, 404, 404, 404, 401),
+    "POST /api/v1/organisations/{org_id}/invitations": (201, 201, 201, 201, 201, 201, 201, 401),
+    "POST /api/v1/invitations/redeem": (201, 201, 201, 201, 201, 201, 201, 201),
     "POST /api/v1/tokens": (201, 201, 201, 201, 201, 201, 201, 401),
     "GET /api/v1/tokens": (200, 200, 200, 200, 200, 200, 200, 401),
     "POST /api/v1/tokens/{token_id}/revoke": (200, 404, 404, 404, 404, 404, 404, 401),
@@ -127,6 +133,9 @@ EXPECTED: dict[str, tuple[int, ...]] = {
         200,
         401,
     ),
+    # Relabelling: the reporter (the agency) to any label, the clearinghouse only tighter; the
+    # example tightens AMBER to AMBER+STRICT. The vendor on the case may read but not relabel.
+    "PUT /api/v1/clearinghouse/reports/{report_id}/tlp": (403, 404, 200, 404, 404, 404, 200, 401),
     "POST /api/v1/clearinghouse/relations": (403, 403, 403, 403, 403, 403, 201, 401),
     "GET /api/v1/clearinghouse/duplicates": (403, 403, 403, 403, 403, 403, 200, 401),
     "POST /api/v1/clearinghouse/duplicates/{duplicate_id}/decision": (
@@ -159,6 +168,18 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "GET /api/v1/clearinghouse/products": (200, 200, 200, 200, 200, 200, 200, 401),
     "POST /api/v1/clearinghouse/inventory": (403, 403, 403, 403, 201, 201, 403, 401),
     "GET /api/v1/clearinghouse/notifications": (200, 200, 200, 200, 200, 200, 200, 401),
+    # Product claims: only a clearinghouse analyst lists and verifies them.
+    "GET /api/v1/clearinghouse/claims": (403, 403, 403, 403, 403, 403, 200, 401),
+    "POST /api/v1/clearinghouse/claims/{claim_id}/decision": (
+        403,
+        403,
+        403,
+        403,
+        403,
+        403,
+        200,
+        401,
+    ),
     "GET /api/v1/clearinghouse/advisories/for-me": (200, 200, 200, 200, 200, 200, 200, 401),
     "GET /api/v1/clearinghouse/advisories/{report_id}.csaf.json": (
         200,

@@ -97,3 +97,30 @@ def test_pagination(platform: Platform) -> None:
     assert page["total"] == 7
     platform.call("agency", "GET", "/organisations?limit=0", 422)
     platform.call("agency", "GET", "/organisations?limit=201", 422)
+
+
+def test_email_taken_says_nothing_about_other_organisations(platform: Platform) -> None:
+    """Attack: an administrator probes emails to learn who has an account in other
+    organisations (a platform-wide 409 told it). Emails are unique per organisation now."""
+    agency = platform["agency"].org_id
+    # developer@developer.org is the developer organisation's administrator.
+    same = platform.call(
+        "agency",
+        "POST",
+        f"/organisations/{agency}/users",
+        201,
+        json={"email": "developer@developer.org", "name": "Namesake"},
+    ).json()
+    assert same["organisation_id"] == agency
+    again = platform.call(
+        "agency",
+        "POST",
+        f"/organisations/{agency}/users",
+        409,
+        json={"email": "Developer@Developer.org", "name": "Twice"},
+    ).json()
+    assert again["type"].endswith("email-taken")
+    assert "your organisation" in again["detail"]
+    # Both accounts work, each as itself.
+    me = platform.call("developer", "GET", "/me", 200).json()
+    assert me["organisation"]["id"] == platform["developer"].org_id

@@ -55,3 +55,35 @@ def test_only_clearinghouse_admins_admit_organisations() -> None:
     assert allowed(actor(OrgKind.CLEARINGHOUSE, Role.ADMIN), Permission.ORG_CREATE)
     assert not allowed(actor(OrgKind.CLEARINGHOUSE, Role.MEMBER), Permission.ORG_CREATE)
     assert not allowed(actor(OrgKind.AGENCY, Role.ADMIN), Permission.ORG_CREATE)
+
+
+def test_after_access_ends_an_agency_reads_its_own_work_only() -> None:
+    agency = actor(OrgKind.AGENCY)
+    live = Access(granted_agency=True, had_access=True)
+    ended = Access(had_access=True)
+    for permission in (Permission.EVAL_RESULT_READ, Permission.COVERAGE_DETERMINATION_READ):
+        assert allowed(agency, permission, live)
+        assert not allowed(agency, permission, ended)
+        assert allowed(agency, permission, Access(had_access=True, author=True))
+    # Another agency's log is never its business, live grant or not.
+    assert not allowed(agency, Permission.EVAL_LOG_DOWNLOAD, live)
+    assert allowed(agency, Permission.EVAL_LOG_DOWNLOAD, Access(had_access=True, author=True))
+    assert allowed(actor(OrgKind.DEVELOPER), Permission.EVAL_LOG_DOWNLOAD, Access(owner=True))
+
+
+def test_only_the_source_loosens_a_tlp_label() -> None:
+    clearinghouse = actor(OrgKind.CLEARINGHOUSE)
+    loosening = Access(tlp="AMBER+STRICT", loosens_tlp=True)
+    for permission in (Permission.CH_ADVISORY_PUBLISH, Permission.CH_REPORT_RELABEL):
+        assert not allowed(clearinghouse, permission, loosening)
+        assert allowed(clearinghouse, permission, Access(tlp="AMBER+STRICT"))
+    reporter = Access(tlp="AMBER+STRICT", loosens_tlp=True, reporter=True)
+    assert allowed(actor(OrgKind.AGENCY), Permission.CH_REPORT_RELABEL, reporter)
+    assert not allowed(actor(OrgKind.AGENCY), Permission.CH_REPORT_RELABEL, Access(tlp="AMBER"))
+
+
+def test_product_claims_are_decided_by_the_clearinghouse() -> None:
+    for kind in OrgKind:
+        want = kind is OrgKind.CLEARINGHOUSE
+        assert allowed(actor(kind), Permission.CH_CLAIM_DECIDE, Access()) is want
+        assert allowed(actor(kind), Permission.CH_CLAIM_LIST, Access()) is want

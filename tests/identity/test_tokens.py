@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -89,3 +89,37 @@ def test_bootstrap_only_once(platform: Platform) -> None:
             platform.context.clock.now(),
             timedelta(days=1),
         )
+
+
+def test_token_lifetime_is_capped_by_the_platform(platform: Platform) -> None:
+    """Attack: any token could mint a 366-day token; PREREVIEW_TOKEN_TTL_DAYS is now a cap."""
+    cap = platform.context.settings.token_ttl_days
+    too_long = platform.call("agency", "POST", "/tokens", 422, json={"ttl_days": cap + 1}).json()
+    assert too_long["type"] == "urn:prereview:problem:token-ttl-too-long"
+    assert str(cap) in too_long["detail"]
+    platform.call("agency", "POST", "/tokens", 422, json={"ttl_days": 366})
+    now = platform.context.clock.now()
+    at_cap = platform.call("agency", "POST", "/tokens", 201, json={"ttl_days": cap}).json()
+    default = platform.call("agency", "POST", "/tokens", 201, json={}).json()
+    for created in (at_cap, default):
+        assert datetime.fromisoformat(created["expires_at"]) == now + timedelta(days=cap)
+
+
+def test_a_token_never_outlives_the_token_that_made_it(
+    platform: Platform, clock: FixedClock
+) -> None:
+    """Attack: a stolen token about to expire is traded for a fresh long-lived one."""
+    short = platform.call("agency", "POST", "/tokens", 201, json={"ttl_days": 2}).json()
+    headers = {"Authorization": f"Bearer {short['token']}"}
+    child = platform.client.post("/api/v1/tokens", json={"ttl_days": 30}, headers=headers)
+    assert child.status_code == 201
+    assert child.json()["expires_at"] == short["expires_at"]
+    grandchild = platform.client.post(
+        "/api/v1/tokens", json={}, headers={"Authorization": f"Bearer {child.json()['token']}"}
+    )
+    assert grandchild.json()["expires_at"] == short["expires_at"]
+    clock.advance(timedelta(days=2))
+    for token in (short["token"], child.json()["token"], grandchild.json()["token"]):
+        refused = platform.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert refused.status_code == 401
+        assert refused.json()["type"].endswith("token-expired")

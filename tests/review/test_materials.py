@@ -221,3 +221,72 @@ def test_tampered_blob_aborts_the_download(platform: Platform) -> None:
     assert received is None or len(received) < material["size"]
     # What did arrive was verified before it was sent: at most the chunks before the damage.
     assert received is None or len(received) <= len(raw) // 2
+
+
+# -- file names: kept as given, refused if unsafe, always downloadable -------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "encoded"),
+    [
+        ("报告.pdf", "%E6%8A%A5%E5%91%8A.pdf"),
+        ("launch 🚀 notes.md", "launch%20%F0%9F%9A%80%20notes.md"),
+        ('say "hi" 100%.txt', "say%20%22hi%22%20100%25.txt"),
+    ],
+)
+def test_any_unicode_name_uploads_and_downloads(
+    platform: Platform, name: str, encoded: str
+) -> None:
+    sub = platform.submit()
+    material = upload(platform, sub["id"], b"bytes", filename=name)
+    assert material["filename"] == name
+    got = platform.call("developer", "GET", f"/materials/{material['id']}/content", 200)
+    assert got.content == b"bytes"
+    disposition = got.headers["content-disposition"]
+    assert disposition.isascii()
+    assert disposition.endswith(f"filename*=UTF-8''{encoded}")
+    assert disposition.startswith('attachment; filename="')
+
+
+def test_names_are_stored_in_nfc(platform: Platform) -> None:
+    sub = platform.submit()
+    material = upload(platform, sub["id"], b"bytes", filename="re\u0301sume\u0301.pdf")
+    assert material["filename"] == "r\u00e9sum\u00e9.pdf"
+
+
+@pytest.mark.parametrize(
+    "name", ["bad\x7fname.pdf", "line\u2028break.pdf", "para\u2029.pdf", "x\u202efdp.exe", ".."]
+)
+def test_unsafe_names_are_refused_before_anything_is_stored(platform: Platform, name: str) -> None:
+    sub = platform.submit()
+    refused = platform.call(
+        "developer",
+        "POST",
+        f"/submissions/{sub['id']}/materials",
+        422,
+        params={"filename": name, "kind": "model_card"},
+        content=b"bytes",
+    ).json()
+    assert refused["type"] in {
+        "urn:prereview:problem:invalid-filename",
+        "urn:prereview:problem:invalid-input",
+    }
+    assert blob_files(platform) == []
+    assert (
+        platform.call("developer", "GET", f"/submissions/{sub['id']}/materials", 200).json() == []
+    )
+
+
+def test_a_name_stored_before_the_check_still_downloads(platform: Platform) -> None:
+    from prereview.review.models import Material
+
+    sub = platform.submit()
+    material = upload(platform, sub["id"], b"bytes")
+    with platform.context.sessions() as db:
+        row = db.get(Material, material["id"])
+        assert row is not None
+        row.filename = "old\x7fname\u2028.pdf"
+        db.commit()
+    got = platform.call("developer", "GET", f"/materials/{material['id']}/content", 200)
+    assert got.headers["content-disposition"].isascii()
+    assert "%7F" in got.headers["content-disposition"]

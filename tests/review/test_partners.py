@@ -192,3 +192,54 @@ def test_findings_carry_handling_markings(platform: Platform) -> None:
         json=FINDING | {"tlp": "TLP:WHITE"},
     ).json()
     assert bad["errors"][0]["location"] == ["body", "tlp"]
+
+
+def test_a_partners_access_ends_with_its_nominating_agencys_grant(platform: Platform) -> None:
+    from prereview.core.db import transaction
+    from prereview.gateway.service import hash_key, key_snapshot, refusal
+
+    sub = platform.submit()
+    sid = sub["id"]
+    grant = platform.grant(sid)
+    platform.grant(sid, agency="other_agency")  # another agency's live grant changes nothing
+    nomination = nominate(platform, sid)
+    platform.call(
+        "developer", "POST", f"/submissions/{sid}/nominations/{nomination['id']}/consent", 200
+    )
+    material = platform.call(
+        "developer",
+        "POST",
+        f"/submissions/{sid}/materials",
+        201,
+        params={"filename": "card.md", "kind": "system_card", "tlp": "TLP:AMBER"},
+        content=b"amber system card",
+    ).json()
+    platform.call(
+        "developer",
+        "PUT",
+        f"/submissions/{sid}/gateway/upstream",
+        200,
+        json={"base_url": "https://upstream.invalid/v1", "upstream_model": "m", "api_key": "sk-x"},
+    )
+    key = platform.call(
+        "partner", "POST", f"/submissions/{sid}/gateway/keys", 201, json={"name": "k"}
+    ).json()
+    platform.call("partner", "GET", f"/submissions/{sid}", 200)
+    platform.call("partner", "GET", f"/materials/{material['id']}/content", 200)
+
+    platform.call("developer", "POST", f"/submissions/{sid}/grants/{grant['id']}/revoke", 200)
+    # The nominating agency lost its grant: so does the partner, at once, everywhere.
+    platform.call("partner", "GET", f"/submissions/{sid}", 403)
+    platform.call("partner", "GET", f"/materials/{material['id']}", 403)
+    platform.call("partner", "GET", f"/materials/{material['id']}/content", 403)
+    platform.call("partner", "POST", f"/submissions/{sid}/findings", 403, json=FINDING)
+    platform.call("partner", "POST", f"/submissions/{sid}/gateway/keys", 403, json={"name": "k2"})
+    assert platform.call("partner", "GET", "/queue", 200).json() == []
+    with transaction(platform.context.sessions) as db:
+        snapshot = key_snapshot(db, hash_key(key["key"]))
+    assert snapshot is not None
+    assert refusal(snapshot, platform.context.clock.now()) == "revoked"
+
+    # Granted again by the developer: the developer's consent to the partner holds again.
+    platform.grant(sid)
+    platform.call("partner", "GET", f"/submissions/{sid}", 200)

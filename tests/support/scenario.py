@@ -32,6 +32,7 @@ class Scenario:
     eval_result_id: str = ""
     clearinghouse: dict[str, str] = field(default_factory=dict)
     gateway: dict[str, str] = field(default_factory=dict)
+    spare_user_id: str = ""
 
     @classmethod
     def build(cls, platform: Platform) -> Scenario:
@@ -102,6 +103,8 @@ class Scenario:
             params |= clearinghouse_ids(self)
         if "/gateway/" in template or any(f"{{{key}}}" in template for key in GATEWAY_PARAMS):
             params |= gateway_ids(self)
+        if "{user_id}" in template:
+            params["user_id"] = spare_user(self)
         path = template.format(**params)
         kwargs = EXAMPLES[(method, template)](self)
         if not path.startswith("/api/v1/"):
@@ -110,7 +113,33 @@ class Scenario:
         return self.platform.call(who, method, path.removeprefix("/api/v1"), **kwargs)
 
 
-CLEARINGHOUSE_PARAMS = ("report_id", "case_id", "duplicate_id", "collection_id", "object_id")
+CLEARINGHOUSE_PARAMS = (
+    "report_id",
+    "case_id",
+    "duplicate_id",
+    "collection_id",
+    "object_id",
+    "claim_id",
+)
+
+
+def verify_claims(platform: Platform, who: str) -> list[dict[str, Any]]:
+    """A clearinghouse analyst verifies every pending product claim of ``who``'s organisation
+    (claims confer a need to know only once verified)."""
+    pending = platform.call(
+        "clearinghouse", "GET", "/clearinghouse/claims", 200, params={"limit": 200}
+    ).json()["items"]
+    return [
+        platform.call(
+            "clearinghouse",
+            "POST",
+            f"/clearinghouse/claims/{claim['id']}/decision",
+            200,
+            json={"decision": "verify", "note": "DNS TXT challenge checked"},
+        ).json()
+        for claim in pending
+        if claim["org_id"] == platform[who].org_id
+    ]
 
 
 def ch_report(report_id: str, **extra: Any) -> dict[str, Any]:
@@ -129,16 +158,26 @@ def ch_report(report_id: str, **extra: Any) -> dict[str, Any]:
 
 def clearinghouse_ids(scenario: Scenario) -> dict[str, str]:
     """Built on first use: an AMBER report by the agency in uploadkit, which the developer
-    makes and the partner runs, published but in a case under embargo with the developer as
-    vendor; and a near-duplicate of it proposed to the clearinghouse."""
+    makes and the partner runs (both claims verified), published but in a case under embargo
+    with the developer as vendor; a near-duplicate of it proposed to the clearinghouse; and a
+    product claim of the other partner waiting for an analyst."""
     if scenario.clearinghouse:
         return scenario.clearinghouse
     platform = scenario.platform
     product = {"identifiers": ["pkg:pypi/uploadkit"]}
     platform.call("developer", "POST", "/clearinghouse/products", 201, json=product)
     platform.call("partner", "POST", "/clearinghouse/inventory", 201, json=product)
+    verify_claims(platform, "developer")
+    verify_claims(platform, "partner")
+    (pending,) = platform.call(
+        "other_partner",
+        "POST",
+        "/clearinghouse/products",
+        201,
+        json={"identifiers": [f"pkg:npm/claimed-{uuid.uuid4().hex[:8]}"], "proof": "TXT record"},
+    ).json()
     report_id = f"PRV-{uuid.uuid4().hex[:12]}"
-    cve = f"CVE-2026-{10000 + uuid.uuid4().int % 90000}"
+    cve = f"CVE-2026-{10_000_000 + uuid.uuid4().int % 90_000_000}"  # 8 digits: no draw collides
     platform.call(
         "agency",
         "POST",
@@ -174,8 +213,36 @@ def clearinghouse_ids(scenario: Scenario) -> dict[str, str]:
         # TAXII: the TLP:AMBER collection, and the report's STIX vulnerability (embargoed).
         collection_id=next(c.id for c in COLLECTIONS.values() if c.title.endswith("TLP:AMBER")),
         object_id=stable_id("vulnerability", report_id),
+        claim_id=pending["id"],
     )
     return scenario.clearinghouse
+
+
+def spare_user(scenario: Scenario) -> str:
+    """Built on first use: a member of the developer's organisation, to deactivate and back."""
+    if not scenario.spare_user_id:
+        developer = scenario.platform["developer"].org_id
+        scenario.spare_user_id = scenario.platform.call(
+            "developer",
+            "POST",
+            f"/organisations/{developer}/users",
+            201,
+            json={"email": f"spare.{uuid.uuid4().hex[:8]}@example.org", "name": "Spare"},
+        ).json()["id"]
+    return scenario.spare_user_id
+
+
+def _invitation(scenario: Scenario) -> dict[str, Any]:
+    """A fresh invitation into the developer's organisation, to redeem (no token needed)."""
+    developer = scenario.platform["developer"].org_id
+    created = scenario.platform.call(
+        "developer",
+        "POST",
+        f"/organisations/{developer}/invitations",
+        201,
+        json={"email": f"invitee.{uuid.uuid4().hex[:8]}@example.org", "role": "member"},
+    ).json()
+    return {"json": {"secret": created["secret"], "name": "Invitee"}}
 
 
 def _json(body: dict[str, Any]) -> Callable[[Scenario], dict[str, Any]]:
@@ -225,6 +292,12 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
         "json": {"email": f"person.{uuid.uuid4().hex[:8]}@example.org", "name": "New Person"}
     },
     ("GET", "/api/v1/organisations/{org_id}/users"): _none,
+    ("POST", "/api/v1/users/{user_id}/deactivate"): _none,
+    ("POST", "/api/v1/users/{user_id}/reactivate"): _none,
+    ("POST", "/api/v1/organisations/{org_id}/invitations"): lambda _: {
+        "json": {"email": f"invitee.{uuid.uuid4().hex[:8]}@example.org"}
+    },
+    ("POST", "/api/v1/invitations/redeem"): _invitation,
     ("POST", "/api/v1/tokens"): _json({"name": "ci"}),
     ("GET", "/api/v1/tokens"): _none,
     ("POST", "/api/v1/tokens/{token_id}/revoke"): _none,
@@ -304,6 +377,8 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ("GET", "/api/v1/clearinghouse/reports/{report_id}/evidence"): _none,
     ("GET", "/api/v1/clearinghouse/reports/{report_id}/relations"): _none,
     ("POST", "/api/v1/clearinghouse/reports/{report_id}/publish"): _json({"tlp": "AMBER"}),
+    # Tightening: the reporter and the clearinghouse may; loosening is the reporter's alone.
+    ("PUT", "/api/v1/clearinghouse/reports/{report_id}/tlp"): _json({"tlp": "AMBER+STRICT"}),
     ("POST", "/api/v1/clearinghouse/relations"): lambda _: {
         "json": {"kind": "alias", "source": f"X-{uuid.uuid4().hex}", "target": "CVE-2026-9"}
     },
@@ -328,6 +403,10 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ("POST", "/api/v1/clearinghouse/inventory"): _json({"identifiers": ["pkg:npm/framekit"]}),
     ("GET", "/api/v1/clearinghouse/products"): _none,
     ("GET", "/api/v1/clearinghouse/notifications"): _none,
+    ("GET", "/api/v1/clearinghouse/claims"): _none,
+    ("POST", "/api/v1/clearinghouse/claims/{claim_id}/decision"): _json(
+        {"decision": "verify", "note": "signed statement checked"}
+    ),
     ("GET", "/api/v1/clearinghouse/advisories/for-me"): _none,
     ("GET", "/api/v1/clearinghouse/advisories/{report_id}.csaf.json"): _none,
     ("GET", "/api/v1/clearinghouse/advisories/{report_id}.osv.json"): _none,
@@ -378,7 +457,7 @@ def gateway_ids(scenario: Scenario) -> dict[str, str]:
         "PUT",
         f"/submissions/{sub_id}/gateway/upstream",
         200,
-        json={"base_url": "http://127.0.0.1:9/v1", "upstream_model": "m", "api_key": "sk-x"},
+        json={"base_url": "https://upstream.invalid/v1", "upstream_model": "m", "api_key": "sk-x"},
     )
     key = platform.call(
         "agency", "POST", f"/submissions/{sub_id}/gateway/keys", 201, json={"name": "k"}
@@ -409,7 +488,7 @@ def gateway_ids(scenario: Scenario) -> dict[str, str]:
 EXAMPLES.update(
     {
         ("PUT", "/api/v1/submissions/{submission_id}/gateway/upstream"): _json(
-            {"base_url": "http://127.0.0.1:9/v1", "upstream_model": "m2", "api_key": "sk-y"}
+            {"base_url": "https://upstream.invalid/v1", "upstream_model": "m2", "api_key": "sk-y"}
         ),
         ("GET", "/api/v1/submissions/{submission_id}/gateway/upstream"): _none,
         ("POST", "/api/v1/submissions/{submission_id}/gateway/keys"): _json({"name": "ci"}),

@@ -2,23 +2,30 @@
 
 ``prereview audit verify`` runs on the server's machine, straight against the database named by
 ``PREREVIEW_DATABASE_URL``; the other commands ask a running server over HTTP and check what it
-answers (proofs are verified locally, so a lying server is caught).
+answers (proofs are verified locally, so a lying server is caught). Those check every
+checkpoint against the key pinned for the server and the checkpoint saved last time
+(:mod:`prereview.audit.trust`); ``prereview audit trust ...`` shows, exports (as a witness for
+``verify --witness``) or forgets what is saved.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from prereview.audit import merkle
-from prereview.audit.checkpoint import NoteVerifier, parse_and_verify_checkpoint, read_signer_key
+from prereview.audit.checkpoint import Checkpoint, NoteVerifier, read_signer_key
 from prereview.audit.errors import LogMismatch
 from prereview.audit.service import log_size
-from prereview.audit.verify import verify_stored_log
+from prereview.audit.trust import LogTrust, TrustState, load_witness, save_state
+from prereview.audit.verify import begin_snapshot, verify_stored_log
 from prereview.core.client import (
     DEFAULT_SERVER,
     ApiClient,
@@ -55,14 +62,31 @@ def _trusted(settings: Settings, given: list[str] | None) -> list[NoteVerifier] 
     return trusted or None
 
 
+WitnessOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--witness",
+        help="A witness file (from 'prereview audit trust export' on a client); repeat for "
+        "several. The log must match every checkpoint in it.",
+        exists=False,
+        dir_okay=False,
+    ),
+]
+
+
 @audit_app.command("verify")
 def verify(
     verifier_key: VerifierOption = None,
+    witness: WitnessOption = None,
     chunk: Annotated[int, typer.Option(min=1, help="Entries read per query.")] = 10_000,
 ) -> None:
-    """Check the whole stored log against its signed checkpoints (run on the server's machine).
+    """Check the whole stored log against every checkpoint signed for it (on the server).
 
-    Exits 1 naming the first bad entry if any row was changed, deleted, reordered or inserted.
+    The roots are checked against the checkpoint rows, the append-only published-checkpoint
+    table, the journal file next to the signing key, and any witness files. Exits 1 naming the
+    first bad entry if any row was changed, deleted, reordered or inserted, or if the log was
+    rebuilt or truncated below a published checkpoint. Reads one snapshot, so it can run while
+    the server is writing.
     """
     settings = load_settings()
     context = AppContext.create(settings)
@@ -73,7 +97,13 @@ def verify(
                 "[yellow]warning:[/] no signing key file and no --verifier-key: trusting the "
                 "verifier keys stored in the database"
             )
+        witnesses = [
+            item
+            for path in witness or []
+            for item in load_witness(path, origin=settings.audit_origin)
+        ]
         with context.sessions() as db:
+            begin_snapshot(db)
             columns = (
                 TextColumn("verifying"),
                 BarColumn(),
@@ -83,7 +113,12 @@ def verify(
             with Progress(*columns, console=errors, transient=True) as bar:
                 task = bar.add_task("entries", total=log_size(db))
                 result = verify_stored_log(
-                    db, trusted, progress=lambda done: bar.advance(task, done), chunk=chunk
+                    db,
+                    trusted,
+                    progress=lambda done: bar.advance(task, done),
+                    chunk=chunk,
+                    journal=settings.audit_journal_path,
+                    witnesses=witnesses,
                 )
     except LogMismatch as exc:
         position = exc.extra.get("position")
@@ -103,7 +138,10 @@ def verify(
         if result.checkpoint_size is not None
         else "no signed checkpoint yet"
     )
-    console.print(f"log verified: {result.size} entries, root {root} ({signed})")
+    console.print(
+        f"log verified: {result.size} entries, root {root} ({signed}; "
+        f"{result.published} published checkpoints matched)"
+    )
 
 
 def _hash(text: str, what: str) -> bytes:
@@ -122,22 +160,61 @@ def _checked(check: Any, *args: Any) -> None:
         raise typer.Exit(1) from None
 
 
+def _trust(server: str, key: str | None = None) -> LogTrust:
+    try:
+        return LogTrust.for_server(load_settings(), server, key)
+    except PrereviewError as exc:
+        errors.print(f"[red]error:[/] {exc.detail}")
+        raise typer.Exit(2) from None
+
+
+def _consistency(client: ApiClient) -> Callable[[int, int], Any]:
+    return lambda first, second: client.get("/audit/proof/consistency", first=first, second=second)
+
+
+def _accept(trust: LogTrust, client: ApiClient, served: Any) -> Checkpoint:
+    """Check a served checkpoint against the pinned key and the last one seen, and save it;
+    exit 1 naming what failed."""
+    try:
+        accepted = trust.accept(served, _consistency(client))
+    except PrereviewError as exc:
+        errors.print(f"[red]checkpoint does NOT verify:[/] {exc.detail}")
+        raise typer.Exit(1) from None
+    if accepted.pinned_now:
+        errors.print(
+            f"[yellow]note:[/] first use of this log: pinned its key {served['verifier_key']} "
+            f"in {trust.path}; compare it with the one your operator published"
+        )
+    return accepted.checkpoint
+
+
+def _latest(trust: LogTrust, client: ApiClient) -> Checkpoint:
+    return _accept(trust, client, client.get("/audit/checkpoint"))
+
+
+def _anchored(trust: LogTrust, client: ApiClient, size: int, root: bytes) -> None:
+    """Tie a root served with a proof to the trusted checkpoint by a consistency proof."""
+    _checked(trust.anchor, size, root, _consistency(client))
+
+
 @audit_app.command("checkpoint")
 def checkpoint(
     verifier_key: Annotated[
         str | None,
-        typer.Option(help="Check the signature with this trusted key, not the one served."),
+        typer.Option(help="The log's trusted key; default: PREREVIEW_AUDIT_PUBLIC_KEY, or pinned."),
     ] = None,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
-    """The log's latest signed checkpoint; its signature is checked here."""
-    data = ApiClient(server).get("/audit/checkpoint")
-    try:
-        parse_and_verify_checkpoint(data["note"], verifier_key or data["verifier_key"])
-    except PrereviewError as exc:
-        errors.print(f"[red]checkpoint does NOT verify:[/] {exc.detail}")
-        raise typer.Exit(1) from None
+    """The log's latest signed checkpoint, checked here against the pinned key and the last one.
+
+    The first use pins the log's key (or takes PREREVIEW_AUDIT_PUBLIC_KEY); later ones fail on
+    a key change, a smaller log, or a log that does not extend the checkpoint saved last time.
+    """
+    trust = _trust(server, verifier_key)
+    client = ApiClient(server)
+    data = client.get("/audit/checkpoint")
+    _accept(trust, client, data)
     show(data, as_json)
 
 
@@ -148,17 +225,27 @@ def proof_inclusion(
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
-    """Proof that entry SEQ is in the log; verified here against the root served with it."""
-    data = ApiClient(server).get("/audit/proof/inclusion", seq=seq, size=size)
+    """Proof that entry SEQ is in the log, verified here against the trusted checkpoint."""
+    trust = _trust(server)
+    client = ApiClient(server)
+    trusted = _latest(trust, client)
+    data = client.get("/audit/proof/inclusion", seq=seq, size=size or trusted.size)
     path = [_hash(h, "proof hash") for h in data["proof"]]
+    root = _hash(data["root"], "root")
     _checked(
         merkle.verify_inclusion,
         _hash(data["leaf_hash"], "leaf hash"),
         data["seq"],
         data["size"],
         path,
-        _hash(data["root"], "root"),
+        root,
     )
+    if data["size"] == trusted.size:
+        if root != trusted.root:
+            errors.print("[red]proof does NOT verify:[/] its root is not the checkpoint's root")
+            raise typer.Exit(1)
+    else:
+        _anchored(trust, client, data["size"], root)
     show(data, as_json)
     if not as_json:
         console.print(f"inclusion proof verified: {len(path)} hashes for a tree of {data['size']}")
@@ -171,17 +258,23 @@ def proof_consistency(
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
-    """Proof that the log of SECOND entries extends the log of FIRST; verified here."""
-    data = ApiClient(server).get("/audit/proof/consistency", first=first, second=second)
+    """Proof that the log of SECOND entries extends the log of FIRST; verified here, and tied
+    to the trusted checkpoint."""
+    trust = _trust(server)
+    client = ApiClient(server)
+    _latest(trust, client)
+    data = client.get("/audit/proof/consistency", first=first, second=second)
     path = [_hash(h, "proof hash") for h in data["proof"]]
+    second_root = _hash(data["second_root"], "root")
     _checked(
         merkle.verify_consistency,
         data["first"],
         data["second"],
         _hash(data["first_root"], "root"),
-        _hash(data["second_root"], "root"),
+        second_root,
         path,
     )
+    _anchored(trust, client, data["second"], second_root)
     show(data, as_json)
     if not as_json:
         console.print(f"consistency proof verified: {len(path)} hashes")
@@ -198,13 +291,14 @@ def entries(
     """Every entry about your organisation's submissions (developers).
 
     With ``--with-proofs`` each entry's text, leaf hash and inclusion proof are checked here
-    against the signed checkpoint served with them.
+    against the checkpoint served with them, itself checked against the pinned key and the
+    checkpoint saved last time.
     """
-    data = ApiClient(server).get(
-        "/audit/entries", limit=limit, offset=offset, with_proofs=with_proofs or None
-    )
-    if with_proofs:
-        _check_proven_page(data)
+    trust = _trust(server) if with_proofs else None
+    client = ApiClient(server)
+    data = client.get("/audit/entries", limit=limit, offset=offset, with_proofs=with_proofs or None)
+    if trust is not None:
+        _check_proven_page(_accept(trust, client, data["checkpoint"]), data)
     columns = [
         ("seq", field("seq")),
         ("at", field("at")),
@@ -217,13 +311,7 @@ def entries(
     show(data, as_json, columns)
 
 
-def _check_proven_page(data: Any) -> None:
-    signed = data["checkpoint"]
-    try:
-        stated = parse_and_verify_checkpoint(signed["note"], signed["verifier_key"])
-    except PrereviewError as exc:
-        errors.print(f"[red]checkpoint does NOT verify:[/] {exc.detail}")
-        raise typer.Exit(1) from None
+def _check_proven_page(stated: Checkpoint, data: Any) -> None:
     for item in data["items"]:
         proof = item.get("inclusion")
         if proof is None:
@@ -234,6 +322,75 @@ def _check_proven_page(data: Any) -> None:
             raise typer.Exit(1)
         path = [_hash(h, "proof hash") for h in proof["proof"]]
         _checked(merkle.verify_inclusion, leaf, item["seq"], stated.size, path, stated.root)
+
+
+# --- The client's saved trust: the pinned key and checkpoints, exported as a witness ----------
+
+trust_app = typer.Typer(
+    help="What this machine trusts about a server's audit log: its key and checkpoints.",
+    no_args_is_help=True,
+)
+audit_app.add_typer(trust_app, name="trust")
+
+
+@trust_app.command("show")
+def trust_show(server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False) -> None:
+    """The pinned key and the latest checkpoint saved for SERVER's log."""
+    trust = _trust(server)
+    state = _saved_state(trust)
+    latest = state.latest
+    show(
+        {
+            "file": str(trust.path),
+            "origin": state.origin,
+            "verifier_key": state.verifier_key,
+            "checkpoints": len(state.checkpoints),
+            "latest_size": latest.size if latest else None,
+            "latest_root": base64.b64encode(latest.root).decode("ascii") if latest else None,
+        },
+        as_json,
+    )
+
+
+@trust_app.command("export")
+def trust_export(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write here (0600); default: standard output.")
+    ] = None,
+    server: ServerOption = DEFAULT_SERVER,
+) -> None:
+    """Export the saved checkpoints as a witness file, for 'prereview audit verify --witness'."""
+    trust = _trust(server)
+    state = _saved_state(trust)
+    if out is None:
+        console.print_json(json.dumps(state.to_json()))
+        return
+    save_state(out, state)
+    errors.print(f"wrote {len(state.checkpoints)} checkpoints to {out}")
+
+
+@trust_app.command("forget")
+def trust_forget(server: ServerOption = DEFAULT_SERVER) -> None:
+    """Drop the pinned key and saved checkpoints (after a key rotation checked out of band)."""
+    trust = _trust(server)
+    if trust.forget():
+        errors.print(f"removed {trust.path}; the next command pins the key it is served")
+    else:
+        errors.print(f"nothing saved for {server}")
+
+
+def _saved_state(trust: LogTrust) -> TrustState:
+    try:
+        state = trust.state()
+    except PrereviewError as exc:
+        errors.print(f"[red]error:[/] {exc.detail}")
+        raise typer.Exit(2) from None
+    if state is None:
+        errors.print(
+            "[red]error:[/] nothing saved for this server yet; run 'prereview audit checkpoint'"
+        )
+        raise typer.Exit(2)
+    return state
 
 
 def register(app: typer.Typer) -> None:

@@ -96,3 +96,35 @@ class KeyInvalid(AuditError):
     slug = "audit-key-invalid"
     status = 422
     title = "The audit log key is not valid"
+
+
+# --- A client's trust in the log (raised on the client's machine, never served) ---------------
+
+
+class TrustKeyChanged(CheckpointInvalid):
+    """The log is signed, or said to be signed, by another key than the one the client pinned."""
+
+    slug = "audit-key-changed"
+    title = "The audit log's signing key changed"
+
+
+class LogRolledBack(CheckpointInvalid):
+    """The log's new checkpoint is smaller than one the client saw before: history was cut."""
+
+    slug = "audit-log-rolled-back"
+    title = "The audit log is smaller than when last seen"
+
+
+class LogInconsistent(CheckpointInvalid):
+    """The log's new checkpoint does not extend the one the client saw before: history changed."""
+
+    slug = "audit-log-inconsistent"
+    title = "The audit log does not extend the checkpoint last seen"
+
+
+class TrustStateInvalid(AuditError):
+    """The client's saved trust state (pinned key, checkpoints) or a witness file is unusable."""
+
+    slug = "audit-trust-state-invalid"
+    status = 422
+    title = "The saved audit trust state is not valid"

@@ -73,3 +73,22 @@ class AuditKey(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     verifier: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class AuditPublishedCheckpoint(Base):
+    """Every checkpoint the server has signed, kept apart from the log's own tables.
+
+    Self-contained (the verifier key is stored with each row, no foreign key), and append-only:
+    the migration adds triggers that refuse ``UPDATE`` and ``DELETE``, so that rebuilding the log
+    and deleting its ``audit_checkpoints`` rows leaves these behind for ``audit verify`` to
+    check the rebuilt log against. The journal file next to the signing key and the
+    checkpoints that clients saved (witnesses) are the copies outside the database.
+    """
+
+    __tablename__ = "audit_published_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    verifier: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[datetime]

@@ -9,37 +9,40 @@ and roots read O(log n) stored hashes and nothing ever rehashes the whole log (s
 :mod:`prereview.audit.merkle`).
 
 Checkpoints are derived, not scheduled: asking for the latest one signs a fresh checkpoint when
-the log has grown since the last (DESIGN rule 6).
+the log has grown since the last (DESIGN rule 6); the signing and publishing of checkpoints
+live in :mod:`prereview.audit.signing` and are re-exported here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, TextClause, insert, select, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from prereview.audit import merkle
-from prereview.audit.checkpoint import (
-    NoteSigner,
-    read_signer_key,
-    sign_checkpoint,
-    write_signer_key,
-)
 from prereview.audit.errors import (
-    KeyInvalid,
     NodeMissing,
     TreeRangeInvalid,
 )
-from prereview.audit.models import AuditCheckpoint, AuditEntry, AuditHead, AuditKey, AuditNode
+from prereview.audit.head import HEAD_ID as HEAD_ID
+from prereview.audit.head import locked_head as _locked_head
+from prereview.audit.head import log_size as log_size
+from prereview.audit.models import (
+    AuditCheckpoint,
+    AuditEntry,
+    AuditNode,
+)
+from prereview.audit.signing import ensure_key_stored as ensure_key_stored
+from prereview.audit.signing import latest_checkpoint as latest_checkpoint
+from prereview.audit.signing import latest_stored_checkpoint as latest_stored_checkpoint
+from prereview.audit.signing import load_signer as load_signer
+from prereview.audit.signing import sign_checkpoint_now as sign_checkpoint_now
+from prereview.audit.signing import verifier_of as verifier_of
 from prereview.core.pagination import PageRequest, Slice, paginate
 from prereview.core.settings import Settings
 from prereview.identity.actor import Actor
@@ -49,8 +52,6 @@ from prereview.identity.policy import authorize
 # Read-only use of review's table, to scope a developer's entries: review.service imports this
 # module, so it cannot offer the query itself without an import cycle.
 from prereview.review.models import Submission
-
-HEAD_ID = 1
 
 # Bound parameters per node query: well under SQLite's limit on variables.
 _NODE_QUERY_KEYS = 500
@@ -96,13 +97,6 @@ def _leaf_fields(seq: int, item: NewEntry) -> dict[str, Any]:
         "submission_id": item.submission_id,
         "detail": dict(item.detail or {}),
     }
-
-
-def _locked_head(db: Session) -> AuditHead:
-    """The head row, locked until the caller's transaction ends, so appends stay contiguous."""
-    return db.execute(
-        select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
-    ).scalar_one()
 
 
 def record(
@@ -295,11 +289,6 @@ def _nodes_query(keys: Sequence[merkle.NodeKey]) -> TextClause:
     return text(f'SELECT level, "index", hash FROM audit_nodes WHERE {where}')  # noqa: S608
 
 
-def log_size(db: Session) -> int:
-    """Entries in the log now (the head's size; not locked)."""
-    return db.execute(select(AuditHead.size).where(AuditHead.id == HEAD_ID)).scalar_one()
-
-
 def _prefetched(db: Session, keys: Sequence[merkle.NodeKey], size: int) -> DbNodeReader:
     """A reader holding every node of ``keys``, read in one query (one round trip per proof).
 
@@ -402,111 +391,6 @@ def consistency_proof(db: Session, first: int, second: int) -> ConsistencyProof:
     )
 
 
-# --- Signed checkpoints -----------------------------------------------------------------------
-
-_signers: dict[tuple[Path, str], NoteSigner] = {}
-_signers_lock = threading.Lock()
-
-
-def load_signer(settings: Settings) -> NoteSigner:
-    """The checkpoint signing key from ``settings.audit_key_file``, created (0600) on first use.
-
-    Signs under ``settings.audit_origin``, as the C2SP checkpoint specification asks. Kept in
-    memory once read; the key never appears in a log line or an error.
-    """
-    path, origin = settings.audit_key_file, settings.audit_origin
-    with _signers_lock:
-        cached = _signers.get((path, origin))
-        if cached is not None:
-            return cached
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Exclusive create: if another process made the key first, theirs is used.
-            with contextlib.suppress(KeyInvalid):
-                write_signer_key(path, NoteSigner.generate(origin))
-        signer = read_signer_key(path, name=origin)
-        _signers[(path, origin)] = signer
-        return signer
-
-
-def _key_label(signer: NoteSigner) -> str:
-    """How ``audit_keys`` names a key: ``<name>+<key ID>``, unique per key, rotation-safe."""
-    return f"{signer.name}+{signer.key_id:08x}"
-
-
-def latest_stored_checkpoint(db: Session) -> AuditCheckpoint | None:
-    """The largest checkpoint signed so far, if any."""
-    return db.execute(
-        select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc()).limit(1)
-    ).scalar_one_or_none()
-
-
-def sign_checkpoint_now(
-    db: Session, signer: NoteSigner, origin: str, now: datetime
-) -> AuditCheckpoint:
-    """Sign and store a checkpoint of the log as it is now, and commit.
-
-    The root comes from the head's right edge (O(log n), no node reads), under the head's lock so
-    that size and root belong together. The verifier key is stored the first time it signs, so
-    that old checkpoints stay checkable after a key rotation. If a checkpoint of this size exists
-    already (signed by a concurrent request), that one is returned.
-    """
-    head = _locked_head(db)
-    size = head.size
-    existing = db.get(AuditCheckpoint, size)
-    if existing is not None:
-        db.commit()
-        return existing
-    root = merkle.TreeAppender.from_packed(size, head.right_edge).root()
-    label = _key_label(signer)
-    if db.get(AuditKey, label) is None:
-        db.add(AuditKey(name=label, verifier=str(signer.verifier), created_at=now))
-        db.flush()  # the checkpoint's foreign key needs the key row first
-    checkpoint = AuditCheckpoint(
-        size=size,
-        root=root,
-        note=sign_checkpoint(origin, size, root, signer),
-        signed_at=now,
-        key_id=label,
-    )
-    db.add(checkpoint)
-    try:
-        db.commit()
-    except IntegrityError:
-        # SQLite has no row lock: two first signers of one size can race; the loser reads.
-        db.rollback()
-        signed = db.get(AuditCheckpoint, size)
-        if signed is None:
-            raise
-        return signed
-    return checkpoint
-
-
-def latest_checkpoint(
-    db: Session,
-    signer: NoteSigner,
-    origin: str,
-    now: datetime,
-    min_interval: timedelta = timedelta(0),
-) -> AuditCheckpoint:
-    """The latest checkpoint, signing a fresh one first if the log grew since the last.
-
-    With ``min_interval``, a checkpoint younger than that is returned even if the log grew, so
-    that readers polling a busy log do not sign one per request.
-    """
-    last = latest_stored_checkpoint(db)
-    if last is not None and (last.size == log_size(db) or last.signed_at + min_interval > now):
-        return last
-    return sign_checkpoint_now(db, signer, origin, now)
-
-
-def verifier_of(db: Session, checkpoint: AuditCheckpoint) -> str:
-    """The verifier key string (``<name>+<id>+<key>``) that checks ``checkpoint``."""
-    return db.execute(
-        select(AuditKey.verifier).where(AuditKey.name == checkpoint.key_id)
-    ).scalar_one()
-
-
 # --- Entries ----------------------------------------------------------------------------------
 
 
@@ -538,14 +422,18 @@ def read_checkpoint(
 ) -> tuple[AuditCheckpoint, str]:
     """The latest checkpoint (signed now if the log grew) and the verifier key that checks it."""
     authorize(actor, Permission.AUDIT_CHECKPOINT_READ)
-    checkpoint = latest_checkpoint(db, load_signer(settings), settings.audit_origin, now)
+    checkpoint = latest_checkpoint(
+        db, load_signer(settings), settings.audit_origin, now, journal=settings.audit_journal_path
+    )
     return checkpoint, verifier_of(db, checkpoint)
 
 
 def _size_or_latest(db: Session, size: int | None, settings: Settings, now: datetime) -> int:
     if size is not None:
         return size
-    return latest_checkpoint(db, load_signer(settings), settings.audit_origin, now).size
+    return latest_checkpoint(
+        db, load_signer(settings), settings.audit_origin, now, journal=settings.audit_journal_path
+    ).size
 
 
 def prove_inclusion(

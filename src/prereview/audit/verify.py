@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -20,7 +21,15 @@ from sqlalchemy.orm import Session
 from prereview.audit import merkle
 from prereview.audit.checkpoint import Checkpoint, NoteVerifier, parse_and_verify_checkpoint
 from prereview.audit.errors import CheckpointInvalid, LogMismatch
-from prereview.audit.models import AuditCheckpoint, AuditEntry, AuditHead, AuditKey, AuditNode
+from prereview.audit.journal import PublishedCheckpoint, read_journal
+from prereview.audit.models import (
+    AuditCheckpoint,
+    AuditEntry,
+    AuditHead,
+    AuditKey,
+    AuditNode,
+    AuditPublishedCheckpoint,
+)
 from prereview.audit.service import HEAD_ID, leaf_hash
 
 _DENORMALISED = (
@@ -52,6 +61,9 @@ class VerifiedLog:
     """Signed checkpoints whose signature and root were checked."""
     checkpoint_size: int | None
     """The size of the latest signed checkpoint, if any."""
+    published: int = 0
+    """Sizes checked against checkpoints published outside ``audit_checkpoints``: the
+    append-only table, the journal file and witnesses."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -175,14 +187,89 @@ def _check_nodes(
     return None
 
 
+def begin_snapshot(db: Session) -> None:
+    """Make the rest of ``db``'s reads see one consistent state of the database.
+
+    PostgreSQL: a ``REPEATABLE READ READ ONLY`` transaction (only if ``db`` has not begun one
+    yet). SQLite: a deferred ``BEGIN`` on the connection, which in WAL mode pins the reader to
+    the database as of its first read, takes no lock and does not stop writers.
+    """
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        if not db.in_transaction():
+            db.connection(
+                execution_options={
+                    "isolation_level": "REPEATABLE READ",
+                    "postgresql_readonly": True,
+                }
+            )
+        return
+    if dialect == "sqlite":
+        raw: Any = db.connection().connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:
+            raw.execute("BEGIN")
+
+
+def _published_sources(
+    db: Session,
+    trusted: Sequence[NoteVerifier] | None,
+    journal: Path | None,
+    witnesses: Sequence[PublishedCheckpoint],
+) -> list[PublishedCheckpoint]:
+    """The checkpoints published outside ``audit_checkpoints``, each signature checked.
+
+    Rows of ``audit_published_checkpoints`` and lines of the journal file must be signed by a
+    trusted key (without ``trusted``: by a key the database names, the weak mode). Witnesses
+    come already checked against the key their client pinned.
+    """
+    rows = list(
+        db.scalars(select(AuditPublishedCheckpoint).order_by(AuditPublishedCheckpoint.size))
+    )
+    if trusted is not None:
+        candidates = list(trusted)
+    else:
+        stored = [*db.scalars(select(AuditKey.verifier)), *(row.verifier for row in rows)]
+        candidates = [NoteVerifier.from_string(v) for v in dict.fromkeys(stored)]
+    found = [
+        PublishedCheckpoint(row.size, row.root, row.note, "audit_published_checkpoints")
+        for row in rows
+    ]
+    if journal is not None:
+        found += read_journal(journal)
+    for published in found:
+        _check_published(published, candidates)
+    return found + list(witnesses)
+
+
+def _check_published(published: PublishedCheckpoint, candidates: Sequence[NoteVerifier]) -> None:
+    refusal = "no key to check it with"
+    for verifier in candidates:
+        try:
+            stated = parse_and_verify_checkpoint(published.note, verifier)
+        except CheckpointInvalid as exc:
+            refusal = exc.detail
+            continue
+        if stated.size != published.size or stated.root != published.root:
+            raise LogMismatch(
+                f"The checkpoint at size {published.size} in {published.source} differs from "
+                f"its signed note (size {stated.size}): the record was edited."
+            )
+        return
+    raise LogMismatch(
+        f"The checkpoint at size {published.size} in {published.source} does not verify: {refusal}"
+    )
+
+
 def verify_stored_log(
     db: Session,
     trusted: Sequence[NoteVerifier] | None = None,
     *,
     progress: Callable[[int], None] | None = None,
     chunk: int = 10_000,
+    journal: Path | None = None,
+    witnesses: Sequence[PublishedCheckpoint] = (),
 ) -> VerifiedLog:
-    """Check the whole stored log against its signed checkpoints, reading it once.
+    """Check the whole stored log against every checkpoint signed for it, reading it once.
 
     Checks that every stored checkpoint is signed by one of ``trusted`` (by default the
     verifier keys stored with them: weaker, as whoever can edit the database can edit those),
@@ -191,30 +278,46 @@ def verify_stored_log(
     signed root, that ``audit_nodes`` holds exactly the subtree hashes recomputed from the
     entries, and that the head agrees. ``progress`` is called with the entries done per chunk.
 
+    The roots are checked against every published checkpoint too, not only the
+    ``audit_checkpoints`` rows: the append-only ``audit_published_checkpoints`` table, the
+    ``journal`` file, and ``witnesses`` (checkpoints that clients saved). A log rebuilt to
+    another history, or truncated below a published size, fails even with its checkpoint rows
+    deleted; a published checkpoint whose row is gone fails too.
+
+    Reads one snapshot (:func:`begin_snapshot`), and only up to the head read first, so entries
+    appended while it runs are not taken for tampering.
+
     Raises :class:`LogMismatch` naming the first bad entry (``extra["position"]``) when any row
     was changed, deleted, reordered or inserted.
     """
+    begin_snapshot(db)
+    # Checkpoints before the head: a checkpoint signed meanwhile is never beyond the head read.
+    checkpoints = list(db.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)))
+    _check_checkpoints(db, checkpoints, trusted)
+    published = _published_sources(db, trusted, journal, witnesses)
     head_size, head_edge = db.execute(
         select(AuditHead.size, AuditHead.right_edge).where(AuditHead.id == HEAD_ID)
     ).one()
-    checkpoints = list(db.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)))
-    _check_checkpoints(db, checkpoints, trusted)
     lowest = db.scalar(select(func.min(AuditEntry.seq)))
     if lowest is not None and lowest < 0:
         # The pass below reads seqs from 0 up, so a row put before the log would go unseen.
         raise LogMismatch(
             f"a row with seq {lowest} was inserted before entry 0 of the log", position=0
         )
-    roots = {cp.size: cp.root for cp in checkpoints}
+    roots: dict[int, list[tuple[bytes, str]]] = {}
+    for cp in checkpoints:
+        roots.setdefault(cp.size, []).append((cp.root, "audit_checkpoints"))
+    for item in published:
+        roots.setdefault(item.size, []).append((item.root, item.source))
     connection = db.connection()
     tree = merkle.TreeAppender()
     last_signed = 0
-    while True:
+    while tree.size < head_size:
         begin = tree.size
         # Core, not ORM, rows: a million entries do not need identity-map bookkeeping.
         rows = connection.execute(
             select(*_VERIFY_COLUMNS)
-            .where(AuditEntry.seq >= begin)
+            .where(AuditEntry.seq >= begin, AuditEntry.seq < head_size)
             .order_by(AuditEntry.seq)
             .limit(chunk)
         ).all()
@@ -225,25 +328,26 @@ def verify_stored_log(
         for row in rows:
             position = tree.size
             wrong = _check_entry(position, row)
-            if wrong is None and position >= head_size:
-                wrong = f"entry {position} lies beyond the log's head (size {head_size}): inserted"
             if wrong is not None:
                 problems.append(_Problem(position, wrong))
                 break
             emitted.extend(tree.append(row[-1]))
-            signed = roots.get(tree.size)
-            if signed is not None:
-                if tree.root() != signed:
-                    problems.append(
-                        _Problem(
-                            last_signed,
-                            f"the first {tree.size} entries do not give the root signed at size "
-                            f"{tree.size}: an entry from {last_signed} to {tree.size - 1} was "
-                            "changed together with its hashes",
-                            exact=False,
-                        )
+            mismatch = next(
+                (where for root, where in roots.get(tree.size, ()) if tree.root() != root), None
+            )
+            if mismatch is not None:
+                problems.append(
+                    _Problem(
+                        last_signed,
+                        f"the first {tree.size} entries do not give the root signed at size "
+                        f"{tree.size} (in {mismatch}): an entry from {last_signed} to "
+                        f"{tree.size - 1} was changed together with its hashes, or the log was "
+                        "rebuilt",
+                        exact=False,
                     )
-                    break
+                )
+                break
+            if tree.size in roots:
                 last_signed = tree.size
         node_problem = _check_nodes(emitted, _stored_nodes_completed_by(db, begin, tree.size))
         if node_problem is not None:
@@ -256,11 +360,13 @@ def verify_stored_log(
         if progress is not None:
             progress(len(rows))
     size = tree.size
-    covered = max(roots, default=0)
+    covered, source = max(
+        ((n, where) for n, found in roots.items() for _, where in found), default=(0, "")
+    )
     if size < covered:
         raise LogMismatch(
-            f"entry {size} is missing: the checkpoint signed at size {covered} covers it, but "
-            f"the stored log ends after {size} entries",
+            f"entry {size} is missing: the checkpoint signed at size {covered} (in {source}) "
+            f"covers it, but the stored log ends after {size} entries",
             position=size,
         )
     if size < head_size:
@@ -271,16 +377,43 @@ def verify_stored_log(
         )
     if tree.packed_right_edge != bytes(head_edge):
         raise LogMismatch("The log's head holds a right edge that the entries do not give.")
-    stored_nodes = db.scalar(select(func.count()).select_from(AuditNode)) or 0
-    if stored_nodes != 2 * size - size.bit_count():
+    _check_nothing_beyond(db, size)
+    stored = {cp.size for cp in checkpoints}
+    dropped = next((item for item in published if item.size not in stored), None)
+    if dropped is not None:
         raise LogMismatch(
-            f"audit_nodes holds {stored_nodes} nodes; a tree of {size} entries has "
-            f"{2 * size - size.bit_count()}: nodes were inserted beyond the log",
-            position=size,
+            f"the checkpoint signed at size {dropped.size} (in {dropped.source}) has no row in "
+            "audit_checkpoints: checkpoint rows were deleted"
         )
     return VerifiedLog(
         size=size,
         root=tree.root(),
         checkpoints=len(checkpoints),
         checkpoint_size=checkpoints[-1].size if checkpoints else None,
+        published=len({item.size for item in published}),
     )
+
+
+def _check_nothing_beyond(db: Session, size: int) -> None:
+    """No entry or node lies beyond the log's head.
+
+    Outside a snapshot the log may grow while this runs, so the rows are counted first and the
+    head is read after them: an append commits its rows and the head together, so rows that
+    a later head does not cover were not appended, they were inserted.
+    """
+    highest = db.scalar(select(func.max(AuditEntry.seq)))
+    stored_nodes = db.scalar(select(func.count()).select_from(AuditNode)) or 0
+    now = db.execute(select(AuditHead.size).where(AuditHead.id == HEAD_ID)).scalar_one()
+    if highest is not None and highest >= now:
+        first = db.scalar(select(func.min(AuditEntry.seq)).where(AuditEntry.seq >= now))
+        raise LogMismatch(
+            f"entry {first} lies beyond the log's head (size {now}): inserted",
+            position=first if first is not None else highest,
+        )
+    expected = 2 * now - now.bit_count()
+    if stored_nodes > expected:
+        raise LogMismatch(
+            f"audit_nodes holds {stored_nodes} nodes; a tree of {now} entries has "
+            f"{expected}: nodes were inserted beyond the log",
+            position=size,
+        )

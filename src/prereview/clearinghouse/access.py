@@ -3,10 +3,16 @@
 The policy module (:mod:`prereview.identity.policy`) decides; this module only computes the
 relations from the clearinghouse's own tables, and the SQL filter that lists what TLP lets an
 organisation see (so a list is one query, whatever the number of reports).
+
+A need to know comes from verified relations only: a product claim counts once a clearinghouse
+analyst verified it, never because an organisation said so. And whoever may not read a report
+learns nothing of it: :func:`readable_ids` and :func:`hidden_names` let the services leave such
+reports out of duplicate proposals, relations and notifications, as if they did not exist.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
@@ -18,6 +24,7 @@ from prereview.clearinghouse.models import (
     CaseVendor,
     ProductRegistration,
     ReportRecipient,
+    VulnIdentifier,
     VulnReport,
 )
 from prereview.identity.actor import Actor
@@ -27,10 +34,18 @@ from prereview.identity.policy import Access
 CONFIDENTIAL_TLP = ("AMBER", "AMBER+STRICT", "RED")
 VENDOR = "vendor"
 INVENTORY = "inventory"
+# The states of a product claim: only a verified one confers a need to know.
+CLAIMED = "claimed"
+VERIFIED = "verified"
+REJECTED = "rejected"
+REVOKED = "revoked"
+# Claims that still route notifications (which carry only what the organisation may read).
+ROUTING = (CLAIMED, VERIFIED)
 
 
 def matching_products(org_id: str, role: str) -> ColumnElement[bool]:
-    """Reports with an affected product the organisation registered in ``role``."""
+    """Reports with an affected product the organisation holds a *verified* claim to in
+    ``role`` (a self-declared claim confers nothing)."""
     return exists(
         select(AffectedRow.id)
         .join(ProductRegistration, ProductRegistration.package_key == AffectedRow.package_key)
@@ -38,6 +53,7 @@ def matching_products(org_id: str, role: str) -> ColumnElement[bool]:
             AffectedRow.report_id == VulnReport.id,
             ProductRegistration.org_id == org_id,
             ProductRegistration.role == role,
+            ProductRegistration.status == VERIFIED,
         )
     )
 
@@ -100,6 +116,7 @@ def _registered(db: Session, report_id: str, org_id: str, role: str) -> bool:
                 AffectedRow.report_id == report_id,
                 ProductRegistration.org_id == org_id,
                 ProductRegistration.role == role,
+                ProductRegistration.status == VERIFIED,
             )
             .limit(1)
         )
@@ -110,9 +127,9 @@ def _registered(db: Session, report_id: str, org_id: str, role: str) -> bool:
 def report_access(db: Session, actor: Actor, report: VulnReport, now: datetime) -> Access:
     """What ``actor`` is to ``report`` now.
 
-    A need to know: the vendor of an affected product, a vendor on the report's case, or a
-    partner running an affected product once the advisory is out of embargo (partners are
-    not inside an embargo; vendors are, to fix it).
+    A need to know: the vendor of an affected product (by a verified claim), a vendor on the
+    report's case, or a partner running an affected product (verified claim) once the advisory
+    is out of embargo (partners are not inside an embargo; vendors are, to fix it).
     """
     org = actor.organisation_id
     case = db.get(Case, report.case_id) if report.case_id else None
@@ -160,3 +177,37 @@ def case_access(db: Session, actor: Actor, case: Case) -> Access:
         need_to_know=is_case_vendor(db, case.id, actor.organisation_id),
         same_org=False,
     )
+
+
+def readable_ids(db: Session, actor: Actor, report_ids: Iterable[str], now: datetime) -> set[str]:
+    """Which of ``report_ids`` name reports TLP lets ``actor`` read now (one query per 500)."""
+    wanted = list(dict.fromkeys(report_ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        found.update(
+            db.scalars(
+                select(VulnReport.id).where(
+                    VulnReport.id.in_(wanted[start : start + 500]), visible_reports(actor, now)
+                )
+            )
+        )
+    return found
+
+
+def hidden_names(db: Session, actor: Actor, names: Iterable[str], now: datetime) -> set[str]:
+    """Which of ``names`` (report ids or aliases) name a stored report ``actor`` may not read.
+
+    Names that no stored report carries (an upstream CVE, say) are not hidden: they say
+    nothing of any report here.
+    """
+    wanted = list(dict.fromkeys(names))
+    owners: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        rows = db.execute(
+            select(VulnIdentifier.identifier, VulnIdentifier.report_id).where(
+                VulnIdentifier.identifier.in_(wanted[start : start + 500])
+            )
+        )
+        owners.update({identifier: owner for identifier, owner in rows})
+    visible = readable_ids(db, actor, owners.values(), now)
+    return {name for name, owner in owners.items() if owner not in visible}

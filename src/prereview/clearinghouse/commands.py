@@ -1,4 +1,5 @@
-"""Command line of the clearinghouse: ``prereview vuln import|list|show``.
+"""Command line of the clearinghouse: ``prereview vuln import|list|show`` and, for analysts,
+``prereview vuln claims list|verify|reject|revoke``.
 
 ``vuln import`` sends a file, or every report file of a folder, to the server's bulk intake;
 JSON Lines files go in batches of lines so that the progress bar moves and no request is huge.
@@ -166,6 +167,84 @@ def show_report(
     if report.get("discovered_by"):
         console.print(f"  found by {report['discovered_by']}")
     console.print(report["description"])
+
+
+claims = typer.Typer(
+    help="Product claims: a vendor's or partner's claim confers a need to know only once "
+    "a clearinghouse analyst verified it.",
+    no_args_is_help=True,
+)
+vuln.add_typer(claims, name="claims")
+CLAIM_COLUMNS = [
+    ("id", field("id")),
+    ("organisation", field("org_id")),
+    ("role", field("role")),
+    ("identifier", field("identifier")),
+    ("status", field("status")),
+    ("challenge", field("challenge")),
+    ("proof", field("proof")),
+    ("claimed", field("created_at")),
+]
+
+
+@claims.command("list")
+def list_claims(
+    status: Annotated[
+        str, typer.Option(help="claimed (waiting for a decision), verified, rejected, revoked, all")
+    ] = "claimed",
+    limit: int = 50,
+    offset: int = 0,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """The product claims waiting for an analyst (or those in another state), oldest first."""
+    found = ApiClient(server).get(
+        "/clearinghouse/claims", status=status, limit=limit, offset=offset
+    )
+    show(found, as_json, CLAIM_COLUMNS)
+
+
+def _decide(decision: str, claim_id: str, note: str, server: str, as_json: bool) -> None:
+    row = ApiClient(server).post(
+        f"/clearinghouse/claims/{claim_id}/decision", {"decision": decision, "note": note}
+    )
+    show(row, as_json)
+
+
+NoteOption = Annotated[str, typer.Option(help="What was checked (kept with the decision).")]
+
+
+@claims.command("verify")
+def verify_claim(
+    claim_id: str,
+    note: NoteOption = "",
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify a claim after checking its proof (signed statement, DNS TXT or URL challenge)."""
+    _decide("verify", claim_id, note, server, as_json)
+
+
+@claims.command("reject")
+def reject_claim(
+    claim_id: str,
+    note: NoteOption = "",
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Reject a claim whose proof does not hold."""
+    _decide("reject", claim_id, note, server, as_json)
+
+
+@claims.command("revoke")
+def revoke_claim(
+    claim_id: str,
+    note: NoteOption = "",
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke a verified claim: its need to know ends at once."""
+    _decide("revoke", claim_id, note, server, as_json)
 
 
 def register(app: typer.Typer) -> None:

@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal, TypeVar
 from packageurl import PackageURL
 from pydantic import (
     AnyUrl,
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -29,6 +28,7 @@ from pydantic import (
 
 from prereview.clearinghouse.cvss_scores import CvssScore, score_cvss_v3, score_cvss_v4
 from prereview.clearinghouse.errors import InvalidReport, MalformedCvssVector, Problem
+from prereview.core.fields import UtcDatetime
 
 
 class Tlp(StrEnum):
@@ -284,8 +284,8 @@ class Report(BaseModel):
     upstream: list[VulnId] = Field(default_factory=list)
     related: list[VulnId] = Field(default_factory=list)
     tlp: Tlp = Tlp.AMBER
-    published: AwareDatetime | None = None
-    modified: AwareDatetime | None = None
+    published: UtcDatetime | None = None
+    modified: UtcDatetime | None = None
 
     @model_validator(mode="after")
     def _coherent(self) -> Report:
@@ -309,8 +309,8 @@ class Report(BaseModel):
 class Advisory(Report):
     """A report an analyst has published; it has publication times and is what exporters take."""
 
-    published: AwareDatetime
-    modified: AwareDatetime
+    published: UtcDatetime
+    modified: UtcDatetime
 
 
 _Model = TypeVar("_Model", bound=BaseModel)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
 from prereview.clearinghouse import errors
+from prereview.clearinghouse.access import visible_reports
 from prereview.clearinghouse.aliases import VulnerabilityRelations
 from prereview.clearinghouse.models import DuplicateCandidateRow, VulnRelation, VulnReport
 from prereview.core.pagination import PageRequest, Slice, paginate
@@ -127,11 +128,16 @@ def add_relation(
 
 
 def list_duplicates(
-    db: Session, actor: Actor, page: PageRequest, status: str | None = None
+    db: Session, actor: Actor, page: PageRequest, now: datetime, status: str | None = None
 ) -> Slice[DuplicateCandidateRow]:
-    """Proposed likely duplicates (and decided ones), most similar first."""
+    """Proposed likely duplicates (and decided ones), most similar first; only pairs of
+    reports the actor may read (a TLP:RED report it was not named on is not even hinted at)."""
     authorize(actor, Permission.CH_DUPLICATE_LIST)
-    query = select(DuplicateCandidateRow)
+    readable = select(VulnReport.id).where(visible_reports(actor, now))
+    query = select(DuplicateCandidateRow).where(
+        DuplicateCandidateRow.report_id.in_(readable),
+        DuplicateCandidateRow.candidate_id.in_(readable),
+    )
     if status is not None:
         query = query.where(DuplicateCandidateRow.status == status)
     query = query.order_by(

@@ -106,3 +106,25 @@ class InvalidCaseChange(InvalidInput):
 class InvalidRegistration(InvalidInput):
     slug = "clearinghouse-invalid-registration"
     title = "The product identifier is not a purl or CPE 2.3 name"
+
+
+class ClaimNotFound(NotFound):
+    slug = "clearinghouse-claim-not-found"
+    title = "No such product claim"
+
+
+class InvalidClaimDecision(Conflict):
+    """A decision that does not fit the claim's state (verifying a rejected claim...)."""
+
+    slug = "clearinghouse-invalid-claim-decision"
+    title = "The decision does not apply to this claim"
+
+
+class IdentifierTaken(Conflict):
+    """A report id or alias already in use by a report the caller may not see.
+
+    It names nothing: a report the caller may not read must tell it nothing, not even its id.
+    """
+
+    slug = "clearinghouse-identifier-taken"
+    title = "The report's id or an alias is already in use"

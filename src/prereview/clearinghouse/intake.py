@@ -11,7 +11,6 @@ and answers with :meth:`IntakeResult.summary`.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from prereview.clearinghouse.dedup import DuplicateCandidate, DuplicateFinder
 from prereview.clearinghouse.domain import Report, parse_report
 from prereview.clearinghouse.errors import Problem, UnsupportedIntakeFormat
 from prereview.core.errors import InvalidInput
+from prereview.core.parsing import load_json
 from prereview.exchange.csaf_import import load_csaf
 from prereview.exchange.documents import load_documents, load_json_lines
 from prereview.exchange.osv import osv_to_report
@@ -146,8 +146,8 @@ def detect_format(payload: str | bytes, filename: str | None = None) -> IntakeFo
 
 def _is_json_object(line: str) -> bool:
     try:
-        return isinstance(json.loads(line), dict)
-    except ValueError:
+        return isinstance(load_json(line), dict)
+    except InvalidInput:
         return False
 
 

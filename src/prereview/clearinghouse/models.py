@@ -178,7 +178,14 @@ class VendorStatusChange(Base):
 
 
 class ProductRegistration(Base):
-    """A product an organisation makes (``vendor``) or runs (``inventory``), by purl or CPE."""
+    """An organisation's claim that it makes (``vendor``) or runs (``inventory``) a product,
+    by purl or CPE.
+
+    A claim is only a claim until a clearinghouse analyst verifies it (``status``: ``claimed``
+    -> ``verified``, or ``rejected``; a verified claim can be ``revoked``): anyone may say they
+    make anything. Only a verified claim confers a need to know TLP:AMBER reports; an
+    unverified one routes notifications, which carry nothing the organisation may not read.
+    """
 
     __tablename__ = "ch_registrations"
     __table_args__ = (UniqueConstraint("org_id", "role", "identifier"),)
@@ -189,6 +196,14 @@ class ProductRegistration(Base):
     identifier: Mapped[str] = mapped_column(String(500))
     package_key: Mapped[str] = mapped_column(String(300), index=True)
     created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), index=True, default="claimed")
+    # What the claimant offers the analyst: a signed statement, or where it published the
+    # challenge (a DNS TXT record, a URL on the product's site). The server fetches nothing.
+    proof: Mapped[str | None] = mapped_column(Text)
+    challenge: Mapped[str] = mapped_column(String(80), default="")
+    decided_by: Mapped[str | None] = mapped_column(String(40))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
 
 
 class Notification(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
@@ -13,13 +13,14 @@ from prereview.clearinghouse import cases, duplicates, routing, service
 from prereview.clearinghouse.access import INVENTORY, VENDOR
 from prereview.clearinghouse.cases import CaseCreate
 from prereview.clearinghouse.domain import Tlp
-from prereview.clearinghouse.errors import UnsupportedIntakeFormat
 from prereview.clearinghouse.intake import IntakeFormat
 from prereview.clearinghouse.models import Case, CaseVendor, VulnReport
 from prereview.clearinghouse.schemas import (
     CaseCreateIn,
     CaseMembers,
     CaseOut,
+    ClaimDecisionIn,
+    ClaimOut,
     CvssOut,
     DuplicateDecision,
     DuplicateOut,
@@ -32,6 +33,7 @@ from prereview.clearinghouse.schemas import (
     ProductOut,
     ProductsIn,
     PublishRequest,
+    RelabelIn,
     RelationCreate,
     RelationsOut,
     ReportCreated,
@@ -43,13 +45,13 @@ from prereview.clearinghouse.schemas import (
 )
 from prereview.core.context import get_context
 from prereview.core.pagination import Page, PageRequest, page_of, page_request
+from prereview.core.parsing import read_body
 from prereview.identity.auth import DB, CurrentActor
 from prereview.identity.permissions import Permission, route_permission
 from prereview.vault.deps import VaultDep
 
 router = APIRouter(prefix="/clearinghouse", tags=["clearinghouse"])
 Paging = Annotated[PageRequest, Depends(page_request)]
-MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
 
 def _now(request: Request) -> datetime:
@@ -105,7 +107,7 @@ def create_report(
     recipients: Annotated[list[str] | None, Query(description="TLP:RED recipients")] = None,
 ) -> ReportCreated:
     row, item = service.submit_report(db, vault, actor, data, now, recipients or [])
-    summary = item.summary()
+    (summary,) = service.visible_intake(db, actor, [item.summary()], now)
     return ReportCreated(
         report=report_out(row), likely_duplicates=summary.get("likely_duplicates", [])
     )
@@ -131,10 +133,10 @@ async def import_reports(
     format: Annotated[IntakeFormat | None, Query(description="jsonl, osv, csaf or report")] = None,
     filename: Annotated[str | None, Query(max_length=255)] = None,
     recipients: Annotated[list[str] | None, Query()] = None,
-) -> IntakeOut:
-    payload = await request.body()
-    if len(payload) > MAX_IMPORT_BYTES:
-        raise UnsupportedIntakeFormat(f"the payload is over {MAX_IMPORT_BYTES} bytes; split it")
+) -> Response:
+    # Counted as it arrives: refused (413) as soon as it passes the limit, never buffered whole.
+    limit = get_context(request).settings.max_import_bytes
+    payload = await read_body(request, limit, what="a bulk import")
     result = await run_in_threadpool(
         service.import_reports,
         db,
@@ -146,7 +148,16 @@ async def import_reports(
         filename=filename,
         recipients=recipients or [],
     )
-    return IntakeOut.model_validate(result.summary())
+
+    def answer() -> Response:
+        # Built and serialized in a worker thread: the answer to a 20,000-report import takes
+        # seconds to encode, and on the event loop it would stall every other request.
+        summary = result.summary()
+        items = service.visible_intake(db, actor, summary["items"], now)
+        body = IntakeOut(counts=summary["counts"], items=items).model_dump_json()
+        return Response(body, media_type="application/json")
+
+    return await run_in_threadpool(answer)
 
 
 @router.get(
@@ -197,7 +208,8 @@ def read_evidence(
 )
 def read_relations(report_id: str, db: DB, actor: CurrentActor, now: Now) -> RelationsOut:
     service.get_report(db, actor, report_id, now)
-    return RelationsOut(id=report_id, **duplicates.relations_of(db, report_id))
+    found = duplicates.relations_of(db, report_id)
+    return RelationsOut(id=report_id, **service.visible_relations(db, actor, found, now))
 
 
 @router.post(
@@ -212,6 +224,17 @@ def publish_report(
     return report_out(service.publish_report(db, actor, report_id, now, tlp))
 
 
+@router.put(
+    "/reports/{report_id}/tlp",
+    response_model=ReportOut,
+    openapi_extra=route_permission(Permission.CH_REPORT_RELABEL),
+)
+def relabel_report(
+    report_id: str, data: RelabelIn, db: DB, actor: CurrentActor, now: Now
+) -> ReportOut:
+    return report_out(service.relabel_report(db, actor, report_id, data.tlp, now))
+
+
 @router.post(
     "/relations",
     status_code=status.HTTP_201_CREATED,
@@ -220,7 +243,7 @@ def publish_report(
 )
 def add_relation(data: RelationCreate, db: DB, actor: CurrentActor, now: Now) -> RelationsOut:
     found = duplicates.add_relation(db, actor, data.kind, data.source, data.target, now)
-    return RelationsOut(id=data.source, **found)
+    return RelationsOut(id=data.source, **service.visible_relations(db, actor, found, now))
 
 
 @router.get(
@@ -231,10 +254,11 @@ def add_relation(data: RelationCreate, db: DB, actor: CurrentActor, now: Now) ->
 def list_duplicates(
     db: DB,
     actor: CurrentActor,
+    now: Now,
     page: Paging,
     status: Annotated[str | None, Query(pattern="^(proposed|merged|rejected)$")] = None,
 ) -> Page[DuplicateOut]:
-    found = duplicates.list_duplicates(db, actor, page, status)
+    found = duplicates.list_duplicates(db, actor, page, now, status)
     return page_of(found, DuplicateOut.model_validate)
 
 
@@ -413,7 +437,7 @@ def set_status(
     openapi_extra=route_permission(Permission.CH_PRODUCT_REGISTER),
 )
 def register_products(data: ProductsIn, db: DB, actor: CurrentActor, now: Now) -> list[ProductOut]:
-    rows = routing.register_products(db, actor, VENDOR, data.identifiers, now)
+    rows = routing.register_products(db, actor, VENDOR, data.identifiers, now, data.proof)
     return [ProductOut.model_validate(r) for r in rows]
 
 
@@ -424,7 +448,7 @@ def register_products(data: ProductsIn, db: DB, actor: CurrentActor, now: Now) -
     openapi_extra=route_permission(Permission.CH_INVENTORY_REGISTER),
 )
 def register_inventory(data: ProductsIn, db: DB, actor: CurrentActor, now: Now) -> list[ProductOut]:
-    rows = routing.register_products(db, actor, INVENTORY, data.identifiers, now)
+    rows = routing.register_products(db, actor, INVENTORY, data.identifiers, now, data.proof)
     return [ProductOut.model_validate(r) for r in rows]
 
 
@@ -442,8 +466,49 @@ def list_products(db: DB, actor: CurrentActor, page: Paging) -> Page[ProductOut]
     response_model=Page[NotificationOut],
     openapi_extra=route_permission(Permission.CH_NOTIFICATION_LIST),
 )
-def list_notifications(db: DB, actor: CurrentActor, page: Paging) -> Page[NotificationOut]:
-    return page_of(routing.list_notifications(db, actor, page), NotificationOut.model_validate)
+def list_notifications(
+    db: DB, actor: CurrentActor, now: Now, page: Paging
+) -> Page[NotificationOut]:
+    found, readable = routing.list_notifications(db, actor, page, now)
+    return page_of(
+        found,
+        lambda n: NotificationOut(
+            id=n.id,
+            report_id=n.report_id if n.report_id in readable else None,
+            readable=n.report_id in readable,
+            package_key=n.package_key,
+            created_at=n.created_at,
+        ),
+    )
+
+
+@router.get(
+    "/claims",
+    response_model=Page[ClaimOut],
+    openapi_extra=route_permission(Permission.CH_CLAIM_LIST),
+)
+def list_claims(
+    db: DB,
+    actor: CurrentActor,
+    page: Paging,
+    status: Annotated[
+        str | None, Query(pattern="^(claimed|verified|rejected|revoked|all)$")
+    ] = "claimed",
+) -> Page[ClaimOut]:
+    chosen = None if status == "all" else status
+    return page_of(routing.list_claims(db, actor, page, chosen), ClaimOut.model_validate)
+
+
+@router.post(
+    "/claims/{claim_id}/decision",
+    response_model=ClaimOut,
+    openapi_extra=route_permission(Permission.CH_CLAIM_DECIDE),
+)
+def decide_claim(
+    claim_id: str, data: ClaimDecisionIn, db: DB, actor: CurrentActor, now: Now
+) -> ClaimOut:
+    row = routing.decide_claim(db, actor, claim_id, data.decision, data.note, now)
+    return ClaimOut.model_validate(row)
 
 
 @router.get(

@@ -1,21 +1,39 @@
 """Who a report concerns: vendors of its affected products, and partners who run them.
 
-Vendors register the purls and CPEs of the products they make; trusted partners register the
+Vendors claim the purls and CPEs of the products they make; trusted partners claim the
 inventory they run. Both are kept by *package key* (the product without version: a purl's type,
 namespace and name, or a CPE's vendor and product), which is what reports are matched on.
+
+A claim is self-declared, so by itself it only routes notifications (which name a report only
+where the organisation may read it). It confers a need to know TLP:AMBER reports once a
+clearinghouse analyst verified it, from a proof the claimant gives: a signed statement, or the
+claim's challenge published in a DNS TXT record or at a URL of the product. The server fetches
+nothing itself; the analyst checks and records who verified what, when (audited).
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
 from prereview.clearinghouse import errors
-from prereview.clearinghouse.access import VENDOR, disclosed, visible_reports
+from prereview.clearinghouse.access import (
+    CLAIMED,
+    REJECTED,
+    REVOKED,
+    ROUTING,
+    VENDOR,
+    VERIFIED,
+    disclosed,
+    readable_ids,
+    visible_reports,
+)
 from prereview.clearinghouse.domain import AffectedProduct, Report
 from prereview.clearinghouse.models import (
     AffectedRow,
@@ -46,12 +64,32 @@ def package_key_of(identifier: str) -> str:
     return product.package_key
 
 
-def register_products(
-    db: Session, actor: Actor, role: str, identifiers: Sequence[str], now: datetime
-) -> list[ProductRegistration]:
-    """Register products the actor's organisation makes (``vendor``) or runs (``inventory``).
+ClaimDecision = Literal["verify", "reject", "revoke"]
+# decision -> (the states it applies to, the state it leads to)
+_DECISIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "verify": ((CLAIMED,), VERIFIED),
+    "reject": ((CLAIMED,), REJECTED),
+    "revoke": ((VERIFIED,), REVOKED),
+}
 
-    Every identifier is checked before anything is written; registering one twice is harmless.
+
+def _challenge() -> str:
+    return f"prereview-claim={secrets.token_urlsafe(24)}"
+
+
+def register_products(
+    db: Session,
+    actor: Actor,
+    role: str,
+    identifiers: Sequence[str],
+    now: datetime,
+    proof: str | None = None,
+) -> list[ProductRegistration]:
+    """Claim products the actor's organisation makes (``vendor``) or runs (``inventory``).
+
+    Every identifier is checked before anything is written. A new claim is ``claimed`` with a
+    fresh challenge; claiming it again is harmless (a new ``proof`` replaces the old one), and
+    claiming a rejected or revoked one again reopens it for an analyst.
     """
     permission = (
         Permission.CH_PRODUCT_REGISTER if role == VENDOR else Permission.CH_INVENTORY_REGISTER
@@ -69,6 +107,7 @@ def register_products(
         )
     }
     registered: list[ProductRegistration] = []
+    reopened: list[str] = []
     for identifier, key in keys.items():
         row = existing.get(identifier)
         if row is None:
@@ -79,8 +118,19 @@ def register_products(
                 identifier=identifier,
                 package_key=key,
                 created_at=now,
+                status=CLAIMED,
+                proof=proof,
+                challenge=_challenge(),
             )
             db.add(row)
+        elif row.status in (REJECTED, REVOKED):
+            reopened.append(row.id)
+            row.status = CLAIMED
+            row.challenge = _challenge()
+            row.proof = proof
+            row.decided_by = row.decided_at = row.decision_note = None
+        elif proof is not None and row.status == CLAIMED:
+            row.proof = proof
         registered.append(row)
     audit.record(
         db,
@@ -89,10 +139,73 @@ def register_products(
         object_type="product_registration",
         object_id=actor.organisation_id,
         at=now,
-        detail={"role": role, "identifiers": list(keys)},
+        detail={
+            "role": role,
+            "identifiers": list(keys),
+            "proof": proof is not None,
+            "reopened": reopened,
+        },
     )
     db.commit()
     return registered
+
+
+def list_claims(
+    db: Session, actor: Actor, page: PageRequest, status: str | None = CLAIMED
+) -> Slice[ProductRegistration]:
+    """Product claims for an analyst, oldest first: by default those waiting for a decision."""
+    authorize(actor, Permission.CH_CLAIM_LIST)
+    query = select(ProductRegistration)
+    if status is not None:
+        query = query.where(ProductRegistration.status == status)
+    query = query.order_by(ProductRegistration.created_at, ProductRegistration.id)
+    return paginate(db, query, page)
+
+
+def decide_claim(
+    db: Session,
+    actor: Actor,
+    claim_id: str,
+    decision: ClaimDecision,
+    note: str,
+    now: datetime,
+) -> ProductRegistration:
+    """An analyst verifies or rejects a pending claim, or revokes a verified one; recorded
+    with who and when, and audited with the state it replaced."""
+    authorize(actor, Permission.CH_CLAIM_DECIDE)
+    row = db.get(ProductRegistration, claim_id)
+    if row is None:
+        raise errors.ClaimNotFound(f"no product claim '{claim_id}'")
+    applies_to, leads_to = _DECISIONS[decision]
+    if row.status not in applies_to:
+        raise errors.InvalidClaimDecision(
+            f"the claim is {row.status}; '{decision}' applies only to a claim that is "
+            + " or ".join(applies_to)
+        )
+    previous = row.status
+    row.status = leads_to
+    row.decided_by = actor.user_id
+    row.decided_at = now
+    row.decision_note = note or None
+    audit.record(
+        db,
+        actor=actor,
+        action=Permission.CH_CLAIM_DECIDE,
+        object_type="product_claim",
+        object_id=row.id,
+        at=now,
+        detail={
+            "decision": decision,
+            "previous_status": previous,
+            "status": leads_to,
+            "org_id": row.org_id,
+            "role": row.role,
+            "identifier": row.identifier,
+            "note": note,
+        },
+    )
+    db.commit()
+    return row
 
 
 def list_products(db: Session, actor: Actor, page: PageRequest) -> Slice[ProductRegistration]:
@@ -113,6 +226,8 @@ def notify_vendors(
 
     One query per thousand package keys finds the vendors; each (vendor, report) pair is
     notified once. Reports whose TLP keeps vendors out (AMBER+STRICT, RED) notify no one.
+    Unverified claims are notified too (a rejected or revoked one is not): a notification names
+    the report only to an organisation that may read it (:func:`list_notifications`).
     """
     by_key: dict[str, list[str]] = {}
     for report in reports:
@@ -128,6 +243,7 @@ def notify_vendors(
         rows = db.execute(
             select(ProductRegistration.org_id, ProductRegistration.package_key).where(
                 ProductRegistration.role == VENDOR,
+                ProductRegistration.status.in_(ROUTING),
                 ProductRegistration.package_key.in_(keys[start : start + 1000]),
             )
         )
@@ -159,15 +275,20 @@ def notify_vendors(
     return len(rows_to_add)
 
 
-def list_notifications(db: Session, actor: Actor, page: PageRequest) -> Slice[Notification]:
-    """The reports that concern the actor's organisation's products, newest first."""
+def list_notifications(
+    db: Session, actor: Actor, page: PageRequest, now: datetime
+) -> tuple[Slice[Notification], set[str]]:
+    """The reports that concern the actor's organisation's products, newest first, with the
+    ids among them it may read now: the others are shown by product only (an unverified
+    claim learns that something concerns its product, not what, nor whose)."""
     authorize(actor, Permission.CH_NOTIFICATION_LIST)
     query = (
         select(Notification)
         .where(Notification.org_id == actor.organisation_id)
         .order_by(Notification.created_at.desc(), Notification.id)
     )
-    return paginate(db, query, page)
+    found = paginate(db, query, page)
+    return found, readable_ids(db, actor, [n.report_id for n in found.rows], now)
 
 
 def advisories_for(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from prereview.clearinghouse.cases import VendorState
 from prereview.clearinghouse.domain import Tlp
+from prereview.core.fields import UtcDatetime
 
 
 class CvssOut(BaseModel):
@@ -96,7 +97,7 @@ class CaseCreateIn(BaseModel):
     tlp: Tlp = Tlp.AMBER
     report_ids: list[str] = Field(default_factory=list, max_length=1000)
     vendor_org_ids: list[str] = Field(default_factory=list, max_length=1000)
-    embargo_until: AwareDatetime | None = None
+    embargo_until: UtcDatetime | None = None
     embargo_zone: str = "UTC"
 
 
@@ -108,7 +109,7 @@ class CaseMembers(BaseModel):
 
 class EmbargoChangeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    embargo_until: AwareDatetime
+    embargo_until: UtcDatetime
     embargo_zone: str = "UTC"
     reason: str = Field(min_length=1, max_length=2000)
 
@@ -188,20 +189,57 @@ class StatusChangeOut(BaseModel):
 class ProductsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     identifiers: list[str] = Field(min_length=1, max_length=5000)
+    proof: str | None = Field(
+        default=None,
+        max_length=10_000,
+        description="For the analyst who verifies the claim: a signed statement, or where the "
+        "claim's challenge is published (a DNS TXT record, a URL of the product's site).",
+    )
 
 
 class ProductOut(BaseModel):
+    """A product claim as its claimant sees it; only a ``verified`` one confers a need to know."""
+
     model_config = ConfigDict(from_attributes=True)
     id: str
     role: str
     identifier: str
     package_key: str
     created_at: datetime
+    status: Literal["claimed", "verified", "rejected", "revoked"]
+    challenge: str = Field(
+        description="Publish this (DNS TXT record, or a file on the product's site) to prove "
+        "the claim, or quote it in a signed statement."
+    )
+    proof: str | None
+    decided_at: datetime | None
+
+
+class ClaimOut(ProductOut):
+    """A product claim as the analyst sees it: whose, and who decided it."""
+
+    org_id: str
+    decided_by: str | None
+    decision_note: str | None
+
+
+class ClaimDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["verify", "reject", "revoke"]
+    note: str = Field(default="", max_length=2000)
 
 
 class NotificationOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """A report concerns one of the organisation's products. ``report_id`` is given only when
+    the organisation may read the report (an unverified claim is told of the product only)."""
+
     id: str
-    report_id: str
+    report_id: str | None
+    readable: bool
     package_key: str
     created_at: datetime
+
+
+class RelabelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tlp: Tlp

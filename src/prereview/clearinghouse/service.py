@@ -1,8 +1,9 @@
 """Use cases of the clearinghouse's reports: intake, reading by TLP, evidence, publication.
 
-Intake stores each accepted report whole, in one transaction with its identifiers, affected
+Intake stores each accepted report whole, in the same transaction as its identifiers, affected
 products, stated relations, proposed duplicates, vendor notifications and audit entries, using
-batched inserts; an item is stored entirely or not at all, and a payload whose items are all
+batched inserts, a few hundred reports per transaction so that no import holds the database
+for long; an item is stored entirely or not at all, and a payload whose items are all
 rejected writes nothing. Re-running an import is idempotent: an item whose id or alias is known
 comes back as a duplicate of the stored report.
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
@@ -28,6 +29,8 @@ from prereview.clearinghouse.access import (
     CONFIDENTIAL_TLP,
     INVENTORY,
     disclosed,
+    hidden_names,
+    readable_ids,
     report_access,
     visible_reports,
 )
@@ -64,6 +67,9 @@ from prereview.vault import service as vault_service
 from prereview.vault.service import Vault
 
 _BATCH = 1000
+# Reports stored per transaction by an intake: small enough that a writer waiting behind one
+# chunk (a developer's release) waits well under a second.
+_STORE_CHUNK = 50
 # Below this many stored identifiers, intake loads them all at once instead of one per item.
 _PRELOAD_IDENTIFIERS = 500_000
 T = TypeVar("T")
@@ -79,11 +85,11 @@ def evidence_context(report_id: str) -> str:
 class StoredIdentifiers:
     """The identifiers the database knows (``KnownIdentifiers`` for intake)."""
 
-    def __init__(self, db: Session) -> None:
+    def __init__(self, db: Session, preload: bool = True) -> None:
         self._db = db
         self._all: dict[str, str] | None = None
-        count = db.query(VulnIdentifier).count()
-        if count <= _PRELOAD_IDENTIFIERS:
+        # A single report looks up a few names: loading every stored one would cost it O(n).
+        if preload and db.query(VulnIdentifier).count() <= _PRELOAD_IDENTIFIERS:
             rows = db.execute(select(VulnIdentifier.identifier, VulnIdentifier.report_id))
             self._all = {identifier: report_id for identifier, report_id in rows}
 
@@ -245,25 +251,34 @@ def _intake(
     recipients: Sequence[str],
     action: Permission,
     run: Any,
+    preload: bool = True,
 ) -> IntakeResult:
     """Run an intake against the stored identifiers and the duplicate index, then store it.
 
-    The index learns the accepted reports only if the transaction commits; on any error they
-    are taken out of it again, so it never proposes a report that was not stored.
+    Accepted items are stored in chunks of ``_STORE_CHUNK``, one transaction each, so that no
+    import holds the database for long; each item is stored whole or not at all. The index
+    learns the accepted reports only if their chunk commits; on any error the reports not yet
+    stored are taken out of it again, so it never proposes a report that was not stored. What
+    was stored before an error stays, and a re-import finds it (as duplicates).
     """
     authorize(actor, action)
     _check_recipients(db, actor, recipients)
     index = index_for(db)
     with index.lock:
         index.catch_up(db)
-        result: IntakeResult = run(StoredIdentifiers(db), index.finder)
+        result: IntakeResult = run(StoredIdentifiers(db, preload), index.finder)
         accepted = [i for i in result.items if i.status is ItemStatus.ACCEPTED]
+        stored = 0
         try:
-            _store(db, vault, actor, accepted, recipients, action, now)
-            db.commit()
+            # One short transaction per chunk: a concurrent writer (a release) waits for one
+            # chunk at most, never for the whole import.
+            for chunk in _chunks(accepted, _STORE_CHUNK):
+                _store(db, vault, actor, chunk, recipients, action, now)
+                db.commit()
+                stored += len(chunk)
         except BaseException:
             db.rollback()
-            for item in accepted:
+            for item in accepted[stored:]:
                 if item.report is not None and item.report.id in index.finder:
                     index.finder.remove(item.report.id)
             raise
@@ -279,24 +294,39 @@ def submit_report(
     recipients: Sequence[str] = (),
 ) -> tuple[VulnReport, IntakeItem]:
     """Take one report (a JSON object). Raises ``InvalidReport`` listing every problem, or
-    ``DuplicateReport`` when its id or an alias is already known; nothing is written then."""
+    ``DuplicateReport`` when its id or an alias names a report the caller may read; nothing is
+    written then. When the report it names is one the caller may not read, the conflict is
+    ``IdentifierTaken``, which names nothing (neither the report nor which of the identifiers
+    is taken), so a hidden report tells the caller no more than that the name is in use."""
     authorize(actor, Permission.CH_REPORT_CREATE)
     org = identity.get_organisation(db, actor, actor.organisation_id)
     report = parse_one(data, org.name)
 
     def run(known: StoredIdentifiers, finder: DuplicateFinder) -> IntakeResult:
-        for identifier in report.identifiers:
-            owner = known.report_for(identifier)
-            if owner is not None:
-                raise errors.DuplicateReport(
-                    f"'{identifier}' already names report '{owner}'", duplicate_of=owner
-                )
+        taken = {
+            identifier: owner
+            for identifier in report.identifiers
+            if (owner := known.report_for(identifier)) is not None
+        }
+        if taken:
+            visible = readable_ids(db, actor, taken.values(), now)
+            for identifier, owner in taken.items():
+                if owner in visible:
+                    raise errors.DuplicateReport(
+                        f"'{identifier}' already names report '{owner}'", duplicate_of=owner
+                    )
+            raise errors.IdentifierTaken(
+                "the report's id or one of its aliases is already in use here; give the "
+                "report an id of your own and leave out aliases you did not assign"
+            )
         candidates = finder.add_report(report)
         return IntakeResult(
             [IntakeItem(0, "document 1", ItemStatus.ACCEPTED, report, candidates=candidates)]
         )
 
-    result = _intake(db, vault, actor, now, recipients, Permission.CH_REPORT_CREATE, run)
+    result = _intake(
+        db, vault, actor, now, recipients, Permission.CH_REPORT_CREATE, run, preload=False
+    )
     return _load(db, report.id), result.items[0]
 
 
@@ -332,15 +362,32 @@ def _load(db: Session, report_id: str) -> VulnReport:
     return report
 
 
+# TLP 2.0 labels from the loosest to the strictest.
+_TLP_ORDER = ("CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED")
+
+
+def loosens(new: str, current: str) -> bool:
+    """Whether relabelling from ``current`` to ``new`` shares more widely."""
+    return _TLP_ORDER.index(new) < _TLP_ORDER.index(current)
+
+
 def readable(
-    db: Session, actor: Actor, report_id: str, permission: Permission, now: datetime
+    db: Session,
+    actor: Actor,
+    report_id: str,
+    permission: Permission,
+    now: datetime,
+    relabel_to: str | None = None,
 ) -> tuple[VulnReport, Access]:
     """Load a report for ``permission``; those TLP keeps out learn nothing (404), and every
-    read of TLP:AMBER or stricter material is audited (the caller commits)."""
+    read of TLP:AMBER or stricter material is audited (the caller commits). ``relabel_to``
+    is the label a change would give it (the policy lets only the source loosen one)."""
     report = _load(db, report_id)
     access = report_access(db, actor, report, now)
     if not _may_know(actor, access):
         raise errors.ReportNotFound(f"no vulnerability report '{report_id}'")
+    if relabel_to is not None:
+        access = replace(access, loosens_tlp=loosens(relabel_to, report.tlp))
     authorize(actor, permission, access)
     # Reads of confidential reports are audited here; changes are audited by what changes them.
     if permission in _READS and report.tlp in CONFIDENTIAL_TLP:
@@ -450,11 +497,20 @@ def advisory_of(row: VulnReport) -> Advisory:
 def publish_report(
     db: Session, actor: Actor, report_id: str, now: datetime, tlp: Tlp | None = None
 ) -> VulnReport:
-    """Publish a report as an advisory (optionally relabelled, e.g. to TLP:CLEAR); audited.
+    """Publish a report as an advisory (optionally relabelled); audited.
 
-    What the public may see still waits for the case's embargo, computed when asked.
+    The clearinghouse may keep or tighten the reporter's label; a looser one (AMBER+STRICT to
+    CLEAR, say) is the reporter's to give (:func:`relabel_report`) before publication. What
+    the public may see still waits for the case's embargo, computed when asked.
     """
-    row, _ = readable(db, actor, report_id, Permission.CH_ADVISORY_PUBLISH, now)
+    row, _ = readable(
+        db,
+        actor,
+        report_id,
+        Permission.CH_ADVISORY_PUBLISH,
+        now,
+        relabel_to=str(tlp) if tlp is not None else None,
+    )
     advisory = publish(domain_report(row), now, tlp)
     previous = row.tlp
     row.document = advisory.model_dump(mode="json", exclude={"evidence"})
@@ -472,6 +528,68 @@ def publish_report(
     )
     db.commit()
     return row
+
+
+def relabel_report(
+    db: Session, actor: Actor, report_id: str, tlp: Tlp, now: datetime
+) -> VulnReport:
+    """Change a report's TLP label: its reporter (the source) to any label, the clearinghouse
+    only to a stricter one (TLP 2.0). Audited with the label it replaced."""
+    row, _ = readable(db, actor, report_id, Permission.CH_REPORT_RELABEL, now, relabel_to=str(tlp))
+    previous = row.tlp
+    document = dict(row.document) | {"tlp": str(tlp)}
+    model = (
+        parse_advisory(document)
+        if row.published_at is not None
+        else Report.model_validate(document)
+    )
+    row.document = model.model_dump(mode="json", exclude={"evidence"})
+    row.tlp = str(model.tlp)
+    row.modified_at = now
+    audit.record(
+        db,
+        actor=actor,
+        action=Permission.CH_REPORT_RELABEL,
+        object_type="vulnerability_report",
+        object_id=row.id,
+        at=now,
+        detail={"tlp": row.tlp, "previous_tlp": previous},
+    )
+    db.commit()
+    return row
+
+
+def visible_intake(
+    db: Session, actor: Actor, summaries: list[dict[str, Any]], now: datetime
+) -> list[dict[str, Any]]:
+    """Intake outcomes as the caller may see them: likely duplicates and ``duplicate_of``
+    name only reports it may read (a hidden one is left out, as if it did not exist)."""
+    named = [c["id"] for s in summaries for c in s.get("likely_duplicates", [])]
+    named += [s["duplicate_of"] for s in summaries if "duplicate_of" in s]
+    if not named:
+        return summaries
+    visible = readable_ids(db, actor, named, now)
+    shown: list[dict[str, Any]] = []
+    for summary in summaries:
+        item = dict(summary)
+        if "likely_duplicates" in item:
+            kept = [c for c in item["likely_duplicates"] if c["id"] in visible]
+            if kept:
+                item["likely_duplicates"] = kept
+            else:
+                del item["likely_duplicates"]
+        if item.get("duplicate_of") is not None and item["duplicate_of"] not in visible:
+            del item["duplicate_of"]
+        shown.append(item)
+    return shown
+
+
+def visible_relations(
+    db: Session, actor: Actor, relations: dict[str, list[str]], now: datetime
+) -> dict[str, list[str]]:
+    """Relations as the caller may see them: ids of reports it may not read are left out."""
+    hidden = hidden_names(db, actor, [n for names in relations.values() for n in names], now)
+    return {kind: [n for n in names if n not in hidden] for kind, names in relations.items()}
 
 
 def exportable_advisory(db: Session, actor: Actor, report_id: str, now: datetime) -> Advisory:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -10,10 +11,13 @@ import uvicorn
 
 from prereview.core.client import console
 from prereview.core.errors import PrereviewError
+from prereview.core.files import sweep_partials
 from prereview.core.migrate import upgrade
+from prereview.core.serving import server_config
 from prereview.core.settings import load_settings
 
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
+maintenance_app = typer.Typer(help="Housekeeping of the server's files.", no_args_is_help=True)
 DEMO_ENV = Path("var/demo-tokens.env")
 
 
@@ -61,10 +65,37 @@ def serve(
         console.print(
             f"Try: [cyan]source {DEMO_ENV}; PREREVIEW_TOKEN=$DEV_TOKEN prereview submission list[/]"
         )
+    swept = sweep_partials(
+        settings.blob_dir,
+        context.clock.now(),
+        timedelta(minutes=settings.partial_upload_grace_minutes),
+    )
+    if swept:
+        console.print(f"swept {len(swept)} aborted upload(s) from {settings.blob_dir}")
     console.print(f"Serving on http://{host}:{port} (API docs at /api/v1/docs)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.Server(server_config(app, settings, host=host, port=port)).run()
+
+
+@maintenance_app.command("sweep")
+def maintenance_sweep(
+    grace_minutes: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Sweep partials not written for this long (default: the setting)."
+        ),
+    ] = None,
+) -> None:
+    """Delete the .partial blobs that aborted uploads left behind (those not written for the
+    grace period, PREREVIEW_PARTIAL_UPLOAD_GRACE_MINUTES, so a live upload is kept)."""
+    from prereview.core.clock import SystemClock
+
+    settings = load_settings()
+    minutes = settings.partial_upload_grace_minutes if grace_minutes is None else grace_minutes
+    swept = sweep_partials(settings.blob_dir, SystemClock().now(), timedelta(minutes=minutes))
+    console.print(f"swept {len(swept)} aborted upload(s) from {settings.blob_dir}")
 
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.add_typer(db_app, name="db")
+    app.add_typer(maintenance_app, name="maintenance")

@@ -90,3 +90,39 @@ class ServiceUnavailable(PrereviewError):
     slug = "unavailable"
     status = 503
     title = "Service unavailable"
+
+
+class PayloadTooLarge(PrereviewError):
+    """A body over the server's limit, refused as soon as the limit is passed."""
+
+    slug = "payload-too-large"
+    status = 413
+    title = "The request body is too large"
+
+
+class InvalidEncoding(InvalidInput):
+    """Bytes that should be UTF-8 text and are not (or text with lone surrogates)."""
+
+    slug = "invalid-encoding"
+    title = "The text is not valid UTF-8"
+
+
+class MalformedJson(InvalidInput):
+    """A body or document that is not JSON."""
+
+    slug = "malformed-json"
+    title = "The JSON cannot be parsed"
+
+
+class TooDeeplyNested(InvalidInput):
+    """JSON, YAML or TOML nested deeper than the server accepts."""
+
+    slug = "too-deeply-nested"
+    title = "The document is nested too deeply"
+
+
+class RefusedYamlFeature(InvalidInput):
+    """YAML anchors and aliases (and so alias bombs) are refused in untrusted input."""
+
+    slug = "yaml-alias-refused"
+    title = "YAML anchors and aliases are not accepted"

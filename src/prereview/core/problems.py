@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from prereview.core.errors import PROBLEM_BASE, PrereviewError
+from prereview.core.ids import new_id
+from prereview.core.parsing import LimitParsedBodies
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("prereview.api")
@@ -27,6 +33,33 @@ _HTTP_SLUGS = {
     415: "unsupported-media-type",
     422: "invalid-input",
     429: "rate-limited",
+}
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document, as every 4xx (and the rare 5xx) answer carries it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="Stable, `urn:prereview:problem:<slug>`")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+_PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": Problem.model_json_schema()}}
+
+# Declared on the API's routers, so on every operation of the OpenAPI document: any 4xx answer
+# (401, 403, 404, 409, 413, 415, 422, 429...) is a problem+json document with a stable `type`.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {
+        "description": "The request was refused: a problem document",
+        "content": _PROBLEM_CONTENT,
+    }
+}
+UNAVAILABLE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {"description": "A dependency does not answer", "content": _PROBLEM_CONTENT}
 }
 
 
@@ -90,20 +123,63 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def error_summary(exc: BaseException) -> str:
+    """An exception for the log: its class, its cause chain's classes, and where it was raised
+    (file, line, function of each frame). Never its message, arguments, SQL parameters or local
+    variables: those carry what users sent (a finding's text, a TLP:RED description, an
+    upstream's host)."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        kind = type(current)
+        frames = traceback.extract_tb(current.__traceback__)
+        where = " < ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in reversed(frames[-8:]))
+        parts.append(f"{kind.__module__}.{kind.__qualname__}" + (f" at {where}" if where else ""))
+        current = current.__cause__ or current.__context__
+    return "; caused by ".join(parts)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # The exception may carry secrets in its message; log the type and where, answer nothing.
+    # The exception's message may carry secrets (SQL parameters, bodies): the log gets its class,
+    # its frames and a correlation id that the answer carries too, so an operator can find it.
+    correlation_id = new_id("err")
     log.error(
-        "unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
+        "unhandled error %s on %s %s: %s",
+        correlation_id,
+        request.method,
+        request.url.path,
+        error_summary(exc),
     )
     return problem_response(
         {
             "type": PROBLEM_BASE + "internal",
             "title": "Internal error",
             "status": 500,
-            "detail": "the server failed to handle this request; it has been logged",
+            "detail": "the server failed to handle this request; it has been logged under "
+            f"correlation id {correlation_id}",
             "instance": request.url.path,
-        }
+            "correlation_id": correlation_id,
+        },
+        {"X-Correlation-Id": correlation_id},
     )
+
+
+class _ContainErrors:
+    """Outermost ASGI wrapper: Starlette answers an unexpected error with the handler above and
+    then re-raises it "so that servers can log it", and uvicorn would log it with its full
+    traceback and message. It was logged already, safely; here it stops."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with contextlib.suppress(Exception):  # answered and logged by _on_unexpected
+            await self.app(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
@@ -112,3 +188,11 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
+    # JSON and form bodies are read whole by the framework: cap them while they arrive.
+    app.add_middleware(LimitParsedBodies)
+    build_stack = app.build_middleware_stack
+
+    def contained_stack() -> ASGIApp:
+        return _ContainErrors(build_stack())
+
+    app.build_middleware_stack = contained_stack  # type: ignore[method-assign]

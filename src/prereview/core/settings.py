@@ -35,7 +35,20 @@ class Settings(BaseSettings):
         description="A window within this many days of its end is 'closing soon'.",
     )
     token_ttl_days: int = Field(
-        default=90, ge=1, le=366, description="Default lifetime of a new API token."
+        default=90,
+        ge=1,
+        le=366,
+        description="Default and longest lifetime of a new API token; a token never outlives "
+        "the token that created it either.",
+    )
+    web_session_hours: int = Field(
+        default=12, ge=1, le=24 * 30, description="Longest life of a web session (absolute)."
+    )
+    web_session_idle_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="A web session unused this long ends."
+    )
+    invitation_ttl_days: int = Field(
+        default=7, ge=1, le=30, description="Lifetime of a one-time invitation to join."
     )
     master_key_file: Path = Field(
         default=Path("var/master.keys"), description="Keyring holding the vault's master keys."
@@ -53,6 +66,21 @@ class Settings(BaseSettings):
     audit_origin: str = Field(
         default="prereview.local/audit", description="Origin line of signed audit checkpoints."
     )
+    audit_journal_file: Path | None = Field(
+        default=None,
+        description="Append-only journal of every checkpoint signed (server side); unset: "
+        "audit-checkpoints.jsonl next to the audit key file.",
+    )
+    audit_public_key: str | None = Field(
+        default=None,
+        description="Client side: the audit log's verifier key (<name>+<key ID>+<key>), or the "
+        "path of a file holding it; unset: the key is pinned on first use.",
+    )
+    audit_trust_dir: Path = Field(
+        default=Path("~/.config/prereview/trust"),
+        description="Client side: where the pinned audit key and the last checkpoint seen are "
+        "kept, one 0600 file per server.",
+    )
     retention_days: int = Field(
         default=180,
         ge=0,
@@ -64,6 +92,54 @@ class Settings(BaseSettings):
         description="Redis URL for the gateway's shared rate-limit counters (several replicas); "
         "unset: counters in memory (one replica).",
     )
+    gateway_upstream_allow: list[str] = Field(
+        default_factory=list,
+        description="Exact origins (scheme://host:port) the gateway may reach although they are "
+        "loopback, private, link-local or this machine's own, as a JSON list, e.g. "
+        "'[\"http://127.0.0.1:8123\"]'. Anything else on those addresses is refused.",
+    )
+
+    max_import_bytes: int = Field(
+        default=64 * 2**20,
+        ge=1,
+        description="Largest bulk import body (default 64 MiB), refused as soon as it is passed.",
+    )
+    max_parsed_body_bytes: int = Field(
+        default=16 * 2**20,
+        ge=1024,
+        description="Largest JSON or form request body (default 16 MiB), refused (413) as soon "
+        "as it is passed; uploads and imports have their own limits.",
+    )
+    partial_upload_grace_minutes: int = Field(
+        default=360,
+        ge=1,
+        le=7 * 24 * 60,
+        description="An aborted upload's .partial blob not written for this long is swept (at "
+        "start-up and by `prereview maintenance sweep`); a live upload writes every chunk.",
+    )
+    http_header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="A connection that has not sent a request's complete headers within this "
+        "many seconds (from connecting, or from its previous response) is closed.",
+    )
+    http_keep_alive_timeout_s: float = Field(
+        default=5.0, gt=0, le=300, description="An idle keep-alive connection is closed after this."
+    )
+    http_max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="Largest request line and headers accepted (h11's incomplete-event limit).",
+    )
+
+    @property
+    def audit_journal_path(self) -> Path:
+        """The published-checkpoints journal: the setting, or next to the audit key file."""
+        if self.audit_journal_file is not None:
+            return self.audit_journal_file
+        return self.audit_key_file.parent / "audit-checkpoints.jsonl"
 
     @property
     def is_sqlite(self) -> bool:

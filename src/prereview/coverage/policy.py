@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from prereview.core.errors import InvalidInput
+from prereview.core.parsing import load_toml
 from prereview.coverage.criteria import (
     AllOf,
     AnyOf,
@@ -28,6 +30,7 @@ from prereview.coverage.errors import PolicyInvalid, UnknownPreset
 
 Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,119}$")]
 MAX_POLICY_CHARS = 64_000
+MAX_POLICY_DEPTH = 32  # tables and arrays; criteria groups recurse over them when built
 
 
 class _Spec(BaseModel):
@@ -155,11 +158,13 @@ def parse_policy(text: str) -> Policy:
             ]
         )
     try:
-        raw = tomllib.loads(text)
+        raw = load_toml(text, max_depth=MAX_POLICY_DEPTH)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyInvalid(
             [{"path": "", "location": [], "message": f"not valid TOML: {exc}"}]
         ) from None
+    except InvalidInput as exc:  # nested too deep: refused before anything recurses on it
+        raise PolicyInvalid([{"path": "", "location": [], "message": exc.detail}]) from None
     try:
         document = PolicyDocument.model_validate(raw)
     except ValidationError as exc:

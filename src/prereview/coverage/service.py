@@ -4,6 +4,10 @@ A determination judges a submission's stored evidence (the training compute its 
 declared and the evaluation results on record) under a written policy, and keeps each
 criterion's status with its evidence, the policy's hash and text, the outcome, the reviewer,
 the rationale and a marking. Only agencies read it; its developer reads a notice.
+
+After an agency's access ends (its grant revoked, the window closed by release, withdrawal or
+expiry) it keeps its own work and no more: it reads its own determinations only, and what it
+judges (a late determination, a what-if) is judged on its own evaluation results only.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -26,7 +30,7 @@ from prereview.coverage.schemas import DeterminationCreate, PolicyChoice
 from prereview.evals import service as evals
 from prereview.identity.actor import Actor
 from prereview.identity.permissions import Permission
-from prereview.identity.policy import authorize
+from prereview.identity.policy import Access, allowed, authorize
 from prereview.review.models import Submission
 from prereview.review.service import Rules, _visible
 
@@ -54,8 +58,16 @@ def presets(actor: Actor) -> list[tuple[str, Policy]]:
     return [(name, parse_policy(preset_text(name))) for name in preset_names()]
 
 
-def evidence_of(db: Session, submission: Submission) -> Evidence:
-    """What a policy may look at for ``submission``."""
+def _evidence_for(db: Session, actor: Actor, submission: Submission, access: Access) -> Evidence:
+    """The evidence the actor may judge on: all results for the developer and for agencies
+    with a live grant; an agency whose access ended, its own results only."""
+    if access.owner or access.granted_agency:
+        return evidence_of(db, submission)
+    return evidence_of(db, submission, run_by=actor.organisation_id)
+
+
+def evidence_of(db: Session, submission: Submission, run_by: str | None = None) -> Evidence:
+    """What a policy may look at for ``submission`` (only the runs of ``run_by``, if given)."""
     return Evidence(
         training_compute_flop=submission.training_compute_flop,
         results=[
@@ -73,7 +85,7 @@ def evidence_of(db: Session, submission: Submission) -> Evidence:
                 metrics=r.metrics,
                 pass_at_k=r.pass_at_k,
             )
-            for r in evals.results_for(db, submission.id)
+            for r in evals.results_for(db, submission.id, run_by)
         ],
     )
 
@@ -96,7 +108,7 @@ def determine(
     submission, access = _visible(db, actor, submission_id, now, rules)
     authorize(actor, Permission.COVERAGE_DETERMINATION_CREATE, access)
     policy = load_policy(data)
-    found = judge(policy, evidence_of(db, submission))
+    found = judge(policy, _evidence_for(db, actor, submission, access))
     document = policy.document
     determination = Determination(
         id=new_id("det"),
@@ -163,10 +175,20 @@ def record_digest(determination: Determination) -> str:
 def list_determinations(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: Rules
 ) -> Sequence[Determination]:
-    """Every determination on the submission, for agencies that hold or held a grant; audited."""
+    """The determinations on the submission the agency may read: all of them while it holds
+    a live grant; once its access ended, its own only (never another agency's). Audited."""
     submission, access = _visible(db, actor, submission_id, now, rules)
-    authorize(actor, Permission.COVERAGE_DETERMINATION_READ, access)
-    found = _determinations(db, submission.id)
+    # May the actor read any determination at all (its own, at least)? Then each is checked.
+    authorize(actor, Permission.COVERAGE_DETERMINATION_READ, replace(access, author=True))
+    found = [
+        d
+        for d in _determinations(db, submission.id)
+        if allowed(
+            actor,
+            Permission.COVERAGE_DETERMINATION_READ,
+            replace(access, author=d.agency_org_id == actor.organisation_id),
+        )
+    ]
     if found:
         audit.record(
             db,
@@ -205,4 +227,4 @@ def what_if(
     """What ``choice`` would decide on the evidence now. Writes nothing, not even to the log."""
     submission, access = _visible(db, actor, submission_id, now, rules)
     authorize(actor, Permission.COVERAGE_WHATIF_RUN, access)
-    return submission, judge(load_policy(choice), evidence_of(db, submission))
+    return submission, judge(load_policy(choice), _evidence_for(db, actor, submission, access))

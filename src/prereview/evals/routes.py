@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from prereview.core.context import get_context
+from prereview.core.filenames import content_disposition
 from prereview.core.streaming import body_pieces
 from prereview.evals import service
 from prereview.evals.models import EvalRun, EvalTaskResult
@@ -140,13 +141,12 @@ def download_log(
 ) -> StreamingResponse:
     """The decrypted Inspect log, verified chunk by chunk; it opens with ``inspect view``."""
     result, chunks = service.open_log(db, vault, actor, result_id, at.now, at.rules)
-    quoted = (result.log_filename or "log.eval").replace('"', "").replace("\\", "")
     return StreamingResponse(
         chunks,
         media_type="application/octet-stream",
         headers={
             "content-length": str(result.log_size),
-            "content-disposition": f'attachment; filename="{quoted}"',
+            "content-disposition": content_disposition(result.log_filename or "log.eval"),
             "x-content-sha256": result.log_sha256 or "",
         },
     )

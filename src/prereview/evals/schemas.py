@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
-Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-Seconds = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+# Strict: JSON true is not 1 (nor 1.0); the counts and scores are numbers or refused.
+Fraction = Annotated[StrictFloat, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Seconds = Annotated[StrictFloat, Field(ge=0.0, allow_inf_nan=False)]
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_./:@-]+$")]
 
 
@@ -20,17 +21,19 @@ class TaskResultIn(BaseModel):
     task: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_./:-]+$")]
     status: Literal["success", "error", "cancelled", "started"]
     accuracy: Fraction | None = None
-    stderr: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None
+    stderr: Annotated[StrictFloat, Field(ge=0.0, allow_inf_nan=False)] | None = None
     ci_lower: Fraction | None = None
     ci_upper: Fraction | None = None
     pass_at_k: dict[Name, Fraction] = Field(default_factory=dict, max_length=32)
-    metrics: dict[Name, Annotated[float, Field(allow_inf_nan=False)]] = Field(
+    metrics: dict[Name, Annotated[StrictFloat, Field(allow_inf_nan=False)]] = Field(
         default_factory=dict, max_length=64
     )
-    samples: Annotated[int, Field(ge=0)]
-    scored: Annotated[int, Field(ge=0)]
-    failed_samples: Annotated[int, Field(ge=0)] = 0
-    tokens: dict[Name, Annotated[int, Field(ge=0)]] = Field(default_factory=dict, max_length=16)
+    samples: Annotated[StrictInt, Field(ge=0)]
+    scored: Annotated[StrictInt, Field(ge=0)]
+    failed_samples: Annotated[StrictInt, Field(ge=0)] = 0
+    tokens: dict[Name, Annotated[StrictInt, Field(ge=0)]] = Field(
+        default_factory=dict, max_length=16
+    )
     settings: dict[str, Any] = Field(default_factory=dict, max_length=64)
     duration_s: Seconds | None = None
     error: Annotated[str, Field(max_length=4000)] | None = None

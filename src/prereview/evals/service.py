@@ -9,7 +9,7 @@ the submission's data key, so a withdrawal shreds the logs with the materials.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -23,9 +23,10 @@ from prereview.evals.models import EvalRun, EvalTaskResult
 from prereview.evals.schemas import EvalRunCreate
 from prereview.identity.actor import Actor
 from prereview.identity.permissions import Permission
-from prereview.identity.policy import Access, authorize
+from prereview.identity.policy import Access, allowed, authorize
 from prereview.review.service import Rules, _visible
 from prereview.vault import service as vault_service
+from prereview.vault.errors import KeyShredded
 from prereview.vault.service import Vault, submission_context
 
 # What the first bytes of an Inspect log are: a zip (.eval) or a JSON document (.json).
@@ -121,16 +122,21 @@ def record_run(
 def list_runs(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: Rules
 ) -> Sequence[EvalRun]:
-    """Every run on the submission, for its developer and for agencies that hold or held a
-    grant; an agency's read is audited."""
+    """The runs on the submission the actor may read: all of them for its developer and for
+    agencies with a live grant; once an agency's access has ended, its own runs only (never
+    another agency's). An agency's read is audited."""
     submission, access = _visible(db, actor, submission_id, now, rules)
-    authorize(actor, Permission.EVAL_RESULT_READ, access)
-    runs = db.scalars(
+    # May the actor read any run at all (its own, at least)? Then each run is checked.
+    authorize(actor, Permission.EVAL_RESULT_READ, replace(access, author=True))
+    query = (
         select(EvalRun)
         .where(EvalRun.submission_id == submission.id)
         .options(selectinload(EvalRun.results))
         .order_by(EvalRun.created_at, EvalRun.id)
-    ).all()
+    )
+    if not allowed(actor, Permission.EVAL_RESULT_READ, access):
+        query = query.where(EvalRun.org_id == actor.organisation_id)
+    runs = db.scalars(query).all()
     if not access.owner and runs:
         audit.record(
             db,
@@ -180,6 +186,7 @@ def plan_log_upload(
         )
     if result.log_sha256 is not None:
         raise errors.EvalLogExists("this result already has its log; logs are never replaced")
+    db.commit()  # end the read: nothing may stay open while the body streams
     return LogPlan(
         result.id, result.submission_id, submission_context(result.submission_id), filename
     )
@@ -188,7 +195,9 @@ def plan_log_upload(
 def stream_log(
     db: Session, vault: Vault, plan: LogPlan, chunks: Iterable[bytes], limit: int, now: datetime
 ) -> vault_service.StoredBlob:
-    """Encrypt the log into the vault as it arrives, checking it looks like an Inspect log."""
+    """Encrypt the log into the vault as it arrives, checking it looks like an Inspect log.
+
+    No transaction is held while the body streams; :func:`finish_log_upload` records it."""
     prefixes = next(p for s, p in LOG_SUFFIXES.items() if plan.filename.endswith(s))
 
     def checked() -> Iterator[bytes]:
@@ -203,7 +212,7 @@ def stream_log(
                 raise errors.EvalLogTooLarge(f"logs are limited to {limit} bytes on this server")
             yield chunk
 
-    stored = vault_service.store_blob(db, vault, plan.context, plan.result_id, checked(), now)
+    stored = vault_service.stream_blob(db, vault, plan.context, plan.result_id, checked(), now)
     if stored.size == 0:
         vault_service.delete_blob(vault, plan.context, plan.result_id)
         raise errors.EvalLogEmpty("the upload was empty; send the log's bytes as the body")
@@ -218,8 +227,11 @@ def finish_log_upload(
     stored: vault_service.StoredBlob,
     now: datetime,
 ) -> EvalTaskResult:
-    """Record the log on its result, with its audit entry; if that fails, the blob goes too."""
+    """Record the log on its result, with its audit entry, in one short transaction; if that
+    fails, the blob goes too. A withdrawal that committed while the log streamed wins."""
     with vault_service.recording_blob(db, vault, plan.context, plan.result_id):
+        if not vault_service.key_is_live(db, plan.context):
+            raise KeyShredded("the submission was withdrawn; its logs can no longer be stored")
         result = db.get(EvalTaskResult, plan.result_id)
         assert result is not None
         result.log_filename = plan.filename
@@ -264,14 +276,18 @@ def open_log(
     return result, chunks
 
 
-def results_for(db: Session, submission_id: str) -> list[ResultSummary]:
-    """Every stored task result of a submission, oldest first. The caller has authorized."""
-    rows = db.execute(
+def results_for(db: Session, submission_id: str, run_by: str | None = None) -> list[ResultSummary]:
+    """Every stored task result of a submission (or only those of runs by the organisation
+    ``run_by``), oldest first. The caller has authorized."""
+    query = (
         select(EvalTaskResult, EvalRun.model, EvalRun.created_at)
         .join(EvalRun, EvalRun.id == EvalTaskResult.run_id)
         .where(EvalTaskResult.submission_id == submission_id)
         .order_by(EvalRun.created_at, EvalRun.id, EvalTaskResult.position)
-    ).all()
+    )
+    if run_by is not None:
+        query = query.where(EvalRun.org_id == run_by)
+    rows = db.execute(query).all()
     return [
         ResultSummary(
             result_id=r.id,

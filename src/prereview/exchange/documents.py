@@ -6,12 +6,13 @@ YAML loads unquoted timestamps as ``datetime`` objects; they are written back as
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 from typing import Any
 
 import yaml
 
+from prereview.core.errors import InvalidInput, MalformedJson
+from prereview.core.parsing import decode_utf8, load_json, load_yaml_all
 from prereview.exchange.errors import UnreadableDocument
 
 
@@ -19,7 +20,13 @@ def rfc3339(moment: datetime) -> str:
     """A timezone-aware time as RFC 3339 in UTC with a ``Z`` (what OSV's schema demands)."""
     if moment.tzinfo is None:
         raise ValueError("only timezone-aware datetimes can be exchanged")
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    try:
+        in_utc = moment.astimezone(UTC)
+    except OverflowError:
+        raise UnreadableDocument(
+            f"the time {moment.isoformat()} is out of range once converted to UTC"
+        ) from None
+    return in_utc.isoformat().replace("+00:00", "Z")
 
 
 def plain_json(value: Any) -> Any:
@@ -38,48 +45,59 @@ def plain_json(value: Any) -> Any:
 
 
 def load_documents(payload: str | bytes) -> list[Any]:
-    """Every document in a JSON value, a JSON array of documents, or a (multi-document) YAML."""
-    text = payload.decode("utf-8-sig") if isinstance(payload, bytes) else payload
+    """Every document in a JSON value, a JSON array of documents, or a (multi-document) YAML.
+
+    Untrusted input: not UTF-8, nested too deep, YAML anchors or aliases all raise a core
+    ``InvalidInput`` with its own problem type (see :mod:`prereview.core.parsing`)."""
+    text = decode_utf8(payload)
     stripped = text.lstrip()
     if not stripped:
         raise UnreadableDocument("the document is empty")
     if stripped[0] in "[{":
         try:
-            loaded: Any = json.loads(text)
-        except json.JSONDecodeError as exc:
+            loaded: Any = load_json(text)
+        except MalformedJson as exc:
             raise UnreadableDocument(
-                f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                errors=[
-                    {"path": "$", "message": f"{exc.msg} (line {exc.lineno}, column {exc.colno})"}
-                ],
-            ) from exc
+                exc.detail, errors=[{"path": "$", "message": exc.detail}]
+            ) from None
         return loaded if isinstance(loaded, list) else [loaded]
     try:
         documents: list[Any] = []
-        for document in yaml.safe_load_all(text):
+        for document in load_yaml_all(text):
             # A YAML list of records is a batch, like a JSON array.
             if isinstance(document, list):
                 documents.extend(plain_json(item) for item in document)
             elif document is not None:
                 documents.append(plain_json(document))
     except yaml.YAMLError as exc:
+        reason = _yaml_reason(exc)
         raise UnreadableDocument(
-            f"not valid JSON or YAML: {exc}", errors=[{"path": "$", "message": str(exc)}]
-        ) from exc
+            f"not valid JSON or YAML: {reason}", errors=[{"path": "$", "message": reason}]
+        ) from None
     return documents
 
 
-def load_json_lines(payload: str | bytes) -> list[tuple[int, Any | UnreadableDocument]]:
-    """Each non-blank line of JSON Lines parsed, or the error that line gives; 1-based numbers."""
-    text = payload.decode("utf-8-sig") if isinstance(payload, bytes) else payload
-    items: list[tuple[int, Any | UnreadableDocument]] = []
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    """What is wrong and where, without the snippet of the document PyYAML would quote."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"{exc.problem or exc.context} (line {mark.line + 1}, column {mark.column + 1})"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def load_json_lines(payload: str | bytes) -> list[tuple[int, Any | InvalidInput]]:
+    """Each non-blank line of JSON Lines parsed, or the error that line gives; 1-based numbers.
+
+    A payload that is not UTF-8 raises as a whole; a line nested too deep fails alone."""
+    text = decode_utf8(payload)
+    items: list[tuple[int, Any | InvalidInput]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            items.append((number, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            items.append(
-                (number, UnreadableDocument(f"line {number} is not valid JSON: {exc.msg}"))
-            )
+            items.append((number, load_json(line)))
+        except MalformedJson as exc:
+            items.append((number, UnreadableDocument(f"line {number}: {exc.detail}")))
+        except InvalidInput as exc:  # nested too deep, a lone surrogate: its own type
+            items.append((number, exc))
     return items

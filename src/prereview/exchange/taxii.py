@@ -30,6 +30,7 @@ from prereview.clearinghouse.domain import Tlp
 from prereview.core.context import get_context, get_db
 from prereview.core.errors import InvalidInput, NotFound, PrereviewError, Unauthenticated
 from prereview.core.pagination import PageRequest
+from prereview.core.problems import PROBLEM_RESPONSES
 from prereview.exchange.documents import rfc3339
 from prereview.exchange.stix import advisory_to_stix
 from prereview.identity import service as identity
@@ -44,7 +45,19 @@ PUBLISHER_NAME = "prereview clearinghouse"
 MAX_PAGE = 1000
 _NAMESPACE = uuid.UUID("3c0f8f1e-6a57-4d0e-8c1b-0d2f5e7a9b61")
 
-router = APIRouter(prefix="/taxii2", tags=["taxii"])
+
+class TaxiiJSONResponse(JSONResponse):
+    """What the document says every TAXII answer is (the routes build theirs with `_answer`)."""
+
+    media_type = TAXII_MEDIA_TYPE
+
+
+router = APIRouter(
+    prefix="/taxii2",
+    tags=["taxii"],
+    default_response_class=TaxiiJSONResponse,
+    responses=PROBLEM_RESPONSES,
+)
 
 
 class NotAcceptable(PrereviewError):

@@ -6,12 +6,15 @@ import itertools
 import os
 import time
 from datetime import datetime
+from typing import Literal
 
 from prereview.gateway.interfaces import CallRecord, GrantContext
 
 # Call ids: unique across replicas and restarts (random prefix), cheap per call (a counter).
 _CALL_ID_PREFIX = os.urandom(6).hex() + "-"
 _call_numbers = itertools.count(1)
+
+JournalState = Literal["open", "close", "final"]
 
 
 class CallInProgress:
@@ -22,12 +25,15 @@ class CallInProgress:
         "client_disconnected",
         "completion_tokens",
         "context",
+        "cut_off",
         "endpoint",
         "error",
         "grant_id",
+        "journal_state",
         "key_id",
         "model",
         "org_id",
+        "presented_key",
         "prompt_tokens",
         "started",
         "started_at",
@@ -58,6 +64,11 @@ class CallInProgress:
         self.usage_estimated = False
         self.ttft_ms: float | None = None
         self.client_disconnected = False
+        self.cut_off = False
+        # What the call journal holds of this call so far: None, "open" or "final".
+        self.journal_state: JournalState | None = None
+        # Kept to re-check access just before a plain answer is released; never recorded.
+        self.presented_key = ""
         self.transcript: list[bytes] = []
 
     @property
@@ -85,4 +96,5 @@ class CallInProgress:
             ttft_ms=self.ttft_ms,
             error=self.error,
             client_disconnected=self.client_disconnected,
+            cut_off=self.cut_off,
         )

@@ -162,7 +162,9 @@ def limits_set(
     nomination: Annotated[str | None, typer.Option(help="A partner's nomination id.")] = None,
     requests_per_minute: Annotated[int | None, typer.Option("--rpm")] = None,
     tokens_per_day: Annotated[int | None, typer.Option()] = None,
-    concurrent_streams: Annotated[int | None, typer.Option("--streams")] = None,
+    concurrent_streams: Annotated[
+        int | None, typer.Option("--streams", help="Calls in flight at once, streaming or not.")
+    ] = None,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:

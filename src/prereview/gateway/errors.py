@@ -163,6 +163,7 @@ _OPENAI_TYPES: dict[int, str] = {
     404: "not_found_error",
     405: "invalid_request_error",
     413: "invalid_request_error",
+    422: "invalid_request_error",
     429: "rate_limit_error",
 }
 
@@ -227,6 +228,40 @@ class InvalidUpstream(InvalidInput):
     """The upstream registration is not usable (URL, header names or values)."""
 
     slug = "gateway-upstream-invalid"
+
+
+class UpstreamAddressRefused(InvalidUpstream):
+    """The base URL is (or resolves to) an address the gateway does not connect to."""
+
+    slug = "gateway-upstream-address-refused"
+    title = "The gateway does not connect to this address"
+
+
+class UpstreamForbidden(PrereviewError):
+    """At connection time the upstream resolved to an address the gateway refuses."""
+
+    slug = "gateway-upstream-forbidden"
+    status = 502
+    title = "The model's endpoint is on an address the gateway refuses"
+
+
+class GatewayTooDeeplyNested(GatewayBadRequest):
+    """The request body nests JSON deeper than the gateway reads."""
+
+    slug = "gateway-too-deeply-nested"
+    title = "The request body is nested too deeply"
+
+
+class GatewayAuditBehind(ServiceUnavailable):
+    """The audit log cannot take the record of a call now; nothing was forwarded, or the
+    answer was held back, because an unaudited answer must not be released."""
+
+    slug = "gateway-audit-unavailable"
+    title = "The gateway cannot audit calls right now"
+
+    def __init__(self, detail: str, *, retry_after: int = 1, **extra: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **extra)
+        self.retry_after = retry_after
 
 
 class GatewayUnavailable(ServiceUnavailable):

@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from prereview.gateway.interfaces import CallRecord, TranscriptRecord
+from prereview.gateway.interfaces import CallJournal, CallRecord, TranscriptRecord
 from prereview.gateway.limits import Limiter
 from prereview.gateway.memory import BatchingSink, CollectingStore, InMemoryGrantResolver
 from prereview.gateway.proxy import GatewayApp, GatewayConfig
 from prereview.gateway.serving import ThreadedServer
+from prereview.gateway.upstreams import UpstreamGuard
 
 
 @dataclass
@@ -48,6 +49,10 @@ class RunningGateway:
             time.sleep(0.005)
         return list(self.calls.items)
 
+    def allow(self, upstream_url: str) -> None:
+        """Allow-list the exact origin of ``upstream_url`` (a loopback simulator, in tests)."""
+        self.app.upstreams.allow(upstream_url)
+
     @property
     def base_url(self) -> str:
         """The OpenAI ``base_url`` for clients: ``<url>/gateway/v1``."""
@@ -60,11 +65,16 @@ def running_gateway(
     config: GatewayConfig | None = None,
     limiter: Limiter | None = None,
     flush_delay: float = 0.01,
+    allow: tuple[str, ...] = (),
+    journal: CallJournal | None = None,
 ) -> Iterator[RunningGateway]:
     """Serve a gateway at ``/gateway`` on a free 127.0.0.1 port until the block ends.
 
     Register keys on ``.resolver``; call records and transcripts land in ``.calls.items`` and
-    ``.transcripts.items`` (flushed every ``flush_delay`` seconds).
+    ``.transcripts.items`` (flushed every ``flush_delay`` seconds). ``allow`` lists the exact
+    upstream origins (loopback simulators) the engine may connect to; see also
+    :meth:`RunningGateway.allow`. With a ``journal``, calls of a submission go to it (before
+    their answers) instead of ``.calls``.
     """
     resolver = InMemoryGrantResolver()
     calls: CollectingStore[CallRecord] = CollectingStore()
@@ -76,6 +86,8 @@ def running_gateway(
         transcripts=BatchingSink(transcripts, max_delay=flush_delay),
         limiter=limiter,
         config=replace(config or GatewayConfig(), path_prefix="/gateway"),
+        upstreams=UpstreamGuard(allow),
+        journal=journal,
     )
     with ThreadedServer(app) as server:
         yield RunningGateway(app, resolver, calls, transcripts, server.url, usage_sink)

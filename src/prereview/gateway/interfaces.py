@@ -12,13 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True, slots=True)
 class GrantLimits:
-    """Per-grant limits set by the developer; ``None`` means unlimited."""
+    """Per-grant limits set by the developer; ``None`` means unlimited.
+
+    ``concurrent_streams`` bounds the calls in flight at once, streaming or not (the name is
+    kept for compatibility with stored limits and the API).
+    """
 
     requests_per_minute: int | None = None
     tokens_per_day: int | None = None
@@ -143,7 +147,9 @@ class CallRecord:
 
     Calls refused before a grant was known (no key, unknown key) have no grant fields.
     ``usage_estimated`` is true when the upstream reported no usage and the counts were
-    estimated from the text.
+    estimated from the text. ``cut_off`` is true when access ended while the call was in
+    flight: a plain answer was then withheld (the status is the 403 the client got), a stream
+    was ended.
     """
 
     call_id: str
@@ -163,6 +169,7 @@ class CallRecord:
     ttft_ms: float | None = None
     error: str | None = None
     client_disconnected: bool = False
+    cut_off: bool = False
 
     @property
     def total_tokens(self) -> int:
@@ -218,4 +225,21 @@ class TranscriptSink(Protocol):
 
     def record(self, transcript: TranscriptRecord) -> None:
         """Queue ``transcript``; never blocks."""
+        ...
+
+
+class CallJournal(Protocol):
+    """Keeps call records durably *before* the engine releases an answer (write-ahead).
+
+    ``state`` is ``final`` for a finished call, ``open`` for a stream about to start (its
+    record is completed with ``close`` when it ends). Where a journal is given, the engine hands
+    audited calls to it instead of the :class:`UsageSink`.
+    """
+
+    def check_capacity(self) -> None:
+        """Raise ``GatewayAuditBehind`` (503) if the journal cannot take more calls now."""
+        ...
+
+    async def write(self, call: CallRecord, *, state: Literal["open", "close", "final"]) -> None:
+        """Return once ``call`` is durable; raise ``GatewayAuditBehind`` if it cannot be."""
         ...

@@ -9,8 +9,10 @@ rules:
   lets through twice the limit across a minute boundary. One number per grant.
 * tokens per day: a counter per grant and UTC day. A request is refused once the day's tokens are
   spent; tokens are charged after the call, when the upstream has said how many it used.
-* concurrent streams: leases with an expiry, so a replica that dies mid-stream does not hold its
-  slots for ever; a long stream renews its lease.
+* concurrent calls (``concurrent_streams``, kept under its old name): every call in flight,
+  streaming or not, holds a lease with an expiry, so a replica that dies mid-call does not hold
+  its slots for ever; a long stream renews its lease. Plain calls count too: without that a
+  grant limited to one stream could still have any number of plain calls in flight.
 
 A refused request raises :class:`~prereview.gateway.errors.GatewayRateLimited` with the seconds
 after which the same request would be admitted (for ``Retry-After``). Admission is all or
@@ -29,8 +31,9 @@ from prereview.gateway.errors import GatewayRateLimited
 from prereview.gateway.interfaces import GrantLimits
 
 SECONDS_PER_DAY = 86_400
-#: How long a stream's slot is held without renewal (the engine renews it while streaming).
-STREAM_LEASE_SECONDS = 120.0
+#: How long a call's slot is held without renewal: longer than a plain call may last (the
+#: engine's default read timeout, 300 s); streams renew theirs while they run.
+STREAM_LEASE_SECONDS = 330.0
 #: Retry-After for a refused stream: slots free up when a stream ends, which cannot be known.
 STREAM_RETRY_SECONDS = 1.0
 
@@ -41,8 +44,9 @@ class Limiter(Protocol):
     async def admit(self, grant_id: str, limits: GrantLimits, *, stream: bool) -> str | None:
         """Admit one call or raise ``GatewayRateLimited``.
 
-        Returns a stream lease id when ``stream`` and the grant limits concurrent streams; the
-        caller must pass it to :meth:`release_stream` when the stream ends.
+        Returns a lease id when the grant limits concurrent calls (``concurrent_streams``),
+        for a stream or a plain call alike; the caller must pass it to :meth:`release_stream`
+        when the call ends.
         """
         ...
 
@@ -69,7 +73,7 @@ def _tokens_refusal(now: float) -> GatewayRateLimited:
 
 def _streams_refusal(limit: int) -> GatewayRateLimited:
     return GatewayRateLimited(
-        f"This grant already has {limit} streams open, its limit.",
+        f"This grant already has {limit} calls in flight, its limit.",
         limit="concurrent-streams",
         retry_after=STREAM_RETRY_SECONDS,
     )
@@ -104,7 +108,7 @@ class MemoryLimiter:
             if day == int(now // SECONDS_PER_DAY) and used >= limits.tokens_per_day:
                 raise _tokens_refusal(now)
         streams: dict[str, float] | None = None
-        if stream and limits.concurrent_streams is not None:
+        if limits.concurrent_streams is not None:
             streams = self._streams.setdefault(grant_id, {})
             for lease, expires in list(streams.items()):
                 if expires <= now:
@@ -224,7 +228,7 @@ class RedisLimiter:
         """See :meth:`Limiter.admit`."""
         now = self._now()
         day = int(now // SECONDS_PER_DAY)
-        streams_limit = limits.concurrent_streams if stream else None
+        streams_limit = limits.concurrent_streams
         lease = uuid.uuid4().hex if streams_limit is not None else ""
         verdict, wait = await self._admit(
             keys=[

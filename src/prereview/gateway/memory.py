@@ -1,7 +1,11 @@
 """In-memory implementations of the gateway's interfaces.
 
-:class:`BatchingSink` is meant for production too: it is how a per-call audit write is kept off
-the request path. The resolver here is for tests and the demo; the service layer provides the
+:class:`BatchingSink` keeps per-call writes off the request path where losing the last
+records on a crash is acceptable (transcripts, tests, the benchmark). The platform's audited
+calls do not go through it: they are written ahead to the journal
+(:mod:`prereview.gateway.journal`), because a sink in memory loses what a killed process held.
+
+The resolver here is for tests and the demo; the service layer provides the
 real one over the database.
 """
 

@@ -8,6 +8,7 @@ kept as SHA-256 digests, and transcripts are encrypted blobs in the vault.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -88,3 +89,25 @@ class GatewayTranscript(Base):
     response_size: Mapped[int] = mapped_column(BigInteger)
     started_at: Mapped[datetime]
     stored_at: Mapped[datetime]
+
+
+class GatewayCallJournal(Base):
+    """Write-ahead journal of gateway calls: a call's record is committed here before its
+    answer is released, and moved into the audit log (and deleted here) in one transaction.
+
+    ``state`` is ``final`` for a finished call and ``open`` for a stream that has started:
+    its row is completed when the stream ends, or, if the process died meanwhile, moved as
+    interrupted once it is older than the journal's grace period. Rows left by a process
+    killed mid-flight are moved when any gateway process starts.
+    """
+
+    __tablename__ = "gateway_call_journal"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    call_id: Mapped[str] = mapped_column(String(64), unique=True)
+    submission_id: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(8))
+    recorded_at: Mapped[datetime]
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,9 +1,11 @@
 """The gateway wired into the platform: the engine at ``/gateway`` with the database resolver,
-the audit log as its usage sink, the vault as its transcript store, and the limiter.
+the call journal in front of the audit log, the vault as its transcript store, and the limiter.
 
 :func:`mount_gateway` is what :func:`prereview.api.create_app` calls. Call records and
-transcripts are queued by the engine and written in batches, each batch in one transaction in a
-worker thread, so neither a model call nor the event loop ever waits for the database.
+transcripts are written in batches, each batch in one transaction in a worker thread, so the
+event loop never waits for the database. A call's record is committed to the journal (group
+commit) before its answer is released, and moved into the audit log in the background (see
+:mod:`prereview.gateway.journal`).
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ from prereview.core.context import AppContext
 from prereview.core.db import transaction
 from prereview.gateway import service
 from prereview.gateway.access import DbGrantResolver, RedisInvalidation
+from prereview.gateway.errors import InvalidUpstream
 from prereview.gateway.interfaces import CallRecord, TranscriptRecord
+from prereview.gateway.journal import DbCallJournal
 from prereview.gateway.limits import Limiter, MemoryLimiter, RedisLimiter
 from prereview.gateway.memory import BatchingSink
 from prereview.gateway.proxy import GatewayApp, GatewayConfig
+from prereview.gateway.upstreams import UpstreamGuard
 from prereview.vault.service import Vault
 
 log = logging.getLogger(__name__)
@@ -71,11 +76,18 @@ class MountedGateway:
     usage: BatchingSink[CallRecord]
     transcripts: BatchingSink[TranscriptRecord]
     limiter: Limiter
+    journal: DbCallJournal
     invalidation: RedisInvalidation | None = None
+
+    @property
+    def upstreams(self) -> UpstreamGuard:
+        """The guard of upstream addresses, shared by registration and the engine."""
+        return self.engine.upstreams
 
     async def aclose(self) -> None:
         """Flush the sinks and close upstream connections and the limiter's store."""
         await self.engine.aclose()
+        await self.journal.aclose()
         await self.usage.aclose()
         await self.transcripts.aclose()
         if isinstance(self.limiter, RedisLimiter):
@@ -138,8 +150,27 @@ def mount_gateway(
     invalidation = RedisInvalidation(redis_url) if redis_url else None
     # The prefix lets the engine serve full paths too (the fast path below keeps them whole).
     config = replace(config or GatewayConfig(), path_prefix=GATEWAY_PATH)
-    engine = GatewayApp(resolver, usage, transcripts=transcripts, limiter=limiter, config=config)
-    mounted = MountedGateway(engine, resolver, usage, transcripts, limiter, invalidation)
+    # Reads PREREVIEW_GATEWAY_UPSTREAM_ALLOW on every check: the demo adds its simulator later.
+    upstreams = UpstreamGuard.from_settings(context.settings)
+    try:
+        upstreams.allowed_origins()
+    except ValueError:
+        raise InvalidUpstream(
+            "PREREVIEW_GATEWAY_UPSTREAM_ALLOW must be a JSON list of origins such as "
+            '["http://127.0.0.1:8123"] (scheme, host and port).'
+        ) from None
+    # Audited calls are committed to the journal before their answers are released.
+    journal = DbCallJournal(context.sessions, context.clock)
+    engine = GatewayApp(
+        resolver,
+        usage,
+        transcripts=transcripts,
+        limiter=limiter,
+        config=config,
+        upstreams=upstreams,
+        journal=journal,
+    )
+    mounted = MountedGateway(engine, resolver, usage, transcripts, limiter, journal, invalidation)
     app.mount(GATEWAY_PATH, engine, name="gateway")
     # The mount is what the app's route table shows; calls take a shorter way in. Through the
     # router, a model call would first be matched against every API route and pass FastAPI's
@@ -153,6 +184,8 @@ def mount_gateway(
     @asynccontextmanager
     async def lifespan(outer: Any) -> AsyncIterator[Any]:
         async with previous(outer) as state:
+            # Before serving: audit what a killed process left in the journal.
+            await journal.start()
             if invalidation is not None:
                 await invalidation.start()
             try:

@@ -6,7 +6,14 @@ request it: finds the grant behind the bearer key (:class:`GrantResolver`, which
 the window), applies the grant's limits (:class:`Limiter`), forwards the body with the model
 name rewritten and the developer's credentials in place of the client's key, relays the answer
 (server-sent events one by one as they arrive, waiting on the client's socket so back-pressure
-reaches the upstream), and queues one :class:`CallRecord` (and a transcript where allowed).
+reaches the upstream), and records one :class:`CallRecord` (and a transcript where allowed).
+
+Three checks keep it from being turned against the platform or outliving access: it connects
+only to upstream addresses its :class:`~prereview.gateway.upstreams.UpstreamGuard` accepts
+(checked after DNS, at every connection); it re-checks access after a plain answer arrives and
+withholds the answer if access ended meanwhile (403, recorded as cut off); and, given a
+:class:`CallJournal`, it releases no answer of a submission's call before the call's record is
+durable (503 ``gateway-audit-unavailable`` otherwise).
 
 No web framework runs on this path: the budget is a fraction of a millisecond per call. Errors
 are answered as ``application/problem+json`` with an OpenAI ``error`` member; nothing the client
@@ -28,21 +35,23 @@ import aiohttp
 from yarl import URL
 
 from prereview.core.errors import PrereviewError
-from prereview.gateway.calls import CallInProgress
+from prereview.gateway import answers
+from prereview.gateway.bodies import parse_object, read_body
+from prereview.gateway.calls import CallInProgress, JournalState
 from prereview.gateway.errors import (
     GatewayAccessClosed,
+    GatewayAuditBehind,
     GatewayBadRequest,
-    GatewayBodyTooLarge,
     GatewayKeyMissing,
     GatewayMethodNotAllowed,
     GatewayModelNotFound,
     GatewayRouteNotFound,
     UpstreamFailed,
     UpstreamRateLimited,
-    UpstreamTimeout,
     gateway_problem,
 )
 from prereview.gateway.interfaces import (
+    CallJournal,
     GrantContext,
     GrantResolver,
     TranscriptRecord,
@@ -51,6 +60,7 @@ from prereview.gateway.interfaces import (
 )
 from prereview.gateway.limits import Limiter, MemoryLimiter
 from prereview.gateway.sse import EventRelay, MalformedStream, token_counts
+from prereview.gateway.upstreams import GuardedConnector, UpstreamGuard, UpstreamRefused
 from prereview.gateway.watch import ClientGone, StreamWatcher
 
 log = logging.getLogger(__name__)
@@ -67,7 +77,6 @@ _DECODER = json.JSONDecoder()
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 #: How long to wait for an upstream to finish its response after ``[DONE]``.
 _DRAIN_SECONDS = 0.5
-_PROBLEM = b"application/problem+json"
 _SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -99,7 +108,9 @@ class GatewayApp:
 
     ``usage`` receives a :class:`CallRecord` per call; make it a
     :class:`~prereview.gateway.memory.BatchingSink` (or anything else whose ``record`` returns
-    at once). Call :meth:`aclose` on shutdown (the app does so itself on an ASGI lifespan
+    at once). With a ``journal``, calls of a submission go to it, write-ahead, instead.
+    ``upstreams`` decides which addresses may be connected to (default: no internal one).
+    Call :meth:`aclose` on shutdown (the app does so itself on an ASGI lifespan
     shutdown, which a mounted sub-application does not receive).
     """
 
@@ -111,8 +122,13 @@ class GatewayApp:
         transcripts: TranscriptSink | None = None,
         limiter: Limiter | None = None,
         config: GatewayConfig | None = None,
+        upstreams: UpstreamGuard | None = None,
+        journal: CallJournal | None = None,
     ) -> None:
         self._resolver = resolver
+        self._journal = journal
+        #: Which upstream addresses may be connected to (default: none internal).
+        self.upstreams = upstreams or UpstreamGuard()
         self._usage = usage
         self._transcripts = transcripts
         self._limiter: Limiter = limiter or MemoryLimiter()
@@ -162,8 +178,11 @@ class GatewayApp:
     def _client(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session_loop is not loop:
-            connector = aiohttp.TCPConnector(
-                limit=self._config.max_connections, ttl_dns_cache=300, keepalive_timeout=30
+            connector = GuardedConnector(
+                self.upstreams,
+                limit=self._config.max_connections,
+                ttl_dns_cache=300,
+                keepalive_timeout=30,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -201,8 +220,7 @@ class GatewayApp:
                 if method != "GET":
                     raise GatewayMethodNotAllowed(f"{path} takes GET.")
                 context = await self._authorize(scope, call)
-                await self._models(context, path, send)
-                call.status = 200
+                await self._models(context, call, path, send)
             else:
                 raise GatewayRouteNotFound(
                     "The gateway serves /v1/models, /v1/chat/completions and /v1/completions."
@@ -210,9 +228,32 @@ class GatewayApp:
         except PrereviewError as error:
             call.status = error.status
             call.error = error.slug
-            await _send_problem(send, error)
+            refused_for_audit = isinstance(error, GatewayAuditBehind)
+            if self._journal is not None and call.journal_state is None and not refused_for_audit:
+                try:
+                    await self._write_ahead(call, "final")
+                except GatewayAuditBehind as behind:
+                    error = behind
+            await answers.send_problem(send, error)
         finally:
-            self._usage.record(call.finish())
+            record = call.finish()
+            if self._journal is None or record.submission_id is None:
+                self._usage.record(record)
+            elif call.journal_state != "final" and call.error != GatewayAuditBehind.slug:
+                # A stream's end, or a call that ended some other way (the client left).
+                state: JournalState = "close" if call.journal_state == "open" else "final"
+                try:
+                    await self._journal.write(record, state=state)
+                except GatewayAuditBehind:
+                    # An open record stays in the journal and is audited as interrupted.
+                    log.error("gateway could not complete the record of call %s", call.call_id)
+
+    async def _write_ahead(self, call: CallInProgress, state: JournalState) -> None:
+        """Commit the call's record to the journal before its answer (or stream) goes out."""
+        if self._journal is None or call.submission_id is None:
+            return
+        await self._journal.write(call.finish(), state=state)
+        call.journal_state = state
 
     async def _authorize(self, scope: Scope, call: CallInProgress) -> GrantContext:
         presented = ""
@@ -224,6 +265,7 @@ class GatewayApp:
                 break
         if not presented:
             raise GatewayKeyMissing("Send the gateway key as 'Authorization: Bearer <key>'.")
+        call.presented_key = presented
         try:
             context = await self._resolver.resolve(presented)
         except GatewayAccessClosed as closed:
@@ -235,7 +277,9 @@ class GatewayApp:
         call.submission_id, call.key_id = context.submission_id, context.key_id
         return context
 
-    async def _models(self, context: GrantContext, path: str, send: Send) -> None:
+    async def _models(
+        self, context: GrantContext, call: CallInProgress, path: str, send: Send
+    ) -> None:
         entry = {
             "id": context.public_model,
             "object": "model",
@@ -250,20 +294,17 @@ class GatewayApp:
             raise GatewayModelNotFound(
                 f"This key gives access to the model {context.public_model!r} only."
             )
-        await _send_bytes(send, 200, json.dumps(payload).encode(), _JSON)
+        call.status = 200
+        await self._write_ahead(call, "final")
+        await answers.send_bytes(send, 200, json.dumps(payload).encode(), _JSON)
 
     # -- completions -----------------------------------------------------------------------
 
     async def _completion(
         self, context: GrantContext, call: CallInProgress, receive: Receive, send: Send
     ) -> None:
-        raw = await self._read_body(receive)
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise GatewayBadRequest("The request body is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise GatewayBadRequest("The request body must be a JSON object.")
+        raw = await read_body(receive, self._config.max_body_bytes)
+        body = parse_object(raw)
         requested = body.get("model")
         if requested != context.public_model:
             raise GatewayModelNotFound(
@@ -285,6 +326,8 @@ class GatewayApp:
                 body["stream_options"] = options
         upstream_body = _COMPACT_JSON.encode(body).encode()
 
+        if self._journal is not None:
+            self._journal.check_capacity()
         limits = context.limits
         lease = None
         if limits.any:
@@ -330,25 +373,6 @@ class GatewayApp:
             url = self._urls[key] = URL(base_url.rstrip("/") + suffix)
         return url
 
-    async def _read_body(self, receive: Receive) -> bytes:
-        limit = self._config.max_body_bytes
-        message = await receive()
-        body: bytes = message.get("body", b"")
-        if not message.get("more_body", False):
-            if len(body) > limit:
-                raise GatewayBodyTooLarge(f"The request body is larger than {limit} bytes.")
-            return body
-        parts = [body]
-        size = len(body)
-        while message.get("more_body", False):
-            message = await receive()
-            part = message.get("body", b"")
-            size += len(part)
-            if size > limit:
-                raise GatewayBodyTooLarge(f"The request body is larger than {limit} bytes.")
-            parts.append(part)
-        return b"".join(parts)
-
     async def _relay_plain(
         self,
         context: GrantContext,
@@ -367,10 +391,13 @@ class GatewayApp:
                 content_type = response.headers.get("Content-Type", "application/json")
                 retry_after = response.headers.get("Retry-After")
         except (TimeoutError, aiohttp.ServerTimeoutError):
-            raise _upstream_timeout(context) from None
+            raise answers.upstream_timeout(context) from None
+        except UpstreamRefused:
+            raise answers.upstream_refused(context) from None
         except aiohttp.ClientError as exc:
-            raise _upstream_unreachable(context, exc) from None
+            raise answers.upstream_unreachable(context, exc) from None
         if status != 200:
+            await self._still_open(call)
             await self._upstream_error(context, call, status, answer, retry_after, send)
             return
         if not (answer.startswith(b"{") and answer.rstrip().endswith(b"}")):
@@ -380,11 +407,22 @@ class GatewayApp:
             counts = (len(body) // 4, len(answer) // 4)
             call.usage_estimated = True
         call.prompt_tokens, call.completion_tokens = counts
+        await self._still_open(call)
         call.status = 200
         call.ttft_ms = (time.perf_counter() - call.started) * 1000
         if context.keep_transcripts:
             call.transcript.append(answer)
-        await _send_bytes(send, 200, answer, content_type.encode("latin-1"))
+        await self._write_ahead(call, "final")
+        await answers.send_bytes(send, 200, answer, content_type.encode("latin-1"))
+
+    async def _still_open(self, call: CallInProgress) -> None:
+        """Ask the resolver (with the clock, through its cache) whether the key may still reach
+        the model; an answer that arrives after access ended is withheld (403)."""
+        try:
+            await self._resolver.resolve(call.presented_key)
+        except GatewayAccessClosed:
+            call.cut_off = True
+            raise
 
     async def _upstream_error(
         self,
@@ -417,7 +455,8 @@ class GatewayApp:
                 ) from None
             call.status = status
             call.error = "upstream-client-error"
-            await _send_bytes(send, status, _scrub(answer, context), _JSON)
+            await self._write_ahead(call, "final")
+            await answers.send_bytes(send, status, answers.scrub(answer, context), _JSON)
             return
         raise UpstreamFailed(f"The model's endpoint failed ({status}).", upstream_status=status)
 
@@ -437,9 +476,11 @@ class GatewayApp:
         try:
             response = await session.post(url, data=body, headers=headers)
         except (TimeoutError, aiohttp.ServerTimeoutError):
-            raise _upstream_timeout(context) from None
+            raise answers.upstream_timeout(context) from None
+        except UpstreamRefused:
+            raise answers.upstream_refused(context) from None
         except aiohttp.ClientError as exc:
-            raise _upstream_unreachable(context, exc) from None
+            raise answers.upstream_unreachable(context, exc) from None
         try:
             if response.status != 200:
                 try:
@@ -456,18 +497,20 @@ class GatewayApp:
                     send,
                 )
                 return
-            relay = EventRelay(hide_usage=hide_usage, secrets=_secret_bytes(context))
+            relay = EventRelay(hide_usage=hide_usage, secrets=answers.secret_bytes(context))
             watcher = StreamWatcher(
                 context, response, receive, self._limiter, lease, self._config.liveness_interval
             )
             try:
-                await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
                 call.status = 200
+                await self._write_ahead(call, "open")
+                await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
                 failure = await self._pump(context, call, response, relay, watcher, send)
             finally:
                 watcher.close()
             if failure is not None:
                 call.error = failure.slug
+                call.cut_off = isinstance(failure, GatewayAccessClosed)
                 if isinstance(failure, ClientGone):
                     call.client_disconnected = True
                 else:
@@ -523,10 +566,10 @@ class GatewayApp:
             return UpstreamFailed("The model's endpoint sent a malformed stream.")
         except (TimeoutError, aiohttp.ServerTimeoutError):
             if watcher.cut is None:
-                return _upstream_timeout(context)
+                return answers.upstream_timeout(context)
         except aiohttp.ClientError as exc:
             if watcher.cut is None:
-                return _upstream_unreachable(context, exc, during_stream=True)
+                return answers.upstream_unreachable(context, exc, during_stream=True)
         if watcher.cut is not None:
             return watcher.cut
         if not relay.done:
@@ -556,51 +599,3 @@ async def _drain(response: aiohttp.ClientResponse) -> None:
         response.close()
     else:
         response.release()
-
-
-def _secret_bytes(context: GrantContext) -> tuple[bytes, ...]:
-    values = [v.encode() for v in context.credential_headers.secret_values()]
-    values.append(context.upstream_base_url.rstrip("/").encode())
-    return tuple(values)
-
-
-def _scrub(text: bytes, context: GrantContext) -> bytes:
-    for secret in _secret_bytes(context):
-        text = text.replace(secret, b"[redacted]")
-    return text
-
-
-def _upstream_timeout(context: GrantContext) -> UpstreamTimeout:
-    log.warning("upstream timed out for grant %s", context.grant_id)
-    return UpstreamTimeout("The model's endpoint did not answer in time.")
-
-
-def _upstream_unreachable(
-    context: GrantContext, exc: BaseException, *, during_stream: bool = False
-) -> UpstreamFailed:
-    # The exception's text names the upstream host and port: log only its kind.
-    log.warning("upstream connection failed for grant %s: %s", context.grant_id, type(exc).__name__)
-    if during_stream:
-        return UpstreamFailed("The connection to the model's endpoint broke during the stream.")
-    return UpstreamFailed("The model's endpoint could not be reached.")
-
-
-async def _send_bytes(send: Send, status: int, body: bytes, content_type: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", content_type), (b"content-length", b"%d" % len(body))],
-        }
-    )
-    await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-async def _send_problem(send: Send, error: PrereviewError) -> None:
-    body = json.dumps(gateway_problem(error)).encode()
-    headers = [(b"content-type", _PROBLEM), (b"content-length", b"%d" % len(body))]
-    retry_after = getattr(error, "retry_after", None)
-    if isinstance(retry_after, int):
-        headers.append((b"retry-after", b"%d" % retry_after))
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})

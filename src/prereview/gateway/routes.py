@@ -26,6 +26,7 @@ from prereview.gateway.schemas import (
     UpstreamOut,
     UpstreamSet,
 )
+from prereview.gateway.upstreams import UpstreamGuard
 from prereview.identity.auth import DB, CurrentActor
 from prereview.identity.permissions import Permission, route_permission
 from prereview.review.service import Rules
@@ -44,6 +45,15 @@ class Clocked:
 
 
 Now = Annotated[Clocked, Depends(Clocked)]
+
+
+def upstream_guard(request: Request) -> UpstreamGuard:
+    """The mounted gateway's guard (the one its connections use), or one from the settings."""
+    mounted = getattr(request.app.state, "gateway", None)
+    if mounted is not None:
+        guard: UpstreamGuard = mounted.upstreams
+        return guard
+    return UpstreamGuard.from_settings(get_context(request).settings)
 
 
 def upstream_out(upstream: GatewayUpstream) -> UpstreamOut:
@@ -102,11 +112,19 @@ def transcript_item(row: GatewayTranscript) -> TranscriptItem:
     openapi_extra=route_permission(Permission.GATEWAY_UPSTREAM_WRITE),
 )
 def set_upstream(
-    submission_id: str, data: UpstreamSet, db: DB, actor: CurrentActor, vault: VaultDep, at: Now
+    request: Request,
+    submission_id: str,
+    data: UpstreamSet,
+    db: DB,
+    actor: CurrentActor,
+    vault: VaultDep,
+    at: Now,
 ) -> UpstreamOut:
     """Register the model's endpoint (the developer). The URL and credentials are sealed in
-    the vault and never shown again; the answer names the credential headers only."""
-    upstream = service.set_upstream(db, vault, actor, submission_id, data, at.now, at.rules)
+    the vault and never shown again; the answer names the credential headers only. Loopback,
+    private, link-local and the platform's own addresses are refused (422) unless allow-listed."""
+    guard = upstream_guard(request)
+    upstream = service.set_upstream(db, vault, actor, submission_id, data, at.now, at.rules, guard)
     return upstream_out(upstream)
 
 

@@ -17,6 +17,8 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StrictBool,
+    StrictInt,
     StringConstraints,
     field_validator,
     model_validator,
@@ -47,7 +49,7 @@ class UpstreamSet(BaseModel):
     headers: dict[str, SecretStr] = Field(
         default_factory=dict, description="Other credential headers, e.g. {'api-key': '...'}."
     )
-    keep_transcripts: bool = Field(
+    keep_transcripts: StrictBool = Field(
         default=False,
         description="Keep every prompt and completion, encrypted in the vault, readable by you "
         "and by the calling organisation.",
@@ -153,9 +155,14 @@ class KeyIssued(KeyOut):
 class LimitsSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    requests_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
-    tokens_per_day: int | None = Field(default=None, ge=1, le=10**12)
-    concurrent_streams: int | None = Field(default=None, ge=1, le=10_000)
+    requests_per_minute: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
+    tokens_per_day: StrictInt | None = Field(default=None, ge=1, le=10**12)
+    concurrent_streams: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        description="Calls in flight at once, streaming or not.",
+    )
 
 
 class LimitsOut(LimitsSet):

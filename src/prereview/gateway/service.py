@@ -31,11 +31,13 @@ from prereview.gateway.errors import (
     GatewayAccessNotLive,
     GatewayKeyNotFound,
     TranscriptNotFound,
+    UpstreamAddressRefused,
     UpstreamNotFound,
 )
 from prereview.gateway.interfaces import CallRecord, GrantLimits, TranscriptRecord
 from prereview.gateway.models import GatewayKey, GatewayLimit, GatewayTranscript, GatewayUpstream
 from prereview.gateway.schemas import KeyCreate, LimitsSet, UpstreamSet
+from prereview.gateway.upstreams import UpstreamGuard
 from prereview.identity.actor import Actor
 from prereview.identity.kinds import OrgKind
 from prereview.identity.permissions import Permission
@@ -114,15 +116,27 @@ def set_upstream(
     data: UpstreamSet,
     now: datetime,
     rules: review.Rules,
+    guard: UpstreamGuard | None = None,
 ) -> GatewayUpstream:
     """Register or replace the developer's endpoint; the URL and credentials are sealed.
 
-    The audit entry names the models and the header names, never the URL or a header value.
+    The base URL must not be (or resolve to) a loopback, private, link-local or this machine's
+    own address unless ``guard`` allow-lists its exact origin (see
+    :mod:`prereview.gateway.upstreams`); without a guard, nothing is allow-listed. The audit
+    entry names the models and the header names, never the URL or a header value.
     """
     submission, access = _submission(db, actor, submission_id, now, rules)
     authorize(actor, Permission.GATEWAY_UPSTREAM_WRITE, access)
     if submission.withdrawn_at is not None:
         raise GatewayAccessNotLive("the submission was withdrawn; its gateway stays closed")
+    reason = (guard or UpstreamGuard()).check_registration(data.base_url.get_secret_value())
+    if reason is not None:
+        raise UpstreamAddressRefused(
+            f"The base URL is refused: {reason}. The gateway does not connect to loopback, "
+            "private, link-local or the platform's own addresses; register the endpoint's "
+            "public address (an operator can allow-list one exact origin with "
+            "PREREVIEW_GATEWAY_UPSTREAM_ALLOW)."
+        )
     headers = data.credential_headers()
     sealed = json.dumps({"base_url": data.base_url.get_secret_value(), "headers": headers}).encode()
     vault_service.put_secret(
@@ -540,6 +554,7 @@ def call_detail(call: CallRecord) -> dict[str, Any]:
         "latency_ms": round(call.latency_ms, 2),
         "ttft_ms": None if call.ttft_ms is None else round(call.ttft_ms, 2),
         "client_disconnected": call.client_disconnected,
+        "cut_off": call.cut_off,
     }
 
 
@@ -615,7 +630,8 @@ def key_snapshot(db: Session, key_hash: str) -> KeySnapshot | None:
         access_revoked = grant is None or grant.revoked_at is not None
     else:
         nomination = db.get(Nomination, key.nomination_id)
-        access_revoked = nomination is None or nomination.status is not NominationStatus.CONSENTED
+        # A partner's access hangs on its nominating agency's grant (review.nomination_is_live).
+        access_revoked = nomination is None or not review.nomination_is_live(db, nomination)
     upstream = db.get(GatewayUpstream, key.submission_id)
     limit = db.get(GatewayLimit, key.access_id)
     return KeySnapshot(

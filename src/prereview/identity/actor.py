@@ -15,6 +15,8 @@ class Actor:
     role: Role
     sector: Sector | None = None
     token_id: str | None = None
+    session_id: str | None = None
+    """Set when the caller is a signed-in browser; ``token_id`` is then the token that opened it."""
 
     @property
     def is_admin(self) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
@@ -21,9 +23,9 @@ from prereview.core.db import transaction
 from prereview.core.errors import PrereviewError
 from prereview.core.migrate import check_migrated
 from prereview.core.settings import load_settings
-from prereview.identity import service
+from prereview.identity import invitations, service
 from prereview.identity.kinds import OrgKind, Role, Sector
-from prereview.identity.schemas import OrganisationCreate, UserCreate
+from prereview.identity.schemas import InvitationCreate, OrganisationCreate, UserCreate
 
 admin = typer.Typer(
     help="Platform administration, run on the server machine.", no_args_is_help=True
@@ -31,6 +33,7 @@ admin = typer.Typer(
 orgs = typer.Typer(help="Organisations.", no_args_is_help=True)
 users = typer.Typer(help="People in an organisation.", no_args_is_help=True)
 tokens = typer.Typer(help="Your API tokens.", no_args_is_help=True)
+invites = typer.Typer(help="One-time invitations to join an organisation.", no_args_is_help=True)
 
 ORG_COLUMNS = [
     ("id", field("id")),
@@ -82,6 +85,70 @@ def bootstrap(
     print(issued.plaintext)
 
 
+def _server_side(work: Callable[[AppContext], None]) -> None:
+    """Run ``work`` against the server's own database, printing an error a person can act on."""
+    context = AppContext.create(load_settings())
+    try:
+        check_migrated(context.engine)
+        work(context)
+    except PrereviewError as exc:
+        console.print(f"[red]error:[/] {exc.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        context.engine.dispose()
+
+
+@admin.command("invite")
+def admin_invite(
+    org_id: Annotated[str, typer.Argument(help="The organisation's id.")],
+    email: Annotated[str, typer.Option(help="Email of the person invited.")],
+    role: Annotated[Role, typer.Option(help="Role of the new account.")] = Role.ADMIN,
+) -> None:
+    """Invite a person (usually the first administrator) into an organisation, on the server."""
+    found: list[invitations.IssuedInvitation] = []
+
+    def work(context: AppContext) -> None:
+        ttl = timedelta(days=context.settings.invitation_ttl_days)
+        data = InvitationCreate(email=email, role=role)
+        with transaction(context.sessions) as db:
+            found.append(
+                invitations.create_invitation_by_operator(
+                    db, org_id, data, context.clock.now(), ttl
+                )
+            )
+
+    _server_side(work)
+    issued = found[0]
+    console.print(
+        f"Invitation {issued.invitation.id} for {issued.invitation.email} "
+        f"({issued.invitation.role.value}), expires {issued.invitation.expires_at.isoformat()}."
+    )
+    console.print("Secret (shown once; give it to the person by a channel you trust):")
+    print(issued.secret)
+
+
+def _operator_switch(user_id: str, active: bool) -> None:
+    def work(context: AppContext) -> None:
+        with transaction(context.sessions) as db:
+            user = service.set_user_active_by_operator(db, user_id, active, context.clock.now())
+            state = "active" if active else "deactivated"
+            console.print(f"{user.email} ({user.id}) is {state}")
+
+    _server_side(work)
+
+
+@admin.command("deactivate")
+def admin_deactivate(user_id: str) -> None:
+    """Deactivate any account at once (its tokens and sessions stop working), on the server."""
+    _operator_switch(user_id, False)
+
+
+@admin.command("reactivate")
+def admin_reactivate(user_id: str) -> None:
+    """Reactivate an account, on the server."""
+    _operator_switch(user_id, True)
+
+
 @orgs.command("create")
 def org_create(
     name: str,
@@ -126,6 +193,70 @@ def user_create(
     """Add a person to your organisation (administrators)."""
     body = {"email": email, "name": name, "role": role.value}
     show(ApiClient(server).post(f"/organisations/{org_id}/users", body), as_json)
+
+
+@orgs.command("invite")
+def org_invite(
+    org_id: str,
+    email: Annotated[str, typer.Option(help="Email of the person invited.")],
+    role: Annotated[Role, typer.Option(help="Role of the new account.")] = Role.ADMIN,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Invite a person into an organisation: its first administrator (the clearinghouse), or
+    one more person (the organisation's administrators). The secret is printed once."""
+    data = ApiClient(server).post(
+        f"/organisations/{org_id}/invitations", {"email": email, "role": role.value}
+    )
+    if as_json:
+        show(data, True)
+        return
+    console.print(
+        f"Invitation {data['id']} for {data['email']} ({data['role']}), "
+        f"expires {data['expires_at']}. Secret (shown once):"
+    )
+    print(data["secret"])
+
+
+@invites.command("redeem")
+def invitation_redeem(
+    name: Annotated[str, typer.Option(help="Your name, as others will see it.")],
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Redeem an invitation: creates your account and prints its first API token once.
+
+    The secret is read from PREREVIEW_INVITATION, or asked for without echo, never from the
+    command line (where the process list and shell history would keep it)."""
+    secret = os.environ.get("PREREVIEW_INVITATION") or typer.prompt(
+        "Invitation secret", hide_input=True
+    )
+    data = ApiClient(server, token="").post(
+        "/invitations/redeem", {"secret": secret.strip(), "name": name}
+    )
+    if as_json:
+        show(data, True)
+        return
+    user, org, token = data["user"], data["organisation"], data["token"]
+    console.print(f"Welcome, {user['name']} <{user['email']}>, {user['role']} of {org['name']}.")
+    console.print(f"API token {token['id']}, expires {token['expires_at']} (shown once):")
+    print(token["token"])
+
+
+@users.command("deactivate")
+def user_deactivate(
+    user_id: str, server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False
+) -> None:
+    """Deactivate a person of your organisation: their tokens and sessions stop at once."""
+    show(ApiClient(server).post(f"/users/{user_id}/deactivate"), as_json)
+
+
+@users.command("reactivate")
+def user_reactivate(
+    user_id: str, server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False
+) -> None:
+    """Reactivate a person of your organisation."""
+    show(ApiClient(server).post(f"/users/{user_id}/reactivate"), as_json)
 
 
 @users.command("list")
@@ -183,4 +314,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(orgs, name="org")
     app.add_typer(users, name="user")
     app.add_typer(tokens, name="token")
+    app.add_typer(invites, name="invitation")
     app.command("whoami")(whoami)

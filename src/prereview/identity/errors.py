@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from prereview.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from prereview.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PrereviewError,
+    Unauthenticated,
+)
 
 
 class TokenMissing(Unauthenticated):
@@ -47,3 +53,35 @@ class AlreadyBootstrapped(Conflict):
 
 class SectorMismatch(InvalidInput):
     slug = "sector-mismatch"
+
+
+class UserDeactivated(Unauthenticated):
+    slug = "user-deactivated"
+
+
+class CannotDeactivateSelf(Conflict):
+    slug = "cannot-deactivate-self"
+
+
+class TokenTtlTooLong(InvalidInput):
+    slug = "token-ttl-too-long"
+
+
+class SessionInvalid(Unauthenticated):
+    slug = "session-invalid"
+
+
+class SessionExpired(Unauthenticated):
+    slug = "session-expired"
+
+
+class InvitationNotFound(NotFound):
+    slug = "invitation-not-found"
+
+
+class InvitationGone(PrereviewError):
+    """Expired or already used: the person needs a new invitation."""
+
+    slug = "invitation-gone"
+    status = 410
+    title = "The invitation can no longer be used"

@@ -21,6 +21,13 @@ class Permission(StrEnum):
     TOKEN_CREATE = "identity:token:create"  # noqa: S105
     TOKEN_LIST = "identity:token:list"  # noqa: S105
     TOKEN_REVOKE = "identity:token:revoke"  # noqa: S105
+    # identity: deactivating people, invitations, web sessions (the last two audit actions only)
+    USER_DEACTIVATE = "identity:user:deactivate"
+    USER_REACTIVATE = "identity:user:reactivate"
+    INVITATION_CREATE = "identity:invitation:create"
+    INVITATION_REDEEM = "identity:invitation:redeem"
+    SESSION_CREATE = "identity:session:create"
+    SESSION_REVOKE = "identity:session:revoke"
 
     # review: submissions and the developer's launch controls
     SUBMISSION_CREATE = "review:submission:create"
@@ -63,6 +70,7 @@ class Permission(StrEnum):
     CH_REPORT_IMPORT = "clearinghouse:report:import"
     CH_REPORT_LIST = "clearinghouse:report:list"
     CH_REPORT_READ = "clearinghouse:report:read"
+    CH_REPORT_RELABEL = "clearinghouse:report-tlp:update"
     CH_EVIDENCE_READ = "clearinghouse:evidence:read"
     CH_RELATION_CREATE = "clearinghouse:relation:create"
     CH_DUPLICATE_LIST = "clearinghouse:duplicate:list"
@@ -83,6 +91,9 @@ class Permission(StrEnum):
     CH_INVENTORY_REGISTER = "clearinghouse:inventory:create"
     CH_PRODUCT_LIST = "clearinghouse:product:list"
     CH_NOTIFICATION_LIST = "clearinghouse:notification:list"
+    # a clearinghouse analyst verifies (or rejects, or revokes) an organisation's product claim
+    CH_CLAIM_LIST = "clearinghouse:product-claim:list"
+    CH_CLAIM_DECIDE = "clearinghouse:product-claim:decide"
 
     # exchange: exports and the TAXII 2.1 server
     EXCHANGE_EXPORT = "exchange:advisory:export"

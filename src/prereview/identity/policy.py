@@ -38,6 +38,8 @@ class Access:
     """The object belongs to the actor's own organisation (users, tokens)."""
     own: bool = False
     """The object belongs to the actor personally (their own token)."""
+    first_user: bool = False
+    """The organisation has no people yet (its first administrator is being invited)."""
     shareable: bool = False
     """The developer marked the object shareable with its consented partners (by TLP)."""
     tlp: str | None = None
@@ -52,6 +54,8 @@ class Access:
     """The advisory is published and no embargo holds it back any more."""
     in_embargo: bool = False
     """The actor's organisation is a vendor on the case, inside its embargo."""
+    loosens_tlp: bool = False
+    """The change asked for would loosen the object's TLP label (TLP 2.0: only its source may)."""
 
 
 class Rule(Protocol):
@@ -148,12 +152,23 @@ CONSENTED_PARTNER = Relation(
 HAD_ACCESS = Relation("had_access", "your organisation was never granted access to this submission")
 AUTHOR = Relation("author", "only the organisation that wrote this may read it")
 SAME_ORG = Relation("same_org", "this belongs to another organisation")
+FIRST_USER = Relation(
+    "first_user", "the organisation already has people: its own administrators invite more"
+)
 OWN = Relation("own", "this belongs to another user")
 SHAREABLE = Relation(
     "shareable", "the developer did not mark this shareable with trusted partners (TLP)"
 )
 
 _PARTICIPANT = any_of(OWNER, GRANTED_AGENCY, CONSENTED_PARTNER)
+# An agency's work after its access ended: what it wrote itself, nothing of other agencies'.
+_LIVE_OR_OWN = any_of(
+    GRANTED_AGENCY,
+    all_of(
+        HAD_ACCESS,
+        Relation("author", "your organisation's access has ended: it keeps only its own work"),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -178,6 +193,22 @@ class TlpAllows:
 
 
 TLP_ALLOWS = TlpAllows()
+
+
+@dataclass(frozen=True)
+class NotLoosening:
+    """The change keeps or tightens the TLP label: FIRST's TLP 2.0 lets only the source of the
+    information loosen it, so anyone else (the clearinghouse included) may only tighten."""
+
+    def check(self, actor: Actor, access: Access) -> None:
+        if access.loosens_tlp:
+            raise PolicyDenied(
+                "only the reporter (the source) may loosen a TLP label; the clearinghouse may "
+                "keep or tighten it: ask the reporter to relabel the report first"
+            )
+
+
+NOT_LOOSENING = NotLoosening()
 CH_REPORTER = Relation("reporter", "only the reporting organisation may do this")
 NEED_TO_KNOW = Relation("need_to_know", "your organisation has no need to know this")
 DISCLOSED = Relation("disclosed", "the advisory is not public yet (unpublished or embargoed)")
@@ -195,6 +226,21 @@ POLICY: Mapping[Permission, Rule] = {
     Permission.TOKEN_CREATE: OWN,
     Permission.TOKEN_LIST: OWN,
     Permission.TOKEN_REVOKE: any_of(OWN, all_of(SAME_ORG, IsAdmin())),
+    # An administrator deactivates people of its own organisation. The platform operator does
+    # it on the server (`prereview admin deactivate`), not through the API: an API right for
+    # the clearinghouse to switch off a developer's people would be a veto on its release.
+    Permission.USER_DEACTIVATE: all_of(SAME_ORG, IsAdmin()),
+    Permission.USER_REACTIVATE: all_of(SAME_ORG, IsAdmin()),
+    # Whoever admits an organisation invites its first administrator; after that, only the
+    # organisation's own administrators invite (the operator cannot invite itself in).
+    Permission.INVITATION_CREATE: any_of(
+        all_of(SAME_ORG, IsAdmin()), all_of(kind(OrgKind.CLEARINGHOUSE), IsAdmin(), FIRST_USER)
+    ),
+    # Redeeming is unauthenticated (the secret is the credential); signing in to the web
+    # and out again is open to anyone with a valid token or session.
+    Permission.INVITATION_REDEEM: Authenticated(),
+    Permission.SESSION_CREATE: Authenticated(),
+    Permission.SESSION_REVOKE: OWN,
     Permission.SUBMISSION_CREATE: kind(OrgKind.DEVELOPER),
     Permission.SUBMISSION_LIST: Authenticated(),
     Permission.SUBMISSION_READ: _PARTICIPANT,
@@ -236,7 +282,13 @@ POLICY: Mapping[Permission, Rule] = {
     Permission.CH_RELATION_CREATE: _CLEARINGHOUSE,
     Permission.CH_DUPLICATE_LIST: _CLEARINGHOUSE,
     Permission.CH_DUPLICATE_DECIDE: _CLEARINGHOUSE,
-    Permission.CH_ADVISORY_PUBLISH: all_of(_CLEARINGHOUSE, TLP_ALLOWS),
+    # Publishing may relabel, but a looser label than the reporter's needs the reporter.
+    Permission.CH_ADVISORY_PUBLISH: all_of(
+        _CLEARINGHOUSE, TLP_ALLOWS, any_of(NOT_LOOSENING, CH_REPORTER)
+    ),
+    Permission.CH_REPORT_RELABEL: all_of(
+        TLP_ALLOWS, any_of(CH_REPORTER, all_of(_CLEARINGHOUSE, NOT_LOOSENING))
+    ),
     Permission.CH_ADVISORY_LIST: Authenticated(),
     Permission.CH_CASE_CREATE: _CLEARINGHOUSE,
     Permission.CH_CASE_LIST: Authenticated(),
@@ -251,6 +303,9 @@ POLICY: Mapping[Permission, Rule] = {
     Permission.CH_INVENTORY_REGISTER: kind(OrgKind.TRUSTED_PARTNER),
     Permission.CH_PRODUCT_LIST: Authenticated(),
     Permission.CH_NOTIFICATION_LIST: Authenticated(),
+    # A claim to make or run a product confers a need to know only once an analyst verified it.
+    Permission.CH_CLAIM_LIST: _CLEARINGHOUSE,
+    Permission.CH_CLAIM_DECIDE: _CLEARINGHOUSE,
     # Exports and TAXII: the TLP label, and before disclosure only those inside the embargo.
     Permission.EXCHANGE_EXPORT: all_of(
         TLP_ALLOWS, any_of(DISCLOSED, CH_REPORTER, _CLEARINGHOUSE, IN_EMBARGO)
@@ -258,16 +313,19 @@ POLICY: Mapping[Permission, Rule] = {
     Permission.EXCHANGE_TAXII_READ: Authenticated(),
     # TAXII collections, like lists, hold only what TLP and the embargo let the caller see.
     Permission.EXCHANGE_TAXII_OBJECTS: Authenticated(),
-    # Evaluation results: the developer, and agencies that hold or held a grant; a run and its
-    # logs are uploaded by an agency with a live grant, the logs by the run's own agency.
+    # Evaluation results, per run: the developer; agencies with a live grant; after an
+    # agency's access ends, its own runs only. A run and its logs are uploaded by an agency
+    # with a live grant, the logs by the run's own agency; a log is read by the developer and
+    # the run's own agency, never by another agency (live or not).
     Permission.EVAL_RUN_CREATE: all_of(kind(OrgKind.AGENCY), GRANTED_AGENCY),
-    Permission.EVAL_RESULT_READ: any_of(OWNER, all_of(kind(OrgKind.AGENCY), HAD_ACCESS)),
+    Permission.EVAL_RESULT_READ: any_of(OWNER, all_of(kind(OrgKind.AGENCY), _LIVE_OR_OWN)),
     Permission.EVAL_LOG_CREATE: all_of(kind(OrgKind.AGENCY), GRANTED_AGENCY, AUTHOR),
-    Permission.EVAL_LOG_DOWNLOAD: any_of(OWNER, all_of(kind(OrgKind.AGENCY), HAD_ACCESS)),
+    Permission.EVAL_LOG_DOWNLOAD: any_of(OWNER, all_of(kind(OrgKind.AGENCY), HAD_ACCESS, AUTHOR)),
     # Determinations are the agencies' alone; the developer reads only a notice (that one
     # exists, and its outcome where the policy discloses it), a separate and narrower read.
+    # Per determination: agencies with a live grant; after access ends, an agency's own only.
     Permission.COVERAGE_DETERMINATION_CREATE: all_of(kind(OrgKind.AGENCY), HAD_ACCESS),
-    Permission.COVERAGE_DETERMINATION_READ: all_of(kind(OrgKind.AGENCY), HAD_ACCESS),
+    Permission.COVERAGE_DETERMINATION_READ: all_of(kind(OrgKind.AGENCY), _LIVE_OR_OWN),
     Permission.COVERAGE_DETERMINATION_NOTICE: OWNER,
     # What-if reads only what the caller may already see (its results, the declared compute).
     Permission.COVERAGE_WHATIF_RUN: any_of(OWNER, all_of(kind(OrgKind.AGENCY), HAD_ACCESS)),

@@ -9,14 +9,19 @@ from fastapi import APIRouter, Depends, Query, Request, status
 
 from prereview.core.context import get_context
 from prereview.core.pagination import Page, PageRequest, page_request
-from prereview.identity import service
+from prereview.identity import invitations, service
 from prereview.identity.auth import DB, CurrentActor
 from prereview.identity.kinds import OrgKind
 from prereview.identity.permissions import Permission, route_permission
 from prereview.identity.schemas import (
+    InvitationCreate,
+    InvitationCreated,
+    InvitationOut,
+    InvitationRedeem,
     Me,
     OrganisationCreate,
     OrganisationOut,
+    Redeemed,
     TokenCreate,
     TokenCreated,
     TokenOut,
@@ -140,3 +145,73 @@ def list_tokens(db: DB, actor: CurrentActor, page: Paging) -> Page[TokenOut]:
 def revoke_token(request: Request, token_id: str, db: DB, actor: CurrentActor) -> TokenOut:
     token = service.revoke_token(db, actor, token_id, get_context(request).clock.now())
     return TokenOut.model_validate(token)
+
+
+@router.post(
+    "/users/{user_id}/deactivate",
+    response_model=UserOut,
+    openapi_extra=route_permission(Permission.USER_DEACTIVATE),
+)
+def deactivate_user(request: Request, user_id: str, db: DB, actor: CurrentActor) -> UserOut:
+    """Switch an account of your organisation off: its tokens and sessions stop at once."""
+    now = get_context(request).clock.now()
+    return UserOut.model_validate(service.set_user_active(db, actor, user_id, False, now))
+
+
+@router.post(
+    "/users/{user_id}/reactivate",
+    response_model=UserOut,
+    openapi_extra=route_permission(Permission.USER_REACTIVATE),
+)
+def reactivate_user(request: Request, user_id: str, db: DB, actor: CurrentActor) -> UserOut:
+    """Switch an account back on; its unexpired, unrevoked tokens work again."""
+    now = get_context(request).clock.now()
+    return UserOut.model_validate(service.set_user_active(db, actor, user_id, True, now))
+
+
+@router.post(
+    "/organisations/{org_id}/invitations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InvitationCreated,
+    openapi_extra=route_permission(Permission.INVITATION_CREATE),
+)
+def create_invitation(
+    request: Request, org_id: str, data: InvitationCreate, db: DB, actor: CurrentActor
+) -> InvitationCreated:
+    """A one-time invitation into an organisation; its secret is shown in this answer only."""
+    context = get_context(request)
+    issued = invitations.create_invitation(
+        db,
+        actor,
+        org_id,
+        data,
+        context.clock.now(),
+        timedelta(days=context.settings.invitation_ttl_days),
+    )
+    out = InvitationOut.model_validate(issued.invitation)
+    return InvitationCreated(**out.model_dump(), secret=issued.secret)
+
+
+@router.post(
+    "/invitations/redeem",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Redeemed,
+    openapi_extra={"x-permission": "public"},
+)
+def redeem_invitation(request: Request, data: InvitationRedeem, db: DB) -> Redeemed:
+    """Redeem an invitation (no token needed: the secret is the credential). Creates the
+    account and answers with its first API token, shown this once."""
+    context = get_context(request)
+    done = invitations.redeem_invitation(
+        db,
+        data.secret,
+        data.name,
+        context.clock.now(),
+        timedelta(days=context.settings.token_ttl_days),
+    )
+    token = TokenOut.model_validate(done.token.token)
+    return Redeemed(
+        user=UserOut.model_validate(done.user),
+        organisation=OrganisationOut.model_validate(done.user.organisation),
+        token=TokenCreated(**token.model_dump(), token=done.token.plaintext),
+    )

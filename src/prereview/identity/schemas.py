@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt, StringConstraints
 
 from prereview.identity.kinds import OrgKind, Role, Sector
 
@@ -49,14 +49,19 @@ class UserOut(BaseModel):
     name: str
     role: Role
     created_at: datetime
+    deactivated_at: datetime | None = None
 
 
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name = "api"
-    ttl_days: int | None = Field(
-        default=None, ge=1, le=366, description="Lifetime in days; the platform default if absent."
+    ttl_days: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=366,
+        description="Lifetime in days: at most the platform's PREREVIEW_TOKEN_TTL_DAYS (also the "
+        "default), and never beyond the expiry of the token making the request.",
     )
 
 
@@ -79,3 +84,42 @@ class TokenCreated(TokenOut):
 class Me(BaseModel):
     user: UserOut
     organisation: OrganisationOut
+
+
+class InvitationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr = Field(description="Who is invited; the new account gets this email.")
+    role: Role = Field(default=Role.ADMIN, description="The role the new account gets.")
+
+
+class InvitationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    organisation_id: str
+    email: str
+    role: Role
+    created_at: datetime
+    expires_at: datetime
+    redeemed_at: datetime | None
+
+
+class InvitationCreated(InvitationOut):
+    secret: str = Field(
+        description="The invitation. Shown this once; only its hash is kept. Give it to the "
+        "person by a channel you trust; it works once, until it expires."
+    )
+
+
+class InvitationRedeem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    secret: str = Field(min_length=1, max_length=200, description="The invitation's secret.")
+    name: Name = Field(description="Your name, as others on the platform will see it.")
+
+
+class Redeemed(BaseModel):
+    user: UserOut
+    organisation: OrganisationOut
+    token: TokenCreated

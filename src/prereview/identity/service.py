@@ -1,15 +1,21 @@
-"""Identity use cases: organisations, users, API tokens, and authenticating a bearer token."""
+"""Identity use cases: organisations, users (and deactivating them), API tokens, authenticating.
+
+Web sessions are in :mod:`prereview.identity.sessions`, invitations in
+:mod:`prereview.identity.invitations`; both build on the helpers here.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
@@ -18,10 +24,12 @@ from prereview.core.pagination import PageRequest, Slice, paginate
 from prereview.identity import errors
 from prereview.identity.actor import Actor
 from prereview.identity.kinds import OrgKind, Role
-from prereview.identity.models import ApiToken, Organisation, User
+from prereview.identity.models import ApiToken, Organisation, User, WebSession
 from prereview.identity.permissions import Permission
 from prereview.identity.policy import Access, authorize
 from prereview.identity.schemas import OrganisationCreate, TokenCreate, UserCreate
+
+log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "prv_"  # noqa: S105 - a label, not a secret
 # Tokens carry 256 random bits, so a single SHA-256 is the right hash: a slow password hash
@@ -42,7 +50,7 @@ class IssuedToken:
     plaintext: str
 
 
-def actor_for(user: User, token_id: str | None = None) -> Actor:
+def actor_for(user: User, token_id: str | None = None, session_id: str | None = None) -> Actor:
     org = user.organisation
     return Actor(
         user_id=user.id,
@@ -51,6 +59,7 @@ def actor_for(user: User, token_id: str | None = None) -> Actor:
         role=user.role,
         sector=org.sector,
         token_id=token_id,
+        session_id=session_id,
     )
 
 
@@ -78,8 +87,10 @@ def _new_organisation(db: Session, data: OrganisationCreate, now: datetime) -> O
 
 def _new_user(db: Session, org: Organisation, data: UserCreate, now: datetime) -> User:
     email = data.email.lower()
-    if db.scalar(select(User.id).where(User.email == email)):
-        raise errors.EmailTaken(f"a user with email '{email}' already exists")
+    # Unique per organisation only: the answer must say nothing about other organisations.
+    taken = select(User.id).where(User.organisation_id == org.id, User.email == email)
+    if db.scalar(taken):
+        raise errors.EmailTaken(f"your organisation already has a user with email '{email}'")
     user = User(
         id=new_id("usr"),
         organisation_id=org.id,
@@ -93,8 +104,16 @@ def _new_user(db: Session, org: Organisation, data: UserCreate, now: datetime) -
     return user
 
 
-def _new_token(db: Session, user: User, name: str, ttl: timedelta, now: datetime) -> IssuedToken:
+def _new_token(
+    db: Session,
+    user: User,
+    name: str,
+    ttl: timedelta,
+    now: datetime,
+    not_after: datetime | None = None,
+) -> IssuedToken:
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(_TOKEN_BYTES)
+    expires_at = now + ttl if not_after is None else min(now + ttl, not_after)
     token = ApiToken(
         id=new_id("tok"),
         user_id=user.id,
@@ -102,7 +121,7 @@ def _new_token(db: Session, user: User, name: str, ttl: timedelta, now: datetime
         token_hash=hash_token(plaintext),
         display_prefix=plaintext[:10],
         created_at=now,
-        expires_at=now + ttl,
+        expires_at=expires_at,
         revoked_at=None,
         last_used_at=None,
     )
@@ -120,7 +139,10 @@ def bootstrap(
     """Create the first organisation, its administrator and a token; only on an empty platform."""
     if db.scalar(select(func.count()).select_from(Organisation)):
         raise errors.AlreadyBootstrapped(
-            "the platform already has organisations; ask an administrator for a token instead"
+            "the platform already has organisations: ask the clearinghouse to admit yours and "
+            "invite its first administrator (`prereview org invite`, or on the server "
+            "`prereview admin invite`), then redeem the invitation "
+            "(`prereview invitation redeem`)"
         )
     organisation = _new_organisation(db, org, now)
     user = _new_user(db, organisation, admin.model_copy(update={"role": Role.ADMIN}), now)
@@ -218,13 +240,25 @@ def get_user(db: Session, user_id: str) -> User:
 
 
 def issue_token(
-    db: Session, actor: Actor, data: TokenCreate, now: datetime, default_ttl: timedelta
+    db: Session, actor: Actor, data: TokenCreate, now: datetime, max_ttl: timedelta
 ) -> IssuedToken:
-    """A new token for the calling user; the plaintext is returned once and never stored."""
+    """A new token for the calling user; the plaintext is returned once and never stored.
+
+    ``max_ttl`` (the platform's ``PREREVIEW_TOKEN_TTL_DAYS``) is the default and the cap; the new
+    token also expires no later than the token (or web session's token) making the request, so
+    a stolen short-lived token cannot be traded for a long-lived one.
+    """
     authorize(actor, Permission.TOKEN_CREATE, Access(own=True))
     user = get_user(db, actor.user_id)
-    ttl = timedelta(days=data.ttl_days) if data.ttl_days else default_ttl
-    issued = _new_token(db, user, data.name, ttl, now)
+    if data.ttl_days is not None and timedelta(days=data.ttl_days) > max_ttl:
+        raise errors.TokenTtlTooLong(
+            f"a token lives at most {max_ttl.days} days on this platform "
+            f"(PREREVIEW_TOKEN_TTL_DAYS); ask for ttl_days of {max_ttl.days} or fewer"
+        )
+    ttl = timedelta(days=data.ttl_days) if data.ttl_days else max_ttl
+    parent = db.get(ApiToken, actor.token_id) if actor.token_id else None
+    not_after = parent.expires_at if parent is not None else None
+    issued = _new_token(db, user, data.name, ttl, now, not_after)
     db.flush()
     audit.record(
         db,
@@ -289,6 +323,66 @@ def revoke_token(db: Session, actor: Actor, token_id: str, now: datetime) -> Api
     return token
 
 
+def check_active(user: User) -> None:
+    """Raise ``UserDeactivated`` if an administrator switched this account off."""
+    if user.deactivated_at is not None:
+        raise errors.UserDeactivated(
+            "this account was deactivated by an administrator of its organisation; its tokens "
+            "and sessions no longer work"
+        )
+
+
+def _set_active(db: Session, actor: Actor | None, user: User, active: bool, now: datetime) -> None:
+    if (user.deactivated_at is None) == active:
+        return  # already so: nothing to change, nothing to record
+    permission = Permission.USER_REACTIVATE if active else Permission.USER_DEACTIVATE
+    user.deactivated_at = None if active else now
+    if not active:
+        # A later reactivation restores the user's tokens, not the browsers signed in now.
+        db.execute(
+            update(WebSession)
+            .where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    audit.record(
+        db,
+        actor=actor,
+        action=permission,
+        object_type="user",
+        object_id=user.id,
+        at=now,
+        detail={"organisation_id": user.organisation_id},
+    )
+    db.commit()
+
+
+def set_user_active(db: Session, actor: Actor, user_id: str, active: bool, now: datetime) -> User:
+    """Deactivate (every token and session of the user stops at once, 401) or reactivate.
+
+    Only an administrator of the user's own organisation may; a user of another organisation
+    is not found, so its existence is not confirmed.
+    """
+    user = db.get(User, user_id)
+    if user is None or user.organisation_id != actor.organisation_id:
+        raise errors.UserNotFound(f"no user '{user_id}' in your organisation")
+    permission = Permission.USER_REACTIVATE if active else Permission.USER_DEACTIVATE
+    authorize(actor, permission, Access(same_org=True))
+    if not active and user.id == actor.user_id:
+        raise errors.CannotDeactivateSelf(
+            "you cannot deactivate yourself; another administrator of your organisation can"
+        )
+    _set_active(db, actor, user, active, now)
+    return user
+
+
+def set_user_active_by_operator(db: Session, user_id: str, active: bool, now: datetime) -> User:
+    """The platform operator's switch, from the server's command line (audited, no actor)."""
+    user = get_user(db, user_id)
+    _set_active(db, None, user, active, now)
+    return user
+
+
 def authenticate(db: Session, presented: str | None, now: datetime) -> Actor:
     """The actor behind a bearer token, or an ``Unauthenticated`` error that says why not."""
     if not presented:
@@ -303,7 +397,30 @@ def authenticate(db: Session, presented: str | None, now: datetime) -> Actor:
         raise errors.TokenRevoked("the API token was revoked; create a new one")
     if token.expires_at <= now:
         raise errors.TokenExpired("the API token has expired; create a new one")
+    check_active(token.user)
+    actor = actor_for(token.user, token.id)
     if token.last_used_at is None or now - token.last_used_at >= _LAST_USED_GRANULARITY:
-        token.last_used_at = now
+        _note_last_use(db, token.id, now)
+    return actor
+
+
+def _note_last_use(db: Session, token_id: str, now: datetime) -> None:
+    """Record a token's last use. It is a hint for people: if the write cannot be made now
+    (the database is busy), the request goes on without it rather than fail."""
+    try:
+        db.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id == token_id,
+                or_(
+                    ApiToken.last_used_at.is_(None),
+                    ApiToken.last_used_at <= now - _LAST_USED_GRANULARITY,
+                ),
+            )
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
         db.commit()
-    return actor_for(token.user, token.id)
+    except SQLAlchemyError as exc:
+        db.rollback()
+        log.warning("last use of token %s not recorded (%s)", token_id, type(exc).__name__)

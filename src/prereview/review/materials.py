@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
 from prereview.core.errors import InvalidInput, NotFound
+from prereview.core.filenames import clean_filename
 from prereview.core.ids import new_id
 from prereview.core.markings import TLP, Marking
 from prereview.identity.actor import Actor
@@ -75,12 +76,13 @@ def plan_upload(
     context = submission_context(submission.id)
     if submission.withdrawn_at is not None or vault_service.is_shredded(db, context):
         raise errors.WindowClosed("the submission was withdrawn; it takes no more materials")
+    db.commit()  # end the read: nothing may stay open while the body streams
     return MaterialPlan(
         material_id=new_id("mat"),
         submission_id=submission.id,
         context=context,
         kind=kind,
-        filename=filename,
+        filename=clean_filename(filename),  # NFC; control characters refused
         content_type=content_type,
         tlp=tlp,
         markings=tuple(dict.fromkeys(markings)),
@@ -95,7 +97,10 @@ def stream_upload(
     limit: int,
     now: datetime,
 ) -> vault_service.StoredBlob:
-    """Encrypt the upload into the vault as it arrives; refuse it past ``limit`` bytes."""
+    """Encrypt the upload into the vault as it arrives; refuse it past ``limit`` bytes.
+
+    No transaction is held while the body streams (a slow upload must not stop anyone
+    else's writes, a release above all); :func:`finish_upload` records it afterwards."""
 
     def bounded() -> Iterator[bytes]:
         seen = 0
@@ -105,7 +110,7 @@ def stream_upload(
                 raise MaterialTooLarge(f"materials are limited to {limit} bytes on this server")
             yield chunk
 
-    stored = vault_service.store_blob(db, vault, plan.context, plan.material_id, bounded(), now)
+    stored = vault_service.stream_blob(db, vault, plan.context, plan.material_id, bounded(), now)
     if stored.size == 0:
         vault_service.delete_blob(vault, plan.context, plan.material_id)
         raise EmptyMaterial("the upload was empty; send the file's bytes as the request body")
@@ -120,8 +125,12 @@ def finish_upload(
     stored: vault_service.StoredBlob,
     now: datetime,
 ) -> Material:
-    """Record the material and its audit entry; if that fails, the blob goes too."""
+    """Record the material and its audit entry in one short transaction; if that fails, the
+    blob goes too. A withdrawal that committed while the body streamed wins: the blob is
+    deleted and the upload refused."""
     with vault_service.recording_blob(db, vault, plan.context, plan.material_id):
+        if not vault_service.key_is_live(db, plan.context):
+            raise errors.WindowClosed("the submission was withdrawn; it takes no more materials")
         material = Material(
             id=plan.material_id,
             submission_id=plan.submission_id,

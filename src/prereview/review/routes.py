@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from prereview.audit.schemas import AuditEntryOut
 from prereview.core.context import get_context
+from prereview.core.filenames import content_disposition
 from prereview.core.markings import TLP, Marking
 from prereview.core.pagination import Page, PageRequest, page_of, page_request
 from prereview.core.streaming import body_pieces
@@ -473,13 +474,12 @@ def download_material(
     material, chunks = materials.open_material(
         db, vault, actor, material_id, at.now, at.rules, retention
     )
-    quoted = material.filename.replace('"', "").replace("\\", "")
     return StreamingResponse(
         chunks,
         media_type="application/octet-stream",
         headers={
             "content-length": str(material.size),
-            "content-disposition": f'attachment; filename="{quoted}"',
+            "content-disposition": content_disposition(material.filename),  # any name, ASCII
             "x-content-sha256": material.sha256,
         },
     )

@@ -5,8 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+)
 
+from prereview.core.fields import UtcDatetime
 from prereview.core.markings import TLP, Marking
 from prereview.review.kinds import (
     Access,
@@ -44,9 +53,9 @@ class SubmissionCreate(BaseModel):
     ]
     description: Text = ""
     modalities: list[Modality] = Field(default_factory=lambda: [Modality.TEXT], max_length=10)
-    training_compute_flop: float | None = Field(default=None, gt=0, lt=1e40)
-    parameter_count: int | None = Field(default=None, gt=0, lt=10**16)
-    planned_release_at: AwareDatetime | None = None
+    training_compute_flop: StrictFloat | None = Field(default=None, gt=0, lt=1e40)
+    parameter_count: StrictInt | None = Field(default=None, gt=0, lt=10**16)
+    planned_release_at: UtcDatetime | None = None
     access_offered: list[Access] = Field(default_factory=lambda: [Access.HOSTED_API], max_length=3)
     contacts: list[Contact] = Field(default_factory=list, max_length=20)
 
@@ -59,9 +68,9 @@ class SubmissionUpdate(BaseModel):
 
     description: Text | None = None
     modalities: list[Modality] | None = Field(default=None, max_length=10)
-    training_compute_flop: float | None = Field(default=None, gt=0, lt=1e40)
-    parameter_count: int | None = Field(default=None, gt=0, lt=10**16)
-    planned_release_at: AwareDatetime | None = None
+    training_compute_flop: StrictFloat | None = Field(default=None, gt=0, lt=1e40)
+    parameter_count: StrictInt | None = Field(default=None, gt=0, lt=10**16)
+    planned_release_at: UtcDatetime | None = None
     access_offered: list[Access] | None = Field(default=None, max_length=3)
     contacts: list[Contact] | None = Field(default=None, max_length=20)
 
@@ -104,7 +113,7 @@ class GrantCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agency_org_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
-    window_days: int | None = Field(
+    window_days: StrictInt | None = Field(
         default=None,
         ge=1,
         le=366,
@@ -118,7 +127,7 @@ class GrantCreate(BaseModel):
 class WindowChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    days: int = Field(ge=1, le=366, description="New length of the window from its opening.")
+    days: StrictInt = Field(ge=1, le=366, description="New length of the window from its opening.")
 
 
 class GrantOut(BaseModel):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Exists, func, select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
@@ -63,6 +63,40 @@ def grant_is_live(grant: Grant, submission: Submission, now: datetime, rules: Ru
     return grant.revoked_at is None and window(submission, now, rules).state.is_open
 
 
+def _nominator_granted() -> Exists:
+    """SQL: the nominating agency holds an unrevoked grant on the nomination's submission."""
+    return (
+        select(Grant.id)
+        .where(
+            Grant.submission_id == Nomination.submission_id,
+            Grant.agency_org_id == Nomination.agency_org_id,
+            Grant.revoked_at.is_(None),
+        )
+        .exists()
+    )
+
+
+def nomination_is_live(db: Session, nomination: Nomination) -> bool:
+    """Whether a nomination lets its partner in (the window aside, which callers check with
+    the clock): the developer consented, and the agency that nominated the partner still
+    holds a grant. A partner's access hangs on its nominating agency's: when that grant is
+    revoked, the partner's access ends with it."""
+    if nomination.status is not NominationStatus.CONSENTED:
+        return False
+    return (
+        db.scalar(
+            select(Grant.id)
+            .where(
+                Grant.submission_id == nomination.submission_id,
+                Grant.agency_org_id == nomination.agency_org_id,
+                Grant.revoked_at.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def access_to(
     db: Session, actor: Actor, submission: Submission, now: datetime, rules: Rules
 ) -> Access:
@@ -86,6 +120,7 @@ def access_to(
             Nomination.submission_id == submission.id,
             Nomination.partner_org_id == actor.organisation_id,
             Nomination.status == NominationStatus.CONSENTED,
+            _nominator_granted(),
         )
     )
     return Access(
@@ -250,6 +285,7 @@ def _live_for(db: Session, actor: Actor, now: datetime, rules: Rules) -> list[Su
     consented = select(Nomination.submission_id).where(
         Nomination.partner_org_id == actor.organisation_id,
         Nomination.status == NominationStatus.CONSENTED,
+        _nominator_granted(),
     )
     source = granted if actor.org_kind is OrgKind.AGENCY else consented
     if actor.org_kind not in (OrgKind.AGENCY, OrgKind.TRUSTED_PARTNER):
@@ -735,6 +771,7 @@ __all__ = [
     "list_nominations",
     "list_submissions",
     "nominate",
+    "nomination_is_live",
     "queue",
     "release",
     "respond",

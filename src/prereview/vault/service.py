@@ -15,8 +15,11 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from prereview.core.db import holds_write_lock
+from prereview.core.files import PARTIAL_SUFFIX, open_private, private_dir
 from prereview.core.ids import new_id
 from prereview.vault.errors import KeyShredded, VaultError
 from prereview.vault.keyring import LocalKeyProvider
@@ -101,17 +104,43 @@ def is_shredded(db: Session, context: str) -> bool:
     return record is not None and record.wrapped is None
 
 
-def store_blob(
-    db: Session, vault: Vault, context: str, blob_id: str, chunks: Iterable[bytes], now: datetime
+def upload_key(db: Session, vault: Vault, context: str, now: datetime) -> DataKey:
+    """The data key for a long upload under ``context``, created on first use in its own
+    short transaction (a session of its own), so that no transaction stays open while the
+    bytes stream: the caller's session is left as it was.
+
+    Raises :class:`KeyShredded` once the key was destroyed.
+    """
+    with Session(db.get_bind(), expire_on_commit=False) as own:
+        record = _record(own, context)
+        if record is not None:
+            return data_key(own, vault, context, now)
+        try:
+            # FOR UPDATE: on SQLite this takes the write lock, so two first uploads agree.
+            own.execute(
+                select(DataKeyRecord.context)
+                .where(DataKeyRecord.context == context)
+                .with_for_update()
+            )
+            dek = data_key(own, vault, context, now, create=True)
+            own.commit()
+            return dek
+        except IntegrityError:  # another upload created it first (PostgreSQL)
+            own.rollback()
+            return data_key(own, vault, context, now)
+
+
+def write_blob(
+    vault: Vault, dek: DataKey, context: str, blob_id: str, chunks: Iterable[bytes]
 ) -> StoredBlob:
     """Encrypt ``chunks`` into the blob store as they arrive; memory stays about two chunks.
 
-    The file appears under its final name only once complete; on any error nothing is left.
+    No database is touched. The ciphertext goes to a temporary file, is fsynced and renamed
+    to its final name only once complete; on any error nothing is left.
     """
-    dek = data_key(db, vault, context, now, create=True)
     path = vault.blob_path(context, blob_id)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    partial = path.with_suffix(".partial")
+    private_dir(path.parent)  # folders 0700, the blob 0600 (core.files)
+    partial = path.with_suffix(PARTIAL_SUFFIX)
     digest = hashlib.sha256()
     size = 0
 
@@ -123,7 +152,7 @@ def store_blob(
             yield chunk
 
     try:
-        with open(partial, "wb") as sink:
+        with open_private(partial) as sink:
             for piece in encrypt_iter(dek, counted(), associated_data=blob_id.encode()):
                 sink.write(piece)
             sink.flush()
@@ -133,6 +162,40 @@ def store_blob(
         partial.unlink(missing_ok=True)
         raise
     return StoredBlob(size=size, sha256=digest.hexdigest(), path=path)
+
+
+def store_blob(
+    db: Session, vault: Vault, context: str, blob_id: str, chunks: Iterable[bytes], now: datetime
+) -> StoredBlob:
+    """Encrypt small, in-memory ``chunks`` into the blob store within the caller's transaction
+    (a new data key is added to it). For a request body or anything long, use
+    :func:`stream_blob`, which holds no transaction while it writes."""
+    dek = data_key(db, vault, context, now, create=True)
+    return write_blob(vault, dek, context, blob_id, chunks)
+
+
+def stream_blob(
+    db: Session, vault: Vault, context: str, blob_id: str, chunks: Iterable[bytes], now: datetime
+) -> StoredBlob:
+    """Encrypt a long transfer (an upload as it arrives) into the blob store, holding no
+    database transaction meanwhile: the data key is obtained first (:func:`upload_key`), the
+    bytes are written, and the caller records the blob afterwards in one short transaction
+    (under :func:`recording_blob`). A SQLite write lock held through a transfer would stop
+    every other organisation's writes, so holding one here is a programming error."""
+    if holds_write_lock(db):
+        raise RuntimeError("a long transfer must not run inside a write transaction")
+    dek = upload_key(db, vault, context, now)
+    return write_blob(vault, dek, context, blob_id, chunks)
+
+
+def key_is_live(db: Session, context: str) -> bool:
+    """Whether ``context``'s data key exists and is not shredded, read with a lock (FOR
+    UPDATE) so that a shredding in progress is waited for: recording a blob checks it in the
+    recording transaction, so no blob is recorded after a withdrawal committed."""
+    wrapped = db.execute(
+        select(DataKeyRecord.wrapped).where(DataKeyRecord.context == context).with_for_update()
+    ).first()
+    return wrapped is not None and wrapped[0] is not None
 
 
 def open_blob(
@@ -204,7 +267,14 @@ def shred(db: Session, context: str, now: datetime) -> bool:
     Returns whether a key was destroyed now. The ciphertext stays where it is (and in any
     backup): without the key it is noise, which is the point of crypto-shredding.
     """
-    record = _record(db, context)
+    # Read with a lock (on SQLite, the write lock), so a first upload creating the key
+    # meanwhile is either seen here or waits, never raced into a duplicate row.
+    record = db.scalar(
+        select(DataKeyRecord)
+        .where(DataKeyRecord.context == context)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if record is None:
         db.add(
             DataKeyRecord(

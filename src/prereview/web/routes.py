@@ -16,13 +16,14 @@ from prereview.core.context import get_context
 from prereview.core.errors import PrereviewError
 from prereview.core.pagination import PageRequest
 from prereview.identity import service as identity
+from prereview.identity import sessions
 from prereview.identity.auth import DB
 from prereview.identity.kinds import OrgKind
 from prereview.review import service as review
 from prereview.review.kinds import FindingCategory, Severity
 from prereview.review.schemas import FindingCreate
 from prereview.review.window import Window
-from prereview.web.session import COOKIE, LoginRequired, PageActor, same_origin
+from prereview.web.session import COOKIE, LoginRequired, PageActor, same_origin, session_limits
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -42,6 +43,9 @@ templates.env.filters["countdown"] = countdown
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+NOT_BLANK = r"\S"  # a form field that holds something other than white space
 
 
 def _guarded(request: Request, build: Callable[[], Response]) -> Response:
@@ -66,15 +70,19 @@ def login_form(request: Request) -> HTMLResponse:
 
 @router.post("/login", response_model=None)
 def login(request: Request, db: DB, token: Annotated[str, Form(max_length=200)]) -> Response:
+    """Check the API token and open a web session; the cookie holds the session, not the token."""
     same_origin(request)
+    now = get_context(request).clock.now()
     try:
-        identity.authenticate(db, token.strip(), get_context(request).clock.now())
+        opened = sessions.open_session(db, token.strip(), now, session_limits(request))
     except PrereviewError as error:
         return _page(request, "identity/login.html", 401, error=error)
     response = RedirectResponse("/web/", status_code=303)
     response.set_cookie(
         COOKIE,
-        token.strip(),
+        opened.secret,
+        # The browser forgets it when the session ends on the server at the latest.
+        max_age=max(1, int((opened.session.expires_at - now).total_seconds())),
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -84,10 +92,18 @@ def login(request: Request, db: DB, token: Annotated[str, Form(max_length=200)])
 
 
 @router.post("/logout")
-def logout(request: Request) -> RedirectResponse:
+def logout(request: Request, db: DB) -> RedirectResponse:
+    """Sign out: the session is revoked on the server, so a copied cookie is useless too."""
     same_origin(request)
+    sessions.close_session(db, request.cookies.get(COOKIE), get_context(request).clock.now())
     response = RedirectResponse("/web/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/web")
+    response.delete_cookie(
+        COOKIE,
+        path="/web",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -198,8 +214,9 @@ def file_finding(
     submission_id: str,
     db: DB,
     actor: PageActor,
-    title: Annotated[str, Form(min_length=1, max_length=300)],
-    description: Annotated[str, Form(min_length=1, max_length=50_000)],
+    # Not only white space (the finding strips it, and an empty title would fail there, a 500).
+    title: Annotated[str, Form(min_length=1, max_length=300, pattern=NOT_BLANK)],
+    description: Annotated[str, Form(min_length=1, max_length=50_000, pattern=NOT_BLANK)],
     severity: Annotated[Severity, Form()],
     category: Annotated[FindingCategory, Form()],
     recommended_mitigation: Annotated[str, Form(max_length=50_000)] = "",

@@ -1,45 +1,84 @@
-"""Who is looking at a page: the API token kept in an HttpOnly, SameSite=Strict cookie.
+"""Who is looking at a page: a web session, opened by signing in with an API token.
 
-Pages authenticate exactly as the API does (the same token, checked by the same service) and
-ask the same services, so the policy module decides for pages too. State-changing forms also
-check that the request's Origin is this server, on top of SameSite=Strict.
+The cookie holds a random session secret (HttpOnly, SameSite=Strict, Secure over https), never
+the API token; the server keeps the secret's hash and revokes the session at sign-out. Pages ask
+the same services as the API, so the policy module decides for pages too. State-changing forms
+must also show that they come from this site: an ``Origin`` header naming it or, when a browser
+sends none, a ``Referer`` on it; a request with neither is refused.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from prereview.core.context import get_context, get_db
 from prereview.core.errors import Forbidden, Unauthenticated
-from prereview.identity import service as identity
+from prereview.identity import sessions
 from prereview.identity.actor import Actor
 
-COOKIE = "prereview_token"
+COOKIE = "prereview_session"
 
 
 class LoginRequired(Unauthenticated):
     slug = "login-required"
 
 
+class CrossSiteForm(Forbidden):
+    slug = "cross-site-form"
+
+
+def session_limits(request: Request) -> sessions.SessionLimits:
+    settings = get_context(request).settings
+    return sessions.SessionLimits(
+        lifetime=timedelta(hours=settings.web_session_hours),
+        idle=timedelta(minutes=settings.web_session_idle_minutes),
+    )
+
+
 def page_actor(request: Request, db: Annotated[Session, Depends(get_db)]) -> Actor:
-    token = request.cookies.get(COOKIE)
-    if not token:
+    secret = request.cookies.get(COOKIE)
+    if not secret:
         raise LoginRequired("sign in with an API token")
+    now = get_context(request).clock.now()
     try:
-        return identity.authenticate(db, token, get_context(request).clock.now())
+        return sessions.authenticate_session(db, secret, now, session_limits(request))
     except Unauthenticated as exc:
         raise LoginRequired(exc.detail) from None
 
 
+def _origin_of(url: str) -> str | None:
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def same_origin(request: Request) -> None:
-    """Refuse a form post that comes from another site."""
-    origin = request.headers.get("origin")
+    """Refuse a form post that does not show it comes from this site.
+
+    Browsers send ``Origin`` on every POST (``null`` from sandboxed or privacy-sensitive
+    contexts, which is refused); a missing one falls back to the ``Referer``; with neither
+    the request is refused, as one that a forged page could have sent.
+    """
     expected = f"{request.url.scheme}://{request.url.netloc}"
-    if origin is not None and origin != expected:
-        raise Forbidden("this form must be sent from the prereview site itself")
+    origin = request.headers.get("origin")
+    if origin is not None:
+        if origin != expected:
+            raise CrossSiteForm("this form must be sent from the prereview site itself")
+        return
+    referer = request.headers.get("referer")
+    if referer is None:
+        raise CrossSiteForm(
+            "this form was sent without an Origin or Referer header, so it cannot be told "
+            "apart from one sent by another site; send it from the prereview site itself"
+        )
+    if _origin_of(referer) != expected:
+        raise CrossSiteForm("this form must be sent from the prereview site itself")
 
 
 PageActor = Annotated[Actor, Depends(page_actor)]

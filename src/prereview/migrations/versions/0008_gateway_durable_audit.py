@@ -5,9 +5,8 @@ Revises: 0007
 Create Date: 2026-12-01
 """
 
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
-
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0008"
 down_revision = "0007"
@@ -16,8 +15,23 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "gateway_call_journal",
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("call_id", sa.String(length=64), nullable=False),
+        sa.Column("submission_id", sa.String(length=40), nullable=False),
+        sa.Column("state", sa.String(length=8), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("record", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_gateway_call_journal")),
+        sa.UniqueConstraint("call_id", name=op.f("uq_gateway_call_journal_call_id")),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("gateway_call_journal")

@@ -1,0 +1,69 @@
+"""Security headers on every answer: strict ones for the pages, sensible ones for the API.
+
+A pure ASGI middleware (not Starlette's ``BaseHTTPMiddleware``), so streamed downloads pass
+through untouched: it only adds headers to the start of each answer, never replacing one that
+a route set itself.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# The pages load htmx and the style sheet from /web/static and nothing else: no inline script
+# or style (htmx is told not to inject its own style, see base.html), no eval, no framing.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+# JSON needs no resources at all. The interactive API documentation is the exception: it is
+# a page that loads its script from a CDN, so it only keeps the framing rules.
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = "frame-ancestors 'none'"
+
+_COMMON = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+}
+
+
+def headers_for(path: str, https: bool, docs_prefix: str) -> dict[str, str]:
+    """The security headers for an answer to ``path``."""
+    headers = dict(_COMMON)
+    if path == "/web" or path.startswith("/web/"):
+        headers["content-security-policy"] = PAGE_CSP
+        if not path.startswith("/web/static/"):
+            # Pages show confidential work: no copy in shared or browser caches.
+            headers["cache-control"] = "no-store"
+    elif path.startswith(docs_prefix):
+        headers["content-security-policy"] = DOCS_CSP
+    else:
+        headers["content-security-policy"] = API_CSP
+    if https:
+        headers["strict-transport-security"] = "max-age=31536000"
+    return headers
+
+
+class SecurityHeaders:
+    """Adds :func:`headers_for` to every HTTP answer of the wrapped app."""
+
+    def __init__(self, app: ASGIApp, docs_prefix: str = "/api/v1/docs") -> None:
+        self.app = app
+        self.docs_prefix = docs_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        wanted = headers_for(scope["path"], scope.get("scheme") == "https", self.docs_prefix)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in wanted.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
