@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from sqlalchemy import func, select
 
 from prereview.audit.models import AuditEntry
@@ -117,3 +119,16 @@ def test_unexpected_errors_answer_a_correlation_id(platform: Platform) -> None:
     assert problem["type"] == "urn:prereview:problem:internal"
     assert problem["correlation_id"] == response.headers["x-correlation-id"]
     assert "secret-upstream" not in response.text
+
+
+def test_a_write_lock_held_past_the_wait_is_a_503_to_retry(platform: Platform) -> None:
+    from prereview.core.db import WriteLockTimeout
+
+    def locked() -> None:
+        raise WriteLockTimeout("INSERT", None, sqlite3.OperationalError("database is locked"))
+
+    platform.client.app.add_api_route("/api/v1/test-only/locked", locked)  # type: ignore[attr-defined]
+    response = platform.client.get("/api/v1/test-only/locked")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["type"] == "urn:prereview:problem:database-busy"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import traceback
 from typing import Any
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from prereview.core.db import WriteLockTimeout
 from prereview.core.errors import PROBLEM_BASE, PrereviewError
 from prereview.core.ids import new_id
 from prereview.core.parsing import LimitParsedBodies
@@ -141,7 +143,28 @@ def error_summary(exc: BaseException) -> str:
     return "; caused by ".join(parts)
 
 
+def _database_busy(exc: BaseException) -> bool:
+    """SQLite's write lock stayed taken past the busy timeout: the request may simply be retried."""
+    if isinstance(exc, WriteLockTimeout):
+        return True
+    orig = getattr(exc, "orig", None)
+    return isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if _database_busy(exc):
+        log.warning("database busy on %s %s: answered 503", request.method, request.url.path)
+        return problem_response(
+            {
+                "type": PROBLEM_BASE + "database-busy",
+                "title": "The database is busy",
+                "status": 503,
+                "detail": "another change held the database longer than the wait allows; nothing "
+                "was changed by this request: retry it",
+                "instance": request.url.path,
+            },
+            {"Retry-After": "1"},
+        )
     # The exception's message may carry secrets (SQL parameters, bodies): the log gets its class,
     # its frames and a correlation id that the answer carries too, so an operator can find it.
     correlation_id = new_id("err")
