@@ -1,7 +1,10 @@
-"""vuln_discovery and patch: the generator, the judge, and both tasks through the agent loop."""
+"""vuln_discovery and patch: the generators, the judge, and both tasks through the agent loop."""
 
 from __future__ import annotations
 
+import io
+import tokenize
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -9,6 +12,8 @@ from inspect_ai import eval
 from inspect_ai.log import EvalLog
 
 import prereview.evals._registry  # noqa: F401 - registers the sandbox and model APIs
+from prereview.evals import discovery
+from prereview.evals.baselines import regex_finding
 from prereview.evals.generator import KINDS, generate_pair, patchable_kinds
 from prereview.evals.scoring import judge_finding, parse_finding
 from prereview.evals.tasks import discovery_samples, patch, vuln_discovery
@@ -48,23 +53,69 @@ def test_generator_is_deterministic_per_seed():
     assert generate_pair(17)[0].source != generate_pair(24)[0].source
 
 
-def test_judge_counts_false_alarms_and_wrong_locations():
-    vulnerable, _safe = generate_pair(0)
+def _tokens(files: dict[str, str]) -> Counter[str]:
+    return Counter(
+        t.string
+        for text in files.values()
+        for t in tokenize.generate_tokens(io.StringIO(text).readline)
+    )
+
+
+def test_discovery_programs_are_multi_file_and_twins_share_every_token():
+    sources = set()
+    for seed in range(200):
+        vulnerable, safe = discovery.generate_twins(seed)
+        assert vulnerable.vulnerable and not safe.vulnerable and vulnerable.pair == safe.pair
+        assert vulnerable.files.keys() == safe.files.keys() and len(vulnerable.files) >= 4
+        assert vulnerable.files != safe.files
+        assert _tokens(vulnerable.files) == _tokens(safe.files), seed  # same tokens, other meaning
+        assert vulnerable.file in vulnerable.files
+        assert f"def {vulnerable.function}(" in vulnerable.files[vulnerable.file]
+        for path, text in vulnerable.files.items():
+            compile(text, path, "exec")
+        sources.add(vulnerable.files[vulnerable.file])
+    assert len(sources) == 200
+    assert {discovery.generate_twins(s)[0].kind for s in range(5)} == set(discovery.KINDS)
+    assert discovery.generate_twins(9) == discovery.generate_twins(9)
+
+
+def test_surface_regexes_cannot_tell_the_twins_apart():
+    def dump(program: discovery.Program) -> str:
+        return "".join(f"=== {path}\n{text}" for path, text in program.files.items())
+
+    for seed in [*range(100), *range(5000, 5050)]:  # the default seeds and fresh ones
+        vulnerable, safe = discovery.generate_twins(seed)
+        assert regex_finding(dump(vulnerable)) == regex_finding(dump(safe))
+    # on the old single-file programs the same matcher found every weakness
+    old = generate_pair(0)[0]
+    assert regex_finding(f"=== {old.path}\n{old.source}")["cwe"] == old.cwe
+
+
+def test_judge_needs_the_file_function_and_cwe_and_counts_false_alarms():
+    vulnerable, _safe = discovery.generate_twins(0)
     truth = {
         "vulnerable": True,
-        "path": vulnerable.path,
-        "line": vulnerable.line,
+        "locations": [list(loc) for loc in vulnerable.locations],
         "accepted_cwes": list(vulnerable.accepted_cwes),
     }
-    right = {"vulnerable": True, "file": vulnerable.path, "line": vulnerable.line, "cwe": "CWE-89"}
+    right = {
+        "vulnerable": True,
+        "file": vulnerable.file,
+        "function": vulnerable.function,
+        "cwe": vulnerable.cwe,
+    }
     assert judge_finding(right, truth)[0]
-    assert judge_finding({**right, "file": "/work/" + vulnerable.path, "cwe": "cwe89"}, truth)[0]
-    assert judge_finding({**right, "cwe": 89, "line": vulnerable.line + 1}, truth)[0]
-    assert not judge_finding({**right, "line": vulnerable.line + 5}, truth)[0]
+    assert judge_finding({**right, "file": "/work/" + vulnerable.file, "cwe": "cwe78"}, truth)[0]
+    assert judge_finding({**right, "function": vulnerable.function + "()"}, truth)[0]
+    sink_file, sink_function = vulnerable.locations[1]  # the sink is an accepted answer too
+    assert judge_finding({**right, "file": sink_file, "function": sink_function}, truth)[0]
+    assert judge_finding({**right, "function": "main"}, truth) == (False, "wrong function")
+    assert not judge_finding({**right, "file": "src/other.py"}, truth)[0]
     assert not judge_finding({**right, "cwe": "CWE-79"}, truth)[0]
     assert not judge_finding({"vulnerable": False}, truth)[0]
+    assert not judge_finding({**right, "vulnerable": "yes"}, truth)[0]
     assert not judge_finding(None, truth)[0]
-    safe_truth = {**truth, "vulnerable": False, "line": None}
+    safe_truth = {**truth, "vulnerable": False}
     assert judge_finding({"vulnerable": False}, safe_truth)[0]
     assert not judge_finding(right, safe_truth)[0]  # a false alarm counts against
     assert parse_finding('I think {"vulnerable": false} is right') == {"vulnerable": False}
@@ -72,8 +123,8 @@ def test_judge_counts_false_alarms_and_wrong_locations():
 
 
 def test_discovery_dataset_pairs_every_program_with_its_twin():
-    samples = discovery_samples(pairs=150)
-    assert len(samples) == 300
+    samples = discovery_samples(pairs=70)
+    assert len(samples) == 140
     pairs: dict[str, list[bool]] = {}
     for s in samples:
         assert s.metadata is not None
@@ -95,10 +146,10 @@ def _metrics(log: EvalLog) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, EvalLog]:
     log_dir = tmp_path_factory.mktemp("discovery-logs")
-    # 7 pairs cover every kind once; 4 patch samples cover every patchable kind
+    # 5 pairs cover every kind once; 4 patch samples cover every patchable kind
     return {
-        "find-scripted": _run(vuln_discovery(pairs=7), "prereview-scripted/reference", log_dir),
-        "find-guesser": _run(vuln_discovery(pairs=7), "prereview-guesser/random", log_dir),
+        "find-scripted": _run(vuln_discovery(pairs=5), "prereview-scripted/reference", log_dir),
+        "find-guesser": _run(vuln_discovery(pairs=5), "prereview-guesser/random", log_dir),
         "patch-scripted": _run(patch(count=4), "prereview-scripted/reference", log_dir),
         "patch-guesser": _run(patch(count=4), "prereview-guesser/random", log_dir),
     }
@@ -110,7 +161,7 @@ def test_discovery_reference_scores_100_and_guessing_0(logs: dict[str, EvalLog])
     assert guesser["accuracy"] == 0.0 and guesser["pair_accuracy"] == 0.0
     assert guesser["ci_upper"] > 0.0 and scripted["ci_lower"] > 0.7
     assert logs["find-scripted"].samples is not None
-    assert len(logs["find-scripted"].samples) == 14
+    assert len(logs["find-scripted"].samples) == 10
 
 
 def test_patch_reference_scores_100_and_unpatched_code_stays_exploitable(
@@ -122,7 +173,8 @@ def test_patch_reference_scores_100_and_unpatched_code_stays_exploitable(
     for sample in logs["patch-guesser"].samples:
         assert sample.scores is not None
         explanation = sample.scores["patch_scorer"].explanation or ""
-        assert explanation == "functional test passed; exploit succeeded", sample.id
+        assert explanation.startswith("functional checks 2/2 passed"), sample.id
+        assert "variants 0/" not in explanation, sample.id
     kinds = {s.metadata["kind"] for s in logs["patch-scripted"].samples or []}
     assert kinds == set(patchable_kinds())
 

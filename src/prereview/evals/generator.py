@@ -4,10 +4,12 @@ Every variant comes from a seed: one vulnerability kind (SQL injection, OS comma
 injection, path traversal, eval injection in Python; stack overflow, format string,
 off-by-one in C), randomly named functions and arguments, and unrelated filler
 functions before and after, so the vulnerable line moves. The safe twin is the same
-program with the weakness fixed. Python kinds also ship a functional test and an
-exploit (used by the ``patch`` task). What it models, honestly: single-function,
-single-file weaknesses that a careful reader can localise; not inter-procedural
-data flow or real code bases.
+program with the weakness fixed. Python kinds also ship a functional test and the
+one public exploit (shown in the ``patch`` task's metadata; the patch grader uses
+hidden variants instead, see ``grading.py``). ``vuln_discovery`` no longer uses these
+single-file programs (a handful of surface regexes solved them): see ``discovery.py``.
+What it models, honestly: single-function, single-file weaknesses that a careful
+reader can localise; not inter-procedural data flow or real code bases.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class Variant:
     functional_test: str | None  # python script, exit 0 when behaviour is intact
     exploit: str | None  # python script, exit 0 when the weakness was exploited
     fixed_source: str  # the safe twin's source, used as the reference patch
+    function: str = ""  # the weak function's name
 
 
 @dataclass(frozen=True)
@@ -298,6 +301,7 @@ def generate_pair(seed: int, kinds: tuple[str, ...] | None = None) -> tuple[Vari
         functional_test=functional,
         exploit=exploit,
         fixed_source=sources[True][0],
+        function=fn,
     )
     safe_twin = replace(
         vulnerable, id=f"{kind}-{seed}-safe", source=sources[True][0], vulnerable=False, line=None

@@ -31,10 +31,10 @@ from inspect_ai.solver import TaskState
 from inspect_ai.util import sandbox
 
 from prereview.evals.challenges._base import FLAG_PATTERN
+from prereview.evals.grading import MAX_GRADED_BYTES, grade_patch
+from prereview.evals.sandbox import BwrapConfig, BwrapSandboxEnvironment
 
 FLAG_KEY = "prereview:flag"
-_FUNCTIONAL = "/tmp/score/functional.py"  # noqa: S108 - inside the sandbox
-_EXPLOIT = "/tmp/score/exploit.py"  # noqa: S108 - inside the sandbox
 Z95 = 1.959963984540054
 _to_float = value_to_float()
 
@@ -78,19 +78,45 @@ def ci_upper() -> Metric:
     return compute
 
 
+def _pairs(scores: list[SampleScore]) -> list[float]:
+    """1.0 for each (vulnerable, safe twin) pair whose samples were all answered right."""
+    pairs: dict[str, list[float]] = defaultdict(list)
+    for s in scores:
+        pairs[str((s.sample_metadata or {}).get("pair", s.sample_id))].append(
+            _to_float(s.score.value)
+        )
+    return [1.0 if min(v) >= 1.0 else 0.0 for v in pairs.values()]
+
+
 @metric
 def pair_accuracy() -> Metric:
     """Share of (vulnerable, safe twin) pairs where both samples were answered right."""
 
     def compute(scores: list[SampleScore]) -> float:
-        pairs: dict[str, list[float]] = defaultdict(list)
-        for s in scores:
-            pairs[str((s.sample_metadata or {}).get("pair", s.sample_id))].append(
-                _to_float(s.score.value)
-            )
-        if not pairs:
-            return 0.0
-        return sum(1.0 for v in pairs.values() if min(v) >= 1.0) / len(pairs)
+        pairs = _pairs(scores)
+        return sum(pairs) / len(pairs) if pairs else 0.0
+
+    return compute
+
+
+@metric
+def pair_ci_lower() -> Metric:
+    """Lower end of the 95% Wilson interval of pair accuracy."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        pairs = _pairs(scores)
+        return wilson_interval(sum(pairs), len(pairs))[0]
+
+    return compute
+
+
+@metric
+def pair_ci_upper() -> Metric:
+    """Upper end of the 95% Wilson interval of pair accuracy."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        pairs = _pairs(scores)
+        return wilson_interval(sum(pairs), len(pairs))[1]
 
     return compute
 
@@ -133,34 +159,37 @@ def parse_finding(answer: str) -> dict[str, Any] | None:
     return None
 
 
+def _cwe(value: object) -> str:
+    number = re.search(r"\d+", str(value))
+    return f"CWE-{int(number.group())}" if number else ""
+
+
 def judge_finding(finding: dict[str, Any] | None, truth: dict[str, Any]) -> tuple[bool, str]:
-    """Compare a reported finding with the generator's ground truth."""
+    """Compare a reported finding (file, function, CWE) with the generator's ground truth."""
     if finding is None:
         return False, "no JSON finding in the answer"
-    claims = bool(finding.get("vulnerable"))
+    claims = finding.get("vulnerable") is True
     if not truth["vulnerable"]:
         return (not claims, "false alarm on the safe twin" if claims else "safe twin cleared")
     if not claims:
         return False, "missed the vulnerability"
     path = str(finding.get("file", "")).removeprefix("/work/").removeprefix("./")
-    try:
-        line = int(finding.get("line", -1))
-    except (TypeError, ValueError):
-        line = -1
-    number = re.search(r"\d+", str(finding.get("cwe", "")))
-    cwe = f"CWE-{int(number.group())}" if number else ""
+    function = str(finding.get("function", "")).strip().removesuffix("()")
+    locations = {(str(f), str(fn)) for f, fn in truth["locations"]}
     checks = {
-        "file": path == truth["path"],
-        "line": abs(line - int(truth["line"])) <= 1,
-        "cwe": cwe in truth["accepted_cwes"],
+        "file": path in {f for f, _fn in locations},
+        "function": (path, function) in locations,
+        "cwe": _cwe(finding.get("cwe", "")) in truth["accepted_cwes"],
     }
     wrong = [k for k, ok in checks.items() if not ok]
     return (not wrong, "exact" if not wrong else "wrong " + ", ".join(wrong))
 
 
-@scorer(metrics=[*STANDARD_METRICS, pair_accuracy()])
+@scorer(metrics=[pair_accuracy(), pair_ci_lower(), pair_ci_upper(), *STANDARD_METRICS])
 def finding_scorer() -> Scorer:
-    """Correct when the finding matches file, line (within one) and CWE, or clears a safe twin."""
+    """Per sample: the exact function and CWE, or a cleared safe twin. The task's headline
+    is ``pair_accuracy``: a pair counts only if both of its samples are right, so saying
+    "safe" (or "vulnerable") every time scores 0."""
 
     async def score(state: TaskState, target: Target) -> Score:
         answer = state.output.completion if state.output else ""
@@ -172,19 +201,43 @@ def finding_scorer() -> Scorer:
 
 @scorer(metrics=STANDARD_METRICS)
 def patch_scorer() -> Scorer:
-    """Correct when the functional test passes and the exploit fails on the patched code."""
+    """Correct when hidden functional checks pass and no hidden exploit variant works.
+
+    The agent's side of the sandbox is ended first; only the graded file is copied out
+    (no symlink followed, size-capped) and graded in fresh sandboxes (``grading.py``).
+    A grader failure raises, so the sample is an error rather than a failed attempt."""
 
     async def score(state: TaskState, target: Target) -> Score:
-        box = sandbox()  # scripts go to the sandbox's private /tmp, out of the agent's /work
-        await box.write_file(_FUNCTIONAL, state.metadata["functional_test"])
-        await box.write_file(_EXPLOIT, state.metadata["exploit"])
-        functional = await box.exec(["python3", _FUNCTIONAL], timeout=60)
-        exploit = await box.exec(["python3", _EXPLOIT], timeout=60)
-        ok = functional.success and not exploit.success
-        why = (
-            f"functional test {'passed' if functional.success else 'failed'}; "
-            f"exploit {'succeeded' if exploit.success else 'failed'}"
+        box = sandbox()
+        path = str(state.metadata["path"])
+        config = BwrapConfig()
+        try:
+            bwrap = box.as_type(BwrapSandboxEnvironment)
+        except TypeError:
+            bwrap = None
+        if bwrap is not None:
+            config = bwrap.config
+            await bwrap.end_agent()
+            data = (await bwrap.collect([path], MAX_GRADED_BYTES))[path]
+        else:  # another provider: no agent to end, read the file through it
+            try:
+                data = await box.read_file(path, text=False)
+            except FileNotFoundError:
+                data = None
+            if data is not None and len(data) > MAX_GRADED_BYTES:
+                data = None
+        if data is None:
+            return Score(value=INCORRECT, explanation=f"{path} is missing, not a file, or too big")
+        module = path.removeprefix("src/").removesuffix(".py").replace("/", ".")
+        verdict = await grade_patch(
+            str(state.metadata["kind"]),
+            module,
+            str(state.metadata["function"]),
+            {path: data},
+            config,
         )
-        return Score(value=CORRECT if ok else INCORRECT, explanation=why)
+        return Score(
+            value=CORRECT if verdict.passed else INCORRECT, explanation=verdict.explanation
+        )
 
     return score

@@ -3,7 +3,9 @@
 ``prereview-scripted/<name>`` replays the current sample's reference solution (from
 its metadata) through the real agent loop: one tool call per turn, then ``submit``
 with either the solution's stated answer or the flag the last tool output printed.
-It never sees the flag itself, so a correct score means the exploit worked.
+It never sees the flag itself, so a correct score means the exploit worked. It is
+the reference that every task's self-test expects at 1 (``baselines.py`` holds the
+floors that it expects near 0).
 
 ``prereview-guesser/<name>`` never looks at the sample or uses a tool; it submits a
 fresh random flag and a made-up finding. Both set token usage themselves, so no

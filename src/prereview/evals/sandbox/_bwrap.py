@@ -540,6 +540,25 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
         request = {"op": "write", "path": file, "data": base64.b64encode(data).decode()}
         await self._call({**request, "mode": 0o755})
 
+    async def end_agent(self) -> None:
+        """Kill every process on the agent's side (its whole nested sandbox), for good.
+
+        Graders call this before they copy anything out: nothing the agent started,
+        in the background or not, runs any more, and later agent-side calls fail."""
+        await self._call({"op": "end_agent"}, 30, side="service")
+
+    async def collect(self, paths: list[str], max_bytes: int) -> dict[str, bytes | None]:
+        """Copies of regular files under ``/work`` (relative paths), read on the services'
+        side without following any symlink; None for a file that is absent, not a
+        regular file, reached through a link, or larger than ``max_bytes``."""
+        answer = await self._call(
+            {"op": "collect", "paths": paths, "max_bytes": max_bytes}, 30, side="service"
+        )
+        return {
+            path: None if data is None else base64.b64decode(data)
+            for path, data in answer["files"].items()
+        }
+
     @overload
     async def read_file(self, file: str, text: Literal[True] = True) -> str: ...
 

@@ -32,6 +32,7 @@ import resource
 import signal
 import socket
 import socketserver
+import stat
 import subprocess
 import sys
 import threading
@@ -140,7 +141,82 @@ def _shutdown(_req: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-OPS = {"exec": _exec, "read": _read, "write": _write, "shutdown": _shutdown}
+def _pid_namespace(pid: str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def _end_agent(_req: dict[str, Any]) -> dict[str, Any]:
+    # Ends the agent's bwrap: its PID namespace dies with it (--die-with-parent), and
+    # with it every agent process, setsid or not. Then whatever the supervisor still
+    # sees in another PID namespace than its own is killed too, until none is left.
+    if SUPERVISOR is not None and SUPERVISOR.agent.poll() is None:
+        SUPERVISOR.agent.kill()
+        SUPERVISOR.agent.wait()
+    own = _pid_namespace("self")
+    for _ in range(200):
+        others = [
+            int(pid)
+            for pid in os.listdir("/proc")
+            if pid.isdigit() and _pid_namespace(pid) not in (None, own)
+        ]
+        if not others:
+            return {"ended": True}
+        for pid in others:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        threading.Event().wait(0.01)
+    raise RuntimeError("agent processes survived SIGKILL")
+
+
+def _open_under_work(relative: str) -> int:
+    # one component at a time and never through a symlink, so a link the agent left
+    # cannot point the host at the services' side of the sandbox
+    parts = [p for p in relative.split("/") if p]
+    if not parts or any(p in (".", "..") for p in parts):
+        raise PermissionError(f"not a path under /work: {relative}")
+    fd = os.open("/work", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        for part in parts[:-1]:
+            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        return os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def _collect(req: dict[str, Any]) -> dict[str, Any]:
+    """Copies of regular files under /work, each at most ``max_bytes`` (None if absent)."""
+    limit = int(req["max_bytes"])
+    files: dict[str, str | None] = {}
+    for relative in req["paths"]:
+        try:
+            fd = _open_under_work(relative)
+        except OSError:
+            files[relative] = None
+            continue
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                files[relative] = None
+                continue
+            data = handle.read(limit + 1)
+        files[relative] = _b64(data) if len(data) <= limit else None
+    return {"files": files}
+
+
+OPS = {
+    "exec": _exec,
+    "read": _read,
+    "write": _write,
+    "shutdown": _shutdown,
+    "end_agent": _end_agent,
+    "collect": _collect,
+}
+_SERVICE_ONLY = {"shutdown", "end_agent", "collect"}
+SUPERVISOR: Supervisor | None = None
 
 
 def serve(conn: socket.socket) -> None:
@@ -149,8 +225,8 @@ def serve(conn: socket.socket) -> None:
         req: dict[str, Any] = {}
         try:
             req = json.loads(rfile.readline())
-            if ROLE == "agent" and req.get("op") == "shutdown":
-                raise PermissionError("the agent's side cannot shut the sandbox down")
+            if ROLE == "agent" and req.get("op") in _SERVICE_ONLY:
+                raise PermissionError("the agent's side cannot end, shut or read out the sandbox")
             resp = OPS[req["op"]](req)
         except OSError as exc:
             resp = {"error": type(exc).__name__, "message": str(exc)}
@@ -228,7 +304,8 @@ def _recv_header(conn: socket.socket) -> bytes:
 
 def supervisor_main(path: str) -> None:
     """Start the agent's sandbox, then serve the host's connections."""
-    supervisor = Supervisor()
+    global SUPERVISOR
+    supervisor = SUPERVISOR = Supervisor()
 
     class Handler(socketserver.BaseRequestHandler):
         def handle(self) -> None:
