@@ -74,7 +74,7 @@ def create_app(
         "/healthz",
         tags=["health"],
         openapi_extra={"x-permission": "public"},
-        responses=problems.UNAVAILABLE_RESPONSES,
+        responses=problems.PROBLEM_RESPONSES | problems.UNAVAILABLE_RESPONSES,
     )
     def healthz() -> dict[str, Any]:
         try:

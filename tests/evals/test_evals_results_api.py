@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -10,7 +11,10 @@ from sqlalchemy import func, select
 from prereview.core.clock import FixedClock
 from prereview.core.db import transaction
 from prereview.evals.models import EvalRun, EvalTaskResult
+from support.evidence import eval_log
 from support.factories import Platform
+
+START = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
 
 
 def task_result(task: str = "ctf", **fields: Any) -> dict[str, Any]:
@@ -140,33 +144,33 @@ def test_bad_results_are_refused_whole(platform: Platform) -> None:
     assert counts(platform) == before
 
 
-EVAL_LOG = b"PK\x03\x04 an Inspect .eval log is a zip"
-
-
-def _run_with_log(platform: Platform, who: str, sub_id: str) -> tuple[str, str]:
+def _run_with_log(platform: Platform, who: str, sub_id: str, folder: Path) -> tuple[str, str]:
+    """A run whose posted numbers (0.75 of 24) its log supports."""
     run = platform.call(who, "POST", f"/submissions/{sub_id}/evals", 201, json=run_payload())
     body = run.json()
     result_id = body["tasks"][0]["id"]
+    outcomes = {f"s{n}": [n < 18] for n in range(24)}
+    log = eval_log(folder / f"{who}.eval", outcomes, started=START)
     platform.call(
         who,
         "POST",
         f"/eval-results/{result_id}/log",
         201,
         params={"filename": "ctf.eval"},
-        content=EVAL_LOG,
+        content=log.read_bytes(),
     )
     return body["id"], result_id
 
 
 def test_after_its_grant_ends_an_agency_keeps_its_own_results_and_logs_only(
-    platform: Platform,
+    platform: Platform, tmp_path: Path
 ) -> None:
     sub = platform.submit()
     platform.grant(sub["id"])
     other_grant = platform.grant(sub["id"], agency="other_agency")
     path = f"/submissions/{sub['id']}/evals"
-    mine, my_log = _run_with_log(platform, "agency", sub["id"])
-    theirs, their_log = _run_with_log(platform, "other_agency", sub["id"])
+    mine, my_log = _run_with_log(platform, "agency", sub["id"], tmp_path)
+    theirs, their_log = _run_with_log(platform, "other_agency", sub["id"], tmp_path)
     # While both grants are live each agency reads all results, but another agency's logs
     # are never its business.
     assert {r["id"] for r in platform.call("other_agency", "GET", path, 200).json()} == {
@@ -182,7 +186,7 @@ def test_after_its_grant_ends_an_agency_keeps_its_own_results_and_logs_only(
     assert [r["id"] for r in platform.call("other_agency", "GET", path, 200).json()] == [theirs]
     platform.call("other_agency", "GET", f"/eval-results/{my_log}/log", 403)
     assert platform.call("other_agency", "GET", f"/eval-results/{their_log}/log", 200).content == (
-        EVAL_LOG
+        (tmp_path / "other_agency.eval").read_bytes()
     )
     # Released: the window is closed for every agency, each keeps its own.
     platform.call("developer", "POST", f"/submissions/{sub['id']}/release", 200)

@@ -69,6 +69,8 @@ def test_eval_run_stores_results_and_logs_then_coverage_decides(
     assert 0 < task["ci_lower"] < 1 and task["ci_upper"] == 1.0
     assert task["tokens"]["total"] > 0 and task["settings"]["scaffold"]
     assert task["log"]["filename"].endswith(".eval")
+    # The reference solver is not the submission's model: a calibration run, never evidence.
+    assert task["kind"] == "calibration" and "gateway" in task["kind_reason"]
 
     table = run(server, dev, "eval", "results", sub["id"])
     assert "vuln_discovery" in table and task["id"] in table
@@ -76,6 +78,10 @@ def test_eval_run_stores_results_and_logs_then_coverage_decides(
     run(server, dev, "eval", "log-download", task["id"], "-o", str(target))
     log = read_eval_log(str(target))
     assert log.eval.task.endswith("vuln_discovery") and log.results is not None
+    # The developer's copy: no ground truth, no reference solution.
+    assert log.samples and all(
+        "truth" not in s.metadata and "solution" not in s.metadata for s in log.samples
+    )
     run(server, platform["other_agency"].token, "eval", "results", sub["id"], code=1)
 
     policy = tmp_path / "policy.toml"
@@ -87,8 +93,8 @@ def test_eval_run_stores_results_and_logs_then_coverage_decides(
     what_if = run_json(
         server, agency, "coverage", "what-if", "--policy", str(policy), "--submission", sub["id"]
     )
-    assert what_if["outcome"] == "covered"
-    assert what_if["criteria"]["parts"][0]["evidence"]["runs"][0]["result_id"] == task["id"]
+    assert what_if["outcome"] == "undetermined"
+    assert what_if["criteria"]["parts"][0]["evidence"]["runs"] == []
     assert run_json(server, agency, "coverage", "list", sub["id"]) == []
 
     made = run_json(

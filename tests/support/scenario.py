@@ -8,14 +8,17 @@ untested.
 from __future__ import annotations
 
 import json
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from prereview.exchange.stix import stable_id
 from prereview.exchange.taxii import COLLECTIONS
+from support.evidence import eval_log, solved
 from support.factories import Platform
 
 
@@ -268,7 +271,20 @@ EVAL_RUN: dict[str, Any] = {
         }
     ],
 }
-EVAL_LOG = b"PK\x03\x04 an Inspect .eval log is a zip"
+
+
+def _eval_log() -> bytes:
+    """A real .eval log that bears out EVAL_RUN (12 of 24): the server reads every log."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = eval_log(
+            Path(folder) / "ctf.eval",
+            solved(12, 24),
+            started=datetime(2026, 6, 10, 9, 0, tzinfo=UTC),
+        )
+        return path.read_bytes()
+
+
+EVAL_LOG = _eval_log()
 
 
 def _with_eval_log(scenario: Scenario) -> dict[str, Any]:

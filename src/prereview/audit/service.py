@@ -406,6 +406,17 @@ def entries_for_submissions(
     return paginate(db, query, page)
 
 
+def entries_with_action(db: Session, submission_id: str, action: str) -> Sequence[AuditEntry]:
+    """Every entry of one action about one submission, oldest first (for the evidence check of
+    evaluation results, which compares a log's model calls with the gateway's)."""
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.submission_id == submission_id, AuditEntry.action == action)
+        .order_by(AuditEntry.seq)
+    )
+    return db.scalars(query).all()
+
+
 def entries_for_developer(db: Session, actor: Actor, page: PageRequest) -> Slice[AuditEntry]:
     """Every entry about a submission of the actor's organisation (a developer), oldest first."""
     authorize(actor, Permission.AUDIT_LIST)

@@ -21,6 +21,7 @@ from sqlalchemy.types import TypeDecorator
 
 from prereview.core.clock import as_utc
 from prereview.core.files import secure_sqlite_files
+from prereview.core.storable import refuse_nul_in_text
 
 # Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING = {
@@ -70,9 +71,12 @@ def make_engine(url: str, *, busy_timeout_s: float = BUSY_TIMEOUT_S, **kwargs: A
         kwargs.setdefault("connect_args", {"check_same_thread": False})
         engine = create_engine(url, **kwargs)
         _serialize_sqlite_writers(engine, busy_timeout_s)
+        refuse_nul_in_text(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    refuse_nul_in_text(engine)  # PostgreSQL would raise DataError: a 500
+    return engine
 
 
 # -- SQLite: one writer at a time, readers never wait ----------------------------------------

@@ -126,3 +126,10 @@ class RefusedYamlFeature(InvalidInput):
 
     slug = "yaml-alias-refused"
     title = "YAML anchors and aliases are not accepted"
+
+
+class NulInText(InvalidInput):
+    """A text value holds U+0000, which PostgreSQL cannot store in a text column."""
+
+    slug = "nul-in-text"
+    title = "Text may not hold a NUL character"

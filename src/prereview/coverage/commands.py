@@ -26,6 +26,20 @@ PolicyFile = Annotated[
     typer.Option("--policy", exists=True, dir_okay=False, readable=True, help="Policy TOML."),
 ]
 Preset = Annotated[str | None, typer.Option("--preset", help="A shipped policy, by name.")]
+Runs = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--run",
+        help="An evidence run of yours the judgement rests on (repeat); default all of them. "
+        "Intervals are corrected for the number of your evidence runs per task either way.",
+    ),
+]
+
+
+def _runs(run: list[str] | None) -> dict[str, list[str]]:
+    return {"runs": list(run)} if run else {}
+
+
 NOTICE_COLUMNS = [
     ("determination", field("id")),
     ("agency", field("agency_org_id")),
@@ -84,15 +98,21 @@ def determine(
     preset: Preset = None,
     tlp: Annotated[TLP, typer.Option(help="TLP label of the determination.")] = TLP.AMBER_STRICT,
     marking: Annotated[list[Marking] | None, typer.Option(help="Repeat for each.")] = None,
+    run: Runs = None,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
-    """Record a determination under a policy (agencies that hold or held a grant)."""
-    body: dict[str, Any] = _choice(policy, preset) | {
-        "rationale": rationale,
-        "tlp": tlp.value,
-        "markings": [m.value for m in marking or []],
-    }
+    """Record a determination under a policy (agencies that hold or held a grant). It rests
+    on your agency's evidence runs only: results recomputed from gateway-backed logs."""
+    body: dict[str, Any] = (
+        _choice(policy, preset)
+        | _runs(run)
+        | {
+            "rationale": rationale,
+            "tlp": tlp.value,
+            "markings": [m.value for m in marking or []],
+        }
+    )
     data = ApiClient(server).post(f"/submissions/{submission_id}/determinations", body)
     _show_judgement(data, as_json)
     if not as_json:
@@ -131,12 +151,13 @@ def what_if(
     submission: Annotated[str, typer.Option("--submission", help="The submission to judge.")],
     policy: PolicyFile = None,
     preset: Preset = None,
+    run: Runs = None,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
     """What a policy would decide on the evidence now; nothing is recorded."""
     data = ApiClient(server).post(
-        f"/submissions/{submission}/coverage/what-if", _choice(policy, preset)
+        f"/submissions/{submission}/coverage/what-if", _choice(policy, preset) | _runs(run)
     )
     _show_judgement(data, as_json)
 

@@ -8,10 +8,20 @@ met only when every part is not met; anything else is unknown.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from statistics import NormalDist
 from typing import Any, Protocol
+
+from prereview.evals.service import Z95, wilson_interval
+
+
+def bonferroni_z(tests: int, alpha: float = 0.05) -> float:
+    """The two-sided critical value for ``alpha`` shared among ``tests`` intervals."""
+    if tests <= 1:
+        return Z95
+    return NormalDist().inv_cdf(1 - alpha / (2 * tests))
 
 
 class Status(StrEnum):
@@ -38,7 +48,9 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class TaskEvidence:
-    """One stored task result of a submission, as the criteria see it."""
+    """One stored evidence result of a submission, as the criteria see it: ``samples`` are
+    distinct samples (epochs of one sample are one), ``clusters`` the independent units of its
+    interval (pairs where samples are paired; 0 when unknown)."""
 
     result_id: str
     run_id: str
@@ -52,6 +64,15 @@ class TaskEvidence:
     ci_upper: float | None
     metrics: dict[str, float]
     pass_at_k: dict[str, float]
+    org_id: str = ""
+    clusters: int = 0
+
+    def corrected_lower(self, tests: int) -> float | None:
+        """The lower end of the accuracy interval widened for ``tests`` runs (Bonferroni)."""
+        if tests <= 1 or self.accuracy is None or self.clusters <= 0:
+            return self.ci_lower
+        low, _ = wilson_interval(self.accuracy * self.clusters, self.clusters, bonferroni_z(tests))
+        return low if self.ci_lower is None else min(low, self.ci_lower)
 
     def value(self, metric: str) -> float | None:
         """A named metric of the result (``accuracy``, ``pair_accuracy``, ``pass_at_2``...)."""
@@ -65,6 +86,7 @@ class TaskEvidence:
         return {
             "result_id": self.result_id,
             "run_id": self.run_id,
+            "org_id": self.org_id,
             "task": self.task,
             "model": self.model,
             "status": self.status,
@@ -78,10 +100,15 @@ class TaskEvidence:
 
 @dataclass(frozen=True)
 class Evidence:
-    """All a policy may look at: what the developer declared and the stored task results."""
+    """All a policy may look at: what the developer declared and the evidence results it
+    rests on. ``tested`` counts, per task, the evidence results the judging agency has on
+    record (named or not): a criterion that may be met by any of them corrects its interval
+    for that many, so running the suite until one run passes does not pay."""
 
     training_compute_flop: float | None
     results: Sequence[TaskEvidence] = ()
+    tested: Mapping[str, int] = field(default_factory=dict)
+    selection: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -145,9 +172,10 @@ class TrainingCompute:
 class TaskMetric:
     """A task's metric (by default the lower bound of its 95% CI) is at least ``at_least``.
 
-    Capability is shown by the best elicitation: the criterion is met when any successful run
-    with enough samples reaches the threshold, not met when there are such runs and none does,
-    and unknown when there is none.
+    Capability is shown by the best elicitation: the criterion is met when any successful
+    evidence run with at least ``min_samples`` distinct samples reaches the threshold, not met
+    when there are such runs and none does, and unknown when there is none. With several runs
+    the interval is Bonferroni-corrected for the number of runs on record for the task.
     """
 
     id: str
@@ -157,9 +185,11 @@ class TaskMetric:
     statistic: str = "ci_lower"
     min_samples: int = 1
 
-    def _measure(self, result: TaskEvidence) -> float | None:
+    def _measure(self, result: TaskEvidence, tests: int) -> float | None:
         if self.statistic == "ci_lower":
-            return result.ci_lower
+            if self.metric == "accuracy":
+                return result.corrected_lower(tests)
+            return result.ci_lower if tests <= 1 else None
         return result.value(self.metric)
 
     def evaluate(self, evidence: Evidence) -> CriterionOutcome:
@@ -170,7 +200,8 @@ class TaskMetric:
             for r in evidence.results
             if r.task == self.task and r.status == "success" and r.samples >= self.min_samples
         ]
-        measured = [(r, v) for r in considered if (v := self._measure(r)) is not None]
+        tests = max(evidence.tested.get(self.task, 0), len(considered), 1)
+        measured = [(r, v) for r in considered if (v := self._measure(r, tests)) is not None]
         if not measured:
             status = Status.UNKNOWN
         elif any(v >= self.at_least for _, v in measured):
@@ -185,6 +216,9 @@ class TaskMetric:
             {
                 "threshold": self.at_least,
                 "statistic": self.statistic,
+                "min_distinct_samples": self.min_samples,
+                "runs_tested": tests,
+                "z": round(bonferroni_z(tests), 4),
                 "best": best,
                 "runs": [r.summary() | {"measured": v} for r, v in measured],
                 "ignored_runs": len([r for r in evidence.results if r.task == self.task])

@@ -31,3 +31,9 @@ class PolicyMissing(InvalidInput):
 
 class DeterminationNotFound(NotFound):
     slug = "coverage-determination-not-found"
+
+
+class RunNotEvidence(InvalidInput):
+    """A named run that is not one of the judging agency's evidence runs on the submission."""
+
+    slug = "coverage-run-not-evidence"

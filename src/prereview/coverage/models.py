@@ -34,4 +34,6 @@ class Determination(Base):
     rationale: Mapped[str] = mapped_column(Text)
     tlp: Mapped[TLP] = mapped_column(str_enum(TLP))
     markings: Mapped[list[str]] = mapped_column(JSON)
+    #: The evidence runs the determination rests on (null: recorded before runs were named).
+    evidence_runs: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]

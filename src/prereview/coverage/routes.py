@@ -49,6 +49,7 @@ def determination_out(determination: Determination) -> DeterminationOut:
         rationale=determination.rationale,
         tlp=determination.tlp,
         markings=determination.markings,
+        evidence_runs=determination.evidence_runs,
         created_at=determination.created_at,
     )
 

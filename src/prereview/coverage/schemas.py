@@ -19,6 +19,15 @@ class PolicyChoice(BaseModel):
 
     policy: Annotated[str, Field(min_length=1, max_length=MAX_POLICY_CHARS)] | None = None
     preset: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    runs: (
+        list[Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]] | None
+    ) = Field(
+        default=None,
+        max_length=100,
+        description="The evidence runs (your agency's) the judgement rests on; omitted: all "
+        "your agency's evidence runs. Either way the intervals are corrected for the number "
+        "of evidence runs on record per task.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> PolicyChoice:
@@ -64,6 +73,7 @@ class DeterminationOut(BaseModel):
     rationale: str
     tlp: TLP
     markings: list[str]
+    evidence_runs: list[str] | None
     created_at: datetime
 
 

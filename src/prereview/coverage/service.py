@@ -6,14 +6,21 @@ criterion's status with its evidence, the policy's hash and text, the outcome, t
 the rationale and a marking. Only agencies read it; its developer reads a notice.
 
 After an agency's access ends (its grant revoked, the window closed by release, withdrawal or
-expiry) it keeps its own work and no more: it reads its own determinations only, and what it
-judges (a late determination, a what-if) is judged on its own evaluation results only.
+expiry) it keeps its own work and no more: it reads its own determinations only.
+
+Evidence is only what the server recomputed from gateway-backed logs (task results of kind
+``evidence``; calibration runs and posted numbers never count). An agency judges on its own
+evidence runs only, never another agency's; a request may name the runs it rests on, and
+either way each task's interval is Bonferroni-corrected for the number of the agency's
+evidence runs of that task on record, so that running the suite until one run passes does not
+pay. The runs a determination rests on are recorded with it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -23,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
 from prereview.core.ids import new_id
+from prereview.coverage import errors
 from prereview.coverage.criteria import CriterionOutcome, Evidence, Outcome, TaskEvidence
 from prereview.coverage.models import Determination
 from prereview.coverage.policy import Policy, parse_policy, preset_names, preset_text
@@ -58,16 +66,32 @@ def presets(actor: Actor) -> list[tuple[str, Policy]]:
     return [(name, parse_policy(preset_text(name))) for name in preset_names()]
 
 
-def _evidence_for(db: Session, actor: Actor, submission: Submission, access: Access) -> Evidence:
-    """The evidence the actor may judge on: all results for the developer and for agencies
-    with a live grant; an agency whose access ended, its own results only."""
-    if access.owner or access.granted_agency:
-        return evidence_of(db, submission)
-    return evidence_of(db, submission, run_by=actor.organisation_id)
+def _evidence_for(
+    db: Session, actor: Actor, submission: Submission, access: Access, runs: list[str] | None
+) -> Evidence:
+    """The evidence the actor may judge on: an agency, its own evidence runs only (never
+    another agency's); the developer (a what-if), every agency's, each run naming its agency."""
+    run_by = None if access.owner else actor.organisation_id
+    return evidence_of(db, submission, run_by=run_by, runs=runs)
 
 
-def evidence_of(db: Session, submission: Submission, run_by: str | None = None) -> Evidence:
-    """What a policy may look at for ``submission`` (only the runs of ``run_by``, if given)."""
+def evidence_of(
+    db: Session, submission: Submission, run_by: str | None = None, runs: list[str] | None = None
+) -> Evidence:
+    """What a policy may look at for ``submission``: the evidence results (of ``run_by``'s
+    runs, if given; of the named ``runs`` only, if given, each of which must be one)."""
+    on_record = evals.results_for(db, submission.id, run_by)
+    chosen = on_record
+    if runs is not None:
+        known = {r.run_id for r in on_record}
+        unknown = sorted(set(runs) - known)
+        if unknown:
+            raise errors.RunNotEvidence(
+                f"not an evidence run of yours on this submission: {', '.join(unknown)}; "
+                "calibration runs and results without their log are never evidence"
+            )
+        named = set(runs)
+        chosen = [r for r in on_record if r.run_id in named]
     return Evidence(
         training_compute_flop=submission.training_compute_flop,
         results=[
@@ -84,9 +108,16 @@ def evidence_of(db: Session, submission: Submission, run_by: str | None = None) 
                 ci_upper=r.ci_upper,
                 metrics=r.metrics,
                 pass_at_k=r.pass_at_k,
+                org_id=r.org_id,
+                clusters=r.clusters,
             )
-            for r in evals.results_for(db, submission.id, run_by)
+            for r in chosen
         ],
+        tested=Counter(r.task for r in on_record),
+        selection={
+            "runs": sorted({r.run_id for r in chosen}),
+            "named": runs is not None,
+        },
     )
 
 
@@ -108,7 +139,8 @@ def determine(
     submission, access = _visible(db, actor, submission_id, now, rules)
     authorize(actor, Permission.COVERAGE_DETERMINATION_CREATE, access)
     policy = load_policy(data)
-    found = judge(policy, _evidence_for(db, actor, submission, access))
+    evidence = _evidence_for(db, actor, submission, access, data.runs)
+    found = judge(policy, evidence)
     document = policy.document
     determination = Determination(
         id=new_id("det"),
@@ -126,6 +158,7 @@ def determine(
         rationale=data.rationale,
         tlp=data.tlp,
         markings=[m.value for m in dict.fromkeys(data.markings)],
+        evidence_runs=list(evidence.selection["runs"]),
         created_at=now,
     )
     db.add(determination)
@@ -168,6 +201,8 @@ def record_digest(determination: Determination) -> str:
         "markings": determination.markings,
         "created_at": determination.created_at.isoformat(),
     }
+    if determination.evidence_runs is not None:  # recorded since runs were named
+        content["evidence_runs"] = determination.evidence_runs
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -227,4 +262,5 @@ def what_if(
     """What ``choice`` would decide on the evidence now. Writes nothing, not even to the log."""
     submission, access = _visible(db, actor, submission_id, now, rules)
     authorize(actor, Permission.COVERAGE_WHATIF_RUN, access)
-    return submission, judge(load_policy(choice), _evidence_for(db, actor, submission, access))
+    evidence = _evidence_for(db, actor, submission, access, choice.runs)
+    return submission, judge(load_policy(choice), evidence)

@@ -35,6 +35,7 @@ RESULT_COLUMNS = [
     ("run", field("run")),
     ("task", field("task")),
     ("status", field("status")),
+    ("kind", field("kind")),
     ("accuracy", field("accuracy")),
     ("stderr", field("stderr")),
     ("95% CI", field("ci")),
@@ -143,7 +144,9 @@ def run(
     as_json: JsonOption = False,
 ) -> None:
     """Run the suite against the submission's model through the gateway, then store the
-    results and the encrypted Inspect logs on the server."""
+    results and the encrypted Inspect logs on the server. The server recomputes every number
+    from the logs; only runs of the gateway's model whose calls are in the gateway's audit
+    trail are evidence, any other model's (--model) are calibration runs."""
     from prereview.evals.runner import UnisolatedSandbox, UnknownTask, run_suite
 
     client = ApiClient(server, timeout=3600)
@@ -187,6 +190,13 @@ def run(
             _upload_log(client, result["id"], path)
     runs = client.get(f"/submissions/{submission}/evals")
     mine = [r for r in runs if r["id"] == stored["id"]]
+    for result in (t for r in mine for t in r["tasks"]):
+        if result.get("kind") != "evidence":
+            why = result.get("kind_reason") or "its log was not uploaded"
+            errors.print(
+                f"[yellow]note:[/] {result['task']} is a {result.get('kind')} result, not "
+                f"evidence for a coverage determination: {why}"
+            )
     show(mine if as_json else _rows(mine), as_json, RESULT_COLUMNS, title=f"run {stored['id']}")
 
 

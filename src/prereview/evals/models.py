@@ -1,4 +1,10 @@
-"""Tables of evaluation results: one run per upload, one row per task, the log in the vault."""
+"""Tables of evaluation results: one run per upload, one row per task, the log in the vault.
+
+A result's ``kind`` says what it may be used for: ``pending`` (no log yet: the numbers are
+the client's, never evidence), ``evidence`` (recomputed from the log, the submission's gateway
+model, its calls in the gateway's audit trail) or ``calibration`` (anything else, with the
+reason in ``kind_reason``).
+"""
 
 from __future__ import annotations
 
@@ -57,5 +63,17 @@ class EvalTaskResult(Base):
     log_size: Mapped[int | None] = mapped_column(BigInteger)
     log_sha256: Mapped[str | None] = mapped_column(String(64))
     log_uploaded_at: Mapped[datetime | None]
+    # What the server read from the log (see :mod:`prereview.evals.evidence`): until the log
+    # arrives a result is ``pending`` and its numbers are only what the client posted.
+    kind: Mapped[str] = mapped_column(String(20), server_default="pending")
+    kind_reason: Mapped[str | None] = mapped_column(Text)
+    suite_version: Mapped[str | None] = mapped_column(String(200))
+    config_sha256: Mapped[str | None] = mapped_column(String(64))
+    distinct_samples: Mapped[int | None] = mapped_column(Integer)
+    clusters: Mapped[int | None] = mapped_column(Integer)
+    model_calls: Mapped[int | None] = mapped_column(Integer)
+    log_model: Mapped[str | None] = mapped_column(String(200))
+    log_started_at: Mapped[datetime | None]
+    log_completed_at: Mapped[datetime | None]
 
     run: Mapped[EvalRun] = relationship(back_populates="results")

@@ -62,6 +62,13 @@ def result_out(result: EvalTaskResult) -> TaskResultOut:
         duration_s=result.duration_s,
         error=result.error,
         log=log,
+        kind=result.kind,
+        kind_reason=result.kind_reason,
+        suite_version=result.suite_version,
+        config_sha256=result.config_sha256,
+        clusters=result.clusters,
+        model_calls=result.model_calls,
+        log_model=result.log_model,
     )
 
 
@@ -114,7 +121,9 @@ async def upload_log(
     at: Now,
     filename: LogName,
 ) -> TaskResultOut:
-    """Upload a task's Inspect log as the raw request body; it is encrypted as it streams in."""
+    """Upload a task's Inspect log as the raw request body; it is encrypted as it streams in,
+    then read back and parsed: the result's numbers are recomputed from it, and it is marked
+    evidence or calibration."""
     plan = await run_in_threadpool(
         service.plan_log_upload, db, actor, result_id, filename, at.now, at.rules
     )
@@ -124,8 +133,11 @@ async def upload_log(
     stored = await to_thread.run_sync(
         lambda: service.stream_log(db, vault, plan, chunks, limit, at.now)
     )
+    found = await to_thread.run_sync(
+        lambda: service.read_stored_log(db, vault, plan, limit, at.now)
+    )
     result = await run_in_threadpool(
-        service.finish_log_upload, db, vault, actor, plan, stored, at.now
+        service.finish_log_upload, db, vault, actor, plan, stored, found, at.now
     )
     return result_out(result)
 
@@ -139,14 +151,16 @@ async def upload_log(
 def download_log(
     result_id: str, db: DB, actor: CurrentActor, vault: VaultDep, at: Now
 ) -> StreamingResponse:
-    """The decrypted Inspect log, verified chunk by chunk; it opens with ``inspect view``."""
-    result, chunks = service.open_log(db, vault, actor, result_id, at.now, at.rules)
+    """The decrypted Inspect log, verified chunk by chunk; it opens with ``inspect view``.
+    The developer receives a redacted copy (no flags, targets, solutions or ground truth)."""
+    log = service.open_log(db, vault, actor, result_id, at.now, at.rules)
     return StreamingResponse(
-        chunks,
+        log.chunks,
         media_type="application/octet-stream",
         headers={
-            "content-length": str(result.log_size),
-            "content-disposition": content_disposition(result.log_filename or "log.eval"),
-            "x-content-sha256": result.log_sha256 or "",
+            "content-length": str(log.size),
+            "content-disposition": content_disposition(log.filename),
+            "x-content-sha256": log.sha256,
+            "x-log-redacted": "true" if log.redacted else "false",
         },
     )

@@ -14,7 +14,10 @@ Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_
 
 
 class TaskResultIn(BaseModel):
-    """One task's summary, as :func:`prereview.evals.runner.result_from_log` gives it."""
+    """One task's summary, as :func:`prereview.evals.runner.result_from_log` gives it.
+
+    These numbers are never evidence: once the task's log is uploaded the server recomputes
+    them from it, and a posted accuracy or sample count the log does not support is a 422."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -28,8 +31,8 @@ class TaskResultIn(BaseModel):
     metrics: dict[Name, Annotated[StrictFloat, Field(allow_inf_nan=False)]] = Field(
         default_factory=dict, max_length=64
     )
-    samples: Annotated[StrictInt, Field(ge=0)]
-    scored: Annotated[StrictInt, Field(ge=0)]
+    samples: Annotated[StrictInt, Field(ge=0)] = 0
+    scored: Annotated[StrictInt, Field(ge=0)] = 0
     failed_samples: Annotated[StrictInt, Field(ge=0)] = 0
     tokens: dict[Name, Annotated[StrictInt, Field(ge=0)]] = Field(
         default_factory=dict, max_length=16
@@ -85,6 +88,16 @@ class TaskResultOut(BaseModel):
     duration_s: float | None
     error: str | None
     log: EvalLogOut | None
+    kind: str = Field(
+        description="pending (no log yet: the client's numbers, never evidence), evidence, "
+        "or calibration (with kind_reason)"
+    )
+    kind_reason: str | None = None
+    suite_version: str | None = None
+    config_sha256: str | None = None
+    clusters: int | None = None
+    model_calls: int | None = None
+    log_model: str | None = None
 
 
 class EvalRunOut(BaseModel):

@@ -1,16 +1,31 @@
 """Use cases of evaluation results: record a run, add its Inspect logs, read and download them.
 
 The suite runs on the reviewer's machine (``prereview eval run``); the server keeps what it
-produced: one row per task with the metric, its stderr and 95% interval, samples, tokens,
-elicitation settings and duration, and each task's ``.eval`` log encrypted in the vault under
-the submission's data key, so a withdrawal shreds the logs with the materials.
+produced: one row per task, and each task's ``.eval`` log encrypted in the vault under the
+submission's data key, so a withdrawal shreds the logs with the materials.
+
+The numbers are the server's, not the client's. A result is ``pending`` (never evidence) until
+its log arrives; the server then reads the log with Inspect's reader and recomputes every
+number (:mod:`prereview.evals.evidence`); numbers the client posted are only compared, and a
+mismatch is a 422. The result is ``evidence`` only when the log's model is the submission's
+gateway model reached through the gateway, and the gateway's audit trail holds enough calls
+by the uploading agency's keys in the log's time span, with the tokens to match; anything else
+(the scripted or guesser models, another endpoint) is stored as ``calibration``, with the
+reason. The developer downloads a redacted copy of a log (no flag, target, solution or ground
+truth); the agency keeps the full log.
 """
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+import tempfile
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -18,9 +33,13 @@ from sqlalchemy.orm import Session, selectinload
 from prereview.audit import service as audit
 from prereview.core.errors import NotFound
 from prereview.core.ids import new_id
-from prereview.evals import errors
+from prereview.evals import errors, evidence
+from prereview.evals.evidence import Recomputed
 from prereview.evals.models import EvalRun, EvalTaskResult
 from prereview.evals.schemas import EvalRunCreate
+from prereview.evals.scoring import Z95 as Z95
+from prereview.evals.scoring import wilson_interval as wilson_interval
+from prereview.gateway import service as gateway
 from prereview.identity.actor import Actor
 from prereview.identity.permissions import Permission
 from prereview.identity.policy import Access, allowed, authorize
@@ -31,6 +50,20 @@ from prereview.vault.service import Vault, submission_context
 
 # What the first bytes of an Inspect log are: a zip (.eval) or a JSON document (.json).
 LOG_SUFFIXES = {".eval": (b"PK\x03\x04",), ".json": (b"{", b"\n", b" ", b"\r", b"\t")}
+
+PENDING, EVIDENCE, CALIBRATION = "pending", "evidence", "calibration"
+#: A .eval log is a zip; what it may expand to, as a multiple of the upload limit.
+EXPANSION_FACTOR = 8
+#: How far the gateway's audit entries may lie outside the log's time span: the reviewer's
+#: clock may run ahead of the server's, and the gateway writes an entry after the call ends
+#: (its journal is moved into the log in batches).
+CALLS_EARLY = timedelta(minutes=5)
+CALLS_LATE = timedelta(minutes=15)
+#: The log may count this many more tokens than the gateway recorded (relative, plus per call):
+#: the gateway estimates usage when an upstream reports none.
+TOKEN_TOLERANCE = 0.05
+TOKEN_SLACK_PER_CALL = 16
+GATEWAY_PATH = "/gateway/v1"
 
 
 @dataclass(frozen=True)
@@ -50,6 +83,9 @@ class ResultSummary:
     metrics: dict[str, float]
     pass_at_k: dict[str, float]
     created_at: datetime
+    org_id: str = ""
+    kind: str = PENDING
+    clusters: int = 0
 
 
 @dataclass(frozen=True)
@@ -89,6 +125,7 @@ def record_run(
                 log_size=None,
                 log_sha256=None,
                 log_uploaded_at=None,
+                kind=PENDING,
                 **task.model_dump(),
             )
         )
@@ -154,7 +191,7 @@ def list_runs(
 
 def _authorized(
     db: Session, actor: Actor, result_id: str, permission: Permission, now: datetime, rules: Rules
-) -> EvalTaskResult:
+) -> tuple[EvalTaskResult, Access]:
     result = db.get(EvalTaskResult, result_id)
     if result is None:
         raise errors.EvalResultNotFound(f"no evaluation result '{result_id}'")
@@ -172,14 +209,14 @@ def _authorized(
             author=result.run.org_id == actor.organisation_id,
         ),
     )
-    return result
+    return result, access
 
 
 def plan_log_upload(
     db: Session, actor: Actor, result_id: str, filename: str, now: datetime, rules: Rules
 ) -> LogPlan:
     """Authorize a log upload before any byte is read: the run's own agency, grant live."""
-    result = _authorized(db, actor, result_id, Permission.EVAL_LOG_CREATE, now, rules)
+    result, _ = _authorized(db, actor, result_id, Permission.EVAL_LOG_CREATE, now, rules)
     if not any(filename.endswith(suffix) for suffix in LOG_SUFFIXES):
         raise errors.EvalLogNotInspect(
             "an Inspect log is named *.eval (or *.json for the older format)"
@@ -219,21 +256,159 @@ def stream_log(
     return stored
 
 
+def _check_expansion(path: Path, limit: int) -> None:
+    """A zip may expand to far more than it weighs: refuse what would not fit in memory."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise evidence.EvalLogUnreadable("this .eval log is not a readable zip archive") from None
+    if expanded > limit:
+        raise errors.EvalLogTooLarge(
+            f"this log expands to {expanded} bytes; logs may expand to {limit} bytes here"
+        )
+
+
+def read_stored_log(
+    db: Session, vault: Vault, plan: LogPlan, limit: int, now: datetime
+) -> Recomputed:
+    """Read the stored log back (decrypted to a private temporary file, expansion capped),
+    parse it with Inspect's reader and recompute its numbers. No transaction is held while
+    it parses. If the log cannot be read, the blob goes and the answer is a 422."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="prereview-log-") as folder:
+            path = Path(folder) / ("log" + Path(plan.filename).suffix)
+            chunks = vault_service.open_blob(db, vault, plan.context, plan.result_id, now)
+            db.rollback()  # the data key is read; nothing stays open while it parses
+            with path.open("wb") as sink:
+                for chunk in chunks:
+                    sink.write(chunk)
+            if path.suffix == ".eval":
+                _check_expansion(path, limit * EXPANSION_FACTOR)
+            return evidence.recompute(evidence.read_log(path))
+    except BaseException:
+        db.rollback()
+        vault_service.delete_blob(vault, plan.context, plan.result_id)
+        raise
+
+
+def _overlaps(result: EvalTaskResult, start: datetime, end: datetime) -> bool:
+    if result.log_started_at is None or result.log_completed_at is None:
+        return False
+    return result.log_started_at - CALLS_EARLY <= end and start <= (
+        result.log_completed_at + CALLS_LATE
+    )
+
+
+def classify(db: Session, result: EvalTaskResult, found: Recomputed) -> tuple[str, str | None]:
+    """``evidence``, or ``calibration`` with the reason: is the log the submission's gateway
+    model, reached through the gateway, and are its calls in the gateway's audit trail?"""
+    public = gateway.public_model(db, result.submission_id)
+    expected = f"openai/{public}" if public else None
+    base_path = urlsplit(found.model_base_url or "").path.rstrip("/")
+    if found.status != "success":
+        return CALIBRATION, f"the log's status is {found.status!r}, not 'success'"
+    if expected is None:
+        return CALIBRATION, "the submission has no gateway endpoint, so no gateway model"
+    if found.model != expected:
+        return CALIBRATION, (
+            f"the log's model is {found.model!r}, not the gateway's {expected!r}: "
+            "a calibration run (scripted, guesser or another model) is never evidence"
+        )
+    if not base_path.endswith(GATEWAY_PATH):
+        return CALIBRATION, f"the model was not reached through the gateway ({GATEWAY_PATH})"
+    if found.call_models - {found.model}:
+        others = ", ".join(sorted(found.call_models - {found.model}))
+        return CALIBRATION, f"the log also calls other models ({others})"
+    if found.model_calls == 0:
+        return CALIBRATION, "the log records no model calls"
+    if found.started_at is None or found.completed_at is None:
+        return CALIBRATION, "the log has no start and completion time"
+    start, end = found.started_at - CALLS_EARLY, found.completed_at + CALLS_LATE
+    calls = [
+        c
+        for c in gateway.audited_calls(db, result.submission_id, result.run.org_id)
+        if start <= c.at <= end
+    ]
+    # Calls that already back another evidence log of this agency cannot back this one too.
+    claimed = sum(
+        other.model_calls or 0
+        for other in db.scalars(
+            select(EvalTaskResult)
+            .join(EvalRun, EvalRun.id == EvalTaskResult.run_id)
+            .where(
+                EvalTaskResult.submission_id == result.submission_id,
+                EvalTaskResult.kind == EVIDENCE,
+                EvalTaskResult.id != result.id,
+                EvalRun.org_id == result.run.org_id,
+            )
+        )
+        if _overlaps(other, start, end)
+    )
+    available = len(calls) - claimed
+    if available < found.model_calls:
+        return CALIBRATION, (
+            f"the log has {found.model_calls} model calls; the gateway's audit trail has "
+            f"{max(available, 0)} unclaimed calls by your keys between {start.isoformat()} and "
+            f"{end.isoformat()}"
+        )
+    served = sum(c.prompt_tokens + c.completion_tokens for c in calls)
+    allowed_tokens = served * (1 + TOKEN_TOLERANCE) + TOKEN_SLACK_PER_CALL * len(calls)
+    if found.tokens.get("total", 0) > allowed_tokens:
+        return CALIBRATION, (
+            f"the log counts {found.tokens.get('total', 0)} tokens; the gateway served "
+            f"{served} in that time"
+        )
+    return EVIDENCE, None
+
+
 def finish_log_upload(
     db: Session,
     vault: Vault,
     actor: Actor,
     plan: LogPlan,
     stored: vault_service.StoredBlob,
+    found: Recomputed,
     now: datetime,
 ) -> EvalTaskResult:
-    """Record the log on its result, with its audit entry, in one short transaction; if that
-    fails, the blob goes too. A withdrawal that committed while the log streamed wins."""
+    """Record the log on its result with the numbers recomputed from it, its kind and its
+    audit entry, in one short transaction; if that fails (a posted number disagrees with the
+    log: 422), the blob goes too. A withdrawal that committed while the log streamed wins."""
     with vault_service.recording_blob(db, vault, plan.context, plan.result_id):
         if not vault_service.key_is_live(db, plan.context):
             raise KeyShredded("the submission was withdrawn; its logs can no longer be stored")
         result = db.get(EvalTaskResult, plan.result_id)
         assert result is not None
+        evidence.check_posted(
+            # A posted count of 0 is no claim (the field is optional).
+            {"task": result.task, "accuracy": result.accuracy, "samples": result.samples or None},
+            found,
+        )
+        kind, reason = classify(db, result, found)
+        result.status = found.status
+        result.accuracy = found.accuracy
+        result.stderr = found.stderr
+        result.ci_lower = found.ci_lower
+        result.ci_upper = found.ci_upper
+        result.pass_at_k = found.pass_at_k
+        result.metrics = found.metrics
+        result.samples = found.samples
+        result.scored = found.scored
+        result.failed_samples = found.failed_samples
+        result.tokens = found.tokens
+        result.settings = found.settings
+        result.duration_s = found.duration_s
+        result.error = found.error
+        result.kind = kind
+        result.kind_reason = reason
+        result.suite_version = found.suite_version
+        result.config_sha256 = found.config_sha256
+        result.distinct_samples = found.samples
+        result.clusters = found.clusters
+        result.model_calls = found.model_calls
+        result.log_model = found.model[:200]
+        result.log_started_at = found.started_at
+        result.log_completed_at = found.completed_at
         result.log_filename = plan.filename
         result.log_size = stored.size
         result.log_sha256 = stored.sha256
@@ -246,22 +421,83 @@ def finish_log_upload(
             object_id=result.id,
             submission_id=plan.submission_id,
             at=now,
-            detail={"filename": plan.filename, "size": stored.size, "sha256": stored.sha256},
+            detail={
+                "filename": plan.filename,
+                "size": stored.size,
+                "sha256": stored.sha256,
+                "kind": kind,
+                "reason": reason,
+                "model": found.model,
+                "model_calls": found.model_calls,
+                "samples": found.samples,
+                "accuracy": found.accuracy,
+                "ci": [found.ci_lower, found.ci_upper],
+                "suite_version": found.suite_version,
+                "config_sha256": found.config_sha256,
+            },
         )
         db.commit()
     return result
 
 
+@dataclass(frozen=True)
+class LogDownload:
+    """A log as it is handed out: the whole log, or the developer's redacted copy."""
+
+    filename: str
+    size: int
+    sha256: str
+    redacted: bool
+    chunks: Iterator[bytes]
+
+
+def _redacted_copy(chunks: Iterator[bytes], suffix: str) -> tuple[Path, int, str]:
+    """Write the developer's copy of a log to a private temporary folder."""
+    folder = Path(tempfile.mkdtemp(prefix="prereview-redact-"))
+    try:
+        source = folder / ("full" + suffix)
+        with source.open("wb") as sink:
+            for chunk in chunks:
+                sink.write(chunk)
+        target = folder / "redacted.eval"
+        evidence.write_redacted(evidence.read_log(source), target)
+        source.unlink()
+        digest = hashlib.sha256(target.read_bytes()).hexdigest()
+        return target, target.stat().st_size, digest
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _stream_and_remove(path: Path) -> Iterator[bytes]:
+    try:
+        with path.open("rb") as source:
+            while piece := source.read(1 << 20):
+                yield piece
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
 def open_log(
     db: Session, vault: Vault, actor: Actor, result_id: str, now: datetime, rules: Rules
-) -> tuple[EvalTaskResult, Iterator[bytes]]:
-    """Authorize, audit, then hand out the decrypted log (it opens with ``inspect view``)."""
-    result = _authorized(db, actor, result_id, Permission.EVAL_LOG_DOWNLOAD, now, rules)
-    if result.log_sha256 is None:
+) -> LogDownload:
+    """Authorize, audit, then hand out the decrypted log (it opens with ``inspect view``).
+
+    The agencies get the log whole; the developer gets a copy without the flags, targets,
+    reference solutions and ground truth (:func:`prereview.evals.evidence.redacted`)."""
+    result, access = _authorized(db, actor, result_id, Permission.EVAL_LOG_DOWNLOAD, now, rules)
+    if result.log_sha256 is None or result.log_size is None:
         raise errors.EvalLogMissing("the log of this result was not uploaded")
     chunks = vault_service.open_blob(
         db, vault, submission_context(result.submission_id), result.id, now
     )
+    filename = result.log_filename or "log.eval"
+    download = LogDownload(filename, result.log_size, result.log_sha256, False, chunks)
+    if access.owner:
+        db.rollback()  # nothing stays open while the copy is made
+        path, size, digest = _redacted_copy(chunks, Path(filename).suffix)
+        name = Path(filename).stem + ".redacted.eval"
+        download = LogDownload(name, size, digest, True, _stream_and_remove(path))
     audit.record(
         db,
         actor=actor,
@@ -270,23 +506,32 @@ def open_log(
         object_id=result.id,
         submission_id=result.submission_id,
         at=now,
-        detail={"filename": result.log_filename, "sha256": result.log_sha256},
+        detail={
+            "filename": result.log_filename,
+            "sha256": result.log_sha256,
+            "redacted": download.redacted,
+        },
     )
     db.commit()
-    return result, chunks
+    return download
 
 
-def results_for(db: Session, submission_id: str, run_by: str | None = None) -> list[ResultSummary]:
-    """Every stored task result of a submission (or only those of runs by the organisation
-    ``run_by``), oldest first. The caller has authorized."""
+def results_for(
+    db: Session, submission_id: str, run_by: str | None = None, *, evidence_only: bool = True
+) -> list[ResultSummary]:
+    """The stored task results of a submission that are evidence (or all of them), only those
+    of runs by the organisation ``run_by`` if given, oldest first. The caller has authorized.
+    ``samples`` are distinct samples, ``clusters`` the independent units of the interval."""
     query = (
-        select(EvalTaskResult, EvalRun.model, EvalRun.created_at)
+        select(EvalTaskResult, EvalRun.model, EvalRun.created_at, EvalRun.org_id)
         .join(EvalRun, EvalRun.id == EvalTaskResult.run_id)
         .where(EvalTaskResult.submission_id == submission_id)
         .order_by(EvalRun.created_at, EvalRun.id, EvalTaskResult.position)
     )
     if run_by is not None:
         query = query.where(EvalRun.org_id == run_by)
+    if evidence_only:
+        query = query.where(EvalTaskResult.kind == EVIDENCE)
     rows = db.execute(query).all()
     return [
         ResultSummary(
@@ -295,7 +540,7 @@ def results_for(db: Session, submission_id: str, run_by: str | None = None) -> l
             task=r.task,
             status=r.status,
             model=model,
-            samples=r.samples,
+            samples=r.distinct_samples if r.distinct_samples is not None else r.samples,
             accuracy=r.accuracy,
             stderr=r.stderr,
             ci_lower=r.ci_lower,
@@ -303,6 +548,9 @@ def results_for(db: Session, submission_id: str, run_by: str | None = None) -> l
             metrics=dict(r.metrics),
             pass_at_k=dict(r.pass_at_k),
             created_at=created_at,
+            org_id=org_id,
+            kind=r.kind,
+            clusters=r.clusters or 0,
         )
-        for r, model, created_at in rows
+        for r, model, created_at, org_id in rows
     ]

@@ -581,6 +581,44 @@ def record_calls(db: Session, calls: Sequence[CallRecord], now: datetime) -> int
     return len(entries)
 
 
+@dataclass(frozen=True, slots=True)
+class AuditedCall:
+    """A completed gateway call as the audit log keeps it, for checking evaluation logs."""
+
+    call_id: str
+    at: datetime  # when the entry was written: at or after the call's end
+    model: str | None
+    status: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def audited_calls(db: Session, submission_id: str, org_id: str) -> list[AuditedCall]:
+    """The gateway calls that ``org_id``'s keys made on ``submission_id``, from the audit log."""
+    calls = []
+    for entry in audit.entries_with_action(db, submission_id, CALL_ACTION):
+        detail = json.loads(entry.leaf).get("detail") or {}
+        if detail.get("org_id") != org_id:
+            continue
+        calls.append(
+            AuditedCall(
+                call_id=str(detail.get("call_id")),
+                at=entry.at,
+                model=detail.get("model"),
+                status=int(detail.get("status") or 0),
+                prompt_tokens=int(detail.get("prompt_tokens") or 0),
+                completion_tokens=int(detail.get("completion_tokens") or 0),
+            )
+        )
+    return calls
+
+
+def public_model(db: Session, submission_id: str) -> str | None:
+    """The model name the gateway serves for ``submission_id``, if an endpoint is registered."""
+    upstream = db.get(GatewayUpstream, submission_id)
+    return upstream.public_model if upstream is not None else None
+
+
 # -- what the resolver needs ---------------------------------------------------------------
 
 
