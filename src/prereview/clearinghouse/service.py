@@ -517,17 +517,7 @@ def publish_report(
     row.tlp = str(advisory.tlp)
     row.published_at = advisory.published
     row.modified_at = advisory.modified
-    audit.record(
-        db,
-        actor=actor,
-        action=Permission.CH_ADVISORY_PUBLISH,
-        object_type="vulnerability_report",
-        object_id=row.id,
-        at=now,
-        detail={"tlp": row.tlp, "previous_tlp": previous},
-    )
-    db.commit()
-    return row
+    return _commit_label_change(db, actor, row, Permission.CH_ADVISORY_PUBLISH, previous, now)
 
 
 def relabel_report(
@@ -546,10 +536,17 @@ def relabel_report(
     row.document = model.model_dump(mode="json", exclude={"evidence"})
     row.tlp = str(model.tlp)
     row.modified_at = now
+    return _commit_label_change(db, actor, row, Permission.CH_REPORT_RELABEL, previous, now)
+
+
+def _commit_label_change(
+    db: Session, actor: Actor, row: VulnReport, action: Permission, previous: str, now: datetime
+) -> VulnReport:
+    """Audit a report's new label beside the one it replaced, and commit."""
     audit.record(
         db,
         actor=actor,
-        action=Permission.CH_REPORT_RELABEL,
+        action=action,
         object_type="vulnerability_report",
         object_id=row.id,
         at=now,
