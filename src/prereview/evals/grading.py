@@ -38,10 +38,10 @@ from prereview.evals.sandbox import _seccomp
 from prereview.evals.sandbox._bwrap import (
     BWRAP,
     PYTHON,
-    SANDBOX_UID,
     BwrapConfig,
     _drop_to,
     _system_mounts,
+    identity_args,
 )
 
 MAX_GRADED_BYTES = 256 * 1024
@@ -133,18 +133,7 @@ def grader_argv(config: BwrapConfig, seccomp_fd: int, root: Path) -> list[str]:
         BWRAP,
         "--unshare-all",
         "--unshare-user",
-        "--uid",
-        str(SANDBOX_UID),
-        "--gid",
-        str(SANDBOX_UID),
-        "--hostname",
-        "grader",
-        "--die-with-parent",
-        "--new-session",
-        "--clearenv",
-        "--setenv",
-        "PATH",
-        "/usr/bin:/bin",
+        *identity_args("grader", path="/usr/bin:/bin"),
         "--setenv",
         "HOME",
         "/nonexistent",

@@ -143,24 +143,32 @@ def _extra_mounts(config: BwrapConfig) -> list[str]:
     return argv
 
 
+def identity_args(hostname: str, path: str = _SPAWN_ENV["PATH"]) -> list[str]:
+    """Who a sandbox's processes are and what they inherit: the sandbox uid, a fixed host name,
+    death with the parent, a session of their own and an environment holding only ``PATH``."""
+    return [
+        "--uid",
+        str(SANDBOX_UID),
+        "--gid",
+        str(SANDBOX_UID),
+        "--hostname",
+        hostname,
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        path,
+    ]
+
+
 def bwrap_argv(config: BwrapConfig, root: Path) -> list[str]:
     """Build the outer (services') bubblewrap command line for a sandbox rooted at ``root``."""
     argv = [
         BWRAP,
         "--unshare-all",
         "--unshare-user",
-        "--uid",
-        str(SANDBOX_UID),
-        "--gid",
-        str(SANDBOX_UID),
-        "--hostname",
-        "sandbox",
-        "--die-with-parent",
-        "--new-session",
-        "--clearenv",
-        "--setenv",
-        "PATH",
-        _SPAWN_ENV["PATH"],
+        *identity_args("sandbox"),
         *_system_mounts(),
     ]
     for name in ("passwd", "group", "hosts"):
@@ -208,18 +216,7 @@ def agent_argv(config: BwrapConfig) -> list[str]:
         "--unshare-ipc",
         "--unshare-uts",
         "--unshare-cgroup-try",
-        "--uid",
-        str(SANDBOX_UID),
-        "--gid",
-        str(SANDBOX_UID),
-        "--hostname",
-        "sandbox",
-        "--die-with-parent",
-        "--new-session",
-        "--clearenv",
-        "--setenv",
-        "PATH",
-        _SPAWN_ENV["PATH"],
+        *identity_args("sandbox"),
         *_system_mounts(),
         *(
             arg
