@@ -32,9 +32,11 @@ run: install
 	$(BIN)/prereview db upgrade
 	$(BIN)/prereview serve --demo --host $(HOST) --port $(PORT)
 
+# lint-imports checks the layers and the published-only rule (pyproject.toml, ARCHITECTURE.md).
 lint: install
-	$(BIN)/ruff check src tests $(wildcard benchmarks)
-	$(BIN)/ruff format --check src
+	$(BIN)/ruff check src tests tools $(wildcard benchmarks)
+	$(BIN)/ruff format --check src tools
+	PYTHONPATH=tools $(BIN)/lint-imports --no-cache
 
 typecheck: install
 	$(BIN)/mypy src

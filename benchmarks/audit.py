@@ -36,10 +36,10 @@ import psycopg
 from prereview.audit import merkle, service
 from prereview.audit.checkpoint import NoteSigner
 from prereview.audit.verify import verify_stored_log
+from prereview.authz.actor import Actor
+from prereview.authz.kinds import OrgKind, Role
 from prereview.core.db import make_engine, session_factory, transaction
 from prereview.core.migrate import upgrade
-from prereview.identity.actor import Actor
-from prereview.identity.kinds import OrgKind, Role
 
 ORIGIN = "bench.prereview.local/audit"
 ACTIONS = (

@@ -45,10 +45,10 @@ from typing import Any
 import httpx
 import psycopg
 
+from prereview.authz.kinds import OrgKind
 from prereview.core.db import make_engine, session_factory, transaction
 from prereview.core.migrate import upgrade
 from prereview.identity import service as identity
-from prereview.identity.kinds import OrgKind
 from prereview.identity.schemas import OrganisationCreate, UserCreate
 
 MIB = 1 << 20

@@ -31,12 +31,12 @@ from typing import Any
 
 import psycopg
 
+from prereview.authz.kinds import OrgKind
 from prereview.clearinghouse import service
 from prereview.clearinghouse.intake import IntakeFormat
 from prereview.core.db import make_engine, session_factory, transaction
 from prereview.core.migrate import upgrade
 from prereview.identity import service as identity
-from prereview.identity.kinds import OrgKind
 from prereview.identity.schemas import OrganisationCreate, UserCreate
 from prereview.vault.service import Vault
 

@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from prereview import __version__, web
 from prereview.audit.routes import router as audit_router
+from prereview.authz.request import install_authenticator
 from prereview.clearinghouse.routes import router as clearinghouse_router
 from prereview.core import problems
 from prereview.core.clock import Clock
@@ -23,6 +24,7 @@ from prereview.exchange.taxii import router as taxii_router
 from prereview.gateway.mount import mount_gateway
 from prereview.gateway.routes import router as gateway_router
 from prereview.identity.routes import router as identity_router
+from prereview.identity.service import authenticate
 from prereview.review.routes import router as review_router
 from prereview.web.headers import SecurityHeaders
 
@@ -53,6 +55,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.context = context
+    install_authenticator(app, authenticate)
     problems.install(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=problems.PROBLEM_RESPONSES)

@@ -13,6 +13,7 @@ from prereview.gateway import commands as gateway_commands
 from prereview.identity import commands as identity_commands
 from prereview.review import commands as review_commands
 from prereview.review import material_commands
+from prereview.server import commands as server_commands
 from prereview.vault import commands as vault_commands
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+server_commands.register(app)
 core_commands.register(app)
 audit_commands.register(app)
 identity_commands.register(app)

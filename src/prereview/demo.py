@@ -14,13 +14,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from prereview.authz.actor import Actor
+from prereview.authz.kinds import OrgKind, Role, Sector
 from prereview.core.context import AppContext
 from prereview.core.db import transaction
 from prereview.core.pagination import PageRequest
 from prereview.gateway.serving import ThreadedServer
 from prereview.identity import service as identity
-from prereview.identity.actor import Actor
-from prereview.identity.kinds import OrgKind, Role, Sector
 from prereview.identity.models import Organisation, User
 from prereview.identity.schemas import OrganisationCreate, UserCreate
 from prereview.review import service as review

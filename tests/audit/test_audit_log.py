@@ -28,11 +28,11 @@ from prereview.audit.models import (
     AuditPublishedCheckpoint,
 )
 from prereview.audit.routes import router as audit_router
+from prereview.authz.actor import Actor
+from prereview.authz.kinds import OrgKind, Role
 from prereview.core.clock import FixedClock
 from prereview.core.context import AppContext
 from prereview.core.db import transaction
-from prereview.identity.actor import Actor
-from prereview.identity.kinds import OrgKind, Role
 from support.factories import Platform
 
 PROBLEM_JSON = "application/problem+json"

@@ -29,10 +29,10 @@ from prereview.audit import verify as verify_module
 from prereview.audit.checkpoint import NoteSigner, sign_checkpoint
 from prereview.audit.commands import register
 from prereview.audit.trust import LogTrust, SavedCheckpoint, TrustState, save_state
+from prereview.authz.actor import Actor
+from prereview.authz.kinds import OrgKind, Role
 from prereview.core.context import AppContext
 from prereview.core.db import transaction
-from prereview.identity.actor import Actor
-from prereview.identity.kinds import OrgKind, Role
 
 ENTRIES = 23
 FIRST_CHECKPOINT = 13

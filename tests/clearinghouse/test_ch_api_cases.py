@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import event, text
 from test_ch_api_reports import report
 
+from prereview.authz.kinds import OrgKind
 from prereview.clearinghouse.domain import Tlp
 from prereview.core.clock import FixedClock
 from prereview.core.db import transaction
-from prereview.identity.kinds import OrgKind
 from support.factories import Platform
 from support.scenario import verify_claims
 

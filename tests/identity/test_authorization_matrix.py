@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from prereview.identity.permissions import Permission
-from prereview.identity.policy import POLICY
+from prereview.authz.permissions import Permission
+from prereview.authz.policy import POLICY
 from support.factories import Platform
 from support.matrix import ACTORS, observe
 from support.scenario import operations

@@ -12,12 +12,12 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from prereview.authz.kinds import OrgKind
 from prereview.cli import app as cli
 from prereview.core.clock import FixedClock
 from prereview.core.db import transaction
 from prereview.core.errors import PrereviewError
 from prereview.identity import errors, invitations, service
-from prereview.identity.kinds import OrgKind
 from prereview.identity.models import Invitation, User
 from prereview.identity.schemas import OrganisationCreate, UserCreate
 from prereview.identity.service import hash_token

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from prereview.authz.actor import Actor
+from prereview.authz.kinds import OrgKind, Role
+from prereview.authz.permissions import Permission
+from prereview.authz.policy import POLICY, Access, allowed, authorize
 from prereview.core.errors import Forbidden
-from prereview.identity.actor import Actor
-from prereview.identity.kinds import OrgKind, Role
-from prereview.identity.permissions import Permission
-from prereview.identity.policy import POLICY, Access, allowed, authorize
 
 
 def actor(kind: OrgKind, role: Role = Role.MEMBER) -> Actor:

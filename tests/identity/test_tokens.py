@@ -76,9 +76,9 @@ def test_other_organisations_tokens_cannot_be_revoked(platform: Platform) -> Non
 def test_bootstrap_only_once(platform: Platform) -> None:
     import pytest
 
+    from prereview.authz.kinds import OrgKind
     from prereview.core.db import transaction
     from prereview.identity import errors, service
-    from prereview.identity.kinds import OrgKind
     from prereview.identity.schemas import OrganisationCreate, UserCreate
 
     with pytest.raises(errors.AlreadyBootstrapped), transaction(platform.context.sessions) as db:

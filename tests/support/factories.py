@@ -8,10 +8,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from prereview.authz.kinds import OrgKind, Role, Sector
 from prereview.core.context import AppContext
 from prereview.core.db import transaction
 from prereview.identity import service as identity
-from prereview.identity.kinds import OrgKind, Role, Sector
 from prereview.identity.schemas import OrganisationCreate, UserCreate
 
 

@@ -15,11 +15,11 @@ from prereview.audit.schemas import (
     InclusionProofOut,
     ProvenEntryOut,
 )
+from prereview.authz.permissions import Permission, route_permission
+from prereview.authz.request import DB, CurrentActor
 from prereview.core.context import get_context
 from prereview.core.pagination import PageRequest, page_request
 from prereview.core.settings import Settings
-from prereview.identity.auth import DB, CurrentActor
-from prereview.identity.permissions import Permission, route_permission
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 Paging = Annotated[PageRequest, Depends(page_request)]

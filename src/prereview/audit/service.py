@@ -43,11 +43,11 @@ from prereview.audit.signing import latest_stored_checkpoint as latest_stored_ch
 from prereview.audit.signing import load_signer as load_signer
 from prereview.audit.signing import sign_checkpoint_now as sign_checkpoint_now
 from prereview.audit.signing import verifier_of as verifier_of
+from prereview.authz.actor import Actor
+from prereview.authz.permissions import Permission
+from prereview.authz.policy import authorize
 from prereview.core.pagination import PageRequest, Slice, paginate
 from prereview.core.settings import Settings
-from prereview.identity.actor import Actor
-from prereview.identity.permissions import Permission
-from prereview.identity.policy import authorize
 
 # Read-only use of review's table, to scope a developer's entries: review.service imports this
 # module, so it cannot offer the query itself without an import cycle.

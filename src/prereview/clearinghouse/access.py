@@ -1,6 +1,6 @@
 """What an organisation is to a report or a case: the input of every clearinghouse policy decision.
 
-The policy module (:mod:`prereview.identity.policy`) decides; this module only computes the
+The policy module (:mod:`prereview.authz.policy`) decides; this module only computes the
 relations from the clearinghouse's own tables, and the SQL filter that lists what TLP lets an
 organisation see (so a list is one query, whatever the number of reports).
 
@@ -18,6 +18,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
+from prereview.authz.actor import Actor
+from prereview.authz.kinds import OrgKind
+from prereview.authz.policy import Access
 from prereview.clearinghouse.models import (
     AffectedRow,
     Case,
@@ -27,9 +30,6 @@ from prereview.clearinghouse.models import (
     VulnIdentifier,
     VulnReport,
 )
-from prereview.identity.actor import Actor
-from prereview.identity.kinds import OrgKind
-from prereview.identity.policy import Access
 
 CONFIDENTIAL_TLP = ("AMBER", "AMBER+STRICT", "RED")
 VENDOR = "vendor"

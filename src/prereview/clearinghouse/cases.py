@@ -19,6 +19,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.authz.actor import Actor
+from prereview.authz.kinds import OrgKind
+from prereview.authz.permissions import Permission
+from prereview.authz.policy import Access, authorize
 from prereview.clearinghouse import errors
 from prereview.clearinghouse.access import case_access, is_case_vendor, visible_reports
 from prereview.clearinghouse.domain import Tlp
@@ -34,10 +38,6 @@ from prereview.core.errors import Forbidden
 from prereview.core.ids import new_id
 from prereview.core.pagination import PageRequest, Slice, paginate
 from prereview.identity import service as identity
-from prereview.identity.actor import Actor
-from prereview.identity.kinds import OrgKind
-from prereview.identity.permissions import Permission
-from prereview.identity.policy import Access, authorize
 
 DEFAULT_EMBARGO = timedelta(days=90)
 

@@ -17,14 +17,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.authz.actor import Actor
+from prereview.authz.permissions import Permission
+from prereview.authz.policy import authorize
 from prereview.clearinghouse import errors
 from prereview.clearinghouse.access import visible_reports
 from prereview.clearinghouse.aliases import VulnerabilityRelations
 from prereview.clearinghouse.models import DuplicateCandidateRow, VulnRelation, VulnReport
 from prereview.core.pagination import PageRequest, Slice, paginate
-from prereview.identity.actor import Actor
-from prereview.identity.permissions import Permission
-from prereview.identity.policy import authorize
 
 RelationKind = Literal["alias", "upstream", "related"]
 Decision = Literal["merge", "reject", "reopen"]

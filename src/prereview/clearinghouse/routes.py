@@ -9,6 +9,8 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
+from prereview.authz.permissions import Permission, route_permission
+from prereview.authz.request import DB, CurrentActor
 from prereview.clearinghouse import cases, duplicates, routing, service
 from prereview.clearinghouse.access import INVENTORY, VENDOR
 from prereview.clearinghouse.cases import CaseCreate
@@ -46,8 +48,6 @@ from prereview.clearinghouse.schemas import (
 from prereview.core.context import get_context
 from prereview.core.pagination import Page, PageRequest, page_of, page_request
 from prereview.core.parsing import read_body
-from prereview.identity.auth import DB, CurrentActor
-from prereview.identity.permissions import Permission, route_permission
 from prereview.vault.deps import VaultDep
 
 router = APIRouter(prefix="/clearinghouse", tags=["clearinghouse"])

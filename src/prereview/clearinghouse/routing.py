@@ -22,6 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.authz.actor import Actor
+from prereview.authz.permissions import Permission
+from prereview.authz.policy import authorize
 from prereview.clearinghouse import errors
 from prereview.clearinghouse.access import (
     CLAIMED,
@@ -43,9 +46,6 @@ from prereview.clearinghouse.models import (
 )
 from prereview.core.ids import new_id
 from prereview.core.pagination import PageRequest, Slice, paginate
-from prereview.identity.actor import Actor
-from prereview.identity.permissions import Permission
-from prereview.identity.policy import authorize
 
 # Notifications go out for what a vendor may read: TLP:AMBER reaches those with a need to know.
 _NOTIFIABLE_TLP = ("CLEAR", "GREEN", "AMBER")

@@ -24,6 +24,9 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.authz.actor import Actor
+from prereview.authz.permissions import Permission
+from prereview.authz.policy import Access, authorize
 from prereview.clearinghouse import errors
 from prereview.clearinghouse.access import (
     CONFIDENTIAL_TLP,
@@ -60,9 +63,6 @@ from prereview.core.errors import Forbidden
 from prereview.core.ids import new_id
 from prereview.core.pagination import PageRequest, Slice, paginate
 from prereview.identity import service as identity
-from prereview.identity.actor import Actor
-from prereview.identity.permissions import Permission
-from prereview.identity.policy import Access, authorize
 from prereview.vault import service as vault_service
 from prereview.vault.service import Vault
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from prereview.authz.permissions import Permission, route_permission
+from prereview.authz.request import DB, CurrentActor
 from prereview.coverage import service
 from prereview.coverage.models import Determination
 from prereview.coverage.policy import Policy, parse_policy
@@ -16,8 +18,6 @@ from prereview.coverage.schemas import (
     PresetOut,
     WhatIfOut,
 )
-from prereview.identity.auth import DB, CurrentActor
-from prereview.identity.permissions import Permission, route_permission
 from prereview.review.routes import Now
 
 router = APIRouter(tags=["coverage"])

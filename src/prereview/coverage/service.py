@@ -29,6 +29,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.authz.actor import Actor
+from prereview.authz.permissions import Permission
+from prereview.authz.policy import Access, allowed, authorize
 from prereview.core.ids import new_id
 from prereview.coverage import errors
 from prereview.coverage.criteria import CriterionOutcome, Evidence, Outcome, TaskEvidence
@@ -36,11 +39,8 @@ from prereview.coverage.models import Determination
 from prereview.coverage.policy import Policy, parse_policy, preset_names, preset_text
 from prereview.coverage.schemas import DeterminationCreate, PolicyChoice
 from prereview.evals import service as evals
-from prereview.identity.actor import Actor
-from prereview.identity.permissions import Permission
-from prereview.identity.policy import Access, allowed, authorize
 from prereview.review.models import Submission
-from prereview.review.service import Rules, _visible
+from prereview.review.service import Rules, visible_submission
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def determine(
     rules: Rules,
 ) -> Determination:
     """Record an agency's determination; the policy is validated before anything is written."""
-    submission, access = _visible(db, actor, submission_id, now, rules)
+    submission, access = visible_submission(db, actor, submission_id, now, rules)
     authorize(actor, Permission.COVERAGE_DETERMINATION_CREATE, access)
     policy = load_policy(data)
     evidence = _evidence_for(db, actor, submission, access, data.runs)
@@ -212,7 +212,7 @@ def list_determinations(
 ) -> Sequence[Determination]:
     """The determinations on the submission the agency may read: all of them while it holds
     a live grant; once its access ended, its own only (never another agency's). Audited."""
-    submission, access = _visible(db, actor, submission_id, now, rules)
+    submission, access = visible_submission(db, actor, submission_id, now, rules)
     # May the actor read any determination at all (its own, at least)? Then each is checked.
     authorize(actor, Permission.COVERAGE_DETERMINATION_READ, replace(access, author=True))
     found = [
@@ -243,7 +243,7 @@ def notices(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: Rules
 ) -> Sequence[Determination]:
     """The determinations the developer is told of (the caller shows no more than the notice)."""
-    submission, access = _visible(db, actor, submission_id, now, rules)
+    submission, access = visible_submission(db, actor, submission_id, now, rules)
     authorize(actor, Permission.COVERAGE_DETERMINATION_NOTICE, access)
     return _determinations(db, submission.id)
 
@@ -260,7 +260,7 @@ def what_if(
     db: Session, actor: Actor, submission_id: str, choice: PolicyChoice, now: datetime, rules: Rules
 ) -> tuple[Submission, Judgement]:
     """What ``choice`` would decide on the evidence now. Writes nothing, not even to the log."""
-    submission, access = _visible(db, actor, submission_id, now, rules)
+    submission, access = visible_submission(db, actor, submission_id, now, rules)
     authorize(actor, Permission.COVERAGE_WHATIF_RUN, access)
     evidence = _evidence_for(db, actor, submission, access, choice.runs)
     return submission, judge(load_policy(choice), evidence)

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from prereview.authz.permissions import Permission, route_permission
+from prereview.authz.request import DB, CurrentActor
 from prereview.core.context import get_context
 from prereview.core.filenames import content_disposition
 from prereview.core.streaming import body_pieces
 from prereview.evals import service
 from prereview.evals.models import EvalRun, EvalTaskResult
 from prereview.evals.schemas import EvalLogOut, EvalRunCreate, EvalRunOut, TaskResultOut
-from prereview.identity.auth import DB, CurrentActor
-from prereview.identity.permissions import Permission, route_permission
 from prereview.review.routes import Now
 from prereview.vault.deps import VaultDep
 

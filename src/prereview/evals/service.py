@@ -31,6 +31,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from prereview.audit import service as audit
+from prereview.authz.actor import Actor
+from prereview.authz.permissions import Permission
+from prereview.authz.policy import Access, allowed, authorize
 from prereview.core.errors import NotFound
 from prereview.core.ids import new_id
 from prereview.evals import errors, evidence
@@ -40,10 +43,7 @@ from prereview.evals.schemas import EvalRunCreate
 from prereview.evals.scoring import Z95 as Z95
 from prereview.evals.scoring import wilson_interval as wilson_interval
 from prereview.gateway import service as gateway
-from prereview.identity.actor import Actor
-from prereview.identity.permissions import Permission
-from prereview.identity.policy import Access, allowed, authorize
-from prereview.review.service import Rules, _visible
+from prereview.review.service import Rules, visible_submission
 from prereview.vault import service as vault_service
 from prereview.vault.errors import KeyShredded
 from prereview.vault.service import Vault, submission_context
@@ -102,7 +102,7 @@ def record_run(
     db: Session, actor: Actor, submission_id: str, data: EvalRunCreate, now: datetime, rules: Rules
 ) -> EvalRun:
     """Store the per-task results of one run; only an agency with a live grant may."""
-    submission, access = _visible(db, actor, submission_id, now, rules)
+    submission, access = visible_submission(db, actor, submission_id, now, rules)
     authorize(actor, Permission.EVAL_RUN_CREATE, access)
     run = EvalRun(
         id=new_id("run"),
@@ -162,7 +162,7 @@ def list_runs(
     """The runs on the submission the actor may read: all of them for its developer and for
     agencies with a live grant; once an agency's access has ended, its own runs only (never
     another agency's). An agency's read is audited."""
-    submission, access = _visible(db, actor, submission_id, now, rules)
+    submission, access = visible_submission(db, actor, submission_id, now, rules)
     # May the actor read any run at all (its own, at least)? Then each run is checked.
     authorize(actor, Permission.EVAL_RESULT_READ, replace(access, author=True))
     query = (
@@ -196,7 +196,7 @@ def _authorized(
     if result is None:
         raise errors.EvalResultNotFound(f"no evaluation result '{result_id}'")
     try:
-        _, access = _visible(db, actor, result.submission_id, now, rules)
+        _, access = visible_submission(db, actor, result.submission_id, now, rules)
     except NotFound:
         raise errors.EvalResultNotFound(f"no evaluation result '{result_id}'") from None
     authorize(

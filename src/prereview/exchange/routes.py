@@ -13,14 +13,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from prereview.authz.permissions import Permission, route_permission
+from prereview.authz.request import DB, CurrentActor
 from prereview.clearinghouse import service as clearinghouse
 from prereview.core.context import get_context
 from prereview.exchange.csaf import CsafProfile, CsafPublisher, advisory_to_csaf
 from prereview.exchange.cve5 import CveAssigner, advisory_to_cve5
 from prereview.exchange.osv import advisory_to_osv
 from prereview.exchange.stix import advisory_to_stix
-from prereview.identity.auth import DB, CurrentActor
-from prereview.identity.permissions import Permission, route_permission
 
 router = APIRouter(prefix="/clearinghouse/advisories", tags=["exchange"])
 

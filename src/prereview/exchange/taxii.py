@@ -25,6 +25,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.authz.actor import Actor
+from prereview.authz.kinds import OrgKind, Sector
+from prereview.authz.permissions import Permission, route_permission
+from prereview.authz.policy import authorize
 from prereview.clearinghouse import service as clearinghouse
 from prereview.clearinghouse.domain import Tlp
 from prereview.core.context import get_context, get_db
@@ -34,10 +38,6 @@ from prereview.core.problems import PROBLEM_RESPONSES
 from prereview.exchange.documents import rfc3339
 from prereview.exchange.stix import advisory_to_stix
 from prereview.identity import service as identity
-from prereview.identity.actor import Actor
-from prereview.identity.kinds import OrgKind, Sector
-from prereview.identity.permissions import Permission, route_permission
-from prereview.identity.policy import authorize
 
 TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"

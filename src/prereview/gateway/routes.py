@@ -11,6 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
+from prereview.authz.permissions import Permission, route_permission
+from prereview.authz.request import DB, CurrentActor
 from prereview.core.context import get_context
 from prereview.gateway import service
 from prereview.gateway.models import GatewayKey, GatewayTranscript, GatewayUpstream
@@ -27,8 +29,6 @@ from prereview.gateway.schemas import (
     UpstreamSet,
 )
 from prereview.gateway.upstreams import UpstreamGuard
-from prereview.identity.auth import DB, CurrentActor
-from prereview.identity.permissions import Permission, route_permission
 from prereview.review.service import Rules
 from prereview.vault.deps import VaultDep
 

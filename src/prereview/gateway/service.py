@@ -26,6 +26,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.authz.actor import Actor
+from prereview.authz.kinds import OrgKind
+from prereview.authz.permissions import Permission
+from prereview.authz.policy import Access, authorize
 from prereview.core.ids import new_id
 from prereview.gateway.errors import (
     GatewayAccessNotLive,
@@ -38,10 +42,6 @@ from prereview.gateway.interfaces import CallRecord, GrantLimits, TranscriptReco
 from prereview.gateway.models import GatewayKey, GatewayLimit, GatewayTranscript, GatewayUpstream
 from prereview.gateway.schemas import KeyCreate, LimitsSet, UpstreamSet
 from prereview.gateway.upstreams import UpstreamGuard
-from prereview.identity.actor import Actor
-from prereview.identity.kinds import OrgKind
-from prereview.identity.permissions import Permission
-from prereview.identity.policy import Access, authorize
 from prereview.review import errors as review_errors
 from prereview.review import service as review
 from prereview.review.kinds import NominationStatus

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from prereview.authz.kinds import OrgKind, Role, Sector
 from prereview.core.client import (
     DEFAULT_SERVER,
     ApiClient,
@@ -24,7 +25,6 @@ from prereview.core.errors import PrereviewError
 from prereview.core.migrate import check_migrated
 from prereview.core.settings import load_settings
 from prereview.identity import invitations, service
-from prereview.identity.kinds import OrgKind, Role, Sector
 from prereview.identity.schemas import InvitationCreate, OrganisationCreate, UserCreate
 
 admin = typer.Typer(

@@ -19,12 +19,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.authz.actor import Actor
+from prereview.authz.permissions import Permission
+from prereview.authz.policy import Access, authorize
 from prereview.core.ids import new_id
 from prereview.identity import errors
-from prereview.identity.actor import Actor
 from prereview.identity.models import Invitation, Organisation, User
-from prereview.identity.permissions import Permission
-from prereview.identity.policy import Access, authorize
 from prereview.identity.schemas import InvitationCreate, UserCreate
 from prereview.identity.service import (
     IssuedToken,

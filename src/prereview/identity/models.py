@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from prereview.authz.kinds import OrgKind, Role, Sector
 from prereview.core.db import Base, str_enum
-from prereview.identity.kinds import OrgKind, Role, Sector
 
 
 class Organisation(Base):

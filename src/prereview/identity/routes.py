@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
+from prereview.authz.kinds import OrgKind
+from prereview.authz.permissions import Permission, route_permission
+from prereview.authz.request import DB, CurrentActor
 from prereview.core.context import get_context
 from prereview.core.pagination import Page, PageRequest, page_request
 from prereview.identity import invitations, service
-from prereview.identity.auth import DB, CurrentActor
-from prereview.identity.kinds import OrgKind
-from prereview.identity.permissions import Permission, route_permission
 from prereview.identity.schemas import (
     InvitationCreate,
     InvitationCreated,

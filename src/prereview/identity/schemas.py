@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt, StringConstraints
 
-from prereview.identity.kinds import OrgKind, Role, Sector
+from prereview.authz.kinds import OrgKind, Role, Sector
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 

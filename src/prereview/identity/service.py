@@ -19,14 +19,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.authz.actor import Actor
+from prereview.authz.kinds import OrgKind, Role
+from prereview.authz.permissions import Permission
+from prereview.authz.policy import Access, authorize
 from prereview.core.ids import new_id
 from prereview.core.pagination import PageRequest, Slice, paginate
 from prereview.identity import errors
-from prereview.identity.actor import Actor
-from prereview.identity.kinds import OrgKind, Role
 from prereview.identity.models import ApiToken, Organisation, User, WebSession
-from prereview.identity.permissions import Permission
-from prereview.identity.policy import Access, authorize
 from prereview.identity.schemas import OrganisationCreate, TokenCreate, UserCreate
 
 log = logging.getLogger(__name__)

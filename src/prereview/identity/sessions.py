@@ -20,12 +20,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.authz.actor import Actor
+from prereview.authz.permissions import Permission
+from prereview.authz.policy import Access, authorize
 from prereview.core.ids import new_id
 from prereview.identity import errors
-from prereview.identity.actor import Actor
 from prereview.identity.models import ApiToken, WebSession
-from prereview.identity.permissions import Permission
-from prereview.identity.policy import Access, authorize
 from prereview.identity.service import actor_for, authenticate, check_active, hash_token
 
 SESSION_PREFIX = "prs_"  # a label, not a secret

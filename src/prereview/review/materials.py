@@ -16,17 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.authz.actor import Actor
+from prereview.authz.permissions import Permission
+from prereview.authz.policy import Access, authorize
 from prereview.core.errors import InvalidInput, NotFound
 from prereview.core.filenames import clean_filename
 from prereview.core.ids import new_id
 from prereview.core.markings import TLP, Marking
-from prereview.identity.actor import Actor
-from prereview.identity.permissions import Permission
-from prereview.identity.policy import Access, authorize
 from prereview.review import errors
 from prereview.review.kinds import MaterialKind
 from prereview.review.models import Material, Submission
-from prereview.review.service import Rules, _load, _owned, access_to, window
+from prereview.review.service import Rules, access_to, load_submission, owned_submission, window
 from prereview.vault import service as vault_service
 from prereview.vault.errors import KeyShredded
 from prereview.vault.service import Vault, submission_context
@@ -72,7 +72,7 @@ def plan_upload(
     now: datetime,
 ) -> MaterialPlan:
     """Authorize an upload before any byte is read."""
-    submission = _owned(db, actor, submission_id, Permission.MATERIAL_CREATE)
+    submission = owned_submission(db, actor, submission_id, Permission.MATERIAL_CREATE)
     context = submission_context(submission.id)
     if submission.withdrawn_at is not None or vault_service.is_shredded(db, context):
         raise errors.WindowClosed("the submission was withdrawn; it takes no more materials")
@@ -178,7 +178,7 @@ def list_materials(
 ) -> list[Material]:
     """Materials the actor may see now: all for the developer and granted agencies, those
     marked shareable for consented partners."""
-    submission = _load(db, submission_id)
+    submission = load_submission(db, submission_id)
     access = access_to(db, actor, submission, now, rules)
     if not (access.owner or access.had_access):
         raise errors.SubmissionNotFound(f"no submission '{submission_id}'")
@@ -192,7 +192,7 @@ def _authorized(
     material = db.get(Material, material_id)
     if material is None:
         raise MaterialNotFound(f"no material '{material_id}'")
-    submission = _load(db, material.submission_id)
+    submission = load_submission(db, material.submission_id)
     access = access_to(db, actor, submission, now, rules)
     if not (access.owner or access.had_access):
         raise MaterialNotFound(f"no material '{material_id}'")

@@ -12,13 +12,13 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from prereview.audit.schemas import AuditEntryOut
+from prereview.authz.permissions import Permission, route_permission
+from prereview.authz.request import DB, CurrentActor
 from prereview.core.context import get_context
 from prereview.core.filenames import content_disposition
 from prereview.core.markings import TLP, Marking
 from prereview.core.pagination import Page, PageRequest, page_of, page_request
 from prereview.core.streaming import body_pieces
-from prereview.identity.auth import DB, CurrentActor
-from prereview.identity.permissions import Permission, route_permission
 from prereview.review import materials, service
 from prereview.review.kinds import MaterialKind
 from prereview.review.models import Finding, Grant, Submission

@@ -16,14 +16,14 @@ from sqlalchemy import Exists, func, select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.authz.actor import Actor
+from prereview.authz.kinds import OrgKind
+from prereview.authz.permissions import Permission
+from prereview.authz.policy import Access, authorize
 from prereview.core.ids import new_id
 from prereview.core.pagination import PageRequest, Slice, paginate
 from prereview.core.settings import Settings
 from prereview.identity import service as identity
-from prereview.identity.actor import Actor
-from prereview.identity.kinds import OrgKind
-from prereview.identity.permissions import Permission
-from prereview.identity.policy import Access, authorize
 from prereview.review import errors
 from prereview.review.kinds import NominationStatus
 from prereview.review.models import Finding, FindingResponse, Grant, Nomination, Submission
@@ -146,7 +146,7 @@ def _ever_had_access(db: Session, actor: Actor, submission: Submission) -> bool:
     return any(db.scalar(query.limit(1)) is not None for query in (ever, consented, authored))
 
 
-def _load(db: Session, submission_id: str) -> Submission:
+def load_submission(db: Session, submission_id: str) -> Submission:
     submission = db.get(Submission, submission_id)
     if submission is None:
         raise errors.SubmissionNotFound(f"no submission '{submission_id}'")
@@ -157,7 +157,7 @@ def get_submission(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: Rules
 ) -> Submission:
     """A submission the actor may read now. Outsiders learn nothing, not even that it exists."""
-    submission = _load(db, submission_id)
+    submission = load_submission(db, submission_id)
     access = access_to(db, actor, submission, now, rules)
     if not (access.owner or access.granted_agency or access.consented_partner or access.had_access):
         raise errors.SubmissionNotFound(f"no submission '{submission_id}'")
@@ -176,23 +176,25 @@ def get_submission(
     return submission
 
 
-def _visible(
+def visible_submission(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: Rules
 ) -> tuple[Submission, Access]:
     """Load a submission for an action; hide it from organisations that never had access."""
-    submission = _load(db, submission_id)
+    submission = load_submission(db, submission_id)
     access = access_to(db, actor, submission, now, rules)
     if not (access.owner or access.had_access):
         raise errors.SubmissionNotFound(f"no submission '{submission_id}'")
     return submission, access
 
 
-def _owned(db: Session, actor: Actor, submission_id: str, permission: Permission) -> Submission:
+def owned_submission(
+    db: Session, actor: Actor, submission_id: str, permission: Permission
+) -> Submission:
     """Load a submission for one of its developer's own actions.
 
     Only ownership is consulted: whatever the window, grants or findings, the owner may act.
     """
-    submission = _load(db, submission_id)
+    submission = load_submission(db, submission_id)
     if actor.organisation_id == submission.developer_org_id:
         authorize(actor, permission, Access(owner=True))
         return submission
@@ -298,7 +300,7 @@ def update_submission(
     db: Session, actor: Actor, submission_id: str, data: SubmissionUpdate, now: datetime
 ) -> Submission:
     """Change what the developer may change, the planned release date included, at any time."""
-    submission = _owned(db, actor, submission_id, Permission.SUBMISSION_UPDATE)
+    submission = owned_submission(db, actor, submission_id, Permission.SUBMISSION_UPDATE)
     changed: dict[str, Any] = {}
     for field in data.model_fields_set:
         value = getattr(data, field)
@@ -334,7 +336,7 @@ def update_submission(
 
 def release(db: Session, actor: Actor, submission_id: str, now: datetime) -> Submission:
     """Declare the model publicly released. Always allowed to its developer; idempotent."""
-    submission = _owned(db, actor, submission_id, Permission.SUBMISSION_RELEASE)
+    submission = owned_submission(db, actor, submission_id, Permission.SUBMISSION_RELEASE)
     if submission.released_at is None:
         submission.released_at = now
         submission.updated_at = now
@@ -347,7 +349,7 @@ def withdraw(
     db: Session, actor: Actor, submission_id: str, reason: str, now: datetime
 ) -> Submission:
     """Withdraw the submission: every grant ends at once. Always allowed to its developer."""
-    submission = _owned(db, actor, submission_id, Permission.SUBMISSION_WITHDRAW)
+    submission = owned_submission(db, actor, submission_id, Permission.SUBMISSION_WITHDRAW)
     if submission.withdrawn_at is None:
         submission.withdrawn_at = now
         submission.updated_at = now
@@ -374,7 +376,7 @@ def grant(
     db: Session, actor: Actor, submission_id: str, data: GrantCreate, now: datetime, rules: Rules
 ) -> Grant:
     """Grant an agency access. The first grant opens the window for ``window_days``."""
-    submission = _owned(db, actor, submission_id, Permission.GRANT_CREATE)
+    submission = owned_submission(db, actor, submission_id, Permission.GRANT_CREATE)
     agency = _org(db, actor, data.agency_org_id)
     if agency.kind is not OrgKind.AGENCY:
         raise errors.NotAnAgency(
@@ -444,7 +446,7 @@ def change_window(
     db: Session, actor: Actor, submission_id: str, days: int, now: datetime, rules: Rules
 ) -> Submission:
     """Set the window's length from its opening, within the policy maximum."""
-    submission = _owned(db, actor, submission_id, Permission.SUBMISSION_UPDATE)
+    submission = owned_submission(db, actor, submission_id, Permission.SUBMISSION_UPDATE)
     if submission.window_opened_at is None:
         raise errors.WindowNotOpened("the window opens with the first grant; grant access first")
     current = window(submission, now, rules)
@@ -469,7 +471,7 @@ def get_window(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: Rules
 ) -> Window:
     """The window of a submission, for its developer and for those who had access."""
-    submission, access = _visible(db, actor, submission_id, now, rules)
+    submission, access = visible_submission(db, actor, submission_id, now, rules)
     authorize(actor, Permission.WINDOW_READ, access)
     return window(submission, now, rules)
 
@@ -477,7 +479,7 @@ def get_window(
 def list_grants(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: Rules
 ) -> tuple[Submission, Sequence[Grant]]:
-    submission, access = _visible(db, actor, submission_id, now, rules)
+    submission, access = visible_submission(db, actor, submission_id, now, rules)
     authorize(actor, Permission.GRANT_LIST, access)
     query = select(Grant).where(Grant.submission_id == submission.id).order_by(Grant.granted_at)
     if not access.owner:
@@ -488,7 +490,7 @@ def list_grants(
 def revoke_grant(
     db: Session, actor: Actor, submission_id: str, grant_id: str, now: datetime
 ) -> tuple[Submission, Grant]:
-    submission = _owned(db, actor, submission_id, Permission.GRANT_REVOKE)
+    submission = owned_submission(db, actor, submission_id, Permission.GRANT_REVOKE)
     target = db.get(Grant, grant_id)
     if target is None or target.submission_id != submission.id:
         raise errors.GrantNotFound(f"no grant '{grant_id}' on this submission")
@@ -508,7 +510,7 @@ def nominate(
     rules: Rules,
 ) -> Nomination:
     """An agency proposes a trusted partner; nothing is shared until the developer consents."""
-    submission, access = _visible(db, actor, submission_id, now, rules)
+    submission, access = visible_submission(db, actor, submission_id, now, rules)
     authorize(actor, Permission.NOMINATION_CREATE, access)
     partner = _org(db, actor, data.partner_org_id)
     if partner.kind is not OrgKind.TRUSTED_PARTNER:
@@ -553,7 +555,7 @@ def nominate(
 def list_nominations(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: Rules
 ) -> Sequence[Nomination]:
-    submission, access = _visible(db, actor, submission_id, now, rules)
+    submission, access = visible_submission(db, actor, submission_id, now, rules)
     authorize(actor, Permission.NOMINATION_LIST, access)
     query = (
         select(Nomination)
@@ -575,7 +577,7 @@ def decide_nomination(
     now: datetime,
 ) -> Nomination:
     """The developer consents to or declines a partner; declining later ends its access."""
-    submission = _owned(db, actor, submission_id, Permission.NOMINATION_DECIDE)
+    submission = owned_submission(db, actor, submission_id, Permission.NOMINATION_DECIDE)
     nomination = db.get(Nomination, nomination_id)
     if nomination is None or nomination.submission_id != submission.id:
         raise errors.NominationNotFound(f"no nomination '{nomination_id}' on this submission")
@@ -600,7 +602,7 @@ def decide_nomination(
 def file_finding(
     db: Session, actor: Actor, submission_id: str, data: FindingCreate, now: datetime, rules: Rules
 ) -> Finding:
-    submission, access = _visible(db, actor, submission_id, now, rules)
+    submission, access = visible_submission(db, actor, submission_id, now, rules)
     if access.owner:
         authorize(actor, Permission.FINDING_CREATE, Access())
     current = window(submission, now, rules)
@@ -643,7 +645,7 @@ def list_findings(
     db: Session, actor: Actor, submission_id: str, page: PageRequest, now: datetime, rules: Rules
 ) -> Slice[Finding]:
     """All findings for the developer; for a reviewer, its own organisation's only."""
-    submission, access = _visible(db, actor, submission_id, now, rules)
+    submission, access = visible_submission(db, actor, submission_id, now, rules)
     authorize(actor, Permission.FINDING_LIST, access)
     query = (
         select(Finding)
@@ -673,7 +675,7 @@ def _finding(db: Session, actor: Actor, finding_id: str) -> tuple[Finding, Submi
     finding = db.get(Finding, finding_id)
     if finding is None:
         raise errors.FindingNotFound(f"no finding '{finding_id}'")
-    submission = _load(db, finding.submission_id)
+    submission = load_submission(db, finding.submission_id)
     access = Access(
         owner=actor.organisation_id == submission.developer_org_id,
         author=actor.organisation_id == finding.author_org_id,
@@ -748,7 +750,7 @@ def audit_trail(
     db: Session, actor: Actor, submission_id: str, page: PageRequest, now: datetime, rules: Rules
 ) -> Slice[Any]:
     """Every audit entry about the developer's submission: who touched what, when."""
-    submission, access = _visible(db, actor, submission_id, now, rules)
+    submission, access = visible_submission(db, actor, submission_id, now, rules)
     authorize(actor, Permission.AUDIT_READ, access)
     return audit.entries_for_submissions(db, [submission.id], page)
 

@@ -12,13 +12,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from prereview.authz.kinds import OrgKind
+from prereview.authz.request import DB
 from prereview.core.context import get_context
 from prereview.core.errors import PrereviewError
 from prereview.core.pagination import PageRequest
 from prereview.identity import service as identity
 from prereview.identity import sessions
-from prereview.identity.auth import DB
-from prereview.identity.kinds import OrgKind
 from prereview.review import service as review
 from prereview.review.kinds import FindingCategory, Severity
 from prereview.review.schemas import FindingCreate

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from prereview.authz.actor import Actor
 from prereview.core.context import get_context, get_db
 from prereview.core.errors import Forbidden, Unauthenticated
 from prereview.identity import sessions
-from prereview.identity.actor import Actor
 
 COOKIE = "prereview_session"
 

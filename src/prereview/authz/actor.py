@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prereview.identity.kinds import OrgKind, Role, Sector
+from prereview.authz.kinds import OrgKind, Role, Sector
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from prereview.core.serving import server_config
 from prereview.core.settings import Settings
+from prereview.server.connections import server_config
 
 GUARD_S = 10.0  # only a guard against hanging: the server closes after 0.3 s
 

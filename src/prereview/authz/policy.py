@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from prereview.authz.actor import Actor
+from prereview.authz.kinds import OrgKind, Role
+from prereview.authz.permissions import Permission
+from prereview.authz.usecase import check_declared
 from prereview.core.errors import Forbidden
-from prereview.identity.actor import Actor
-from prereview.identity.kinds import OrgKind, Role
-from prereview.identity.permissions import Permission
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +348,7 @@ POLICY: Mapping[Permission, Rule] = {
 
 def authorize(actor: Actor, permission: Permission, access: Access | None = None) -> None:
     """Raise ``Forbidden`` unless ``actor`` may exercise ``permission`` with ``access``."""
+    check_declared(permission)
     rule = POLICY.get(permission)
     if rule is None:
         raise PolicyDenied(f"no policy allows '{permission}'")

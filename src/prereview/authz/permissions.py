@@ -1,7 +1,7 @@
 """Every action the platform knows, named ``capability:resource:action``.
 
 Each HTTP route names one of these (``openapi_extra['x-permission']``) and the policy module
-(:mod:`prereview.identity.policy`) has one rule for each; an action without a rule is denied.
+(:mod:`prereview.authz.policy`) has one rule for each; an action without a rule is denied.
 The same names are the ``action`` of audit entries.
 """
 

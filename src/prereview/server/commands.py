@@ -1,0 +1,70 @@
+"""The ``prereview serve`` command: build the app, seed the demo if asked, run uvicorn."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from prereview.core.client import console
+from prereview.core.context import AppContext
+from prereview.core.errors import PrereviewError
+from prereview.core.files import sweep_partials
+from prereview.core.settings import load_settings
+from prereview.server.connections import server_config
+
+DEMO_ENV = Path("var/demo-tokens.env")
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[
+        bool, typer.Option(help="Seed the demo scenario and print its tokens.")
+    ] = False,
+) -> None:
+    """Run the platform's HTTP server."""
+    # Imported here: building the app loads every capability, which other commands need not.
+    from prereview.api import create_app
+
+    settings = load_settings()
+    context = AppContext.create(settings)
+    try:
+        app = create_app(context=context)
+    except PrereviewError as exc:
+        console.print(f"[red]error:[/] {exc.detail}")
+        raise typer.Exit(1) from None
+    if demo:
+        from prereview.demo import seed, write_env
+
+        tokens = seed(context)
+        # The gateway's part of the demo: an upstream simulator behind /gateway, a key for CAISI.
+        from prereview.demo import start_gateway_demo
+
+        start_gateway_demo(context, tokens)  # a daemon thread: it ends with the process
+        tokens.ids["GATEWAY_BASE_URL"] = f"http://{host}:{port}/gateway/v1"
+        write_env(tokens, DEMO_ENV)
+        console.print(
+            "[bold]Demo scenario ready.[/] Tokens (valid 7 days), also in " + str(DEMO_ENV) + ":"
+        )
+        for name, value in tokens.values.items():
+            console.print(f"  {name}={value}")
+        console.print(
+            f"Try: [cyan]source {DEMO_ENV}; PREREVIEW_TOKEN=$DEV_TOKEN prereview submission list[/]"
+        )
+    swept = sweep_partials(
+        settings.blob_dir,
+        context.clock.now(),
+        timedelta(minutes=settings.partial_upload_grace_minutes),
+    )
+    if swept:
+        console.print(f"swept {len(swept)} aborted upload(s) from {settings.blob_dir}")
+    console.print(f"Serving on http://{host}:{port} (API docs at /api/v1/docs)")
+    uvicorn.Server(server_config(app, settings, host=host, port=port)).run()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
