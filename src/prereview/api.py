@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
 
 from prereview import __version__, web
+from prereview.audit.routes import install_owned_submissions
 from prereview.audit.routes import router as audit_router
 from prereview.authz.request import install_authenticator
 from prereview.clearinghouse.routes import router as clearinghouse_router
@@ -26,6 +27,7 @@ from prereview.gateway.routes import router as gateway_router
 from prereview.identity.routes import router as identity_router
 from prereview.identity.service import authenticate
 from prereview.review.routes import router as review_router
+from prereview.review.service import submission_ids_of
 from prereview.web.headers import SecurityHeaders
 
 API_PREFIX = "/api/v1"
@@ -56,6 +58,7 @@ def create_app(
     )
     app.state.context = context
     install_authenticator(app, authenticate)
+    install_owned_submissions(app, submission_ids_of)
     problems.install(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=problems.PROBLEM_RESPONSES)

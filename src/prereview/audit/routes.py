@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from prereview.audit import service
 from prereview.audit.schemas import (
@@ -35,6 +35,16 @@ class Clocked:
 
 
 Now = Annotated[Clocked, Depends(Clocked)]
+
+
+def install_owned_submissions(app: FastAPI, owned_by: service.OwnedSubmissions) -> None:
+    """Name the capability that knows which submissions an organisation develops."""
+    app.state.owned_submissions = owned_by
+
+
+def owned_submissions(request: Request) -> service.OwnedSubmissions:
+    owned_by: service.OwnedSubmissions = request.app.state.owned_submissions
+    return owned_by
 
 
 @router.get(
@@ -93,6 +103,7 @@ def read_consistency_proof(
     openapi_extra=route_permission(Permission.AUDIT_LIST),
 )
 def list_entries(
+    request: Request,
     db: DB,
     actor: CurrentActor,
     at: Now,
@@ -103,14 +114,16 @@ def list_entries(
 ) -> AuditEntryPage:
     """Every entry about your organisation's submissions (developers), oldest first."""
     if not with_proofs:
-        found = service.entries_for_developer(db, actor, page)
+        found = service.entries_for_developer(db, actor, page, owned_submissions(request))
         return AuditEntryPage(
             items=[ProvenEntryOut.from_entry(entry) for entry in found.rows],
             total=found.total,
             limit=found.limit,
             offset=found.offset,
         )
-    proven = service.entries_with_proofs(db, actor, page, at.settings, at.now)
+    proven = service.entries_with_proofs(
+        db, actor, page, owned_submissions(request), at.settings, at.now
+    )
     return AuditEntryPage(
         items=[
             ProvenEntryOut.with_proof(entry, proven.proofs.get(entry.seq))

@@ -16,12 +16,12 @@ live in :mod:`prereview.audit.signing` and are re-exported here.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, TextClause, insert, select, text
+from sqlalchemy import Connection, Select, Table, TextClause, insert, select, text
 from sqlalchemy.orm import Session
 
 from prereview.audit import merkle
@@ -51,7 +51,6 @@ from prereview.core.settings import Settings
 
 # Read-only use of review's table, to scope a developer's entries: review.service imports this
 # module, so it cannot offer the query itself without an import cycle.
-from prereview.review.models import Submission
 
 # Bound parameters per node query: well under SQLite's limit on variables.
 _NODE_QUERY_KEYS = 500
@@ -417,10 +416,18 @@ def entries_with_action(db: Session, submission_id: str, action: str) -> Sequenc
     return db.scalars(query).all()
 
 
-def entries_for_developer(db: Session, actor: Actor, page: PageRequest) -> Slice[AuditEntry]:
+OwnedSubmissions = Callable[[str], Select[str]]
+"""The ids of the submissions an organisation develops, as a subquery. The log knows no
+submissions: review answers this (``review.service.submission_ids_of``), and the app passes
+it in, so that the audit layer stays below the capabilities it records."""
+
+
+def entries_for_developer(
+    db: Session, actor: Actor, page: PageRequest, owned_by: OwnedSubmissions
+) -> Slice[AuditEntry]:
     """Every entry about a submission of the actor's organisation (a developer), oldest first."""
     authorize(actor, Permission.AUDIT_LIST)
-    owned = select(Submission.id).where(Submission.developer_org_id == actor.organisation_id)
+    owned = owned_by(actor.organisation_id)
     query = select(AuditEntry).where(AuditEntry.submission_id.in_(owned)).order_by(AuditEntry.seq)
     return paginate(db, query, page)
 
@@ -479,14 +486,19 @@ class ProvenEntries:
 
 
 def entries_with_proofs(
-    db: Session, actor: Actor, page: PageRequest, settings: Settings, now: datetime
+    db: Session,
+    actor: Actor,
+    page: PageRequest,
+    owned_by: OwnedSubmissions,
+    settings: Settings,
+    now: datetime,
 ) -> ProvenEntries:
     """:func:`entries_for_developer`, plus proofs against the latest checkpoint, in one query.
 
     An entry appended after that checkpoint (possible only while another request is appending)
     gets no proof; it will have one against the next checkpoint.
     """
-    found = entries_for_developer(db, actor, page)
+    found = entries_for_developer(db, actor, page, owned_by)
     checkpoint, verifier = read_checkpoint(db, actor, settings, now)
     covered = [entry.seq for entry in found.rows if entry.seq < checkpoint.size]
     proofs = inclusion_proofs(db, covered, checkpoint.size) if covered else []

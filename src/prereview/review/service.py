@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Exists, func, select
+from sqlalchemy import Exists, Select, func, select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
@@ -144,6 +144,11 @@ def _ever_had_access(db: Session, actor: Actor, submission: Submission) -> bool:
         Finding.submission_id == submission.id, Finding.author_org_id == org
     )
     return any(db.scalar(query.limit(1)) is not None for query in (ever, consented, authored))
+
+
+def submission_ids_of(organisation_id: str) -> Select[str]:
+    """SQL: the ids of the submissions ``organisation_id`` develops (for the audit trail)."""
+    return select(Submission.id).where(Submission.developer_org_id == organisation_id)
 
 
 def load_submission(db: Session, submission_id: str) -> Submission:
