@@ -28,6 +28,7 @@ from prereview.core.db import Base
 from prereview.core.migrate import upgrade
 from prereview.core.settings import Settings
 from prereview.models import load_all
+from support import access_oracle
 from support.factories import Platform
 
 PG_ADMIN_URL = os.environ.get("PREREVIEW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -133,3 +134,15 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 def platform(context: AppContext, client: TestClient) -> Platform:
     """A platform with one organisation of every kind and a token for each."""
     return Platform.populate(context, client)
+
+
+@pytest.fixture(autouse=True)
+def access_changes_are_announced() -> Iterator[None]:
+    """Fail any test in which a commit changed access without the explicit signal."""
+    access_oracle.install()
+    access_oracle.violations.clear()
+    yield
+    found = list(access_oracle.violations)
+    access_oracle.violations.clear()
+    assert not found, found[0]
+

@@ -7,10 +7,12 @@ expiry or revocation must be refused. Three mechanisms together give both:
 1. **Per call, with the clock.** A cached :class:`~prereview.gateway.service.KeySnapshot` holds
    the submission's dates; the window is recomputed from them and the injected clock on every
    call, so expiry (and a planned release date passing) needs no database read at all.
-2. **In this process, at once.** A SQLAlchemy session listener (:func:`watch_commits`) notices
-   every commit that touched a submission, grant, nomination, gateway key, limit, upstream or
-   data key, and moves :data:`GENERATION` on. A cache entry from an older generation is
-   re-read before it is used, so a release through the API is seen by the next gateway call.
+2. **In this process, at once.** The use cases that change access (of a submission, grant,
+   nomination, gateway key, limit, upstream or data key) raise the explicit "access changed"
+   signal (:mod:`prereview.authz.events`); on hearing it after their commit
+   (:func:`watch_commits`) the resolver moves :data:`GENERATION` on. A cache entry from an
+   older generation is re-read before it is used, so a release through the API is seen by
+   the next gateway call.
 3. **Across replicas.** With ``PREREVIEW_REDIS_URL`` set, each access-changing commit is
    also published on a Redis channel and every replica moves its generation on hearing it
    (:class:`RedisInvalidation`). Whatever happens to those messages, an entry older than
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import threading
 import time
@@ -34,15 +35,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import anyio.to_thread
 import redis
 import redis.asyncio
-from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from prereview.authz import events
 from prereview.core.clock import Clock
 from prereview.gateway.errors import (
     GatewayAccessClosed,
@@ -52,11 +52,8 @@ from prereview.gateway.errors import (
 )
 from prereview.gateway.interfaces import GrantContext, LivenessCheck, SecretHeaders
 from prereview.gateway.memory import CLOSED_DETAIL
-from prereview.gateway.models import GatewayKey, GatewayLimit, GatewayUpstream
 from prereview.gateway.service import KeySnapshot, hash_key, key_snapshot, refusal, upstream_secret
-from prereview.review.models import Grant, Nomination, Submission
 from prereview.vault.errors import VaultError
-from prereview.vault.models import DataKeyRecord
 from prereview.vault.service import Vault
 
 log = logging.getLogger(__name__)
@@ -80,52 +77,22 @@ class AccessGeneration:
 
 GENERATION = AccessGeneration()
 
-_WATCHED = (
-    Submission,
-    Grant,
-    Nomination,
-    GatewayKey,
-    GatewayLimit,
-    GatewayUpstream,
-    DataKeyRecord,
-)
-_FLAG = "prereview.gateway.access_changed"
 
-
-def _after_flush(session: Session, _context: Any) -> None:
-    # In after_flush, new/dirty/deleted still list what this flush wrote.
-    for obj in itertools.chain(session.new, session.dirty, session.deleted):
-        if isinstance(obj, _WATCHED):
-            session.info[_FLAG] = True
-            return
-
-
-def _after_commit(session: Session) -> None:
-    # Only after the commit: a resolver that re-read before it would see the old rows and
-    # cache them under the new generation.
-    if session.info.pop(_FLAG, False):
-        GENERATION.bump()
-        for publish in tuple(_PUBLISHERS):
-            publish()
+def _on_access_changed() -> None:
+    # Heard only after the commit: a resolver that re-read before it would see the old rows
+    # and cache them under the new generation.
+    GENERATION.bump()
+    for publish in tuple(_PUBLISHERS):
+        publish()
 
 
 #: Called after every access-changing commit, to tell other replicas (see RedisInvalidation).
 _PUBLISHERS: list[Callable[[], None]] = []
 
 
-def _after_rollback(session: Session, _previous: Any) -> None:
-    session.info.pop(_FLAG, None)
-
-
 def watch_commits() -> None:
-    """Install the session listeners that move :data:`GENERATION` (idempotent)."""
-    for name, listener in (
-        ("after_flush", _after_flush),
-        ("after_commit", _after_commit),
-        ("after_soft_rollback", _after_rollback),
-    ):
-        if not event.contains(Session, name, listener):
-            event.listen(Session, name, listener)
+    """Move :data:`GENERATION` on every "access changed" signal (idempotent)."""
+    events.subscribe(_on_access_changed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.authz import events
 from prereview.authz.actor import Actor
 from prereview.authz.kinds import OrgKind
 from prereview.authz.permissions import Permission
@@ -172,6 +173,7 @@ def set_upstream(
             "version": upstream.version,
         },
     )
+    events.access_changed(db)
     db.commit()
     return upstream
 
@@ -268,6 +270,7 @@ def create_key(
         now,
         {"access": kind, "access_id": access_id, "name": key.name, "prefix": key.prefix},
     )
+    events.access_changed(db)
     db.commit()
     return key, plaintext
 
@@ -315,6 +318,7 @@ def revoke_key(
         key.revoked_at = now
         key.revoked_by = actor.user_id
         _record(db, actor, Permission.GATEWAY_KEY_REVOKE, submission.id, "gateway_key", key.id, now)
+        events.access_changed(db)
         db.commit()
     return key
 
@@ -393,6 +397,7 @@ def set_limits(
         now,
         {"access": kind, **data.model_dump()},
     )
+    events.access_changed(db)
     db.commit()
     return _view(row)
 

@@ -16,6 +16,7 @@ from sqlalchemy import Exists, Select, func, select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.authz import events
 from prereview.authz.actor import Actor
 from prereview.authz.kinds import OrgKind
 from prereview.authz.permissions import Permission
@@ -266,6 +267,7 @@ def create_submission(
         now,
         detail={"model": f"{data.model_name} {data.model_version}"},
     )
+    events.access_changed(db)
     db.commit()
     return submission
 
@@ -335,6 +337,7 @@ def update_submission(
             else {}
         ),
     )
+    events.access_changed(db)
     db.commit()
     return submission
 
@@ -346,6 +349,7 @@ def release(db: Session, actor: Actor, submission_id: str, now: datetime) -> Sub
         submission.released_at = now
         submission.updated_at = now
         _record(db, actor, Permission.SUBMISSION_RELEASE, submission, now)
+        events.access_changed(db)
         db.commit()
     return submission
 
@@ -369,6 +373,7 @@ def withdraw(
             now,
             detail={"reason": reason} if reason else None,
         )
+        events.access_changed(db)
         db.commit()
     return submission
 
@@ -435,6 +440,7 @@ def grant(
             else None,
         },
     )
+    events.access_changed(db)
     db.commit()
     return new
 
@@ -468,6 +474,7 @@ def change_window(
         now,
         detail={"window_ends_at": submission.window_ends_at.isoformat()},
     )
+    events.access_changed(db)
     db.commit()
     return submission
 
@@ -502,6 +509,7 @@ def revoke_grant(
     if target.revoked_at is None:
         target.revoked_at = now
         _record(db, actor, Permission.GRANT_REVOKE, submission, now, "grant", target.id)
+        events.access_changed(db)
         db.commit()
     return submission, target
 
@@ -553,6 +561,7 @@ def nominate(
         nomination.id,
         {"partner_org_id": partner.id},
     )
+    events.access_changed(db)
     db.commit()
     return nomination
 
@@ -600,6 +609,7 @@ def decide_nomination(
         nomination.id,
         {"status": nomination.status.value, "partner_org_id": nomination.partner_org_id},
     )
+    events.access_changed(db)
     db.commit()
     return nomination
 

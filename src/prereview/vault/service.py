@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from prereview.authz import events
 from prereview.core.db import holds_write_lock
 from prereview.core.files import PARTIAL_SUFFIX, open_private, private_dir
 from prereview.core.ids import new_id
@@ -89,6 +90,7 @@ def data_key(
                 shredded_at=None,
             )
         )
+        events.access_changed(db)  # the gateway's upstream secrets live under this key
         db.flush()
         return dek
     if record.wrapped is None:
@@ -286,6 +288,7 @@ def shred(db: Session, context: str, now: datetime) -> bool:
                 shredded_at=now,
             )
         )
+        events.access_changed(db)
         db.flush()
         return False
     if record.wrapped is None:
@@ -293,6 +296,7 @@ def shred(db: Session, context: str, now: datetime) -> bool:
     record.wrapped = None
     record.master_key_id = None
     record.shredded_at = now
+    events.access_changed(db)
     db.flush()
     return True
 
@@ -316,6 +320,8 @@ def rewrap_all(db: Session, vault: Vault, now: datetime) -> int:
         record.master_key_id = rewrapped.key_id
         record.rotated_at = now
         moved += 1
+    if moved:
+        events.access_changed(db)
     db.flush()
     return moved
 
