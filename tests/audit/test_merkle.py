@@ -1,9 +1,10 @@
 """The audit Merkle tree against RFC 9162 and the transparency-dev/merkle test vectors.
 
 Expected values come from two independent places: the published vectors of the 8-leaf
-reference tree (transparency-dev/merkle, proof/verify_test.go, the same tree as RFC 6962's
-reference code), and a reference implementation below that transcribes the RFC's recursive
-definitions of MTH, PATH and PROOF (section 2.1.1, 2.1.3.1 and 2.1.4.1) literally.
+reference tree (transparency-dev/merkle, proof/verify_test.go; written for RFC 6962, whose tree
+hashing RFC 9162 keeps unchanged), and a reference implementation below that transcribes
+RFC 9162's recursive definitions of MTH, PATH and PROOF (sections 2.1.1, 2.1.3.1 and 2.1.4.1)
+literally.
 """
 
 from __future__ import annotations

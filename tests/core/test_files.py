@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 
 from prereview.audit.service import load_signer
 from prereview.cli import app as cli
+from prereview.core import commands as core_commands
+from prereview.core.clock import FixedClock
 from prereview.core.db import make_engine
 from prereview.core.files import private_dir, secure_sqlite_files, sweep_partials
 from prereview.core.settings import Settings
@@ -133,9 +135,10 @@ def test_only_partials_older_than_the_grace_period_are_swept(tmp_path: Path) -> 
 
 
 def test_the_sweep_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    old = datetime.now(UTC) - timedelta(days=2)  # the command runs on the system clock
-    stale = _partial(tmp_path, "mat_old.partial", old)
-    live = _partial(tmp_path, "mat_live.partial", datetime.now(UTC))
+    # The command reads the system clock; it is pinned to NOW so that ages are exact.
+    monkeypatch.setattr(core_commands, "SystemClock", lambda: FixedClock(NOW))
+    stale = _partial(tmp_path, "mat_old.partial", NOW - timedelta(days=2))
+    live = _partial(tmp_path, "mat_live.partial", NOW)
     monkeypatch.setenv("PREREVIEW_BLOB_DIR", str(tmp_path))
     result = CliRunner().invoke(cli, ["maintenance", "sweep"])
     assert result.exit_code == 0, result.output

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -15,26 +14,12 @@ from prereview.audit.schemas import (
     InclusionProofOut,
     ProvenEntryOut,
 )
-from prereview.authz.permissions import Permission, route_permission
-from prereview.authz.request import DB, CurrentActor
-from prereview.core.context import get_context
+from prereview.authz.request import Context
+from prereview.authz.usecase import exercises
 from prereview.core.pagination import PageRequest, page_request
-from prereview.core.settings import Settings
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 Paging = Annotated[PageRequest, Depends(page_request)]
-
-
-class Clocked:
-    """The time and the settings of this request."""
-
-    def __init__(self, request: Request) -> None:
-        context = get_context(request)
-        self.now: datetime = context.clock.now()
-        self.settings: Settings = context.settings
-
-
-Now = Annotated[Clocked, Depends(Clocked)]
 
 
 def install_owned_submissions(app: FastAPI, owned_by: service.OwnedSubmissions) -> None:
@@ -47,45 +32,44 @@ def owned_submissions(request: Request) -> service.OwnedSubmissions:
     return owned_by
 
 
+OwnedBy = Annotated[service.OwnedSubmissions, Depends(owned_submissions)]
+
+
 @router.get(
     "/checkpoint",
     response_model=CheckpointOut,
-    openapi_extra=route_permission(Permission.AUDIT_CHECKPOINT_READ),
+    openapi_extra=exercises(service.read_checkpoint),
 )
-def read_checkpoint(db: DB, actor: CurrentActor, at: Now) -> CheckpointOut:
+def read_checkpoint(ctx: Context) -> CheckpointOut:
     """The latest signed checkpoint; signed afresh when the log has grown since the last."""
-    checkpoint, verifier = service.read_checkpoint(db, actor, at.settings, at.now)
+    checkpoint, verifier = service.read_checkpoint(ctx.db, ctx.actor, ctx.settings, ctx.now)
     return CheckpointOut.from_checkpoint(checkpoint, verifier)
 
 
 @router.get(
     "/proof/inclusion",
     response_model=InclusionProofOut,
-    openapi_extra=route_permission(Permission.AUDIT_PROOF_READ),
+    openapi_extra=exercises(service.prove_inclusion),
 )
 def read_inclusion_proof(
-    db: DB,
-    actor: CurrentActor,
-    at: Now,
+    ctx: Context,
     seq: Annotated[int, Query(ge=0, le=2**63 - 1, description="The entry.")],
     size: Annotated[
         int | None, Query(ge=1, le=2**63 - 1, description="Tree size; default: latest checkpoint.")
     ] = None,
 ) -> InclusionProofOut:
     """RFC 9162 inclusion proof of one entry in the tree of ``size`` entries."""
-    proof = service.prove_inclusion(db, actor, seq, size, at.settings, at.now)
+    proof = service.prove_inclusion(ctx.db, ctx.actor, seq, size, ctx.settings, ctx.now)
     return InclusionProofOut.from_proof(proof)
 
 
 @router.get(
     "/proof/consistency",
     response_model=ConsistencyProofOut,
-    openapi_extra=route_permission(Permission.AUDIT_PROOF_READ),
+    openapi_extra=exercises(service.prove_consistency),
 )
 def read_consistency_proof(
-    db: DB,
-    actor: CurrentActor,
-    at: Now,
+    ctx: Context,
     first: Annotated[int, Query(ge=0, le=2**63 - 1, description="The older tree's size.")],
     second: Annotated[
         int | None,
@@ -93,37 +77,34 @@ def read_consistency_proof(
     ] = None,
 ) -> ConsistencyProofOut:
     """RFC 9162 consistency proof between the trees of ``first`` and ``second`` entries."""
-    proof = service.prove_consistency(db, actor, first, second, at.settings, at.now)
+    proof = service.prove_consistency(ctx.db, ctx.actor, first, second, ctx.settings, ctx.now)
     return ConsistencyProofOut.from_proof(proof)
 
 
 @router.get(
     "/entries",
     response_model=AuditEntryPage,
-    openapi_extra=route_permission(Permission.AUDIT_LIST),
+    openapi_extra=exercises(service.entries_for_developer),
 )
 def list_entries(
-    request: Request,
-    db: DB,
-    actor: CurrentActor,
-    at: Now,
+    ctx: Context,
     page: Paging,
+    owned_by: OwnedBy,
     with_proofs: Annotated[
         bool, Query(description="Add each entry's inclusion proof against the latest checkpoint.")
     ] = False,
 ) -> AuditEntryPage:
     """Every entry about your organisation's submissions (developers), oldest first."""
+    # Both use cases exercise AUDIT_LIST; the proofs add a read of the latest checkpoint.
     if not with_proofs:
-        found = service.entries_for_developer(db, actor, page, owned_submissions(request))
+        found = service.entries_for_developer(ctx.db, ctx.actor, page, owned_by)
         return AuditEntryPage(
             items=[ProvenEntryOut.from_entry(entry) for entry in found.rows],
             total=found.total,
             limit=found.limit,
             offset=found.offset,
         )
-    proven = service.entries_with_proofs(
-        db, actor, page, owned_submissions(request), at.settings, at.now
-    )
+    proven = service.entries_with_proofs(ctx.db, ctx.actor, page, owned_by, ctx.settings, ctx.now)
     return AuditEntryPage(
         items=[
             ProvenEntryOut.with_proof(entry, proven.proofs.get(entry.seq))

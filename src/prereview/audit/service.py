@@ -46,11 +46,9 @@ from prereview.audit.signing import verifier_of as verifier_of
 from prereview.authz.actor import Actor
 from prereview.authz.permissions import Permission
 from prereview.authz.policy import authorize
+from prereview.authz.usecase import use_case
 from prereview.core.pagination import PageRequest, Slice, paginate
 from prereview.core.settings import Settings
-
-# Read-only use of review's table, to scope a developer's entries: review.service imports this
-# module, so it cannot offer the query itself without an import cycle.
 
 # Bound parameters per node query: well under SQLite's limit on variables.
 _NODE_QUERY_KEYS = 500
@@ -422,6 +420,7 @@ submissions: review answers this (``review.service.submission_ids_of``), and the
 it in, so that the audit layer stays below the capabilities it records."""
 
 
+@use_case(Permission.AUDIT_LIST)
 def entries_for_developer(
     db: Session, actor: Actor, page: PageRequest, owned_by: OwnedSubmissions
 ) -> Slice[AuditEntry]:
@@ -435,6 +434,7 @@ def entries_for_developer(
 # --- Use cases behind the HTTP routes ---------------------------------------------------------
 
 
+@use_case(Permission.AUDIT_CHECKPOINT_READ)
 def read_checkpoint(
     db: Session, actor: Actor, settings: Settings, now: datetime
 ) -> tuple[AuditCheckpoint, str]:
@@ -454,6 +454,7 @@ def _size_or_latest(db: Session, size: int | None, settings: Settings, now: date
     ).size
 
 
+@use_case(Permission.AUDIT_PROOF_READ)
 def prove_inclusion(
     db: Session, actor: Actor, seq: int, size: int | None, settings: Settings, now: datetime
 ) -> InclusionProof:
@@ -462,6 +463,7 @@ def prove_inclusion(
     return inclusion_proof(db, seq, _size_or_latest(db, size, settings, now))
 
 
+@use_case(Permission.AUDIT_PROOF_READ)
 def prove_consistency(
     db: Session,
     actor: Actor,
@@ -485,6 +487,7 @@ class ProvenEntries:
     proofs: dict[int, InclusionProof]
 
 
+@use_case(Permission.AUDIT_LIST)
 def entries_with_proofs(
     db: Session,
     actor: Actor,
@@ -496,7 +499,8 @@ def entries_with_proofs(
     """:func:`entries_for_developer`, plus proofs against the latest checkpoint, in one query.
 
     An entry appended after that checkpoint (possible only while another request is appending)
-    gets no proof; it will have one against the next checkpoint.
+    gets no proof; it will have one against the next checkpoint. Reading the checkpoint is
+    :func:`read_checkpoint`'s own use case, so it checks its own permission.
     """
     found = entries_for_developer(db, actor, page, owned_by)
     checkpoint, verifier = read_checkpoint(db, actor, settings, now)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from prereview.core.client import console
+from prereview.core.clock import SystemClock
 from prereview.core.files import sweep_partials
 from prereview.core.migrate import upgrade
 from prereview.core.settings import load_settings
@@ -35,8 +36,6 @@ def maintenance_sweep(
 ) -> None:
     """Delete the .partial blobs that aborted uploads left behind (those not written for the
     grace period, PREREVIEW_PARTIAL_UPLOAD_GRACE_MINUTES, so a live upload is kept)."""
-    from prereview.core.clock import SystemClock
-
     settings = load_settings()
     minutes = settings.partial_upload_grace_minutes if grace_minutes is None else grace_minutes
     swept = sweep_partials(settings.blob_dir, SystemClock().now(), timedelta(minutes=minutes))

@@ -16,6 +16,9 @@ from prereview.core.settings import Settings
 
 @dataclass
 class AppContext:
+    """The running platform, built once by the app factory (or a command) and held on
+    ``app.state.context``; requests read it through :func:`get_context`."""
+
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]

@@ -21,7 +21,7 @@ from prereview.vault.keys import (
     KeyProvider,
     WrappedKey,
     new_data_key,
-    submission_context,
+    submission_wrap_context,
     unwrap_or_shredded,
 )
 from prereview.vault.seal import open_, seal
@@ -59,6 +59,6 @@ __all__ = [
     "open_",
     "plaintext_size",
     "seal",
-    "submission_context",
+    "submission_wrap_context",
     "unwrap_or_shredded",
 ]

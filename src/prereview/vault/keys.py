@@ -6,8 +6,8 @@ a master key, and the database keeps only the :class:`WrappedKey`. A local keyri
 (:class:`prereview.vault.keyring.LocalKeyProvider`) is the one provider today; a cloud KMS or an
 HSM can implement the same protocol later, since the caller only sees ``wrap``/``unwrap``.
 
-Every wrap is bound to a *context* (for example ``submission_context(submission_id)``), used as
-associated data, so a wrapped key copied onto another submission's row does not unwrap.
+Every wrap is bound to a *context* (for example ``submission_wrap_context(submission_id)``),
+used as associated data, so a wrapped key copied onto another submission's row does not unwrap.
 
 Crypto-shredding: deleting the wrapped key destroys the only copy of the DEK, after which the
 ciphertext is random bytes to everyone. Backups still hold the old wrapped key, so shredding is
@@ -115,8 +115,13 @@ class KeyProvider(Protocol):
         ...
 
 
-def submission_context(submission_id: object) -> bytes:
-    """The wrap context of a submission's data key: binds the wrapped key to that submission."""
+def submission_wrap_context(submission_id: object) -> bytes:
+    """The wrap context of a submission's data key: the bytes a :class:`KeyProvider` binds
+    into the wrapped key, so that it unwraps for that submission only.
+
+    Not :func:`prereview.vault.service.submission_key_context`, the name (a ``str``) the
+    vault's use cases store a submission's data key under.
+    """
     return f"prereview:submission:{submission_id}".encode()
 
 

@@ -60,11 +60,17 @@ class StoredBlob:
     path: Path = field(repr=False)
 
 
-def submission_context(submission_id: str) -> str:
+def submission_key_context(submission_id: str) -> str:
+    """The key context of a submission: the name its data key is stored under (the
+    ``data_keys`` row, the folder of its blobs), passed as ``context`` to every function here.
+
+    Not :func:`prereview.vault.keys.submission_wrap_context`, the bytes a key provider binds
+    into a wrapped key: this module wraps under the key context's own bytes.
+    """
     return f"submission:{submission_id}"
 
 
-def _record(db: Session, context: str) -> DataKeyRecord | None:
+def _key_record(db: Session, context: str) -> DataKeyRecord | None:
     return db.get(DataKeyRecord, context)
 
 
@@ -75,7 +81,7 @@ def data_key(
 
     Raises :class:`KeyShredded` once the key was destroyed.
     """
-    record = _record(db, context)
+    record = _key_record(db, context)
     if record is None:
         if not create:
             raise KeyShredded("nothing was ever stored under this key")
@@ -102,7 +108,7 @@ def data_key(
 
 
 def is_shredded(db: Session, context: str) -> bool:
-    record = _record(db, context)
+    record = _key_record(db, context)
     return record is not None and record.wrapped is None
 
 
@@ -114,7 +120,7 @@ def upload_key(db: Session, vault: Vault, context: str, now: datetime) -> DataKe
     Raises :class:`KeyShredded` once the key was destroyed.
     """
     with Session(db.get_bind(), expire_on_commit=False) as own:
-        record = _record(own, context)
+        record = _key_record(own, context)
         if record is not None:
             return data_key(own, vault, context, now)
         try:

@@ -1,16 +1,16 @@
-"""Untrusted input: every malformed, deep, oversized or ambiguous value is a 4xx with a stable
-type, never a 500, a blow-up in CPU or memory, or a silent coercion."""
+"""Untrusted documents and bodies: every malformed, deep, oversized or ambiguous one is a 4xx
+with a stable type, never a 500 or a blow-up in CPU or memory (:mod:`prereview.core.parsing`).
+
+The typed request fields (dates, strict numbers, form text) are in test_fields.py."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import yaml
-from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from prereview.core.errors import (
@@ -20,7 +20,6 @@ from prereview.core.errors import (
     RefusedYamlFeature,
     TooDeeplyNested,
 )
-from prereview.core.fields import UtcDatetime
 from prereview.core.parsing import load_json, load_toml, load_yaml_all, read_body
 from support.factories import Platform
 
@@ -33,7 +32,6 @@ ALIAS_BOMB = "\n".join(
         for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
     ]
 )
-OVERFLOWING = ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"]
 
 
 # -- JSON ---------------------------------------------------------------------------------------
@@ -149,92 +147,6 @@ async def test_a_declared_length_over_the_limit_reads_nothing() -> None:
     assert pulled == [] and refused.value.status == 413
     ok = _request([b"ab", b"cd"], [], {"content-length": "4"})
     assert await read_body(ok, 4) == b"abcd"
-
-
-# -- dates and strict types in request models ---------------------------------------------------
-
-
-class _When(BaseModel):
-    at: UtcDatetime
-
-
-def test_utc_datetime_refuses_numbers_and_overflow() -> None:
-    assert _When.model_validate({"at": "2026-07-01T09:00:00+02:00"}).at == datetime(
-        2026, 7, 1, 7, 0, tzinfo=UTC
-    )
-    for bad in [100000001, True, 1.5, "2026-07-01T09:00:00", *OVERFLOWING]:
-        with pytest.raises(ValidationError):
-            _When.model_validate({"at": bad})
-
-
-def test_submission_dates_that_overflow_or_are_numbers_are_422(platform: Platform) -> None:
-    for value in [*OVERFLOWING, 100000001]:
-        refused = platform.call(
-            "developer",
-            "POST",
-            "/submissions",
-            422,
-            json={"model_name": "M", "model_version": "1", "planned_release_at": value},
-        ).json()
-        assert refused["type"] == "urn:prereview:problem:invalid-input"
-        assert refused["errors"][0]["location"] == ["body", "planned_release_at"]
-    sub = platform.submit()
-    platform.call(
-        "developer",
-        "PATCH",
-        f"/submissions/{sub['id']}",
-        422,
-        json={"planned_release_at": OVERFLOWING[0]},
-    )
-
-
-def test_booleans_are_not_numbers(platform: Platform) -> None:
-    sub = platform.submit()
-    grant = platform.grant(sub["id"])
-    for body in ({"tokens_per_day": True}, {"requests_per_minute": 1.0}):
-        refused = platform.call(
-            "developer",
-            "PUT",
-            f"/submissions/{sub['id']}/grants/{grant['id']}/limits",
-            422,
-            json=body,
-        ).json()
-        assert refused["type"] == "urn:prereview:problem:invalid-input"
-    platform.call(
-        "developer",
-        "POST",
-        "/submissions",
-        422,
-        json={"model_name": "M", "model_version": "1", "parameter_count": True},
-    )
-
-
-# -- web forms ----------------------------------------------------------------------------------
-
-
-def test_whitespace_only_form_fields_are_422_not_500(platform: Platform) -> None:
-    sub = platform.submit()
-    platform.grant(sub["id"])
-    platform.client.cookies.clear()
-    platform.client.headers.update({"origin": "http://testserver"})
-    signed_in = platform.client.post(
-        "/web/login", data={"token": platform["agency"].token}, follow_redirects=False
-    )
-    assert signed_in.status_code == 303
-    for title, description in (("   ", "steps"), ("Bypass", " \t\n ")):
-        filed = platform.client.post(
-            f"/web/submissions/{sub['id']}/findings",
-            data={
-                "title": title,
-                "description": description,
-                "severity": "high",
-                "category": "safeguard_bypass",
-            },
-            follow_redirects=False,
-        )
-        assert filed.status_code == 422, filed.text
-    total = platform.call("developer", "GET", f"/submissions/{sub['id']}/findings", 200).json()
-    assert total["total"] == 0
 
 
 # -- JSON and form bodies are capped while they arrive ------------------------------------------

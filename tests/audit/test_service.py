@@ -7,25 +7,20 @@ from __future__ import annotations
 
 import base64
 import stat
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from prereview.audit import merkle, service, signing
+from prereview.audit import merkle, service
 from prereview.audit.checkpoint import parse_and_verify_checkpoint
 from prereview.audit.errors import ProofInvalid
 from prereview.audit.models import (
-    AuditCheckpoint,
     AuditEntry,
     AuditHead,
-    AuditKey,
     AuditNode,
-    AuditPublishedCheckpoint,
 )
 from prereview.audit.routes import router as audit_router
 from prereview.authz.actor import Actor
@@ -333,60 +328,3 @@ def test_a_developer_gets_its_entries_with_proofs(platform: Platform) -> None:
         merkle.verify_inclusion(
             forged, item["seq"], cp.size, [b64d(h) for h in item["inclusion"]["proof"]], cp.root
         )
-
-
-# --- Concurrent first checkpoints: one key row, no 500 ---------------------------------------
-
-READER = Actor("usr_agency", "org_agency", OrgKind.AGENCY, Role.MEMBER)
-
-
-def read_checkpoint_in_own_session(context: AppContext) -> tuple[int, str]:
-    with context.sessions() as db:
-        checkpoint, verifier = service.read_checkpoint(
-            db, READER, context.settings, context.clock.now()
-        )
-        return checkpoint.size, verifier
-
-
-def test_a_first_checkpoint_signed_meanwhile_by_another_request_is_used(
-    context: AppContext, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Request A is about to store the signing key when request B stores it, signs and commits
-    (the interleaving that made A fail with IntegrityError, a 500): A succeeds with B's key."""
-    labels = signing._key_label
-    other: list[tuple[int, str]] = []
-
-    def label_then_let_b_in(signer: Any) -> str:
-        if not other and threading.current_thread() is threading.main_thread():
-            b = threading.Thread(
-                target=lambda: other.append(read_checkpoint_in_own_session(context))
-            )
-            b.start()
-            b.join(timeout=60)
-            assert other, "request B did not finish while A was between its check and insert"
-        return labels(signer)
-
-    monkeypatch.setattr(signing, "_key_label", label_then_let_b_in)
-    mine = read_checkpoint_in_own_session(context)
-    assert mine == other[0]
-    with context.sessions() as db:
-        assert db.scalar(select(func.count()).select_from(AuditKey)) == 1
-        assert db.scalar(select(func.count()).select_from(AuditCheckpoint)) == 1
-        assert db.scalar(select(func.count()).select_from(AuditPublishedCheckpoint)) == 1
-    assert len(context.settings.audit_journal_path.read_text().splitlines()) == 1
-
-
-def test_concurrent_first_checkpoints_all_succeed_with_the_same_key(context: AppContext) -> None:
-    threads = 8
-    barrier = threading.Barrier(threads)
-
-    def first_call() -> tuple[int, str]:
-        barrier.wait(timeout=60)
-        return read_checkpoint_in_own_session(context)
-
-    with ThreadPoolExecutor(threads) as pool:
-        answers = [f.result(timeout=120) for f in [pool.submit(first_call) for _ in range(threads)]]
-    assert len(set(answers)) == 1, answers
-    with context.sessions() as db:
-        assert db.scalar(select(func.count()).select_from(AuditKey)) == 1
-        assert db.scalar(select(func.count()).select_from(AuditCheckpoint)) == 1

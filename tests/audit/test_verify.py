@@ -2,7 +2,7 @@
 
 Each kind of tampering must make the command exit non-zero naming the first bad entry, on
 SQLite and on PostgreSQL. The log is written through the single write path, ``record`` (the
-HTTP flows that call it are in test_audit_log.py), with a signed checkpoint part-way and one
+HTTP flows that call it are in test_service.py), with a signed checkpoint part-way and one
 at the end.
 """
 

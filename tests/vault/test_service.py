@@ -12,9 +12,9 @@ from prereview.audit.models import AuditHead
 from prereview.core.context import AppContext
 from prereview.vault import service as vault_service
 from prereview.vault.models import DataKeyRecord
-from prereview.vault.service import Vault, submission_context
+from prereview.vault.service import Vault, submission_key_context
 
-CONTEXT = submission_context("sub_concurrent")
+CONTEXT = submission_key_context("sub_concurrent")
 
 
 @pytest.fixture

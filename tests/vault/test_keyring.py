@@ -25,11 +25,11 @@ from prereview.vault.keys import (
     KeyProvider,
     WrappedKey,
     new_data_key,
-    submission_context,
+    submission_wrap_context,
 )
 from prereview.vault.stream import decrypt_iter, encrypt_iter
 
-CTX = submission_context("sub-1")
+CTX = submission_wrap_context("sub-1")
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def test_provider_satisfies_the_protocol(provider: LocalKeyProvider) -> None:
 def test_wrapped_key_moved_to_another_context_does_not_unwrap(provider: LocalKeyProvider) -> None:
     _, wrapped = new_data_key(provider, CTX)
     with pytest.raises(VaultIntegrityError, match="this context"):
-        provider.unwrap(wrapped, submission_context("sub-2"))
+        provider.unwrap(wrapped, submission_wrap_context("sub-2"))
 
 
 @pytest.mark.parametrize("at", [0, 11, 12, 30, 59])
@@ -235,7 +235,7 @@ def test_rewrap_checks_the_context(provider: LocalKeyProvider) -> None:
     _, wrapped = new_data_key(provider, CTX)
     provider.rotate()
     with pytest.raises(VaultIntegrityError):
-        provider.rewrap(wrapped, submission_context("sub-2"))
+        provider.rewrap(wrapped, submission_wrap_context("sub-2"))
 
 
 def test_retire_refuses_the_current_or_a_used_key(provider: LocalKeyProvider) -> None:
@@ -271,4 +271,4 @@ def test_data_keys_are_256_bits_and_contexts_differ() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         DataKey(b"\x00" * 16)
     assert DataKey.generate() != DataKey.generate()
-    assert submission_context("a") != submission_context("b")
+    assert submission_wrap_context("a") != submission_wrap_context("b")

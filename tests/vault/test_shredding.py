@@ -19,13 +19,13 @@ from prereview.vault.keys import (
     DataKey,
     WrappedKey,
     new_data_key,
-    submission_context,
+    submission_wrap_context,
     unwrap_or_shredded,
 )
 from prereview.vault.seal import open_, seal
 from prereview.vault.stream import decrypt_iter, encrypt_iter
 
-CTX = submission_context("sub-withdrawn")
+CTX = submission_wrap_context("sub-withdrawn")
 MARKER = b"MODEL-CARD: covered frontier model, internal codename BLUEFIN-7. "
 Stored = tuple[DataKey, WrappedKey, bytes]
 PLAINTEXT = MARKER * 2000 + bytes(range(256)) * 40 + b"\x00" * 50_000
@@ -85,7 +85,7 @@ def test_without_the_data_key_nothing_decrypts(
     """Every key still on the system after shredding (the master keys, other submissions'
     data keys) and fresh guesses fail on the very first chunk: no plaintext comes out."""
     _, _, blob = stored
-    other_dek, _ = new_data_key(provider, submission_context("sub-other"))
+    other_dek, _ = new_data_key(provider, submission_wrap_context("sub-other"))
     candidates = [*master_keys(provider, tmp_path / "keys.json"), other_dek, os.urandom(32)]
     for candidate in candidates:
         received: list[bytes] = []
@@ -109,7 +109,7 @@ def test_a_backup_of_the_wrapped_key_dies_with_its_master_key(
     re-wrapping the keys still alive and retiring the old master key makes the backup useless."""
     _, wrapped, _ = stored
     backup = WrappedKey.from_text(wrapped.to_text())
-    other = submission_context("sub-still-open")
+    other = submission_wrap_context("sub-still-open")
     other_dek, other_wrapped = new_data_key(provider, other)
 
     old_id = provider.current_key_id
@@ -140,7 +140,7 @@ def test_errors_name_stable_slugs_and_hide_keys(provider: LocalKeyProvider, stor
     attempts: list[Callable[[], object]] = [
         lambda: b"".join(decrypt_iter(dek, blob[:-1], associated_data=b"m1")),
         lambda: b"".join(decrypt_iter(dek, blob, associated_data=b"m2")),
-        lambda: provider.unwrap(wrapped, submission_context("elsewhere")),
+        lambda: provider.unwrap(wrapped, submission_wrap_context("elsewhere")),
     ]
     for attempt in attempts:
         with pytest.raises(VaultIntegrityError) as caught:

@@ -1,4 +1,5 @@
-"""Writers serialized on SQLite, readers never waiting, and a busy database never a 500.
+"""The engine (:mod:`prereview.core.db`): writers serialized on SQLite, readers never waiting,
+a busy database never a 500, and no statement's parameters in an error.
 
 SQLite's writers take the write lock at the first write (or FOR UPDATE read) of a transaction
 with BEGIN IMMEDIATE; plain reads run outside any transaction. The PostgreSQL runs check the
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from prereview.api import create_app
@@ -137,3 +138,22 @@ def test_a_get_succeeds_when_its_last_use_cannot_be_recorded(
             assert again.json()["id"] == sub["id"]
     finally:
         context.engine.dispose()
+
+
+# -- engines never quote a statement's parameters in errors ------------------------------------
+
+SECRET = "Model exfiltrates /etc/shadow via the sandbox's debug port 31337"
+
+
+def test_engines_hide_sql_parameters(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        with pytest.raises(Exception) as failed, engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO no_such_table (finding) VALUES (:finding)"),
+                {"finding": SECRET},
+            )
+    finally:
+        engine.dispose()
+    assert SECRET not in str(failed.value)
+    assert "hidden" in str(failed.value)
