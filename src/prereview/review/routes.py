@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -12,15 +12,15 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from prereview.audit.schemas import AuditEntryOut
-from prereview.authz.permissions import Permission, route_permission
-from prereview.authz.request import DB, CurrentActor
-from prereview.core.context import get_context
+from prereview.authz.request import Context, RequestContext
+from prereview.authz.usecase import exercises
 from prereview.core.filenames import content_disposition
 from prereview.core.markings import TLP, Marking
 from prereview.core.pagination import Page, PageRequest, page_of, page_request
 from prereview.core.streaming import body_pieces
-from prereview.review import materials, service
+from prereview.review import service
 from prereview.review.kinds import MaterialKind
+from prereview.review.materials import service as materials
 from prereview.review.models import Finding, Grant, Submission
 from prereview.review.schemas import (
     Contact,
@@ -49,16 +49,9 @@ router = APIRouter(tags=["review"])
 Paging = Annotated[PageRequest, Depends(page_request)]
 
 
-class Clocked:
-    """The time and the rules of this request."""
-
-    def __init__(self, request: Request) -> None:
-        context = get_context(request)
-        self.now: datetime = context.clock.now()
-        self.rules = service.Rules.from_settings(context.settings)
-
-
-Now = Annotated[Clocked, Depends(Clocked)]
+def rules_of(ctx: RequestContext) -> service.Rules:
+    """The review rules of this request's settings."""
+    return service.Rules.from_settings(ctx.settings)
 
 
 def window_out(window: Window) -> WindowOut:
@@ -70,7 +63,7 @@ def window_out(window: Window) -> WindowOut:
     )
 
 
-def submission_out(submission: Submission, at: Clocked, owner: bool) -> SubmissionOut:
+def submission_out(submission: Submission, ctx: RequestContext, owner: bool) -> SubmissionOut:
     return SubmissionOut(
         id=submission.id,
         developer_org_id=submission.developer_org_id,
@@ -87,18 +80,18 @@ def submission_out(submission: Submission, at: Clocked, owner: bool) -> Submissi
         withdrawn_at=submission.withdrawn_at,
         created_at=submission.created_at,
         updated_at=submission.updated_at,
-        window=window_out(service.window(submission, at.now, at.rules)),
+        window=window_out(service.window(submission, ctx.now, rules_of(ctx))),
     )
 
 
-def grant_out(grant: Grant, submission: Submission, at: Clocked) -> GrantOut:
+def grant_out(grant: Grant, submission: Submission, ctx: RequestContext) -> GrantOut:
     return GrantOut(
         id=grant.id,
         submission_id=grant.submission_id,
         agency_org_id=grant.agency_org_id,
         granted_at=grant.granted_at,
         revoked_at=grant.revoked_at,
-        active=service.grant_is_live(grant, submission, at.now, at.rules),
+        active=service.grant_is_live(grant, submission, ctx.now, rules_of(ctx)),
     )
 
 
@@ -121,156 +114,148 @@ def finding_out(finding: Finding) -> FindingOut:
     )
 
 
-def _owned(submission: Submission, actor: Any) -> bool:
-    return bool(submission.developer_org_id == actor.organisation_id)
+def _owned(submission: Submission, ctx: RequestContext) -> bool:
+    return bool(submission.developer_org_id == ctx.actor.organisation_id)
 
 
 @router.post(
     "/submissions",
     status_code=status.HTTP_201_CREATED,
     response_model=SubmissionOut,
-    openapi_extra=route_permission(Permission.SUBMISSION_CREATE),
+    openapi_extra=exercises(service.create_submission),
 )
-def create_submission(
-    data: SubmissionCreate, db: DB, actor: CurrentActor, at: Now
-) -> SubmissionOut:
-    submission = service.create_submission(db, actor, data, at.now)
-    return submission_out(submission, at, owner=True)
+def create_submission(data: SubmissionCreate, ctx: Context) -> SubmissionOut:
+    submission = service.create_submission(ctx.db, ctx.actor, data, ctx.now)
+    return submission_out(submission, ctx, owner=True)
 
 
 @router.get(
     "/submissions",
     response_model=Page[SubmissionOut],
-    openapi_extra=route_permission(Permission.SUBMISSION_LIST),
+    openapi_extra=exercises(service.list_submissions),
 )
-def list_submissions(db: DB, actor: CurrentActor, at: Now, page: Paging) -> Page[SubmissionOut]:
-    found = service.list_submissions(db, actor, page, at.now, at.rules)
-    return page_of(found, lambda s: submission_out(s, at, _owned(s, actor)))
+def list_submissions(ctx: Context, page: Paging) -> Page[SubmissionOut]:
+    found = service.list_submissions(ctx.db, ctx.actor, page, ctx.now, rules_of(ctx))
+    return page_of(found, lambda s: submission_out(s, ctx, _owned(s, ctx)))
 
 
 @router.get(
     "/submissions/{submission_id}",
     response_model=SubmissionOut,
-    openapi_extra=route_permission(Permission.SUBMISSION_READ),
+    openapi_extra=exercises(service.get_submission),
 )
-def read_submission(submission_id: str, db: DB, actor: CurrentActor, at: Now) -> SubmissionOut:
-    submission = service.get_submission(db, actor, submission_id, at.now, at.rules)
-    return submission_out(submission, at, _owned(submission, actor))
+def read_submission(submission_id: str, ctx: Context) -> SubmissionOut:
+    submission = service.get_submission(ctx.db, ctx.actor, submission_id, ctx.now, rules_of(ctx))
+    return submission_out(submission, ctx, _owned(submission, ctx))
 
 
 @router.patch(
     "/submissions/{submission_id}",
     response_model=SubmissionOut,
-    openapi_extra=route_permission(Permission.SUBMISSION_UPDATE),
+    openapi_extra=exercises(service.update_submission),
 )
-def update_submission(
-    submission_id: str, data: SubmissionUpdate, db: DB, actor: CurrentActor, at: Now
-) -> SubmissionOut:
-    submission = service.update_submission(db, actor, submission_id, data, at.now)
-    return submission_out(submission, at, owner=True)
+def update_submission(submission_id: str, data: SubmissionUpdate, ctx: Context) -> SubmissionOut:
+    submission = service.update_submission(ctx.db, ctx.actor, submission_id, data, ctx.now)
+    return submission_out(submission, ctx, owner=True)
 
 
 @router.post(
     "/submissions/{submission_id}/release",
     response_model=SubmissionOut,
-    openapi_extra=route_permission(Permission.SUBMISSION_RELEASE),
+    openapi_extra=exercises(service.release),
 )
-def release(submission_id: str, db: DB, actor: CurrentActor, at: Now) -> SubmissionOut:
-    submission = service.release(db, actor, submission_id, at.now)
-    return submission_out(submission, at, owner=True)
+def release(submission_id: str, ctx: Context) -> SubmissionOut:
+    submission = service.release(ctx.db, ctx.actor, submission_id, ctx.now)
+    return submission_out(submission, ctx, owner=True)
 
 
 @router.post(
     "/submissions/{submission_id}/withdraw",
     response_model=SubmissionOut,
-    openapi_extra=route_permission(Permission.SUBMISSION_WITHDRAW),
+    openapi_extra=exercises(service.withdraw),
 )
 def withdraw(
-    submission_id: str, db: DB, actor: CurrentActor, at: Now, data: WithdrawRequest | None = None
+    submission_id: str, ctx: Context, data: WithdrawRequest | None = None
 ) -> SubmissionOut:
     reason = data.reason if data else ""
-    submission = service.withdraw(db, actor, submission_id, reason, at.now)
-    return submission_out(submission, at, owner=True)
+    submission = service.withdraw(ctx.db, ctx.actor, submission_id, reason, ctx.now)
+    return submission_out(submission, ctx, owner=True)
 
 
 @router.get(
     "/submissions/{submission_id}/window",
     response_model=WindowOut,
-    openapi_extra=route_permission(Permission.WINDOW_READ),
+    openapi_extra=exercises(service.get_window),
 )
-def read_window(submission_id: str, db: DB, actor: CurrentActor, at: Now) -> WindowOut:
-    return window_out(service.get_window(db, actor, submission_id, at.now, at.rules))
+def read_window(submission_id: str, ctx: Context) -> WindowOut:
+    return window_out(service.get_window(ctx.db, ctx.actor, submission_id, ctx.now, rules_of(ctx)))
 
 
 @router.put(
     "/submissions/{submission_id}/window",
     response_model=WindowOut,
-    openapi_extra=route_permission(Permission.SUBMISSION_UPDATE),
+    openapi_extra=exercises(service.change_window),
 )
-def change_window(
-    submission_id: str, data: WindowChange, db: DB, actor: CurrentActor, at: Now
-) -> WindowOut:
-    submission = service.change_window(db, actor, submission_id, data.days, at.now, at.rules)
-    return window_out(service.window(submission, at.now, at.rules))
+def change_window(submission_id: str, data: WindowChange, ctx: Context) -> WindowOut:
+    submission = service.change_window(
+        ctx.db, ctx.actor, submission_id, data.days, ctx.now, rules_of(ctx)
+    )
+    return window_out(service.window(submission, ctx.now, rules_of(ctx)))
 
 
 @router.post(
     "/submissions/{submission_id}/grants",
     status_code=status.HTTP_201_CREATED,
     response_model=GrantOut,
-    openapi_extra=route_permission(Permission.GRANT_CREATE),
+    openapi_extra=exercises(service.grant),
 )
-def create_grant(
-    submission_id: str, data: GrantCreate, db: DB, actor: CurrentActor, at: Now
-) -> GrantOut:
-    grant = service.grant(db, actor, submission_id, data, at.now, at.rules)
-    return grant_out(grant, grant.submission, at)
+def create_grant(submission_id: str, data: GrantCreate, ctx: Context) -> GrantOut:
+    grant = service.grant(ctx.db, ctx.actor, submission_id, data, ctx.now, rules_of(ctx))
+    return grant_out(grant, grant.submission, ctx)
 
 
 @router.get(
     "/submissions/{submission_id}/grants",
     response_model=list[GrantOut],
-    openapi_extra=route_permission(Permission.GRANT_LIST),
+    openapi_extra=exercises(service.list_grants),
 )
-def list_grants(submission_id: str, db: DB, actor: CurrentActor, at: Now) -> list[GrantOut]:
-    submission, grants = service.list_grants(db, actor, submission_id, at.now, at.rules)
-    return [grant_out(g, submission, at) for g in grants]
+def list_grants(submission_id: str, ctx: Context) -> list[GrantOut]:
+    submission, grants = service.list_grants(
+        ctx.db, ctx.actor, submission_id, ctx.now, rules_of(ctx)
+    )
+    return [grant_out(g, submission, ctx) for g in grants]
 
 
 @router.post(
     "/submissions/{submission_id}/grants/{grant_id}/revoke",
     response_model=GrantOut,
-    openapi_extra=route_permission(Permission.GRANT_REVOKE),
+    openapi_extra=exercises(service.revoke_grant),
 )
-def revoke_grant(
-    submission_id: str, grant_id: str, db: DB, actor: CurrentActor, at: Now
-) -> GrantOut:
-    submission, grant = service.revoke_grant(db, actor, submission_id, grant_id, at.now)
-    return grant_out(grant, submission, at)
+def revoke_grant(submission_id: str, grant_id: str, ctx: Context) -> GrantOut:
+    submission, grant = service.revoke_grant(ctx.db, ctx.actor, submission_id, grant_id, ctx.now)
+    return grant_out(grant, submission, ctx)
 
 
 @router.post(
     "/submissions/{submission_id}/nominations",
     status_code=status.HTTP_201_CREATED,
     response_model=NominationOut,
-    openapi_extra=route_permission(Permission.NOMINATION_CREATE),
+    openapi_extra=exercises(service.nominate),
 )
-def nominate(
-    submission_id: str, data: NominationCreate, db: DB, actor: CurrentActor, at: Now
-) -> NominationOut:
-    nomination = service.nominate(db, actor, submission_id, data, at.now, at.rules)
+def nominate(submission_id: str, data: NominationCreate, ctx: Context) -> NominationOut:
+    nomination = service.nominate(ctx.db, ctx.actor, submission_id, data, ctx.now, rules_of(ctx))
     return NominationOut.model_validate(nomination)
 
 
 @router.get(
     "/submissions/{submission_id}/nominations",
     response_model=list[NominationOut],
-    openapi_extra=route_permission(Permission.NOMINATION_LIST),
+    openapi_extra=exercises(service.list_nominations),
 )
-def list_nominations(
-    submission_id: str, db: DB, actor: CurrentActor, at: Now
-) -> list[NominationOut]:
-    found: Sequence[Any] = service.list_nominations(db, actor, submission_id, at.now, at.rules)
+def list_nominations(submission_id: str, ctx: Context) -> list[NominationOut]:
+    found: Sequence[Any] = service.list_nominations(
+        ctx.db, ctx.actor, submission_id, ctx.now, rules_of(ctx)
+    )
     return [NominationOut.model_validate(n) for n in found]
 
 
@@ -280,14 +265,12 @@ def _decide(
     def decide(
         submission_id: str,
         nomination_id: str,
-        db: DB,
-        actor: CurrentActor,
-        at: Now,
+        ctx: Context,
         data: NominationDecision | None = None,
     ) -> NominationOut:
         note = data.note if data else ""
         nomination = service.decide_nomination(
-            db, actor, submission_id, nomination_id, consent, note, at.now
+            ctx.db, ctx.actor, submission_id, nomination_id, consent, note, ctx.now
         )
         return NominationOut.model_validate(nomination)
 
@@ -300,14 +283,14 @@ router.add_api_route(
     _decide(True),
     methods=["POST"],
     response_model=NominationOut,
-    openapi_extra=route_permission(Permission.NOMINATION_DECIDE),
+    openapi_extra=exercises(service.decide_nomination),
 )
 router.add_api_route(
     "/submissions/{submission_id}/nominations/{nomination_id}/decline",
     _decide(False),
     methods=["POST"],
     response_model=NominationOut,
-    openapi_extra=route_permission(Permission.NOMINATION_DECIDE),
+    openapi_extra=exercises(service.decide_nomination),
 )
 
 
@@ -315,52 +298,44 @@ router.add_api_route(
     "/submissions/{submission_id}/findings",
     status_code=status.HTTP_201_CREATED,
     response_model=FindingOut,
-    openapi_extra=route_permission(Permission.FINDING_CREATE),
+    openapi_extra=exercises(service.file_finding),
 )
-def file_finding(
-    submission_id: str, data: FindingCreate, db: DB, actor: CurrentActor, at: Now
-) -> FindingOut:
-    finding = service.file_finding(db, actor, submission_id, data, at.now, at.rules)
+def file_finding(submission_id: str, data: FindingCreate, ctx: Context) -> FindingOut:
+    finding = service.file_finding(ctx.db, ctx.actor, submission_id, data, ctx.now, rules_of(ctx))
     return finding_out(finding)
 
 
 @router.get(
     "/submissions/{submission_id}/findings",
     response_model=Page[FindingOut],
-    openapi_extra=route_permission(Permission.FINDING_LIST),
+    openapi_extra=exercises(service.list_findings),
 )
-def list_findings(
-    submission_id: str, db: DB, actor: CurrentActor, at: Now, page: Paging
-) -> Page[FindingOut]:
-    found = service.list_findings(db, actor, submission_id, page, at.now, at.rules)
+def list_findings(submission_id: str, ctx: Context, page: Paging) -> Page[FindingOut]:
+    found = service.list_findings(ctx.db, ctx.actor, submission_id, page, ctx.now, rules_of(ctx))
     return page_of(found, finding_out)
 
 
 @router.get(
     "/findings/{finding_id}",
     response_model=FindingOut,
-    openapi_extra=route_permission(Permission.FINDING_READ),
+    openapi_extra=exercises(service.get_finding),
 )
-def read_finding(finding_id: str, db: DB, actor: CurrentActor, at: Now) -> FindingOut:
-    return finding_out(service.get_finding(db, actor, finding_id, at.now))
+def read_finding(finding_id: str, ctx: Context) -> FindingOut:
+    return finding_out(service.get_finding(ctx.db, ctx.actor, finding_id, ctx.now))
 
 
 @router.post(
     "/findings/{finding_id}/responses",
     status_code=status.HTTP_201_CREATED,
     response_model=FindingOut,
-    openapi_extra=route_permission(Permission.FINDING_RESPOND),
+    openapi_extra=exercises(service.respond),
 )
-def respond(
-    finding_id: str, data: ResponseCreate, db: DB, actor: CurrentActor, at: Now
-) -> FindingOut:
-    return finding_out(service.respond(db, actor, finding_id, data, at.now))
+def respond(finding_id: str, data: ResponseCreate, ctx: Context) -> FindingOut:
+    return finding_out(service.respond(ctx.db, ctx.actor, finding_id, data, ctx.now))
 
 
-@router.get(
-    "/queue", response_model=list[QueueItem], openapi_extra=route_permission(Permission.QUEUE_READ)
-)
-def read_queue(db: DB, actor: CurrentActor, at: Now) -> list[QueueItem]:
+@router.get("/queue", response_model=list[QueueItem], openapi_extra=exercises(service.queue))
+def read_queue(ctx: Context) -> list[QueueItem]:
     return [
         QueueItem(
             submission_id=s.id,
@@ -370,19 +345,17 @@ def read_queue(db: DB, actor: CurrentActor, at: Now) -> list[QueueItem]:
             window=window_out(w),
             my_findings=count,
         )
-        for s, w, count in service.queue(db, actor, at.now, at.rules)
+        for s, w, count in service.queue(ctx.db, ctx.actor, ctx.now, rules_of(ctx))
     ]
 
 
 @router.get(
     "/submissions/{submission_id}/audit",
     response_model=Page[AuditEntryOut],
-    openapi_extra=route_permission(Permission.AUDIT_READ),
+    openapi_extra=exercises(service.audit_trail),
 )
-def read_audit(
-    submission_id: str, db: DB, actor: CurrentActor, at: Now, page: Paging
-) -> Page[AuditEntryOut]:
-    found = service.audit_trail(db, actor, submission_id, page, at.now, at.rules)
+def read_audit(submission_id: str, ctx: Context, page: Paging) -> Page[AuditEntryOut]:
+    found = service.audit_trail(ctx.db, ctx.actor, submission_id, page, ctx.now, rules_of(ctx))
     return page_of(found, AuditEntryOut.from_entry)
 
 
@@ -399,15 +372,13 @@ Filename = Annotated[str, Query(min_length=1, max_length=255, pattern=r"^[^/\\\x
     "/submissions/{submission_id}/materials",
     status_code=status.HTTP_201_CREATED,
     response_model=MaterialOut,
-    openapi_extra=route_permission(Permission.MATERIAL_CREATE) | _BINARY_BODY,
+    openapi_extra=exercises(materials.plan_upload) | _BINARY_BODY,
 )
 async def upload_material(
     request: Request,
     submission_id: str,
-    db: DB,
-    actor: CurrentActor,
+    ctx: Context,
     vault: VaultDep,
-    at: Now,
     filename: Filename,
     kind: MaterialKind = MaterialKind.OTHER,
     tlp: TLP = TLP.AMBER_STRICT,
@@ -417,24 +388,24 @@ async def upload_material(
     content_type = request.headers.get("content-type", "application/octet-stream")[:120]
     plan = await run_in_threadpool(
         materials.plan_upload,
-        db,
-        actor,
+        ctx.db,
+        ctx.actor,
         submission_id,
         kind=kind,
         filename=filename,
         content_type=content_type,
         tlp=tlp,
         markings=marking or [],
-        now=at.now,
+        now=ctx.now,
     )
     chunks = body_pieces(request)
 
-    limit = get_context(request).settings.max_material_bytes
+    limit = ctx.settings.max_material_bytes
     stored = await to_thread.run_sync(
-        lambda: materials.stream_upload(db, vault, plan, chunks, limit, at.now)
+        lambda: materials.stream_upload(ctx.db, vault, plan, chunks, limit, ctx.now)
     )
     material = await run_in_threadpool(
-        materials.finish_upload, db, vault, actor, plan, stored, at.now
+        materials.finish_upload, ctx.db, vault, ctx.actor, plan, stored, ctx.now
     )
     return MaterialOut.model_validate(material)
 
@@ -442,21 +413,21 @@ async def upload_material(
 @router.get(
     "/submissions/{submission_id}/materials",
     response_model=list[MaterialOut],
-    openapi_extra=route_permission(Permission.MATERIAL_LIST),
+    openapi_extra=exercises(materials.list_materials),
 )
-def list_materials(submission_id: str, db: DB, actor: CurrentActor, at: Now) -> list[MaterialOut]:
-    found = materials.list_materials(db, actor, submission_id, at.now, at.rules)
+def list_materials(submission_id: str, ctx: Context) -> list[MaterialOut]:
+    found = materials.list_materials(ctx.db, ctx.actor, submission_id, ctx.now, rules_of(ctx))
     return [MaterialOut.model_validate(m) for m in found]
 
 
 @router.get(
     "/materials/{material_id}",
     response_model=MaterialOut,
-    openapi_extra=route_permission(Permission.MATERIAL_READ),
+    openapi_extra=exercises(materials.get_material),
 )
-def read_material(material_id: str, db: DB, actor: CurrentActor, at: Now) -> MaterialOut:
+def read_material(material_id: str, ctx: Context) -> MaterialOut:
     return MaterialOut.model_validate(
-        materials.get_material(db, actor, material_id, at.now, at.rules)
+        materials.get_material(ctx.db, ctx.actor, material_id, ctx.now, rules_of(ctx))
     )
 
 
@@ -464,15 +435,13 @@ def read_material(material_id: str, db: DB, actor: CurrentActor, at: Now) -> Mat
     "/materials/{material_id}/content",
     response_class=StreamingResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
-    openapi_extra=route_permission(Permission.MATERIAL_DOWNLOAD),
+    openapi_extra=exercises(materials.open_material),
 )
-def download_material(
-    request: Request, material_id: str, db: DB, actor: CurrentActor, vault: VaultDep, at: Now
-) -> StreamingResponse:
+def download_material(material_id: str, ctx: Context, vault: VaultDep) -> StreamingResponse:
     """The decrypted bytes, verified chunk by chunk; an integrity failure aborts the transfer."""
-    retention = timedelta(days=get_context(request).settings.retention_days)
+    retention = timedelta(days=ctx.settings.retention_days)
     material, chunks = materials.open_material(
-        db, vault, actor, material_id, at.now, at.rules, retention
+        ctx.db, vault, ctx.actor, material_id, ctx.now, rules_of(ctx), retention
     )
     return StreamingResponse(
         chunks,

@@ -14,6 +14,7 @@ from prereview.audit.models import AuditEntry
 from prereview.core.clock import FixedClock
 from prereview.vault.models import DataKeyRecord
 from support.factories import Platform
+from support.factories.review import consent_partner
 
 CARD = b"Model card for Atlas 2.0. Known limitations: writes exploits for web CVEs. " * 2000
 
@@ -92,16 +93,7 @@ def test_large_upload_streams_in_many_chunks(platform: Platform) -> None:
 def test_partners_see_only_what_is_marked_shareable(platform: Platform) -> None:
     sub = platform.submit()
     platform.grant(sub["id"])
-    nomination = platform.call(
-        "agency",
-        "POST",
-        f"/submissions/{sub['id']}/nominations",
-        201,
-        json={"partner_org_id": platform["partner"].org_id, "reason": "hospital"},
-    ).json()
-    platform.call(
-        "developer", "POST", f"/submissions/{sub['id']}/nominations/{nomination['id']}/consent", 200
-    )
+    consent_partner(platform, sub["id"], reason="hospital")
     shared = upload(
         platform, sub["id"], b"shareable summary", filename="summary.md", tlp="TLP:GREEN"
     )

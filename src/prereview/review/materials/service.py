@@ -16,9 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.audit.usecase import commit_audited, reach
 from prereview.authz.actor import Actor
 from prereview.authz.permissions import Permission
-from prereview.authz.policy import Access, authorize
+from prereview.authz.policy import Access
+from prereview.authz.usecase import use_case
 from prereview.core.errors import InvalidInput, NotFound
 from prereview.core.filenames import clean_filename
 from prereview.core.ids import new_id
@@ -26,10 +28,18 @@ from prereview.core.markings import TLP, Marking
 from prereview.review import errors
 from prereview.review.kinds import MaterialKind
 from prereview.review.models import Material, Submission
-from prereview.review.service import Rules, access_to, load_submission, owned_submission, window
+from prereview.review.submissions import (
+    Rules,
+    access_to,
+    knows_of,
+    load_submission,
+    owned_submission,
+    reach_submission,
+    window,
+)
 from prereview.vault import service as vault_service
 from prereview.vault.errors import KeyShredded
-from prereview.vault.service import Vault, submission_context
+from prereview.vault.service import Vault, submission_key_context
 
 
 class MaterialNotFound(NotFound):
@@ -59,6 +69,7 @@ class MaterialPlan:
     markings: tuple[Marking, ...]
 
 
+@use_case(Permission.MATERIAL_CREATE)
 def plan_upload(
     db: Session,
     actor: Actor,
@@ -73,7 +84,7 @@ def plan_upload(
 ) -> MaterialPlan:
     """Authorize an upload before any byte is read."""
     submission = owned_submission(db, actor, submission_id, Permission.MATERIAL_CREATE)
-    context = submission_context(submission.id)
+    context = submission_key_context(submission.id)
     if submission.withdrawn_at is not None or vault_service.is_shredded(db, context):
         raise errors.WindowClosed("the submission was withdrawn; it takes no more materials")
     db.commit()  # end the read: nothing may stay open while the body streams
@@ -146,17 +157,16 @@ def finish_upload(
         )
         db.add(material)
         db.flush()
-        audit.record(
+        commit_audited(
             db,
-            actor=actor,
-            action=Permission.MATERIAL_CREATE,
+            actor,
+            Permission.MATERIAL_CREATE,
             object_type="material",
             object_id=material.id,
             submission_id=plan.submission_id,
             at=now,
             detail={"filename": plan.filename, "size": stored.size, "sha256": stored.sha256},
         )
-        db.commit()
     return material
 
 
@@ -173,44 +183,46 @@ def _visible_materials(
     return [m for m in rows if m.tlp.shareable_with_partners]
 
 
+@use_case(Permission.MATERIAL_LIST)
 def list_materials(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: Rules
 ) -> list[Material]:
     """Materials the actor may see now: all for the developer and granted agencies, those
     marked shareable for consented partners."""
-    submission = load_submission(db, submission_id)
-    access = access_to(db, actor, submission, now, rules)
-    if not (access.owner or access.had_access):
-        raise errors.SubmissionNotFound(f"no submission '{submission_id}'")
-    authorize(actor, Permission.MATERIAL_LIST, access)
+    submission, access = reach_submission(
+        db, actor, submission_id, Permission.MATERIAL_LIST, now, rules
+    )
     return _visible_materials(db, actor, submission, access)
 
 
 def _authorized(
     db: Session, actor: Actor, material_id: str, permission: Permission, now: datetime, rules: Rules
 ) -> tuple[Material, Submission]:
-    material = db.get(Material, material_id)
-    if material is None:
-        raise MaterialNotFound(f"no material '{material_id}'")
-    submission = load_submission(db, material.submission_id)
-    access = access_to(db, actor, submission, now, rules)
-    if not (access.owner or access.had_access):
-        raise MaterialNotFound(f"no material '{material_id}'")
-    shareable = material.tlp.shareable_with_partners
-    authorize(
-        actor,
-        permission,
-        Access(
+    """A material with its submission, hidden like the submission, and authorized with the
+    submission's access plus whether the material's TLP lets it reach partners."""
+
+    def relation(material: Material) -> Access:
+        access = access_to(db, actor, load_submission(db, material.submission_id), now, rules)
+        return Access(
             owner=access.owner,
             granted_agency=access.granted_agency,
             consented_partner=access.consented_partner,
             had_access=access.had_access,
-            shareable=shareable,
-        ),
+            shareable=material.tlp.shareable_with_partners,
+        )
+
+    material, _ = reach(
+        actor,
+        permission,
+        db.get(Material, material_id),
+        relation,
+        hidden=lambda: MaterialNotFound(f"no material '{material_id}'"),
+        knows=knows_of,
     )
-    return material, submission
+    return material, load_submission(db, material.submission_id)
 
 
+@use_case(Permission.MATERIAL_READ)
 def get_material(
     db: Session, actor: Actor, material_id: str, now: datetime, rules: Rules
 ) -> Material:
@@ -228,6 +240,7 @@ def retention_ended(
     )
 
 
+@use_case(Permission.MATERIAL_DOWNLOAD)
 def open_material(
     db: Session,
     vault: Vault,
@@ -241,27 +254,28 @@ def open_material(
     material, submission = _authorized(
         db, actor, material_id, Permission.MATERIAL_DOWNLOAD, now, rules
     )
-    context = submission_context(submission.id)
+    context = submission_key_context(submission.id)
     if retention_ended(submission, now, rules, retention) and _shred(db, submission, now):
         db.commit()
     chunks = vault_service.open_blob(db, vault, context, material.id, now)
-    audit.record(
+    commit_audited(
         db,
-        actor=actor,
-        action=Permission.MATERIAL_DOWNLOAD,
+        actor,
+        Permission.MATERIAL_DOWNLOAD,
         object_type="material",
         object_id=material.id,
         submission_id=submission.id,
         at=now,
         detail={"filename": material.filename, "sha256": material.sha256},
     )
-    db.commit()
     return material, chunks
 
 
 def _shred(db: Session, submission: Submission, now: datetime) -> bool:
-    """Destroy the submission's data key for retention, with its audit entry, once."""
-    if not vault_service.shred(db, submission_context(submission.id), now):
+    """Destroy the submission's data key for retention, with its audit entry, once.
+
+    It does not commit: the sweep of :func:`shred_expired` commits all its shreds at once."""
+    if not vault_service.shred(db, submission_key_context(submission.id), now):
         return False
     audit.record(
         db,

@@ -126,7 +126,7 @@ def shred_expired() -> None:
     from prereview.core.context import AppContext
     from prereview.core.db import transaction
     from prereview.core.settings import load_settings
-    from prereview.review import materials as use_cases
+    from prereview.review.materials import service as use_cases
     from prereview.review.service import Rules
 
     settings = load_settings()
