@@ -123,8 +123,8 @@ def serve_gateway(port: int, upstream_url: str, audit_path: str) -> None:
         MemoryLimiter,
         SecretHeaders,
     )
-    from prereview.gateway.interfaces import CallRecord
-    from prereview.gateway.upstreams import UpstreamGuard
+    from prereview.gateway.engine.interfaces import CallRecord
+    from prereview.gateway.engine.upstreams import UpstreamGuard
 
     audit_file = open(audit_path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the server
 
@@ -134,7 +134,7 @@ def serve_gateway(port: int, upstream_url: str, audit_path: str) -> None:
                 {
                     "call": c.call_id,
                     "at": c.started_at.isoformat(),
-                    "grant": c.grant_id,
+                    "grant": c.access_id,
                     "key": c.key_id,
                     "model": c.model,
                     "status": c.status,
@@ -154,7 +154,7 @@ def serve_gateway(port: int, upstream_url: str, audit_path: str) -> None:
     resolver = InMemoryGrantResolver()
     resolver.add(
         GATEWAY_KEY,
-        grant_id="grant-bench",
+        access_id="grant-bench",
         upstream_base_url=upstream_url,
         upstream_model=UPSTREAM_MODEL,
         public_model=PUBLIC_MODEL,
@@ -209,8 +209,8 @@ def setup_platform(workdir: str, upstream_url: str) -> tuple[str, str]:
     from prereview.core.migrate import upgrade
     from prereview.demo import seed
     from prereview.gateway import service as gateway
+    from prereview.gateway.engine.upstreams import UpstreamGuard
     from prereview.gateway.schemas import KeyCreate, LimitsSet, UpstreamSet
-    from prereview.gateway.upstreams import UpstreamGuard
     from prereview.identity import service as identity
     from prereview.identity.models import User
     from prereview.review import service as review
@@ -491,7 +491,7 @@ def main(argv: list[str] | None = None) -> None:
     upstream_argv = [
         python,
         "-c",
-        "import uvicorn; from prereview.gateway.upstream_sim import SimUpstream; "
+        "import uvicorn; from prereview.gateway.testing.upstream_sim import SimUpstream; "
         f"uvicorn.run(SimUpstream({UPSTREAM_KEY!r}), host='127.0.0.1', port={upstream_port}, "
         "loop='uvloop', http='httptools', access_log=False, log_level='warning', "
         "lifespan='off', backlog=4096)",

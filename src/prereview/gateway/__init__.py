@@ -1,12 +1,16 @@
 """Model access for reviewers: an OpenAI-compatible gateway to the developer's endpoint.
 
-The engine (:class:`GatewayApp`) is a bare ASGI application that the API mounts at
-``/gateway``. It depends on the rest of prereview only through the protocols in
-:mod:`prereview.gateway.interfaces`: a :class:`GrantResolver`, a :class:`UsageSink` and a
-:class:`TranscriptSink`.
+Three parts. :mod:`prereview.gateway.engine` is the proxy machinery (:class:`GatewayApp`, a
+bare ASGI application the API mounts at ``/gateway``, with its relay, SSE, limits and sinks);
+it knows none of the platform's tables and depends on the rest of prereview only through the
+protocols in :mod:`prereview.gateway.engine.interfaces`: a :class:`GrantResolver`, a
+:class:`UsageSink` and a :class:`TranscriptSink`. The capability modules at this level plug the
+platform in: ``models``, ``service`` (the use cases), ``snapshots`` and ``resolver`` (who may
+reach the model now), ``journal``, ``mount``, ``routes``, ``commands``, ``schemas`` and
+``errors``. :mod:`prereview.gateway.testing` holds the upstream simulator and the harness.
 """
 
-from prereview.gateway.interfaces import (
+from prereview.gateway.engine.interfaces import (
     CallRecord,
     GrantContext,
     GrantLimits,
@@ -17,9 +21,9 @@ from prereview.gateway.interfaces import (
     TranscriptSink,
     UsageSink,
 )
-from prereview.gateway.limits import Limiter, MemoryLimiter, RedisLimiter
-from prereview.gateway.memory import BatchingSink, CollectingStore, InMemoryGrantResolver
-from prereview.gateway.proxy import GatewayApp, GatewayConfig
+from prereview.gateway.engine.limits import Limiter, MemoryLimiter, RedisLimiter
+from prereview.gateway.engine.memory import BatchingSink, CollectingStore, InMemoryGrantResolver
+from prereview.gateway.engine.proxy import GatewayApp, GatewayConfig
 
 __all__ = [
     "BatchingSink",

@@ -218,7 +218,7 @@ def transcript_show(
 )
 def sim(ctx: typer.Context) -> None:
     """Serve the OpenAI-compatible upstream simulator (try: --port 8001 --api-key sk-sim)."""
-    from prereview.gateway.upstream_sim import main
+    from prereview.gateway.testing.upstream_sim import main
 
     main(list(ctx.args))
 

@@ -59,7 +59,7 @@ class GatewayAccessClosed(Forbidden):
         detail: str,
         *,
         reason: str,
-        grant_id: str | None = None,
+        access_id: str | None = None,
         org_id: str | None = None,
         submission_id: str | None = None,
         key_id: str | None = None,
@@ -70,7 +70,7 @@ class GatewayAccessClosed(Forbidden):
         super().__init__(detail, reason=reason, **extra)
         self.reason = reason
         # For the audit record of the refused call only; not part of the problem document.
-        self.grant_id = grant_id
+        self.access_id = access_id
         self.org_id = org_id
         self.submission_id = submission_id
         self.key_id = key_id

@@ -33,9 +33,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from prereview.core.clock import Clock
 from prereview.core.db import transaction
 from prereview.gateway import service
-from prereview.gateway.calls import JournalState
+from prereview.gateway.engine.calls import JournalState
+from prereview.gateway.engine.interfaces import CallRecord
 from prereview.gateway.errors import GatewayAuditBehind
-from prereview.gateway.interfaces import CallRecord
 from prereview.gateway.models import GatewayCallJournal
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,10 @@ def record_from_json(data: dict[str, Any]) -> CallRecord:
     """The :class:`CallRecord` kept by :func:`record_to_json`."""
     fields = dict(data)
     fields["started_at"] = datetime.fromisoformat(fields["started_at"])
+    if "grant_id" in fields:
+        # Written before the field was renamed (it always held a grant or a nomination id):
+        # a journal row left by an older process is still moved into the audit log.
+        fields["access_id"] = fields.pop("grant_id")
     return CallRecord(**fields)
 
 
@@ -156,7 +160,7 @@ class _LoopState:
 
 
 class DbCallJournal:
-    """The engine's :class:`~prereview.gateway.interfaces.CallJournal` over the database.
+    """The engine's :class:`~prereview.gateway.engine.interfaces.CallJournal` over the database.
 
     :meth:`start` (awaited before the gateway serves) moves what earlier processes left and
     starts the writer and the mover; :meth:`aclose` finishes both. Each event loop that serves

@@ -23,14 +23,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from prereview.core.context import AppContext
 from prereview.core.db import transaction
 from prereview.gateway import service
-from prereview.gateway.access import DbGrantResolver, RedisInvalidation
+from prereview.gateway.engine.interfaces import CallRecord, TranscriptRecord
+from prereview.gateway.engine.limits import Limiter, MemoryLimiter, RedisLimiter
+from prereview.gateway.engine.memory import BatchingSink
+from prereview.gateway.engine.proxy import GatewayApp, GatewayConfig
+from prereview.gateway.engine.upstreams import UpstreamGuard
 from prereview.gateway.errors import InvalidUpstream
-from prereview.gateway.interfaces import CallRecord, TranscriptRecord
 from prereview.gateway.journal import DbCallJournal
-from prereview.gateway.limits import Limiter, MemoryLimiter, RedisLimiter
-from prereview.gateway.memory import BatchingSink
-from prereview.gateway.proxy import GatewayApp, GatewayConfig
-from prereview.gateway.upstreams import UpstreamGuard
+from prereview.gateway.resolver import DbGrantResolver, RedisInvalidation
 from prereview.vault.service import Vault
 
 log = logging.getLogger(__name__)

@@ -6,15 +6,13 @@ The model calls themselves are served by the engine mounted at ``/gateway`` (see
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from fastapi import APIRouter, Request, status
 
-from fastapi import APIRouter, Depends, Request, status
-
-from prereview.authz.permissions import Permission, route_permission
-from prereview.authz.request import DB, CurrentActor
+from prereview.authz.request import Context, RequestContext
+from prereview.authz.usecase import exercises
 from prereview.core.context import get_context
 from prereview.gateway import service
+from prereview.gateway.engine.upstreams import UpstreamGuard
 from prereview.gateway.models import GatewayKey, GatewayTranscript, GatewayUpstream
 from prereview.gateway.mount import GATEWAY_PATH
 from prereview.gateway.schemas import (
@@ -28,23 +26,15 @@ from prereview.gateway.schemas import (
     UpstreamOut,
     UpstreamSet,
 )
-from prereview.gateway.upstreams import UpstreamGuard
 from prereview.review.service import Rules
 from prereview.vault.deps import VaultDep
 
 router = APIRouter(tags=["gateway"])
 
 
-class Clocked:
-    """The time and the review rules of this request."""
-
-    def __init__(self, request: Request) -> None:
-        context = get_context(request)
-        self.now: datetime = context.clock.now()
-        self.rules = Rules.from_settings(context.settings)
-
-
-Now = Annotated[Clocked, Depends(Clocked)]
+def rules(ctx: RequestContext) -> Rules:
+    """The review rules of this request's settings."""
+    return Rules.from_settings(ctx.settings)
 
 
 def upstream_guard(request: Request) -> UpstreamGuard:
@@ -109,46 +99,44 @@ def transcript_item(row: GatewayTranscript) -> TranscriptItem:
 @router.put(
     "/submissions/{submission_id}/gateway/upstream",
     response_model=UpstreamOut,
-    openapi_extra=route_permission(Permission.GATEWAY_UPSTREAM_WRITE),
+    openapi_extra=exercises(service.set_upstream),
 )
 def set_upstream(
     request: Request,
     submission_id: str,
     data: UpstreamSet,
-    db: DB,
-    actor: CurrentActor,
+    ctx: Context,
     vault: VaultDep,
-    at: Now,
 ) -> UpstreamOut:
     """Register the model's endpoint (the developer). The URL and credentials are sealed in
     the vault and never shown again; the answer names the credential headers only. Loopback,
     private, link-local and the platform's own addresses are refused (422) unless allow-listed."""
     guard = upstream_guard(request)
-    upstream = service.set_upstream(db, vault, actor, submission_id, data, at.now, at.rules, guard)
+    upstream = service.set_upstream(
+        ctx.db, vault, ctx.actor, submission_id, data, ctx.now, rules(ctx), guard
+    )
     return upstream_out(upstream)
 
 
 @router.get(
     "/submissions/{submission_id}/gateway/upstream",
     response_model=UpstreamOut,
-    openapi_extra=route_permission(Permission.GATEWAY_UPSTREAM_READ),
+    openapi_extra=exercises(service.get_upstream),
 )
-def read_upstream(submission_id: str, db: DB, actor: CurrentActor, at: Now) -> UpstreamOut:
-    return upstream_out(service.get_upstream(db, actor, submission_id, at.now, at.rules))
+def read_upstream(submission_id: str, ctx: Context) -> UpstreamOut:
+    return upstream_out(service.get_upstream(ctx.db, ctx.actor, submission_id, ctx.now, rules(ctx)))
 
 
 @router.post(
     "/submissions/{submission_id}/gateway/keys",
     status_code=status.HTTP_201_CREATED,
     response_model=KeyIssued,
-    openapi_extra=route_permission(Permission.GATEWAY_KEY_CREATE),
+    openapi_extra=exercises(service.create_key),
 )
-def create_key(
-    request: Request, submission_id: str, data: KeyCreate, db: DB, actor: CurrentActor, at: Now
-) -> KeyIssued:
+def create_key(request: Request, submission_id: str, data: KeyCreate, ctx: Context) -> KeyIssued:
     """A gateway key for your organisation's live grant or consented nomination; the key is
     in this answer only."""
-    key, plaintext = service.create_key(db, actor, submission_id, data, at.now, at.rules)
+    key, plaintext = service.create_key(ctx.db, ctx.actor, submission_id, data, ctx.now, rules(ctx))
     base_url = str(request.base_url).rstrip("/") + GATEWAY_PATH + "/v1"
     return KeyIssued(**key_out(key).model_dump(), key=plaintext, base_url=base_url)
 
@@ -156,55 +144,62 @@ def create_key(
 @router.get(
     "/submissions/{submission_id}/gateway/keys",
     response_model=list[KeyOut],
-    openapi_extra=route_permission(Permission.GATEWAY_KEY_LIST),
+    openapi_extra=exercises(service.list_keys),
 )
-def list_keys(submission_id: str, db: DB, actor: CurrentActor, at: Now) -> list[KeyOut]:
-    return [key_out(k) for k in service.list_keys(db, actor, submission_id, at.now, at.rules)]
+def list_keys(submission_id: str, ctx: Context) -> list[KeyOut]:
+    return [
+        key_out(k) for k in service.list_keys(ctx.db, ctx.actor, submission_id, ctx.now, rules(ctx))
+    ]
 
 
 @router.post(
     "/submissions/{submission_id}/gateway/keys/{key_id}/revoke",
     response_model=KeyOut,
-    openapi_extra=route_permission(Permission.GATEWAY_KEY_REVOKE),
+    openapi_extra=exercises(service.revoke_key),
 )
-def revoke_key(submission_id: str, key_id: str, db: DB, actor: CurrentActor, at: Now) -> KeyOut:
+def revoke_key(submission_id: str, key_id: str, ctx: Context) -> KeyOut:
     """Revoke a key: its next call is refused and its streams end."""
-    return key_out(service.revoke_key(db, actor, submission_id, key_id, at.now, at.rules))
+    return key_out(
+        service.revoke_key(ctx.db, ctx.actor, submission_id, key_id, ctx.now, rules(ctx))
+    )
 
 
 @router.get(
     "/submissions/{submission_id}/gateway/limits",
     response_model=list[LimitsOut],
-    openapi_extra=route_permission(Permission.GATEWAY_LIMITS_READ),
+    openapi_extra=exercises(service.list_limits),
 )
-def list_limits(submission_id: str, db: DB, actor: CurrentActor, at: Now) -> list[LimitsOut]:
-    return [limits_out(v) for v in service.list_limits(db, actor, submission_id, at.now, at.rules)]
+def list_limits(submission_id: str, ctx: Context) -> list[LimitsOut]:
+    return [
+        limits_out(v)
+        for v in service.list_limits(ctx.db, ctx.actor, submission_id, ctx.now, rules(ctx))
+    ]
 
 
 @router.put(
     "/submissions/{submission_id}/grants/{grant_id}/limits",
     response_model=LimitsOut,
-    openapi_extra=route_permission(Permission.GATEWAY_LIMITS_WRITE),
+    openapi_extra=exercises(service.set_limits),
 )
-def set_grant_limits(
-    submission_id: str, grant_id: str, data: LimitsSet, db: DB, actor: CurrentActor, at: Now
-) -> LimitsOut:
+def set_grant_limits(submission_id: str, grant_id: str, data: LimitsSet, ctx: Context) -> LimitsOut:
     """Limits of an agency's grant (the developer); omitted or null means unlimited."""
-    view = service.set_limits(db, actor, submission_id, "grant", grant_id, data, at.now, at.rules)
+    view = service.set_limits(
+        ctx.db, ctx.actor, submission_id, "grant", grant_id, data, ctx.now, rules(ctx)
+    )
     return limits_out(view)
 
 
 @router.put(
     "/submissions/{submission_id}/nominations/{nomination_id}/limits",
     response_model=LimitsOut,
-    openapi_extra=route_permission(Permission.GATEWAY_LIMITS_WRITE),
+    openapi_extra=exercises(service.set_limits),
 )
 def set_nomination_limits(
-    submission_id: str, nomination_id: str, data: LimitsSet, db: DB, actor: CurrentActor, at: Now
+    submission_id: str, nomination_id: str, data: LimitsSet, ctx: Context
 ) -> LimitsOut:
     """Limits of a trusted partner's access (the developer)."""
     view = service.set_limits(
-        db, actor, submission_id, "nomination", nomination_id, data, at.now, at.rules
+        ctx.db, ctx.actor, submission_id, "nomination", nomination_id, data, ctx.now, rules(ctx)
     )
     return limits_out(view)
 
@@ -212,26 +207,24 @@ def set_nomination_limits(
 @router.get(
     "/submissions/{submission_id}/gateway/transcripts",
     response_model=list[TranscriptItem],
-    openapi_extra=route_permission(Permission.GATEWAY_TRANSCRIPT_LIST),
+    openapi_extra=exercises(service.list_transcripts),
 )
-def list_transcripts(
-    submission_id: str, db: DB, actor: CurrentActor, at: Now
-) -> list[TranscriptItem]:
-    rows = service.list_transcripts(db, actor, submission_id, at.now, at.rules)
+def list_transcripts(submission_id: str, ctx: Context) -> list[TranscriptItem]:
+    rows = service.list_transcripts(ctx.db, ctx.actor, submission_id, ctx.now, rules(ctx))
     return [transcript_item(r) for r in rows]
 
 
 @router.get(
     "/submissions/{submission_id}/gateway/transcripts/{call_id}",
     response_model=TranscriptOut,
-    openapi_extra=route_permission(Permission.GATEWAY_TRANSCRIPT_READ),
+    openapi_extra=exercises(service.read_transcript),
 )
 def read_transcript(
-    submission_id: str, call_id: str, db: DB, actor: CurrentActor, vault: VaultDep, at: Now
+    submission_id: str, call_id: str, ctx: Context, vault: VaultDep
 ) -> TranscriptOut:
     """One kept prompt and completion, decrypted; the read is audited."""
     row, request_body, response_body = service.read_transcript(
-        db, vault, actor, submission_id, call_id, at.now, at.rules
+        ctx.db, vault, ctx.actor, submission_id, call_id, ctx.now, rules(ctx)
     )
     return TranscriptOut(
         **transcript_item(row).model_dump(),

@@ -2,36 +2,39 @@
 
 The developer registers its endpoint per submission (sealed in the vault), sets limits per
 access, and sees every call; an agency with a live grant, or a partner the developer consented
-to, makes gateway keys for itself. The functions at the end serve the engine: they load what a
-key may do (:func:`key_snapshot`), decide whether it may do it now (:func:`refusal`), and write
-call records and transcripts in batches.
+to, makes gateway keys for itself. The functions at the end serve the engine: they write call
+records and transcripts in batches, and read back what the audit log kept of the calls. What
+the resolver reads on every call is in :mod:`prereview.gateway.snapshots`.
 
-The gateway reads review's tables (submissions, grants, nominations) read-only, as the audit
-capability does: the resolver runs on every model call, without an :class:`Actor`, and needs
-the dates and revocations in one cheap query, which no review use case offers.
+Every use case has one shape: the submission is reached through review's published reads
+(:func:`_reach_submission`, built on :func:`~prereview.audit.usecase.reach`), and a change is
+audited and committed as one unit (:func:`~prereview.audit.usecase.commit_audited`). What the
+gateway must know of grants and nominations it asks :mod:`prereview.review.model_access`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.audit.usecase import commit_audited, reach
 from prereview.authz import events
 from prereview.authz.actor import Actor
-from prereview.authz.kinds import OrgKind
 from prereview.authz.permissions import Permission
-from prereview.authz.policy import Access, authorize
+from prereview.authz.policy import Access
+from prereview.authz.usecase import use_case
 from prereview.core.ids import new_id
+from prereview.gateway.engine.interfaces import CallRecord, TranscriptRecord
+from prereview.gateway.engine.upstreams import UpstreamGuard
 from prereview.gateway.errors import (
     GatewayAccessNotLive,
     GatewayKeyNotFound,
@@ -39,76 +42,72 @@ from prereview.gateway.errors import (
     UpstreamAddressRefused,
     UpstreamNotFound,
 )
-from prereview.gateway.interfaces import CallRecord, GrantLimits, TranscriptRecord
 from prereview.gateway.models import GatewayKey, GatewayLimit, GatewayTranscript, GatewayUpstream
 from prereview.gateway.schemas import KeyCreate, LimitsSet, UpstreamSet
-from prereview.gateway.upstreams import UpstreamGuard
+from prereview.gateway.snapshots import UPSTREAM_SECRET, hash_key
 from prereview.review import errors as review_errors
+from prereview.review import model_access
 from prereview.review import service as review
-from prereview.review.kinds import NominationStatus
-from prereview.review.models import Grant, Nomination, Submission
-from prereview.review.window import WindowState, window_of
+from prereview.review.model_access import AccessKind
 from prereview.vault import service as vault_service
 from prereview.vault.errors import KeyShredded
-from prereview.vault.service import Vault, submission_context
+from prereview.vault.service import Vault, submission_key_context
 
 log = logging.getLogger(__name__)
 
-#: Name of the sealed upstream secret (base URL and credential headers) in the vault.
-UPSTREAM_SECRET = "gateway:upstream"  # noqa: S105 - a name, not a secret
 #: Audit action of one model call through the gateway.
 CALL_ACTION = "gateway:call:complete"
 KEY_PREFIX = "pgw_"
 
-AccessKind = Literal["grant", "nomination"]
-
-
-def hash_key(presented: str) -> str:
-    """The SHA-256 (hex) under which a gateway key is stored and looked up."""
-    return hashlib.sha256(presented.encode()).hexdigest()
-
-
 # -- loading and authorizing ---------------------------------------------------------------
 
 
-def _submission(
+class SubmissionRef(Protocol):
+    """What the gateway reads of a submission review hands it: its id and its withdrawal."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def withdrawn_at(self) -> datetime | None: ...
+
+
+def _knows(access: Access) -> bool:
+    """Whether the actor may learn the submission exists: its developer, or an organisation
+    that was ever let in; everyone else gets the 404 of a submission that does not exist."""
+    return access.owner or access.had_access
+
+
+def _visible_submission(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: review.Rules
-) -> tuple[Submission, Access]:
-    """The submission and the actor's relation to it; outsiders learn nothing of it (404)."""
-    submission = db.get(Submission, submission_id)
-    if submission is None:
-        raise review_errors.SubmissionNotFound(f"no submission '{submission_id}'")
-    access = review.access_to(db, actor, submission, now, rules)
-    if not (access.owner or access.had_access):
-        raise review_errors.SubmissionNotFound(f"no submission '{submission_id}'")
-    return submission, access
+) -> tuple[SubmissionRef, Access]:
+    """The submission and the actor's relation to it, hidden (404) from outsiders, before a
+    permission is checked on something inside it (a key, a transcript)."""
+    return review.visible_submission(db, actor, submission_id, now, rules)
 
 
-def _record(
+def _reach_submission(
     db: Session,
     actor: Actor,
-    action: Permission,
+    permission: Permission,
     submission_id: str,
-    object_type: str,
-    object_id: str,
     now: datetime,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    audit.record(
-        db,
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        submission_id=submission_id,
-        at=now,
-        detail=detail,
+    rules: review.Rules,
+) -> tuple[SubmissionRef, Access]:
+    """The submission, hidden (404) from outsiders, with ``permission`` authorized on it."""
+    return reach(
+        actor,
+        permission,
+        review.load_submission(db, submission_id),
+        lambda submission: review.access_to(db, actor, submission, now, rules),
+        hidden=lambda: review_errors.SubmissionNotFound(f"no submission '{submission_id}'"),
+        knows=_knows,
     )
 
 
 # -- the developer's upstream --------------------------------------------------------------
 
 
+@use_case(Permission.GATEWAY_UPSTREAM_WRITE)
 def set_upstream(
     db: Session,
     vault: Vault,
@@ -123,11 +122,12 @@ def set_upstream(
 
     The base URL must not be (or resolve to) a loopback, private, link-local or this machine's
     own address unless ``guard`` allow-lists its exact origin (see
-    :mod:`prereview.gateway.upstreams`); without a guard, nothing is allow-listed. The audit
-    entry names the models and the header names, never the URL or a header value.
+    :mod:`prereview.gateway.engine.upstreams`); without a guard, nothing is allow-listed. The
+    audit entry names the models and the header names, never the URL or a header value.
     """
-    submission, access = _submission(db, actor, submission_id, now, rules)
-    authorize(actor, Permission.GATEWAY_UPSTREAM_WRITE, access)
+    submission, _ = _reach_submission(
+        db, actor, Permission.GATEWAY_UPSTREAM_WRITE, submission_id, now, rules
+    )
     if submission.withdrawn_at is not None:
         raise GatewayAccessNotLive("the submission was withdrawn; its gateway stays closed")
     reason = (guard or UpstreamGuard()).check_registration(data.base_url.get_secret_value())
@@ -141,7 +141,7 @@ def set_upstream(
     headers = data.credential_headers()
     sealed = json.dumps({"base_url": data.base_url.get_secret_value(), "headers": headers}).encode()
     vault_service.put_secret(
-        db, vault, submission_context(submission.id), UPSTREAM_SECRET, sealed, now
+        db, vault, submission_key_context(submission.id), UPSTREAM_SECRET, sealed, now
     )
     upstream = db.get(GatewayUpstream, submission.id)
     if upstream is None:
@@ -157,15 +157,16 @@ def set_upstream(
     upstream.updated_by = actor.user_id
     upstream.updated_at = now
     db.flush()
-    _record(
+    events.access_changed(db)
+    commit_audited(
         db,
         actor,
         Permission.GATEWAY_UPSTREAM_WRITE,
-        submission.id,
-        "gateway_upstream",
-        submission.id,
-        now,
-        {
+        object_type="gateway_upstream",
+        object_id=submission.id,
+        at=now,
+        submission_id=submission.id,
+        detail={
             "public_model": upstream.public_model,
             "upstream_model": upstream.upstream_model,
             "credential_headers": upstream.credential_header_names,
@@ -173,17 +174,17 @@ def set_upstream(
             "version": upstream.version,
         },
     )
-    events.access_changed(db)
-    db.commit()
     return upstream
 
 
+@use_case(Permission.GATEWAY_UPSTREAM_READ)
 def get_upstream(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: review.Rules
 ) -> GatewayUpstream:
     """The registration as the developer may see it (no URL, no credential values)."""
-    submission, access = _submission(db, actor, submission_id, now, rules)
-    authorize(actor, Permission.GATEWAY_UPSTREAM_READ, access)
+    submission, _ = _reach_submission(
+        db, actor, Permission.GATEWAY_UPSTREAM_READ, submission_id, now, rules
+    )
     upstream = db.get(GatewayUpstream, submission.id)
     if upstream is None:
         raise UpstreamNotFound("no endpoint is registered for this submission yet")
@@ -193,37 +194,7 @@ def get_upstream(
 # -- gateway keys --------------------------------------------------------------------------
 
 
-def _live_access(
-    db: Session, actor: Actor, submission: Submission
-) -> tuple[AccessKind, str] | None:
-    """The actor's organisation's live grant (agency) or consented nomination (partner)."""
-    if actor.org_kind is OrgKind.AGENCY:
-        grant_id = db.scalar(
-            select(Grant.id)
-            .where(
-                Grant.submission_id == submission.id,
-                Grant.agency_org_id == actor.organisation_id,
-                Grant.revoked_at.is_(None),
-            )
-            .order_by(Grant.granted_at)
-            .limit(1)
-        )
-        return ("grant", grant_id) if grant_id else None
-    if actor.org_kind is OrgKind.TRUSTED_PARTNER:
-        nomination_id = db.scalar(
-            select(Nomination.id)
-            .where(
-                Nomination.submission_id == submission.id,
-                Nomination.partner_org_id == actor.organisation_id,
-                Nomination.status == NominationStatus.CONSENTED,
-            )
-            .order_by(Nomination.created_at)
-            .limit(1)
-        )
-        return ("nomination", nomination_id) if nomination_id else None
-    return None
-
-
+@use_case(Permission.GATEWAY_KEY_CREATE)
 def create_key(
     db: Session,
     actor: Actor,
@@ -236,9 +207,10 @@ def create_key(
 
     Returns the row and the key itself, which is shown once: only its SHA-256 is stored.
     """
-    submission, access = _submission(db, actor, submission_id, now, rules)
-    authorize(actor, Permission.GATEWAY_KEY_CREATE, access)
-    live = _live_access(db, actor, submission)
+    submission, _ = _reach_submission(
+        db, actor, Permission.GATEWAY_KEY_CREATE, submission_id, now, rules
+    )
+    live = model_access.live_access_of(db, submission.id, actor.organisation_id, actor.org_kind)
     if live is None:  # pragma: no cover - the policy already required live access
         raise GatewayAccessNotLive("your organisation holds no live access to this submission")
     kind, access_id = live
@@ -260,27 +232,28 @@ def create_key(
     )
     db.add(key)
     db.flush()
-    _record(
+    events.access_changed(db)
+    commit_audited(
         db,
         actor,
         Permission.GATEWAY_KEY_CREATE,
-        submission.id,
-        "gateway_key",
-        key.id,
-        now,
-        {"access": kind, "access_id": access_id, "name": key.name, "prefix": key.prefix},
+        object_type="gateway_key",
+        object_id=key.id,
+        at=now,
+        submission_id=submission.id,
+        detail={"access": kind, "access_id": access_id, "name": key.name, "prefix": key.prefix},
     )
-    events.access_changed(db)
-    db.commit()
     return key, plaintext
 
 
+@use_case(Permission.GATEWAY_KEY_LIST)
 def list_keys(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: review.Rules
 ) -> Sequence[GatewayKey]:
     """Every key of the submission for its developer; an organisation's own keys otherwise."""
-    submission, access = _submission(db, actor, submission_id, now, rules)
-    authorize(actor, Permission.GATEWAY_KEY_LIST, access)
+    submission, access = _reach_submission(
+        db, actor, Permission.GATEWAY_KEY_LIST, submission_id, now, rules
+    )
     query = (
         select(GatewayKey)
         .where(GatewayKey.submission_id == submission.id)
@@ -291,6 +264,21 @@ def list_keys(
     return db.scalars(query).all()
 
 
+def _in_own_org(actor: Actor, access: Access, org_id: str) -> Access:
+    """The actor's access to something of ``org_id`` inside a submission it knows."""
+    return Access(
+        owner=access.owner,
+        had_access=access.had_access,
+        same_org=org_id == actor.organisation_id,
+    )
+
+
+def _owner_or_same_org(access: Access) -> bool:
+    # Another organisation's key or transcript: not even its existence is told.
+    return access.owner or access.same_org
+
+
+@use_case(Permission.GATEWAY_KEY_REVOKE)
 def revoke_key(
     db: Session,
     actor: Actor,
@@ -301,25 +289,29 @@ def revoke_key(
 ) -> GatewayKey:
     """Revoke a key (its organisation or the developer); idempotent. The next call with it
     is refused, and its streams end at their next liveness check."""
-    submission, access = _submission(db, actor, submission_id, now, rules)
-    key = db.get(GatewayKey, key_id)
-    if key is None or key.submission_id != submission.id:
-        raise GatewayKeyNotFound(f"no gateway key '{key_id}' on this submission")
-    same_org = key.org_id == actor.organisation_id
-    if not (access.owner or same_org):
-        # Another organisation's key: not even its existence is told.
-        raise GatewayKeyNotFound(f"no gateway key '{key_id}' on this submission")
-    authorize(
+    submission, access = _visible_submission(db, actor, submission_id, now, rules)
+    found = db.get(GatewayKey, key_id)
+    key, _ = reach(
         actor,
         Permission.GATEWAY_KEY_REVOKE,
-        Access(owner=access.owner, had_access=access.had_access, same_org=same_org),
+        found if found is not None and found.submission_id == submission.id else None,
+        lambda key: _in_own_org(actor, access, key.org_id),
+        hidden=lambda: GatewayKeyNotFound(f"no gateway key '{key_id}' on this submission"),
+        knows=_owner_or_same_org,
     )
     if key.revoked_at is None:
         key.revoked_at = now
         key.revoked_by = actor.user_id
-        _record(db, actor, Permission.GATEWAY_KEY_REVOKE, submission.id, "gateway_key", key.id, now)
         events.access_changed(db)
-        db.commit()
+        commit_audited(
+            db,
+            actor,
+            Permission.GATEWAY_KEY_REVOKE,
+            object_type="gateway_key",
+            object_id=key.id,
+            at=now,
+            submission_id=submission.id,
+        )
     return key
 
 
@@ -351,6 +343,7 @@ def _view(row: GatewayLimit) -> LimitsView:
     )
 
 
+@use_case(Permission.GATEWAY_LIMITS_WRITE)
 def set_limits(
     db: Session,
     actor: Actor,
@@ -365,18 +358,13 @@ def set_limits(
 
     They apply from the next call: the change is seen by the gateway at once.
     """
-    submission, access = _submission(db, actor, submission_id, now, rules)
-    authorize(actor, Permission.GATEWAY_LIMITS_WRITE, access)
-    if kind == "grant":
-        grant = db.get(Grant, access_id)
-        if grant is None or grant.submission_id != submission.id:
+    submission, _ = _reach_submission(
+        db, actor, Permission.GATEWAY_LIMITS_WRITE, submission_id, now, rules
+    )
+    if not model_access.access_exists(db, submission.id, kind, access_id):
+        if kind == "grant":
             raise review_errors.GrantNotFound(f"no grant '{access_id}' on this submission")
-    else:
-        nomination = db.get(Nomination, access_id)
-        if nomination is None or nomination.submission_id != submission.id:
-            raise review_errors.NominationNotFound(
-                f"no nomination '{access_id}' on this submission"
-            )
+        raise review_errors.NominationNotFound(f"no nomination '{access_id}' on this submission")
     row = db.get(GatewayLimit, access_id)
     if row is None:
         row = GatewayLimit(access_id=access_id, submission_id=submission.id)
@@ -387,54 +375,46 @@ def set_limits(
     row.updated_by = actor.user_id
     row.updated_at = now
     db.flush()
-    _record(
+    events.access_changed(db)
+    commit_audited(
         db,
         actor,
         Permission.GATEWAY_LIMITS_WRITE,
-        submission.id,
-        "gateway_limits",
-        access_id,
-        now,
-        {"access": kind, **data.model_dump()},
+        object_type="gateway_limits",
+        object_id=access_id,
+        at=now,
+        submission_id=submission.id,
+        detail={"access": kind, **data.model_dump()},
     )
-    events.access_changed(db)
-    db.commit()
     return _view(row)
 
 
+@use_case(Permission.GATEWAY_LIMITS_READ)
 def list_limits(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: review.Rules
 ) -> list[LimitsView]:
     """The limits set on the submission; a reviewer sees those of its own access only."""
-    submission, access = _submission(db, actor, submission_id, now, rules)
-    authorize(actor, Permission.GATEWAY_LIMITS_READ, access)
+    submission, access = _reach_submission(
+        db, actor, Permission.GATEWAY_LIMITS_READ, submission_id, now, rules
+    )
     query = select(GatewayLimit).where(GatewayLimit.submission_id == submission.id)
     if not access.owner:
-        own_grants = select(Grant.id).where(
-            Grant.submission_id == submission.id, Grant.agency_org_id == actor.organisation_id
-        )
-        own_nominations = select(Nomination.id).where(
-            Nomination.submission_id == submission.id,
-            Nomination.partner_org_id == actor.organisation_id,
-        )
-        query = query.where(
-            or_(
-                GatewayLimit.access_id.in_(own_grants),
-                GatewayLimit.access_id.in_(own_nominations),
-            )
-        )
+        own = model_access.access_ids_of(submission.id, actor.organisation_id)
+        query = query.where(or_(*(GatewayLimit.access_id.in_(ids) for ids in own)))
     return [_view(row) for row in db.scalars(query.order_by(GatewayLimit.access_id))]
 
 
 # -- transcripts ---------------------------------------------------------------------------
 
 
+@use_case(Permission.GATEWAY_TRANSCRIPT_LIST)
 def list_transcripts(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: review.Rules
 ) -> Sequence[GatewayTranscript]:
     """Kept transcripts: all for the developer, the organisation's own calls otherwise."""
-    submission, access = _submission(db, actor, submission_id, now, rules)
-    authorize(actor, Permission.GATEWAY_TRANSCRIPT_LIST, access)
+    submission, access = _reach_submission(
+        db, actor, Permission.GATEWAY_TRANSCRIPT_LIST, submission_id, now, rules
+    )
     query = (
         select(GatewayTranscript)
         .where(GatewayTranscript.submission_id == submission.id)
@@ -445,6 +425,7 @@ def list_transcripts(
     return db.scalars(query.limit(1000)).all()
 
 
+@use_case(Permission.GATEWAY_TRANSCRIPT_READ)
 def read_transcript(
     db: Session,
     vault: Vault,
@@ -455,44 +436,35 @@ def read_transcript(
     rules: review.Rules,
 ) -> tuple[GatewayTranscript, bytes, bytes]:
     """Decrypt one transcript for the developer or the calling organisation; audited first."""
-    submission, access = _submission(db, actor, submission_id, now, rules)
-    row = db.get(GatewayTranscript, call_id)
-    same_org = row is not None and row.org_id == actor.organisation_id
-    if row is None or row.submission_id != submission.id or not (access.owner or same_org):
-        raise TranscriptNotFound(f"no transcript '{call_id}' on this submission")
-    authorize(
+    submission, access = _visible_submission(db, actor, submission_id, now, rules)
+    found = db.get(GatewayTranscript, call_id)
+    row, _ = reach(
         actor,
         Permission.GATEWAY_TRANSCRIPT_READ,
-        Access(owner=access.owner, had_access=access.had_access, same_org=same_org),
+        found if found is not None and found.submission_id == submission.id else None,
+        lambda row: _in_own_org(actor, access, row.org_id),
+        hidden=lambda: TranscriptNotFound(f"no transcript '{call_id}' on this submission"),
+        knows=_owner_or_same_org,
     )
     chunks = vault_service.open_blob(
-        db, vault, submission_context(submission.id), _blob_id(call_id), now
+        db, vault, submission_key_context(submission.id), _blob_id(call_id), now
     )
     plain = b"".join(chunks)
-    _record(
+    commit_audited(
         db,
         actor,
         Permission.GATEWAY_TRANSCRIPT_READ,
-        submission.id,
-        "gateway_transcript",
-        call_id,
-        now,
-        {"access_id": row.access_id, "org_id": row.org_id},
+        object_type="gateway_transcript",
+        object_id=call_id,
+        at=now,
+        submission_id=submission.id,
+        detail={"access_id": row.access_id, "org_id": row.org_id},
     )
-    db.commit()
     return row, plain[: row.request_size], plain[row.request_size :]
 
 
 def _blob_id(call_id: str) -> str:
     return f"transcript-{call_id}"
-
-
-def _org_of_access(db: Session, access_id: str) -> str | None:
-    grant = db.get(Grant, access_id)
-    if grant is not None:
-        return grant.agency_org_id
-    nomination = db.get(Nomination, access_id)
-    return nomination.partner_org_id if nomination is not None else None
 
 
 def store_transcripts(
@@ -505,10 +477,10 @@ def store_transcripts(
     """
     stored = 0
     for record in records:
-        org_id = _org_of_access(db, record.grant_id)
+        org_id = model_access.org_of_access(db, record.access_id)
         if org_id is None or db.get(GatewayTranscript, record.call_id) is not None:
             continue
-        context = submission_context(record.submission_id)
+        context = submission_key_context(record.submission_id)
         blob_id = _blob_id(record.call_id)
         try:
             vault_service.store_blob(
@@ -521,7 +493,7 @@ def store_transcripts(
             GatewayTranscript(
                 call_id=record.call_id,
                 submission_id=record.submission_id,
-                access_id=record.grant_id,
+                access_id=record.access_id,
                 org_id=org_id,
                 endpoint=record.endpoint,
                 request_size=len(record.request_body),
@@ -545,7 +517,7 @@ def call_detail(call: CallRecord) -> dict[str, Any]:
     """
     return {
         "call_id": call.call_id,
-        "access_id": call.grant_id,
+        "access_id": call.access_id,
         "org_id": call.org_id,
         "key_id": call.key_id,
         "endpoint": call.endpoint,
@@ -622,120 +594,3 @@ def public_model(db: Session, submission_id: str) -> str | None:
     """The model name the gateway serves for ``submission_id``, if an endpoint is registered."""
     upstream = db.get(GatewayUpstream, submission_id)
     return upstream.public_model if upstream is not None else None
-
-
-# -- what the resolver needs ---------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SubmissionDates:
-    """The dates a window depends on, copied out of the row (implements ``WindowDates``)."""
-
-    window_opened_at: datetime | None
-    window_ends_at: datetime | None
-    planned_release_at: datetime | None
-    released_at: datetime | None
-    withdrawn_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamView:
-    public_model: str
-    upstream_model: str
-    keep_transcripts: bool
-    version: int
-
-
-@dataclass(frozen=True, slots=True)
-class KeySnapshot:
-    """Everything about one gateway key that decides whether, and how, it is served."""
-
-    key_id: str
-    submission_id: str
-    org_id: str
-    access_id: str
-    key_revoked: bool
-    access_revoked: bool
-    dates: SubmissionDates
-    upstream: UpstreamView | None
-    limits: GrantLimits
-
-
-def key_snapshot(db: Session, key_hash: str) -> KeySnapshot | None:
-    """What the key with this SHA-256 may do, read in one transaction; None if unknown."""
-    key = db.scalar(select(GatewayKey).where(GatewayKey.key_hash == key_hash))
-    if key is None:
-        return None
-    submission = db.get(Submission, key.submission_id)
-    assert submission is not None
-    if key.grant_id is not None:
-        grant = db.get(Grant, key.grant_id)
-        access_revoked = grant is None or grant.revoked_at is not None
-    else:
-        nomination = db.get(Nomination, key.nomination_id)
-        # A partner's access hangs on its nominating agency's grant (review.nomination_is_live).
-        access_revoked = nomination is None or not review.nomination_is_live(db, nomination)
-    upstream = db.get(GatewayUpstream, key.submission_id)
-    limit = db.get(GatewayLimit, key.access_id)
-    return KeySnapshot(
-        key_id=key.id,
-        submission_id=key.submission_id,
-        org_id=key.org_id,
-        access_id=key.access_id,
-        key_revoked=key.revoked_at is not None,
-        access_revoked=access_revoked,
-        dates=SubmissionDates(
-            submission.window_opened_at,
-            submission.window_ends_at,
-            submission.planned_release_at,
-            submission.released_at,
-            submission.withdrawn_at,
-        ),
-        upstream=None
-        if upstream is None
-        else UpstreamView(
-            upstream.public_model,
-            upstream.upstream_model,
-            upstream.keep_transcripts,
-            upstream.version,
-        ),
-        limits=GrantLimits()
-        if limit is None
-        else GrantLimits(limit.requests_per_minute, limit.tokens_per_day, limit.concurrent_streams),
-    )
-
-
-_CLOSED_BY_WINDOW = {
-    WindowState.CLOSED_WITHDRAWN: "withdrawn",
-    WindowState.CLOSED_RELEASED: "released",
-    WindowState.CLOSED_EXPIRED: "expired",
-    WindowState.NOT_OPENED: "not-yet-open",
-}
-
-
-def refusal(snapshot: KeySnapshot, now: datetime) -> str | None:
-    """Why the key may not reach the model at ``now`` (a ``GatewayAccessClosed`` reason), or
-    None. Pure and cheap: the resolver runs it on every call, with the clock."""
-    state = window_of(snapshot.dates, now, timedelta(0)).state
-    if state in (
-        WindowState.CLOSED_WITHDRAWN,
-        WindowState.CLOSED_RELEASED,
-        WindowState.CLOSED_EXPIRED,
-    ):
-        return _CLOSED_BY_WINDOW[state]
-    if snapshot.key_revoked or snapshot.access_revoked:
-        return "revoked"
-    if not state.is_open:
-        return _CLOSED_BY_WINDOW.get(state, "grant-ended")
-    return None
-
-
-def upstream_secret(
-    db: Session, vault: Vault, submission_id: str, now: datetime
-) -> tuple[str, dict[str, str]]:
-    """The sealed base URL and credential headers; for the resolver only, never an answer."""
-    raw = vault_service.get_secret(
-        db, vault, submission_context(submission_id), UPSTREAM_SECRET, now
-    )
-    value = json.loads(raw)
-    return str(value["base_url"]), {str(k): str(v) for k, v in value["headers"].items()}

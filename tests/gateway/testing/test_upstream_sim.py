@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -11,7 +11,7 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
-from prereview.gateway.upstream_sim import Behaviour, SimUpstream, main, running_sim
+from prereview.gateway.testing.upstream_sim import Behaviour, SimUpstream, main, running_sim
 
 KEY = "sk-sim-test"
 
@@ -88,18 +88,28 @@ def test_behaviour_by_model_name_header_and_server(sim: tuple[SimUpstream, str])
             broken.json()
     finally:
         app.behaviour = Behaviour()
-    started = time.perf_counter()
-    httpx.post(
-        url + "/chat/completions",
-        # "sim reply to one two ...": enough words that max_tokens, not the text, stops at 5.
-        json={
-            "model": "sim-model+slow=0.02",
-            "messages": [{"role": "user", "content": "one two three four five"}],
-            "max_tokens": 5,
-        },
-        headers=headers,
-    )
-    assert time.perf_counter() - started >= 0.09  # 5 tokens at 20 ms
+    # The delays asked for, seen through the simulator's sleep, not timed on the wall clock.
+    delays: list[float] = []
+
+    async def record_delay(seconds: float) -> None:
+        delays.append(seconds)
+
+    app.sleep = record_delay
+    try:
+        slow = httpx.post(
+            url + "/chat/completions",
+            # "sim reply to one two ...": enough words that max_tokens, not the text, stops at 5.
+            json={
+                "model": "sim-model+slow=0.02",
+                "messages": [{"role": "user", "content": "one two three four five"}],
+                "max_tokens": 5,
+            },
+            headers=headers,
+        )
+    finally:
+        app.sleep = asyncio.sleep
+    assert slow.status_code == 200
+    assert delays == [pytest.approx(0.1)]  # 5 tokens at 20 ms, waited before the answer
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(
             url + "/chat/completions",

@@ -27,8 +27,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from prereview.gateway.engine.interfaces import GrantLimits
 from prereview.gateway.errors import GatewayRateLimited
-from prereview.gateway.interfaces import GrantLimits
 
 SECONDS_PER_DAY = 86_400
 #: How long a call's slot is held without renewal: longer than a plain call may last (the
@@ -41,7 +41,7 @@ STREAM_RETRY_SECONDS = 1.0
 class Limiter(Protocol):
     """Admits or refuses calls for a grant and keeps the counters."""
 
-    async def admit(self, grant_id: str, limits: GrantLimits, *, stream: bool) -> str | None:
+    async def admit(self, access_id: str, limits: GrantLimits, *, stream: bool) -> str | None:
         """Admit one call or raise ``GatewayRateLimited``.
 
         Returns a lease id when the grant limits concurrent calls (``concurrent_streams``),
@@ -50,15 +50,15 @@ class Limiter(Protocol):
         """
         ...
 
-    async def renew_stream(self, grant_id: str, lease: str) -> None:
+    async def renew_stream(self, access_id: str, lease: str) -> None:
         """Keep a long stream's slot (call well within ``STREAM_LEASE_SECONDS``)."""
         ...
 
-    async def release_stream(self, grant_id: str, lease: str) -> None:
+    async def release_stream(self, access_id: str, lease: str) -> None:
         """Free a stream's slot."""
         ...
 
-    async def charge_tokens(self, grant_id: str, tokens: int) -> None:
+    async def charge_tokens(self, access_id: str, tokens: int) -> None:
         """Add ``tokens`` to the grant's count for today."""
         ...
 
@@ -100,16 +100,16 @@ class MemoryLimiter:
         self._tokens: dict[str, tuple[int, int]] = {}
         self._streams: dict[str, dict[str, float]] = {}
 
-    async def admit(self, grant_id: str, limits: GrantLimits, *, stream: bool) -> str | None:
+    async def admit(self, access_id: str, limits: GrantLimits, *, stream: bool) -> str | None:
         """See :meth:`Limiter.admit`."""
         now = self._now()
         if limits.tokens_per_day is not None:
-            day, used = self._tokens.get(grant_id, (-1, 0))
+            day, used = self._tokens.get(access_id, (-1, 0))
             if day == int(now // SECONDS_PER_DAY) and used >= limits.tokens_per_day:
                 raise _tokens_refusal(now)
         streams: dict[str, float] | None = None
         if limits.concurrent_streams is not None:
-            streams = self._streams.setdefault(grant_id, {})
+            streams = self._streams.setdefault(access_id, {})
             for lease, expires in list(streams.items()):
                 if expires <= now:
                     del streams[lease]
@@ -117,35 +117,35 @@ class MemoryLimiter:
                 raise _streams_refusal(limits.concurrent_streams)
         rpm = limits.requests_per_minute
         if rpm is not None:
-            tat = max(self._tat.get(grant_id, now), now) + 60.0 / rpm
+            tat = max(self._tat.get(access_id, now), now) + 60.0 / rpm
             if tat - now > 60.0:
                 raise _requests_refusal(rpm, tat - now - 60.0)
-            self._tat[grant_id] = tat
+            self._tat[access_id] = tat
         if streams is None:
             return None
         lease = uuid.uuid4().hex
         streams[lease] = now + STREAM_LEASE_SECONDS
         return lease
 
-    async def renew_stream(self, grant_id: str, lease: str) -> None:
+    async def renew_stream(self, access_id: str, lease: str) -> None:
         """See :meth:`Limiter.renew_stream`."""
-        streams = self._streams.get(grant_id)
+        streams = self._streams.get(access_id)
         if streams is not None and lease in streams:
             streams[lease] = self._now() + STREAM_LEASE_SECONDS
 
-    async def release_stream(self, grant_id: str, lease: str) -> None:
+    async def release_stream(self, access_id: str, lease: str) -> None:
         """See :meth:`Limiter.release_stream`."""
-        streams = self._streams.get(grant_id)
+        streams = self._streams.get(access_id)
         if streams is not None:
             streams.pop(lease, None)
 
-    async def charge_tokens(self, grant_id: str, tokens: int) -> None:
+    async def charge_tokens(self, access_id: str, tokens: int) -> None:
         """See :meth:`Limiter.charge_tokens`."""
         if tokens <= 0:
             return
         today = int(self._now() // SECONDS_PER_DAY)
-        day, used = self._tokens.get(grant_id, (today, 0))
-        self._tokens[grant_id] = (today, (used if day == today else 0) + tokens)
+        day, used = self._tokens.get(access_id, (today, 0))
+        self._tokens[access_id] = (today, (used if day == today else 0) + tokens)
 
 
 # One round trip per admission. Replies are strings: Redis truncates Lua numbers to integers.
@@ -221,10 +221,10 @@ class RedisLimiter:
 
         return cls(redis.asyncio.Redis.from_url(url), prefix=prefix)
 
-    def _key(self, grant_id: str, name: str) -> str:
-        return f"{self._prefix}{{{grant_id}}}:{name}"
+    def _key(self, access_id: str, name: str) -> str:
+        return f"{self._prefix}{{{access_id}}}:{name}"
 
-    async def admit(self, grant_id: str, limits: GrantLimits, *, stream: bool) -> str | None:
+    async def admit(self, access_id: str, limits: GrantLimits, *, stream: bool) -> str | None:
         """See :meth:`Limiter.admit`."""
         now = self._now()
         day = int(now // SECONDS_PER_DAY)
@@ -232,9 +232,9 @@ class RedisLimiter:
         lease = uuid.uuid4().hex if streams_limit is not None else ""
         verdict, wait = await self._admit(
             keys=[
-                self._key(grant_id, "rpm"),
-                self._key(grant_id, f"tokens:{day}"),
-                self._key(grant_id, "streams"),
+                self._key(access_id, "rpm"),
+                self._key(access_id, f"tokens:{day}"),
+                self._key(access_id, "streams"),
             ],
             args=[
                 repr(now),
@@ -256,10 +256,10 @@ class RedisLimiter:
         assert limits.requests_per_minute is not None
         raise _requests_refusal(limits.requests_per_minute, float(wait))
 
-    async def renew_stream(self, grant_id: str, lease: str) -> None:
+    async def renew_stream(self, access_id: str, lease: str) -> None:
         """See :meth:`Limiter.renew_stream`."""
         await self._renew(
-            keys=[self._key(grant_id, "streams")],
+            keys=[self._key(access_id, "streams")],
             args=[
                 lease,
                 repr(self._now() + STREAM_LEASE_SECONDS),
@@ -267,17 +267,17 @@ class RedisLimiter:
             ],
         )
 
-    async def release_stream(self, grant_id: str, lease: str) -> None:
+    async def release_stream(self, access_id: str, lease: str) -> None:
         """See :meth:`Limiter.release_stream`."""
-        await self._redis.zrem(self._key(grant_id, "streams"), lease)
+        await self._redis.zrem(self._key(access_id, "streams"), lease)
 
-    async def charge_tokens(self, grant_id: str, tokens: int) -> None:
+    async def charge_tokens(self, access_id: str, tokens: int) -> None:
         """See :meth:`Limiter.charge_tokens`."""
         if tokens <= 0:
             return
         day = int(self._now() // SECONDS_PER_DAY)
         await self._charge(
-            keys=[self._key(grant_id, f"tokens:{day}")], args=[tokens, 2 * SECONDS_PER_DAY]
+            keys=[self._key(access_id, f"tokens:{day}")], args=[tokens, 2 * SECONDS_PER_DAY]
         )
 
     async def aclose(self) -> None:

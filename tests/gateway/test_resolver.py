@@ -12,9 +12,9 @@ import redis.asyncio
 from sqlalchemy.exc import OperationalError
 
 from prereview.core.clock import FixedClock
-from prereview.gateway import access
-from prereview.gateway.access import DbGrantResolver, RedisInvalidation
+from prereview.gateway import resolver
 from prereview.gateway.errors import GatewayKeyUnknown, GatewayUnavailable
+from prereview.gateway.resolver import DbGrantResolver, RedisInvalidation
 from prereview.vault.service import Vault
 from support.factories import Platform
 
@@ -50,13 +50,13 @@ def _resolver(platform: Platform, clock: FixedClock, ttl: float = 60.0) -> DbGra
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Counts the resolver's database reads."""
     seen: list[str] = []
-    original = access.key_snapshot
+    original = resolver.key_snapshot
 
     def counted(db: Any, key_hash: str) -> Any:
         seen.append(key_hash)
         return original(db, key_hash)
 
-    monkeypatch.setattr(access, "key_snapshot", counted)
+    monkeypatch.setattr(resolver, "key_snapshot", counted)
     return seen
 
 
@@ -101,7 +101,7 @@ def test_a_database_failure_is_a_503_problem_not_a_crash(
     def broken(db: Any, key_hash: str) -> Any:
         raise OperationalError("SELECT ... secret-ish parameters", {}, Exception("down"))
 
-    monkeypatch.setattr(access, "key_snapshot", broken)
+    monkeypatch.setattr(resolver, "key_snapshot", broken)
     with pytest.raises(GatewayUnavailable) as failed:
         asyncio.run(_resolver(platform, clock).resolve(key))
     assert failed.value.status == 503 and "secret-ish" not in failed.value.detail
@@ -122,15 +122,19 @@ def test_access_changes_travel_between_replicas_over_redis(platform: Platform, k
         async with listener.pubsub() as pubsub:
             await pubsub.subscribe(channel)
             await invalidation.start()
-            await asyncio.sleep(0.2)  # let the replica's subscription land
-            # Another replica published: this one moves its generation.
-            before = access.GENERATION.value
-            await listener.publish(channel, b"another-replica")
-            deadline = asyncio.get_running_loop().time() + 3
-            while access.GENERATION.value == before:
+            # Wait until the replica's subscription has landed (ours is the other subscriber).
+            deadline = asyncio.get_running_loop().time() + 5
+            while dict(await listener.pubsub_numsub(channel)).get(channel.encode(), 0) < 2:
                 assert asyncio.get_running_loop().time() < deadline
                 await asyncio.sleep(0.01)
-            after_remote = access.GENERATION.value
+            # Another replica published: this one moves its generation.
+            before = resolver.GENERATION.value
+            await listener.publish(channel, b"another-replica")
+            deadline = asyncio.get_running_loop().time() + 3
+            while resolver.GENERATION.value == before:
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.01)
+            after_remote = resolver.GENERATION.value
             # This process commits an access change: the other replicas are told.
             await asyncio.to_thread(
                 platform.call, "developer", "POST", f"/submissions/{sub_id}/release", 200

@@ -8,7 +8,7 @@ import time
 from datetime import datetime
 from typing import Literal
 
-from prereview.gateway.interfaces import CallRecord, GrantContext
+from prereview.gateway.engine.interfaces import CallRecord, GrantContext
 
 # Call ids: unique across replicas and restarts (random prefix), cheap per call (a counter).
 _CALL_ID_PREFIX = os.urandom(6).hex() + "-"
@@ -21,6 +21,7 @@ class CallInProgress:
     """What is known about a call so far; becomes a :class:`CallRecord` at the end."""
 
     __slots__ = (
+        "access_id",
         "call_id",
         "client_disconnected",
         "completion_tokens",
@@ -28,7 +29,6 @@ class CallInProgress:
         "cut_off",
         "endpoint",
         "error",
-        "grant_id",
         "journal_state",
         "key_id",
         "model",
@@ -53,7 +53,7 @@ class CallInProgress:
         self.status = 500
         self.error: str | None = None
         self.context: GrantContext | None = None
-        self.grant_id: str | None = None
+        self.access_id: str | None = None
         self.org_id: str | None = None
         self.submission_id: str | None = None
         self.key_id: str | None = None
@@ -84,7 +84,7 @@ class CallInProgress:
             endpoint=self.endpoint,
             status=self.status,
             latency_ms=(time.perf_counter() - self.started) * 1000,
-            grant_id=self.grant_id,
+            access_id=self.access_id,
             org_id=self.org_id,
             submission_id=self.submission_id,
             key_id=self.key_id,

@@ -1,16 +1,28 @@
-"""Request validation, routing and transcripts."""
+"""The engine as an ASGI app: request validation, routing, transcripts, and mounting under
+FastAPI at /gateway as the API mounts it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import httpx
 import openai
 import pytest
+from fastapi import FastAPI
 
-from prereview.gateway import GatewayConfig, SecretHeaders
-from prereview.gateway.harness import RunningGateway, running_gateway
-from prereview.gateway.upstream_sim import running_sim
+from prereview.gateway import (
+    BatchingSink,
+    CallRecord,
+    CollectingStore,
+    GatewayApp,
+    GatewayConfig,
+    InMemoryGrantResolver,
+    SecretHeaders,
+)
+from prereview.gateway.engine.serving import ThreadedServer
+from prereview.gateway.testing.harness import RunningGateway, running_gateway
+from prereview.gateway.testing.upstream_sim import running_sim
 
 UPSTREAM_KEY = "sk-requests-upstream"
 AUTH = {"Authorization": "Bearer key-plain"}
@@ -26,7 +38,7 @@ def gateway() -> Iterator[RunningGateway]:
         for name, keep in (("plain", False), ("kept", True)):
             gw.resolver.add(
                 f"key-{name}",
-                grant_id=f"grant-{name}",
+                access_id=f"grant-{name}",
                 submission_id=f"sub-{name}",
                 upstream_base_url=upstream_url,
                 upstream_model="sim-model",
@@ -78,7 +90,7 @@ def test_transcripts_only_where_the_developer_allows(gateway: RunningGateway) ->
         )
     gateway.settled_calls()
     transcripts = gateway.transcripts.items
-    assert {t.grant_id for t in transcripts} == {"grant-kept"}
+    assert {t.access_id for t in transcripts} == {"grant-kept"}
     plain, streamed = transcripts[-2:]
     assert b"prompt for key-kept" in plain.request_body
     assert b"sim reply to prompt for key-kept" in plain.response_body
@@ -116,3 +128,49 @@ def test_nesting_within_the_limit_is_forwarded(gateway: RunningGateway) -> None:
     body = {"model": "preview", "messages": [{"role": "user", "content": "hi"}], "meta": content}
     answer = httpx.post(gateway.base_url + "/chat/completions", json=body, headers=AUTH)
     assert answer.status_code == 200, answer.text
+
+
+def test_mounted_under_fastapi() -> None:
+    resolver = InMemoryGrantResolver()
+    calls: CollectingStore[CallRecord] = CollectingStore()
+    sink: BatchingSink[CallRecord] = BatchingSink(calls, max_delay=0.01)
+    engine = GatewayApp(resolver, sink)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        # A mounted app gets no lifespan events of its own: the main app closes it.
+        await engine.aclose()
+        await sink.aclose()
+
+    app = FastAPI(lifespan=lifespan)
+    app.mount("/gateway", engine)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    with running_sim("sk-mounted") as (_, upstream_url), ThreadedServer(app) as server:
+        engine.upstreams.allow(upstream_url)
+        resolver.add(
+            "key-mounted",
+            access_id="grant-mounted",
+            upstream_base_url=upstream_url,
+            upstream_model="sim-model",
+            public_model="preview",
+            credential_headers=SecretHeaders.bearer("sk-mounted"),
+        )
+        client = openai.OpenAI(api_key="key-mounted", base_url=server.url + "/gateway/v1")
+        assert [m.id for m in client.models.list()] == ["preview"]
+        reply = client.chat.completions.create(
+            model="preview", messages=[{"role": "user", "content": "mounted"}]
+        )
+        assert reply.choices[0].message.content == "sim reply to mounted"
+        streamed = client.chat.completions.create(
+            model="preview", messages=[{"role": "user", "content": "mounted"}], stream=True
+        )
+        assert "".join(c.choices[0].delta.content or "" for c in streamed) == (
+            "sim reply to mounted"
+        )
+    # The lifespan flushed the sink on shutdown.
+    assert [c.endpoint for c in calls.items] == ["models", "chat.completions", "chat.completions"]

@@ -1,10 +1,10 @@
 """What the gateway engine needs from the rest of prereview, as protocols.
 
-The engine (:mod:`prereview.gateway.proxy`) knows nothing of the database. It asks a
+The engine (:mod:`prereview.gateway.engine.proxy`) knows nothing of the database. It asks a
 :class:`GrantResolver` who holds a presented key, hands a :class:`CallRecord` for every call to a
 :class:`UsageSink`, and, where the developer allows it, the prompt and completion to a
 :class:`TranscriptSink`. The service layer implements these over grants, the vault and the audit
-log; :mod:`prereview.gateway.memory` implements them in memory for tests and the demo.
+log; :mod:`prereview.gateway.engine.memory` implements them in memory for tests and the demo.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ class GrantContext:
     credential headers, and never shown to the client.
     """
 
-    grant_id: str
+    access_id: str
     org_id: str
     submission_id: str
     key_id: str
@@ -145,7 +145,8 @@ class GrantContext:
 class CallRecord:
     """One gateway call, for the audit log and usage accounting.
 
-    Calls refused before a grant was known (no key, unknown key) have no grant fields.
+    ``access_id`` names the access behind the key: an agency's grant or a partner's
+    nomination. Calls refused before it was known (no key, unknown key) have no access fields.
     ``usage_estimated`` is true when the upstream reported no usage and the counts were
     estimated from the text. ``cut_off`` is true when access ended while the call was in
     flight: a plain answer was then withheld (the status is the 403 the client got), a stream
@@ -157,7 +158,7 @@ class CallRecord:
     endpoint: str
     status: int
     latency_ms: float
-    grant_id: str | None = None
+    access_id: str | None = None
     org_id: str | None = None
     submission_id: str | None = None
     key_id: str | None = None
@@ -187,7 +188,7 @@ class TranscriptRecord:
 
     call_id: str
     started_at: datetime
-    grant_id: str
+    access_id: str
     submission_id: str
     endpoint: str
     request_body: bytes = field(repr=False)

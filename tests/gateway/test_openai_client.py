@@ -9,8 +9,8 @@ import openai
 import pytest
 
 from prereview.gateway import SecretHeaders
-from prereview.gateway.harness import RunningGateway, running_gateway
-from prereview.gateway.upstream_sim import SimUpstream, running_sim
+from prereview.gateway.testing.harness import RunningGateway, running_gateway
+from prereview.gateway.testing.upstream_sim import SimUpstream, running_sim
 
 UPSTREAM_KEY = "sk-upstream-very-secret-0123456789"
 GATEWAY_KEY = "pgw-reviewer-key"
@@ -29,7 +29,7 @@ def gateway(sim: tuple[SimUpstream, str]) -> Iterator[RunningGateway]:
     with running_gateway(allow=(upstream_url,)) as gw:
         gw.resolver.add(
             GATEWAY_KEY,
-            grant_id="grant-1",
+            access_id="grant-1",
             org_id="agency-1",
             submission_id="sub-1",
             upstream_base_url=upstream_url,
@@ -134,7 +134,7 @@ def test_every_call_is_recorded_with_grant_and_tokens(gateway: RunningGateway) -
     records = gateway.settled_calls()[before:]
     plain, streamed = records
     for record in (plain, streamed):
-        assert (record.grant_id, record.org_id, record.submission_id) == (
+        assert (record.access_id, record.org_id, record.submission_id) == (
             "grant-1",
             "agency-1",
             "sub-1",

@@ -19,13 +19,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-from prereview.gateway.errors import GatewayAccessClosed, GatewayKeyUnknown
-from prereview.gateway.interfaces import (
+from prereview.gateway.engine.interfaces import (
     GrantContext,
     GrantLimits,
     LivenessCheck,
     SecretHeaders,
 )
+from prereview.gateway.errors import GatewayAccessClosed, GatewayKeyUnknown
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class CollectingStore(Generic[T]):
 
 
 class InMemoryGrantResolver:
-    """A :class:`~prereview.gateway.interfaces.GrantResolver` over a dictionary of keys.
+    """A :class:`~prereview.gateway.engine.interfaces.GrantResolver` over a dictionary of keys.
 
     :meth:`close` plays the part of a release, withdrawal, expiry or revocation: from then on
     :meth:`resolve` refuses the key and the grant's liveness check raises, which ends streams in
@@ -173,7 +173,7 @@ class InMemoryGrantResolver:
         self,
         presented_key: str,
         *,
-        grant_id: str,
+        access_id: str,
         upstream_base_url: str,
         upstream_model: str,
         credential_headers: SecretHeaders,
@@ -186,7 +186,7 @@ class InMemoryGrantResolver:
     ) -> GrantContext:
         """Register a key for a grant and return the grant's context."""
         context = GrantContext(
-            grant_id=grant_id,
+            access_id=access_id,
             org_id=org_id,
             submission_id=submission_id,
             key_id=key_id or f"key-{len(self._by_key) + 1}",
@@ -194,39 +194,39 @@ class InMemoryGrantResolver:
             upstream_model=upstream_model,
             upstream_base_url=upstream_base_url,
             credential_headers=credential_headers,
-            recheck=self._liveness(grant_id),
+            recheck=self._liveness(access_id),
             limits=limits or GrantLimits(),
             keep_transcripts=keep_transcripts,
         )
         self._by_key[presented_key] = context
         return context
 
-    def close(self, grant_id: str, reason: str = "revoked") -> None:
+    def close(self, access_id: str, reason: str = "revoked") -> None:
         """End the grant: ``reason`` is one of ``GatewayAccessClosed.CLOSED_REASONS``."""
         if reason not in GatewayAccessClosed.CLOSED_REASONS:
             raise ValueError(f"unknown access-closed reason {reason!r}")
-        self._closed[grant_id] = reason
+        self._closed[access_id] = reason
 
-    def reopen(self, grant_id: str) -> None:
+    def reopen(self, access_id: str) -> None:
         """Undo :meth:`close` (for tests that move a window back and forth)."""
-        self._closed.pop(grant_id, None)
+        self._closed.pop(access_id, None)
 
     def _refusal(self, context: GrantContext) -> GatewayAccessClosed | None:
-        reason = self._closed.get(context.grant_id)
+        reason = self._closed.get(context.access_id)
         if reason is None:
             return None
         return GatewayAccessClosed(
             _CLOSED_DETAIL[reason],
             reason=reason,
-            grant_id=context.grant_id,
+            access_id=context.access_id,
             org_id=context.org_id,
             submission_id=context.submission_id,
             key_id=context.key_id,
         )
 
-    def _liveness(self, grant_id: str) -> LivenessCheck:
+    def _liveness(self, access_id: str) -> LivenessCheck:
         async def recheck() -> None:
-            reason = self._closed.get(grant_id)
+            reason = self._closed.get(access_id)
             if reason is not None:
                 raise GatewayAccessClosed(_CLOSED_DETAIL[reason], reason=reason)
 

@@ -1,9 +1,9 @@
 """A whole gateway on real sockets, with in-memory grants: for tests, the benchmark and the demo.
 
-:func:`running_gateway` serves a :class:`~prereview.gateway.proxy.GatewayApp` with an
-:class:`~prereview.gateway.memory.InMemoryGrantResolver` and collecting sinks on a free loopback
-port, in a thread, so that real clients (the official ``openai`` client, Inspect AI, curl) can
-talk to it exactly as they would to the deployed one.
+:func:`running_gateway` serves a :class:`~prereview.gateway.engine.proxy.GatewayApp` with an
+:class:`~prereview.gateway.engine.memory.InMemoryGrantResolver` and collecting sinks on a free
+loopback port, in a thread, so that real clients (the official ``openai`` client, Inspect AI,
+curl) can talk to it exactly as they would to the deployed one.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from prereview.gateway.interfaces import CallJournal, CallRecord, TranscriptRecord
-from prereview.gateway.limits import Limiter
-from prereview.gateway.memory import BatchingSink, CollectingStore, InMemoryGrantResolver
-from prereview.gateway.proxy import GatewayApp, GatewayConfig
-from prereview.gateway.serving import ThreadedServer
-from prereview.gateway.upstreams import UpstreamGuard
+from prereview.gateway.engine.interfaces import CallJournal, CallRecord, TranscriptRecord
+from prereview.gateway.engine.limits import Limiter
+from prereview.gateway.engine.memory import BatchingSink, CollectingStore, InMemoryGrantResolver
+from prereview.gateway.engine.proxy import GatewayApp, GatewayConfig
+from prereview.gateway.engine.serving import ThreadedServer
+from prereview.gateway.engine.upstreams import UpstreamGuard
 
 
 @dataclass

@@ -21,9 +21,9 @@ from prereview.core.db import transaction
 from prereview.core.settings import Settings
 from prereview.gateway import CallRecord, SecretHeaders
 from prereview.gateway.errors import GatewayAuditBehind
-from prereview.gateway.harness import running_gateway
 from prereview.gateway.journal import INTERRUPTED, journal_size, move_journal, write_journal
-from prereview.gateway.upstream_sim import running_sim
+from prereview.gateway.testing.harness import running_gateway
+from prereview.gateway.testing.upstream_sim import running_sim
 from support.factories import Platform
 
 UPSTREAM_KEY = "sk-journal"
@@ -40,7 +40,7 @@ def _call(call_id: str, submission_id: str, **fields: Any) -> CallRecord:
         status=200,
         latency_ms=1.5,
         submission_id=submission_id,
-        grant_id="gnt_x",
+        access_id="gnt_x",
         **fields,
     )
 
@@ -119,7 +119,7 @@ def test_an_answer_that_cannot_be_audited_is_withheld(
     with running_gateway(allow=(url,), journal=journal) as gw:
         gw.resolver.add(
             "key-j",
-            grant_id="grant-j",
+            access_id="grant-j",
             upstream_base_url=url,
             upstream_model="sim-model",
             public_model=MODEL,
@@ -143,7 +143,7 @@ def test_new_calls_are_refused_while_the_journal_is_behind(upstream: tuple[Any, 
     with running_gateway(allow=(url,), journal=_FailingJournal(full=True)) as gw:
         gw.resolver.add(
             "key-j",
-            grant_id="grant-j",
+            access_id="grant-j",
             upstream_base_url=url,
             upstream_model="sim-model",
             public_model=MODEL,

@@ -15,9 +15,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from prereview.core.settings import Settings
 from prereview.gateway import SecretHeaders
-from prereview.gateway.harness import running_gateway
-from prereview.gateway.upstream_sim import running_sim
-from prereview.gateway.upstreams import (
+from prereview.gateway.engine.upstreams import (
     GuardedConnector,
     Origin,
     UpstreamGuard,
@@ -26,6 +24,8 @@ from prereview.gateway.upstreams import (
     parse_ipv4_any,
     refused_reason,
 )
+from prereview.gateway.testing.harness import running_gateway
+from prereview.gateway.testing.upstream_sim import running_sim
 from support.factories import Platform
 
 PROBLEM = "urn:prereview:problem:"
@@ -199,7 +199,7 @@ def test_the_engine_refuses_internal_upstreams_at_connection_time() -> None:
         for key, url in targets.items():
             gw.resolver.add(
                 key,
-                grant_id=f"grant-{key}",
+                access_id=f"grant-{key}",
                 upstream_base_url=url,
                 upstream_model="sim-model",
                 public_model="preview",

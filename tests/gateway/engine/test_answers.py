@@ -12,8 +12,8 @@ import openai
 import pytest
 
 from prereview.gateway import GatewayConfig, SecretHeaders
-from prereview.gateway.harness import RunningGateway, running_gateway
-from prereview.gateway.upstream_sim import SimUpstream, running_sim
+from prereview.gateway.testing.harness import RunningGateway, running_gateway
+from prereview.gateway.testing.upstream_sim import SimUpstream, running_sim
 
 UPSTREAM_KEY = "sk-lab-SECRET-7f3a9c1e55d2"
 MODEL = "preview"
@@ -46,7 +46,7 @@ def gateway(sim: tuple[SimUpstream, str]) -> Iterator[RunningGateway]:
         for name, upstream_model in BEHAVIOURS.items():
             gw.resolver.add(
                 f"key-{name}",
-                grant_id=f"grant-{name}",
+                access_id=f"grant-{name}",
                 upstream_base_url=upstream_url,
                 upstream_model=upstream_model,
                 public_model=MODEL,
@@ -54,7 +54,7 @@ def gateway(sim: tuple[SimUpstream, str]) -> Iterator[RunningGateway]:
             )
         gw.resolver.add(
             "key-badcreds",
-            grant_id="grant-badcreds",
+            access_id="grant-badcreds",
             upstream_base_url=upstream_url,
             upstream_model="sim-model",
             public_model=MODEL,
@@ -67,7 +67,7 @@ def gateway(sim: tuple[SimUpstream, str]) -> Iterator[RunningGateway]:
         gw.allow(f"http://127.0.0.1:{dead_port}")
         gw.resolver.add(
             "key-unreachable",
-            grant_id="grant-unreachable",
+            access_id="grant-unreachable",
             upstream_base_url=f"http://127.0.0.1:{dead_port}/v1",
             upstream_model="sim-model",
             public_model=MODEL,
@@ -76,7 +76,7 @@ def gateway(sim: tuple[SimUpstream, str]) -> Iterator[RunningGateway]:
         for reason in ("released", "withdrawn", "expired", "revoked", "not-yet-open"):
             gw.resolver.add(
                 f"key-{reason}",
-                grant_id=f"grant-{reason}",
+                access_id=f"grant-{reason}",
                 upstream_base_url=upstream_url,
                 upstream_model="sim-model",
                 public_model=MODEL,
@@ -120,7 +120,7 @@ def test_closed_window_is_a_403_naming_the_reason(gateway: RunningGateway, reaso
     client = openai.OpenAI(api_key=f"key-{reason}", base_url=gateway.base_url, max_retries=0)
     with pytest.raises(openai.PermissionDeniedError):
         client.models.list()
-    refused = [c for c in gateway.settled_calls() if c.grant_id == f"grant-{reason}"]
+    refused = [c for c in gateway.settled_calls() if c.access_id == f"grant-{reason}"]
     assert refused
     assert all(c.status == 403 and c.error == "gateway-access-closed" for c in refused)
 

@@ -1,10 +1,10 @@
-"""The database-backed :class:`~prereview.gateway.interfaces.GrantResolver`.
+"""The database-backed :class:`~prereview.gateway.engine.interfaces.GrantResolver`.
 
 Every model call asks it who holds the presented key and whether that key may reach the model
 *now*. It must answer in microseconds, yet the very next call after a release, withdrawal,
 expiry or revocation must be refused. Three mechanisms together give both:
 
-1. **Per call, with the clock.** A cached :class:`~prereview.gateway.service.KeySnapshot` holds
+1. **Per call, with the clock.** A cached :class:`~prereview.gateway.snapshots.KeySnapshot` holds
    the submission's dates; the window is recomputed from them and the injected clock on every
    call, so expiry (and a planned release date passing) needs no database read at all.
 2. **In this process, at once.** The use cases that change access (of a submission, grant,
@@ -44,15 +44,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from prereview.authz import events
 from prereview.core.clock import Clock
+from prereview.gateway.engine.interfaces import GrantContext, LivenessCheck, SecretHeaders
+from prereview.gateway.engine.memory import CLOSED_DETAIL
 from prereview.gateway.errors import (
     GatewayAccessClosed,
     GatewayKeyUnknown,
     GatewayNotConfigured,
     GatewayUnavailable,
 )
-from prereview.gateway.interfaces import GrantContext, LivenessCheck, SecretHeaders
-from prereview.gateway.memory import CLOSED_DETAIL
-from prereview.gateway.service import KeySnapshot, hash_key, key_snapshot, refusal, upstream_secret
+from prereview.gateway.snapshots import (
+    KeySnapshot,
+    hash_key,
+    key_snapshot,
+    refusal,
+    upstream_secret,
+)
 from prereview.vault.errors import VaultError
 from prereview.vault.service import Vault
 
@@ -225,7 +231,7 @@ class DbGrantResolver:
             self._upstreams[snapshot.submission_id] = cached
         _, base_url, credential_headers = cached
         return GrantContext(
-            grant_id=snapshot.access_id,
+            access_id=snapshot.access_id,
             org_id=snapshot.org_id,
             submission_id=snapshot.submission_id,
             key_id=snapshot.key_id,
@@ -261,7 +267,7 @@ def _closed(reason: str, snapshot: KeySnapshot) -> GatewayAccessClosed:
     return GatewayAccessClosed(
         CLOSED_DETAIL[reason],
         reason=reason,
-        grant_id=snapshot.access_id,
+        access_id=snapshot.access_id,
         org_id=snapshot.org_id,
         submission_id=snapshot.submission_id,
         key_id=snapshot.key_id,

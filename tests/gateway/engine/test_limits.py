@@ -13,15 +13,15 @@ import httpx
 import openai
 import pytest
 import redis.asyncio
-from gated_upstream import GatedUpstream
 from openai.types.chat import ChatCompletionMessageParam
 
 from prereview.gateway import GrantLimits, MemoryLimiter, RedisLimiter, SecretHeaders
+from prereview.gateway.engine.limits import SECONDS_PER_DAY, STREAM_LEASE_SECONDS, Limiter
+from prereview.gateway.engine.serving import ThreadedServer
 from prereview.gateway.errors import GatewayRateLimited
-from prereview.gateway.harness import running_gateway
-from prereview.gateway.limits import SECONDS_PER_DAY, STREAM_LEASE_SECONDS, Limiter
-from prereview.gateway.serving import ThreadedServer
-from prereview.gateway.upstream_sim import running_sim
+from prereview.gateway.testing.harness import running_gateway
+from prereview.gateway.testing.upstream_sim import running_sim
+from support.factories.gateway import GatedUpstream
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 # Noon UTC on some day, so "until midnight" is twelve hours.
@@ -239,7 +239,7 @@ def test_gateway_answers_429_with_retry_after() -> None:
         gw.allow(upstream_url)
         gw.resolver.add(
             "key-limited",
-            grant_id="grant-limited",
+            access_id="grant-limited",
             upstream_base_url=upstream_url,
             upstream_model="sim-model",
             public_model="preview",
@@ -272,7 +272,7 @@ def test_gateway_stops_a_grant_that_spent_its_tokens() -> None:
         gw.allow(upstream_url)
         gw.resolver.add(
             "key-tokens",
-            grant_id="grant-tokens",
+            access_id="grant-tokens",
             upstream_base_url=upstream_url,
             upstream_model="sim-model",
             public_model="preview",
@@ -300,7 +300,7 @@ def test_two_replicas_share_limits_through_redis() -> None:
             replica.allow(upstream_url)
             replica.resolver.add(
                 "key-shared",
-                grant_id="grant-shared",
+                access_id="grant-shared",
                 upstream_base_url=upstream_url,
                 upstream_model="sim-model",
                 public_model="preview",
@@ -330,7 +330,7 @@ def test_a_plain_call_in_flight_holds_a_slot_through_the_gateway() -> None:
         gw.allow(server.url)
         gw.resolver.add(
             "key-one-at-a-time",
-            grant_id="grant-one",
+            access_id="grant-one",
             upstream_base_url=server.url + "/v1",
             upstream_model="gated",
             public_model="preview",

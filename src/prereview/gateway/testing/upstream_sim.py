@@ -19,7 +19,7 @@ stops after n tokens and never ends), ``drop_after=<n>`` (a stream's connection 
 tokens), ``echo_key`` (an error message that repeats the presented key, as careless servers do,
 to prove the gateway scrubs it).
 
-Run it with ``python -m prereview.gateway.upstream_sim --port 8001 --api-key sk-sim``, or in
+Run it with ``python -m prereview.gateway.testing.upstream_sim --port 8001 --api-key sk-sim``, or in
 a thread with :func:`running_sim`.
 """
 
@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from prereview.gateway.serving import ThreadedServer
+from prereview.gateway.engine.serving import ThreadedServer
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -123,6 +123,9 @@ class SimUpstream:
         self.models = models
         self.behaviour = behaviour or Behaviour()
         self.received: deque[ReceivedRequest] = deque(maxlen=keep_requests)
+        #: How the simulator waits out its ``slow`` and ``ttft`` delays; a test may replace it
+        #: to see the delays asked for without timing them on the wall clock.
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._counter = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -238,7 +241,7 @@ class SimUpstream:
 
         if not body.get("stream"):
             if behaviour.ttft or behaviour.slow:
-                await asyncio.sleep(behaviour.ttft + behaviour.slow * len(tokens))
+                await self.sleep(behaviour.ttft + behaviour.slow * len(tokens))
             if behaviour.malformed:
                 await _raw(send, 200, b'{"id": "broken', b"application/json")
                 return
@@ -361,7 +364,7 @@ class SimUpstream:
                 }
             )
         if behaviour.ttft:
-            await asyncio.sleep(behaviour.ttft)
+            await self.sleep(behaviour.ttft)
         for index, token in enumerate(tokens):
             if behaviour.hang_after is not None and index >= behaviour.hang_after:
                 await gone
@@ -369,7 +372,7 @@ class SimUpstream:
             if behaviour.drop_after is not None and index >= behaviour.drop_after:
                 raise _Dropped("the simulator was told to drop the connection")
             if behaviour.slow:
-                await asyncio.sleep(behaviour.slow)
+                await self.sleep(behaviour.slow)
             if gone.done():
                 return
             await send(

@@ -1,6 +1,6 @@
 """Watching a stream in flight: the grant may close, the client may leave.
 
-The relay loop in :mod:`prereview.gateway.proxy` only moves bytes; a :class:`StreamWatcher`
+The relay loop in :mod:`prereview.gateway.engine.proxy` only moves bytes; a :class:`StreamWatcher`
 beside it decides when the stream has to end and wakes the loop by closing the upstream response.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 import aiohttp
 
 from prereview.core.errors import PrereviewError
+from prereview.gateway.engine.interfaces import GrantContext
+from prereview.gateway.engine.limits import Limiter
 from prereview.gateway.errors import GatewayAccessClosed
-from prereview.gateway.interfaces import GrantContext
-from prereview.gateway.limits import Limiter
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,9 @@ class StreamWatcher:
             return
         except Exception:
             # A failing check (database briefly away) does not end a stream; the next does.
-            log.exception("liveness check failed for grant %s", self._context.grant_id)
+            log.exception("liveness check failed for access %s", self._context.access_id)
         if self._lease is not None and time.monotonic() - self._renewed > self.RENEW_SECONDS:
-            await self._limiter.renew_stream(self._context.grant_id, self._lease)
+            await self._limiter.renew_stream(self._context.access_id, self._lease)
             self._renewed = time.monotonic()
         if self.cut is None:
             self._timer = self._loop.call_later(self._interval, self._tick)

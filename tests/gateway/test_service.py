@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from prereview.audit.models import AuditEntry
 from prereview.core.db import transaction
 from prereview.gateway.models import GatewayKey, GatewayLimit, GatewayUpstream
-from prereview.gateway.service import hash_key
+from prereview.gateway.snapshots import hash_key
 from prereview.vault.models import SealedSecret
 from support.factories import Platform
 

@@ -11,8 +11,8 @@ from inspect_ai.scorer import includes
 from inspect_ai.solver import generate
 
 from prereview.gateway import SecretHeaders
-from prereview.gateway.harness import running_gateway
-from prereview.gateway.upstream_sim import running_sim
+from prereview.gateway.testing.harness import running_gateway
+from prereview.gateway.testing.upstream_sim import running_sim
 
 UPSTREAM_KEY = "sk-inspect-upstream-secret"
 
@@ -23,7 +23,7 @@ def test_inspect_eval_through_the_gateway(tmp_path: Path) -> None:
         gw.allow(upstream_url)
         gw.resolver.add(
             "pgw-inspect",
-            grant_id="grant-inspect",
+            access_id="grant-inspect",
             upstream_base_url=upstream_url,
             upstream_model="sim-model",
             public_model="preview",
@@ -56,6 +56,6 @@ def test_inspect_eval_through_the_gateway(tmp_path: Path) -> None:
     ]
     completions = [c for c in calls if c.endpoint == "chat.completions"]
     assert len(completions) == 2
-    assert all(c.status == 200 and c.grant_id == "grant-inspect" for c in completions)
+    assert all(c.status == 200 and c.access_id == "grant-inspect" for c in completions)
     log_text = "".join(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file())
     assert UPSTREAM_KEY not in log_text

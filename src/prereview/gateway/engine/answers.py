@@ -13,15 +13,15 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from prereview.core.errors import PrereviewError
+from prereview.gateway.engine.interfaces import GrantContext
 from prereview.gateway.errors import (
     UpstreamFailed,
     UpstreamForbidden,
     UpstreamTimeout,
     gateway_problem,
 )
-from prereview.gateway.interfaces import GrantContext
 
-log = logging.getLogger("prereview.gateway.proxy")
+log = logging.getLogger("prereview.gateway.engine.proxy")
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 _PROBLEM = b"application/problem+json"
@@ -42,12 +42,12 @@ def scrub(text: bytes, context: GrantContext) -> bytes:
 
 
 def upstream_timeout(context: GrantContext) -> UpstreamTimeout:
-    log.warning("upstream timed out for grant %s", context.grant_id)
+    log.warning("upstream timed out for access %s", context.access_id)
     return UpstreamTimeout("The model's endpoint did not answer in time.")
 
 
 def upstream_refused(context: GrantContext) -> UpstreamForbidden:
-    log.warning("upstream of grant %s resolved to a refused address", context.grant_id)
+    log.warning("upstream of access %s resolved to a refused address", context.access_id)
     return UpstreamForbidden(
         "The model's endpoint is on a loopback, private, link-local or platform address, "
         "which the gateway does not connect to; the developer has to register a public one."
@@ -58,7 +58,9 @@ def upstream_unreachable(
     context: GrantContext, exc: BaseException, *, during_stream: bool = False
 ) -> UpstreamFailed:
     # The exception's text names the upstream host and port: log only its kind.
-    log.warning("upstream connection failed for grant %s: %s", context.grant_id, type(exc).__name__)
+    log.warning(
+        "upstream connection failed for access %s: %s", context.access_id, type(exc).__name__
+    )
     if during_stream:
         return UpstreamFailed("The connection to the model's endpoint broke during the stream.")
     return UpstreamFailed("The model's endpoint could not be reached.")

@@ -5,11 +5,11 @@ It serves ``GET /v1/models``, ``GET /v1/models/{id}``, ``POST /v1/chat/completio
 request it: finds the grant behind the bearer key (:class:`GrantResolver`, which also decides
 the window), applies the grant's limits (:class:`Limiter`), forwards the body with the model
 name rewritten and the developer's credentials in place of the client's key, relays the answer
-(server-sent events one by one as they arrive, waiting on the client's socket so back-pressure
-reaches the upstream), and records one :class:`CallRecord` (and a transcript where allowed).
+(:mod:`~prereview.gateway.engine.relay`: server-sent events one by one as they arrive), and
+records one :class:`CallRecord` (and a transcript where allowed).
 
 Three checks keep it from being turned against the platform or outliving access: it connects
-only to upstream addresses its :class:`~prereview.gateway.upstreams.UpstreamGuard` accepts
+only to upstream addresses its :class:`~prereview.gateway.engine.upstreams.UpstreamGuard` accepts
 (checked after DNS, at every connection); it re-checks access after a plain answer arrives and
 withholds the answer if access ended meanwhile (403, recorded as cut off); and, given a
 :class:`CallJournal`, it releases no answer of a submission's call before the call's record is
@@ -35,22 +35,10 @@ import aiohttp
 from yarl import URL
 
 from prereview.core.errors import PrereviewError
-from prereview.gateway import answers
-from prereview.gateway.bodies import parse_object, read_body
-from prereview.gateway.calls import CallInProgress, JournalState
-from prereview.gateway.errors import (
-    GatewayAccessClosed,
-    GatewayAuditBehind,
-    GatewayBadRequest,
-    GatewayKeyMissing,
-    GatewayMethodNotAllowed,
-    GatewayModelNotFound,
-    GatewayRouteNotFound,
-    UpstreamFailed,
-    UpstreamRateLimited,
-    gateway_problem,
-)
-from prereview.gateway.interfaces import (
+from prereview.gateway.engine import answers
+from prereview.gateway.engine.bodies import parse_object, read_body
+from prereview.gateway.engine.calls import CallInProgress, JournalState
+from prereview.gateway.engine.interfaces import (
     CallJournal,
     GrantContext,
     GrantResolver,
@@ -58,10 +46,17 @@ from prereview.gateway.interfaces import (
     TranscriptSink,
     UsageSink,
 )
-from prereview.gateway.limits import Limiter, MemoryLimiter
-from prereview.gateway.sse import EventRelay, MalformedStream, token_counts
-from prereview.gateway.upstreams import GuardedConnector, UpstreamGuard, UpstreamRefused
-from prereview.gateway.watch import ClientGone, StreamWatcher
+from prereview.gateway.engine.limits import Limiter, MemoryLimiter
+from prereview.gateway.engine.relay import JSON, Relay
+from prereview.gateway.engine.upstreams import GuardedConnector, UpstreamGuard
+from prereview.gateway.errors import (
+    GatewayAccessClosed,
+    GatewayAuditBehind,
+    GatewayKeyMissing,
+    GatewayMethodNotAllowed,
+    GatewayModelNotFound,
+    GatewayRouteNotFound,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +66,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _COMPLETION_ROUTES = {"/v1/chat/completions": "chat.completions", "/v1/completions": "completions"}
-_JSON = b"application/json"
-_DECODER = json.JSONDecoder()
 # Built once: json.dumps with non-default arguments builds a new encoder on every call.
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
-#: How long to wait for an upstream to finish its response after ``[DONE]``.
-_DRAIN_SECONDS = 0.5
-_SSE_HEADERS = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +93,8 @@ class GatewayApp:
     """The ASGI application. Mount it, or serve it with uvicorn directly.
 
     ``usage`` receives a :class:`CallRecord` per call; make it a
-    :class:`~prereview.gateway.memory.BatchingSink` (or anything else whose ``record`` returns
-    at once). With a ``journal``, calls of a submission go to it, write-ahead, instead.
+    :class:`~prereview.gateway.engine.memory.BatchingSink` (or anything else whose ``record``
+    returns at once). With a ``journal``, calls of a submission go to it, write-ahead, instead.
     ``upstreams`` decides which addresses may be connected to (default: no internal one).
     Call :meth:`aclose` on shutdown (the app does so itself on an ASGI lifespan
     shutdown, which a mounted sub-application does not receive).
@@ -135,7 +121,6 @@ class GatewayApp:
         self._config = config or GatewayConfig()
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
-        self._background: set[asyncio.Task[None]] = set()
         self._urls: dict[tuple[str, str], URL] = {}
         # A plain call gets one deadline for the whole answer (one timer per call); a stream
         # may run long but must not fall silent (a timer re-armed on every read).
@@ -146,6 +131,14 @@ class GatewayApp:
             total=None,
             sock_connect=self._config.connect_timeout,
             sock_read=self._config.read_timeout,
+        )
+        self._relay = Relay(
+            self._client,
+            self._plain_timeout,
+            self._limiter,
+            self._config.liveness_interval,
+            self._still_open,
+            self._write_ahead,
         )
 
     # -- ASGI ------------------------------------------------------------------------------
@@ -269,11 +262,11 @@ class GatewayApp:
         try:
             context = await self._resolver.resolve(presented)
         except GatewayAccessClosed as closed:
-            call.grant_id, call.org_id = closed.grant_id, closed.org_id
+            call.access_id, call.org_id = closed.access_id, closed.org_id
             call.submission_id, call.key_id = closed.submission_id, closed.key_id
             raise
         call.context = context
-        call.grant_id, call.org_id = context.grant_id, context.org_id
+        call.access_id, call.org_id = context.access_id, context.org_id
         call.submission_id, call.key_id = context.submission_id, context.key_id
         return context
 
@@ -296,7 +289,7 @@ class GatewayApp:
             )
         call.status = 200
         await self._write_ahead(call, "final")
-        await answers.send_bytes(send, 200, json.dumps(payload).encode(), _JSON)
+        await answers.send_bytes(send, 200, json.dumps(payload).encode(), JSON)
 
     # -- completions -----------------------------------------------------------------------
 
@@ -331,7 +324,7 @@ class GatewayApp:
         limits = context.limits
         lease = None
         if limits.any:
-            lease = await self._limiter.admit(context.grant_id, limits, stream=stream)
+            lease = await self._limiter.admit(context.access_id, limits, stream=stream)
         try:
             url = self._upstream_url(context.upstream_base_url, call.endpoint)
             headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -339,22 +332,22 @@ class GatewayApp:
                 headers["Accept"] = "text/event-stream"
             headers.update(context.credential_headers.items())
             if stream:
-                await self._relay_stream(
+                await self._relay.stream(
                     context, call, url, headers, upstream_body, hide_usage, lease, receive, send
                 )
             else:
-                await self._relay_plain(context, call, url, headers, upstream_body, send)
+                await self._relay.plain(context, call, url, headers, upstream_body, send)
         finally:
             if lease is not None:
-                await self._limiter.release_stream(context.grant_id, lease)
+                await self._limiter.release_stream(context.access_id, lease)
         if limits.tokens_per_day is not None:
-            await self._limiter.charge_tokens(context.grant_id, call.total_tokens)
+            await self._limiter.charge_tokens(context.access_id, call.total_tokens)
         if context.keep_transcripts and self._transcripts is not None:
             self._transcripts.record(
                 TranscriptRecord(
                     call_id=call.call_id,
                     started_at=call.started_at,
-                    grant_id=context.grant_id,
+                    access_id=context.access_id,
                     submission_id=context.submission_id,
                     endpoint=call.endpoint,
                     request_body=raw,
@@ -373,48 +366,6 @@ class GatewayApp:
             url = self._urls[key] = URL(base_url.rstrip("/") + suffix)
         return url
 
-    async def _relay_plain(
-        self,
-        context: GrantContext,
-        call: CallInProgress,
-        url: URL,
-        headers: dict[str, str],
-        body: bytes,
-        send: Send,
-    ) -> None:
-        try:
-            async with self._client().post(
-                url, data=body, headers=headers, timeout=self._plain_timeout
-            ) as response:
-                answer = await response.read()
-                status = response.status
-                content_type = response.headers.get("Content-Type", "application/json")
-                retry_after = response.headers.get("Retry-After")
-        except (TimeoutError, aiohttp.ServerTimeoutError):
-            raise answers.upstream_timeout(context) from None
-        except UpstreamRefused:
-            raise answers.upstream_refused(context) from None
-        except aiohttp.ClientError as exc:
-            raise answers.upstream_unreachable(context, exc) from None
-        if status != 200:
-            await self._still_open(call)
-            await self._upstream_error(context, call, status, answer, retry_after, send)
-            return
-        if not (answer.startswith(b"{") and answer.rstrip().endswith(b"}")):
-            raise UpstreamFailed("The model's endpoint sent an answer that is not JSON.")
-        counts = token_counts(_usage_of(answer))
-        if counts is None:
-            counts = (len(body) // 4, len(answer) // 4)
-            call.usage_estimated = True
-        call.prompt_tokens, call.completion_tokens = counts
-        await self._still_open(call)
-        call.status = 200
-        call.ttft_ms = (time.perf_counter() - call.started) * 1000
-        if context.keep_transcripts:
-            call.transcript.append(answer)
-        await self._write_ahead(call, "final")
-        await answers.send_bytes(send, 200, answer, content_type.encode("latin-1"))
-
     async def _still_open(self, call: CallInProgress) -> None:
         """Ask the resolver (with the clock, through its cache) whether the key may still reach
         the model; an answer that arrives after access ended is withheld (403)."""
@@ -423,179 +374,3 @@ class GatewayApp:
         except GatewayAccessClosed:
             call.cut_off = True
             raise
-
-    async def _upstream_error(
-        self,
-        context: GrantContext,
-        call: CallInProgress,
-        status: int,
-        answer: bytes,
-        retry_after: str | None,
-        send: Send,
-    ) -> None:
-        log.warning("upstream answered %d for grant %s", status, context.grant_id)
-        if status in (401, 403):
-            raise UpstreamFailed(
-                "The model's endpoint refused the gateway's credentials; "
-                "the developer has to update them."
-            )
-        if status == 429:
-            seconds = int(retry_after) if retry_after and retry_after.isdigit() else 1
-            raise UpstreamRateLimited(
-                "The model's endpoint is rate-limiting; try again later.", retry_after=seconds
-            )
-        if 400 <= status < 500:
-            # The client's own mistake (bad parameter, context too long): pass the upstream's
-            # explanation on, scrubbed of the developer's secrets.
-            try:
-                json.loads(answer)
-            except ValueError:
-                raise GatewayBadRequest(
-                    f"The model's endpoint refused the request ({status})."
-                ) from None
-            call.status = status
-            call.error = "upstream-client-error"
-            await self._write_ahead(call, "final")
-            await answers.send_bytes(send, status, answers.scrub(answer, context), _JSON)
-            return
-        raise UpstreamFailed(f"The model's endpoint failed ({status}).", upstream_status=status)
-
-    async def _relay_stream(
-        self,
-        context: GrantContext,
-        call: CallInProgress,
-        url: URL,
-        headers: dict[str, str],
-        body: bytes,
-        hide_usage: bool,
-        lease: str | None,
-        receive: Receive,
-        send: Send,
-    ) -> None:
-        session = self._client()
-        try:
-            response = await session.post(url, data=body, headers=headers)
-        except (TimeoutError, aiohttp.ServerTimeoutError):
-            raise answers.upstream_timeout(context) from None
-        except UpstreamRefused:
-            raise answers.upstream_refused(context) from None
-        except aiohttp.ClientError as exc:
-            raise answers.upstream_unreachable(context, exc) from None
-        try:
-            if response.status != 200:
-                try:
-                    answer = await response.read()
-                except (TimeoutError, aiohttp.ClientError):
-                    answer = b""
-                response.release()
-                await self._upstream_error(
-                    context,
-                    call,
-                    response.status,
-                    answer,
-                    response.headers.get("Retry-After"),
-                    send,
-                )
-                return
-            relay = EventRelay(hide_usage=hide_usage, secrets=answers.secret_bytes(context))
-            watcher = StreamWatcher(
-                context, response, receive, self._limiter, lease, self._config.liveness_interval
-            )
-            try:
-                call.status = 200
-                await self._write_ahead(call, "open")
-                await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
-                failure = await self._pump(context, call, response, relay, watcher, send)
-            finally:
-                watcher.close()
-            if failure is not None:
-                call.error = failure.slug
-                call.cut_off = isinstance(failure, GatewayAccessClosed)
-                if isinstance(failure, ClientGone):
-                    call.client_disconnected = True
-                else:
-                    event = b"data: " + json.dumps(gateway_problem(failure)).encode() + b"\n\n"
-                    await send({"type": "http.response.body", "body": event, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except BaseException:
-            response.close()
-            raise
-        if failure is None and not response.content.is_eof():
-            # Let the upstream finish its response in the background, so its connection goes
-            # back to the pool, while this call is counted at once.
-            task = asyncio.get_running_loop().create_task(_drain(response))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-        else:
-            # Returns the connection to the pool if the upstream finished, closes it otherwise.
-            response.release()
-        counts = token_counts(relay.usage)
-        if counts is None:
-            counts = (len(body) // 4, relay.content_events)
-            call.usage_estimated = True
-        call.prompt_tokens, call.completion_tokens = counts
-
-    async def _pump(
-        self,
-        context: GrantContext,
-        call: CallInProgress,
-        response: aiohttp.ClientResponse,
-        relay: EventRelay,
-        watcher: StreamWatcher,
-        send: Send,
-    ) -> PrereviewError | None:
-        """Forward events until the stream ends; the error to end it with, if any."""
-        keep = context.keep_transcripts
-        try:
-            async for chunk in response.content.iter_any():
-                if watcher.cut is not None:
-                    break
-                out = relay.feed(chunk)
-                if not out:
-                    continue
-                if call.ttft_ms is None:
-                    call.ttft_ms = (time.perf_counter() - call.started) * 1000
-                if keep:
-                    call.transcript.append(out)
-                # Waits while the client's socket is full: back-pressure reaches the upstream.
-                await send({"type": "http.response.body", "body": out, "more_body": True})
-                if relay.done:
-                    break
-        except MalformedStream:
-            log.warning("upstream sent a malformed stream for grant %s", context.grant_id)
-            return UpstreamFailed("The model's endpoint sent a malformed stream.")
-        except (TimeoutError, aiohttp.ServerTimeoutError):
-            if watcher.cut is None:
-                return answers.upstream_timeout(context)
-        except aiohttp.ClientError as exc:
-            if watcher.cut is None:
-                return answers.upstream_unreachable(context, exc, during_stream=True)
-        if watcher.cut is not None:
-            return watcher.cut
-        if not relay.done:
-            log.warning("upstream stream for grant %s ended before [DONE]", context.grant_id)
-            return UpstreamFailed("The model's endpoint ended the stream before it was complete.")
-        return None
-
-
-def _usage_of(answer: bytes) -> dict[str, Any] | None:
-    """The ``usage`` object of a completion, decoding only that member (it comes last)."""
-    at = answer.rfind(b'"usage"')
-    if at < 0:
-        return None
-    colon = answer.find(b":", at)
-    try:
-        usage, _ = _DECODER.raw_decode(answer[colon + 1 :].decode().lstrip())
-    except ValueError:
-        return None
-    return usage if isinstance(usage, dict) else None
-
-
-async def _drain(response: aiohttp.ClientResponse) -> None:
-    """Read the end of a response after ``[DONE]`` so its connection can be reused."""
-    try:
-        await asyncio.wait_for(response.content.read(), _DRAIN_SECONDS)
-    except (TimeoutError, aiohttp.ClientError):
-        response.close()
-    else:
-        response.release()

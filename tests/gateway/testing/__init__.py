@@ -1,0 +1,1 @@
+"""Tests of the gateway's test doubles (prereview.gateway.testing)."""
