@@ -33,7 +33,7 @@ import psycopg
 
 from prereview.authz.kinds import OrgKind
 from prereview.clearinghouse import service
-from prereview.clearinghouse.intake import IntakeFormat
+from prereview.clearinghouse.intake.formats import IntakeFormat
 from prereview.core.db import make_engine, session_factory, transaction
 from prereview.core.migrate import upgrade
 from prereview.identity import service as identity

@@ -19,6 +19,7 @@ from prereview.authz.kinds import OrgKind, Role
 from prereview.authz.permissions import Permission
 from prereview.authz.usecase import check_declared
 from prereview.core.errors import Forbidden
+from prereview.core.markings import Tlp
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ class Access:
     """The organisation has no people yet (its first administrator is being invited)."""
     shareable: bool = False
     """The developer marked the object shareable with its consented partners (by TLP)."""
-    tlp: str | None = None
+    tlp: Tlp | None = None
     """The TLP 2.0 label of clearinghouse material (``CLEAR`` ... ``RED``), if it is that."""
     reporter: bool = False
     """The actor's organisation reported the vulnerability (or opened the case)."""
@@ -182,13 +183,13 @@ class TlpAllows:
     def check(self, actor: Actor, access: Access) -> None:
         label = access.tlp
         clearinghouse = actor.org_kind is OrgKind.CLEARINGHOUSE
-        if label in ("CLEAR", "GREEN"):
+        if label in (Tlp.CLEAR, Tlp.GREEN):
             return
-        if label == "AMBER" and (access.reporter or clearinghouse or access.need_to_know):
+        if label is Tlp.AMBER and (access.reporter or clearinghouse or access.need_to_know):
             return
-        if label == "AMBER+STRICT" and (access.reporter or clearinghouse):
+        if label is Tlp.AMBER_STRICT and (access.reporter or clearinghouse):
             return
-        if label == "RED" and (access.reporter or access.named_recipient):
+        if label is Tlp.RED and (access.reporter or access.named_recipient):
             return
         raise PolicyDenied(f"TLP:{label} does not allow your organisation to read this")
 

@@ -19,13 +19,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.audit.usecase import commit_audited, reach
 from prereview.authz.actor import Actor
 from prereview.authz.kinds import OrgKind
 from prereview.authz.permissions import Permission
-from prereview.authz.policy import Access, authorize
+from prereview.authz.policy import Access, allowed, authorize
+from prereview.authz.usecase import use_case
 from prereview.clearinghouse import errors
-from prereview.clearinghouse.access import case_access, is_case_vendor, visible_reports
-from prereview.clearinghouse.domain import Tlp
 from prereview.clearinghouse.models import (
     Case,
     CaseVendor,
@@ -34,8 +34,14 @@ from prereview.clearinghouse.models import (
     VendorStatusChange,
     VulnReport,
 )
-from prereview.core.errors import Forbidden
+from prereview.clearinghouse.sharing.need_to_know import (
+    CONFIDENTIAL_TLP,
+    case_access,
+    is_case_vendor,
+    visible_reports,
+)
 from prereview.core.ids import new_id
+from prereview.core.markings import Tlp
 from prereview.core.pagination import PageRequest, Slice, paginate
 from prereview.identity import service as identity
 
@@ -70,26 +76,32 @@ def _aware(moment: datetime, path: str) -> datetime:
     return moment
 
 
-def _case(db: Session, case_id: str) -> Case:
-    case = db.get(Case, case_id)
-    if case is None:
-        raise errors.CaseNotFound(f"no case '{case_id}'")
-    return case
+def _not_found(case_id: str) -> errors.CaseNotFound:
+    return errors.CaseNotFound(f"no case '{case_id}'")
+
+
+def _reach_case(
+    db: Session, actor: Actor, case_id: str, permission: Permission
+) -> tuple[Case, Access]:
+    """The case and the actor's access, for ``permission``; hidden (404) from those its TLP
+    keeps out, as if it did not exist."""
+    return reach(
+        actor,
+        permission,
+        db.get(Case, case_id),
+        lambda case: case_access(db, actor, case),
+        hidden=lambda: _not_found(case_id),
+        knows=lambda access: allowed(actor, Permission.CH_CASE_READ, access),
+    )
 
 
 def readable_case(
     db: Session, actor: Actor, case_id: str, permission: Permission, now: datetime
 ) -> tuple[Case, Access]:
     """Load a case for ``permission``; those its TLP keeps out learn nothing (404)."""
-    case = _case(db, case_id)
-    access = case_access(db, actor, case)
-    try:
-        authorize(actor, Permission.CH_CASE_READ, access)
-    except Forbidden as exc:
-        raise errors.CaseNotFound(f"no case '{case_id}'") from exc
-    authorize(actor, permission, access)
+    case, access = _reach_case(db, actor, case_id, permission)
     # Reads of confidential cases are audited here; changes are audited by what changes them.
-    if permission is Permission.CH_CASE_READ and case.tlp in ("AMBER", "AMBER+STRICT", "RED"):
+    if permission is Permission.CH_CASE_READ and case.tlp in CONFIDENTIAL_TLP:
         audit.record(
             db,
             actor=actor,
@@ -152,6 +164,7 @@ class CaseCreate:
     embargo_zone: str = "UTC"
 
 
+@use_case(Permission.CH_CASE_CREATE, also=(Permission.ORG_READ,))
 def create_case(db: Session, actor: Actor, data: CaseCreate, now: datetime) -> Case:
     """Open a case; the embargo defaults to 90 days after now, in the zone given."""
     authorize(actor, Permission.CH_CASE_CREATE)
@@ -171,19 +184,19 @@ def create_case(db: Session, actor: Actor, data: CaseCreate, now: datetime) -> C
     db.add(case)
     db.flush()
     _add_members(db, case, reports, vendors, now)
-    audit.record(
+    commit_audited(
         db,
-        actor=actor,
-        action=Permission.CH_CASE_CREATE,
+        actor,
+        Permission.CH_CASE_CREATE,
         object_type="case",
         object_id=case.id,
         at=now,
         detail={"reports": [r.id for r in reports], "vendors": vendors, "tlp": case.tlp},
     )
-    db.commit()
     return case
 
 
+@use_case(Permission.CH_CASE_UPDATE, also=(Permission.CH_CASE_READ, Permission.ORG_READ))
 def add_to_case(
     db: Session,
     actor: Actor,
@@ -197,33 +210,34 @@ def add_to_case(
     reports = _reports(db, actor, report_ids, now)
     vendors = _vendors(db, actor, vendor_org_ids)
     _add_members(db, case, reports, vendors, now)
-    audit.record(
+    commit_audited(
         db,
-        actor=actor,
-        action=Permission.CH_CASE_UPDATE,
+        actor,
+        Permission.CH_CASE_UPDATE,
         object_type="case",
         object_id=case.id,
         at=now,
         detail={"added_reports": [r.id for r in reports], "added_vendors": vendors},
     )
-    db.commit()
     return case
 
 
+@use_case(Permission.CH_CASE_LIST)
 def list_cases(db: Session, actor: Actor, page: PageRequest) -> Slice[Case]:
     """Cases the actor's organisation opened or is a vendor in; the clearinghouse sees all
     but TLP:RED ones it did not open. Open cases (embargo still ahead) first."""
     authorize(actor, Permission.CH_CASE_LIST)
     org = actor.organisation_id
     mine = select(CaseVendor.case_id).where(CaseVendor.vendor_org_id == org)
-    conditions = [Case.opened_by_org_id == org, Case.tlp.in_(("CLEAR", "GREEN"))]
+    conditions = [Case.opened_by_org_id == org, Case.tlp.in_((Tlp.CLEAR.value, Tlp.GREEN.value))]
     if actor.org_kind is OrgKind.CLEARINGHOUSE:
-        conditions.append(Case.tlp.in_(("AMBER", "AMBER+STRICT")))
-    conditions.append(Case.id.in_(mine) & Case.tlp.in_(("AMBER",)))
+        conditions.append(Case.tlp.in_((Tlp.AMBER.value, Tlp.AMBER_STRICT.value)))
+    conditions.append(Case.id.in_(mine) & Case.tlp.in_((Tlp.AMBER.value,)))
     query = select(Case).where(or_(*conditions)).order_by(Case.embargo_until, Case.id)
     return paginate(db, query, page)
 
 
+@use_case(Permission.CH_CASE_READ)
 def get_case(db: Session, actor: Actor, case_id: str, now: datetime) -> Case:
     case, _ = readable_case(db, actor, case_id, Permission.CH_CASE_READ, now)
     db.commit()
@@ -238,6 +252,7 @@ def case_report_ids(db: Session, case_id: str) -> list[str]:
     )
 
 
+@use_case(Permission.CH_EMBARGO_UPDATE, also=(Permission.CH_CASE_READ,))
 def change_embargo(
     db: Session, actor: Actor, case_id: str, until: datetime, zone: str, reason: str, now: datetime
 ) -> Case:
@@ -265,16 +280,15 @@ def change_embargo(
     )
     case.embargo_until = until
     case.embargo_zone = zone
-    audit.record(
+    commit_audited(
         db,
-        actor=actor,
-        action=Permission.CH_EMBARGO_UPDATE,
+        actor,
+        Permission.CH_EMBARGO_UPDATE,
         object_type="case",
         object_id=case.id,
         at=now,
         detail={"previous": previous.isoformat(), "new": until.isoformat(), "reason": reason},
     )
-    db.commit()
     return case
 
 
@@ -295,6 +309,7 @@ class VendorRow:
     statuses: dict[str, VendorStatus]
 
 
+@use_case(Permission.CH_CASE_READ)
 def vendor_table(
     db: Session, actor: Actor, case_id: str, page: PageRequest, now: datetime
 ) -> tuple[Slice[CaseVendor], list[str], dict[str, dict[str, VendorStatus]]]:
@@ -318,6 +333,7 @@ def vendor_table(
     return vendors, case_report_ids(db, case.id), statuses
 
 
+@use_case(Permission.CH_VENDOR_STATUS_UPDATE, also=(Permission.CH_CASE_READ,))
 def set_vendor_status(
     db: Session,
     actor: Actor,
@@ -330,14 +346,10 @@ def set_vendor_status(
     now: datetime,
 ) -> VendorStatus:
     """Record a vendor's status for one vulnerability of the case, and keep the history."""
-    case = _case(db, case_id)
-    access = case_access(db, actor, case)
+    case, access = _reach_case(db, actor, case_id, Permission.CH_CASE_READ)
     vendor_in_case = is_case_vendor(db, case.id, vendor_org_id)
     own = actor.organisation_id == vendor_org_id
-    try:
-        authorize(actor, Permission.CH_CASE_READ, access)
-    except Forbidden as exc:
-        raise errors.CaseNotFound(f"no case '{case_id}'") from exc
+    # A vendor updates its own statuses: the case's access, seen as that vendor's.
     authorize(
         actor,
         Permission.CH_VENDOR_STATUS_UPDATE,
@@ -382,10 +394,10 @@ def set_vendor_status(
             changed_at=now,
         )
     )
-    audit.record(
+    commit_audited(
         db,
-        actor=actor,
-        action=Permission.CH_VENDOR_STATUS_UPDATE,
+        actor,
+        Permission.CH_VENDOR_STATUS_UPDATE,
         object_type="case",
         object_id=case.id,
         at=now,
@@ -396,10 +408,10 @@ def set_vendor_status(
             "status": state.value,
         },
     )
-    db.commit()
     return row
 
 
+@use_case(Permission.CH_CASE_READ)
 def status_history(
     db: Session, actor: Actor, case_id: str, vendor_org_id: str, now: datetime
 ) -> list[VendorStatusChange]:

@@ -1,49 +1,12 @@
 """Errors of the clearinghouse, each with a stable problem type.
 
-Every validation error lists *all* the problems it found in ``extra["errors"]``, each a
-``{"path": ..., "message": ...}`` object, so a reporter can fix a document in one round trip.
+The problems of an invalid report or CVSS vector are the vulnerability model's
+(:mod:`prereview.vulnerability.problems`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, TypedDict
-
 from prereview.core.errors import Conflict, InvalidInput, NotFound
-
-
-class Problem(TypedDict):
-    """One thing wrong with a document: where (a JSON path) and what."""
-
-    path: str
-    message: str
-
-
-class InvalidReport(InvalidInput):
-    """A vulnerability report that does not satisfy the domain model."""
-
-    slug = "clearinghouse-invalid-report"
-    title = "The vulnerability report is not valid"
-
-    def __init__(self, detail: str, problems: Sequence[Problem], **extra: Any) -> None:
-        super().__init__(detail, errors=list(problems), **extra)
-        self.problems: list[Problem] = list(problems)
-
-
-class MalformedCvssVector(InvalidInput):
-    """A CVSS vector string that the ``cvss`` library cannot parse or score."""
-
-    slug = "clearinghouse-malformed-cvss-vector"
-    title = "The CVSS vector is malformed"
-
-    def __init__(self, vector: str, reason: str, path: str = "cvss") -> None:
-        super().__init__(
-            f"malformed CVSS vector {vector!r}: {reason}",
-            vector=vector,
-            errors=[Problem(path=path, message=f"malformed CVSS vector {vector!r}: {reason}")],
-        )
-        self.vector = vector
-        self.reason = reason
 
 
 class UnsupportedIntakeFormat(InvalidInput):

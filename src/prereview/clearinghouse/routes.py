@@ -7,15 +7,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from prereview.authz.permissions import Permission, route_permission
-from prereview.authz.request import DB, CurrentActor
-from prereview.clearinghouse import cases, duplicates, routing, service
-from prereview.clearinghouse.access import INVENTORY, VENDOR
+from prereview.authz.request import Context
+from prereview.authz.usecase import exercises
+from prereview.clearinghouse import cases, service
 from prereview.clearinghouse.cases import CaseCreate
-from prereview.clearinghouse.domain import Tlp
-from prereview.clearinghouse.intake import IntakeFormat
+from prereview.clearinghouse.dedup import duplicates
+from prereview.clearinghouse.intake.formats import IntakeFormat
 from prereview.clearinghouse.models import Case, CaseVendor, VulnReport
 from prereview.clearinghouse.schemas import (
     CaseCreateIn,
@@ -45,20 +45,15 @@ from prereview.clearinghouse.schemas import (
     VendorRowOut,
     VendorTable,
 )
-from prereview.core.context import get_context
+from prereview.clearinghouse.sharing import routing
+from prereview.clearinghouse.sharing.need_to_know import INVENTORY, VENDOR
+from prereview.core.markings import Tlp
 from prereview.core.pagination import Page, PageRequest, page_of, page_request
 from prereview.core.parsing import read_body
 from prereview.vault.deps import VaultDep
 
 router = APIRouter(prefix="/clearinghouse", tags=["clearinghouse"])
 Paging = Annotated[PageRequest, Depends(page_request)]
-
-
-def _now(request: Request) -> datetime:
-    return get_context(request).clock.now()
-
-
-Now = Annotated[datetime, Depends(_now)]
 
 
 def _cvss(value: Any) -> CvssOut | None:
@@ -96,18 +91,16 @@ def report_out(row: VulnReport) -> ReportOut:
     "/reports",
     status_code=status.HTTP_201_CREATED,
     response_model=ReportCreated,
-    openapi_extra=route_permission(Permission.CH_REPORT_CREATE),
+    openapi_extra=exercises(service.submit_report),
 )
 def create_report(
-    db: DB,
-    actor: CurrentActor,
+    ctx: Context,
     vault: VaultDep,
-    now: Now,
     data: Annotated[dict[str, Any], Body()],
     recipients: Annotated[list[str] | None, Query(description="TLP:RED recipients")] = None,
 ) -> ReportCreated:
-    row, item = service.submit_report(db, vault, actor, data, now, recipients or [])
-    (summary,) = service.visible_intake(db, actor, [item.summary()], now)
+    row, item = service.submit_report(ctx.db, vault, ctx.actor, data, ctx.now, recipients or [])
+    (summary,) = service.visible_intake(ctx.db, ctx.actor, [item.summary()], ctx.now)
     return ReportCreated(
         report=report_out(row), likely_duplicates=summary.get("likely_duplicates", [])
     )
@@ -116,7 +109,7 @@ def create_report(
 @router.post(
     "/imports",
     response_model=IntakeOut,
-    openapi_extra=route_permission(Permission.CH_REPORT_IMPORT)
+    openapi_extra=exercises(service.import_reports)
     | {
         "requestBody": {
             "content": {"application/octet-stream": {"schema": {"type": "string"}}},
@@ -125,25 +118,23 @@ def create_report(
     },
 )
 async def import_reports(
+    ctx: Context,
     request: Request,
-    db: DB,
-    actor: CurrentActor,
     vault: VaultDep,
-    now: Now,
     format: Annotated[IntakeFormat | None, Query(description="jsonl, osv, csaf or report")] = None,
     filename: Annotated[str | None, Query(max_length=255)] = None,
     recipients: Annotated[list[str] | None, Query()] = None,
 ) -> Response:
     # Counted as it arrives: refused (413) as soon as it passes the limit, never buffered whole.
-    limit = get_context(request).settings.max_import_bytes
+    limit = ctx.settings.max_import_bytes
     payload = await read_body(request, limit, what="a bulk import")
     result = await run_in_threadpool(
         service.import_reports,
-        db,
+        ctx.db,
         vault,
-        actor,
+        ctx.actor,
         payload,
-        now,
+        ctx.now,
         intake_format=format,
         filename=filename,
         recipients=recipients or [],
@@ -153,7 +144,7 @@ async def import_reports(
         # Built and serialized in a worker thread: the answer to a 20,000-report import takes
         # seconds to encode, and on the event loop it would stall every other request.
         summary = result.summary()
-        items = service.visible_intake(db, actor, summary["items"], now)
+        items = service.visible_intake(ctx.db, ctx.actor, summary["items"], ctx.now)
         body = IntakeOut(counts=summary["counts"], items=items).model_dump_json()
         return Response(body, media_type="application/json")
 
@@ -163,12 +154,10 @@ async def import_reports(
 @router.get(
     "/reports",
     response_model=Page[ReportOut],
-    openapi_extra=route_permission(Permission.CH_REPORT_LIST),
+    openapi_extra=exercises(service.list_reports),
 )
 def list_reports(
-    db: DB,
-    actor: CurrentActor,
-    now: Now,
+    ctx: Context,
     page: Paging,
     tlp: Tlp | None = None,
     package: Annotated[str | None, Query(description="a package key: pkg:pypi/name")] = None,
@@ -176,105 +165,99 @@ def list_reports(
     include_merged: bool = True,
 ) -> Page[ReportOut]:
     where = service.ReportFilter(tlp, package, published, include_merged)
-    return page_of(service.list_reports(db, actor, page, now, where), report_out)
+    return page_of(service.list_reports(ctx.db, ctx.actor, page, ctx.now, where), report_out)
 
 
 @router.get(
     "/reports/{report_id}",
     response_model=ReportOut,
-    openapi_extra=route_permission(Permission.CH_REPORT_READ),
+    openapi_extra=exercises(service.get_report),
 )
-def read_report(report_id: str, db: DB, actor: CurrentActor, now: Now) -> ReportOut:
-    return report_out(service.get_report(db, actor, report_id, now))
+def read_report(ctx: Context, report_id: str) -> ReportOut:
+    return report_out(service.get_report(ctx.db, ctx.actor, report_id, ctx.now))
 
 
 @router.get(
     "/reports/{report_id}/evidence",
     response_model=EvidenceOut,
-    openapi_extra=route_permission(Permission.CH_EVIDENCE_READ),
+    openapi_extra=exercises(service.read_evidence),
 )
-def read_evidence(
-    report_id: str, db: DB, actor: CurrentActor, vault: VaultDep, now: Now
-) -> EvidenceOut:
+def read_evidence(ctx: Context, report_id: str, vault: VaultDep) -> EvidenceOut:
     return EvidenceOut(
-        report_id=report_id, evidence=service.read_evidence(db, vault, actor, report_id, now)
+        report_id=report_id,
+        evidence=service.read_evidence(ctx.db, vault, ctx.actor, report_id, ctx.now),
     )
 
 
 @router.get(
     "/reports/{report_id}/relations",
     response_model=RelationsOut,
-    openapi_extra=route_permission(Permission.CH_REPORT_READ),
+    openapi_extra=exercises(service.report_relations),
 )
-def read_relations(report_id: str, db: DB, actor: CurrentActor, now: Now) -> RelationsOut:
-    service.get_report(db, actor, report_id, now)
-    found = duplicates.relations_of(db, report_id)
-    return RelationsOut(id=report_id, **service.visible_relations(db, actor, found, now))
+def read_relations(ctx: Context, report_id: str) -> RelationsOut:
+    found = service.report_relations(ctx.db, ctx.actor, report_id, ctx.now)
+    return RelationsOut(id=report_id, **found)
 
 
 @router.post(
     "/reports/{report_id}/publish",
     response_model=ReportOut,
-    openapi_extra=route_permission(Permission.CH_ADVISORY_PUBLISH),
+    openapi_extra=exercises(service.publish_report),
 )
-def publish_report(
-    report_id: str, db: DB, actor: CurrentActor, now: Now, data: PublishRequest | None = None
-) -> ReportOut:
+def publish_report(ctx: Context, report_id: str, data: PublishRequest | None = None) -> ReportOut:
     tlp = data.tlp if data else None
-    return report_out(service.publish_report(db, actor, report_id, now, tlp))
+    return report_out(service.publish_report(ctx.db, ctx.actor, report_id, ctx.now, tlp))
 
 
 @router.put(
     "/reports/{report_id}/tlp",
     response_model=ReportOut,
-    openapi_extra=route_permission(Permission.CH_REPORT_RELABEL),
+    openapi_extra=exercises(service.relabel_report),
 )
-def relabel_report(
-    report_id: str, data: RelabelIn, db: DB, actor: CurrentActor, now: Now
-) -> ReportOut:
-    return report_out(service.relabel_report(db, actor, report_id, data.tlp, now))
+def relabel_report(ctx: Context, report_id: str, data: RelabelIn) -> ReportOut:
+    return report_out(service.relabel_report(ctx.db, ctx.actor, report_id, data.tlp, ctx.now))
 
 
 @router.post(
     "/relations",
     status_code=status.HTTP_201_CREATED,
     response_model=RelationsOut,
-    openapi_extra=route_permission(Permission.CH_RELATION_CREATE),
+    openapi_extra=exercises(duplicates.add_relation),
 )
-def add_relation(data: RelationCreate, db: DB, actor: CurrentActor, now: Now) -> RelationsOut:
-    found = duplicates.add_relation(db, actor, data.kind, data.source, data.target, now)
-    return RelationsOut(id=data.source, **service.visible_relations(db, actor, found, now))
+def add_relation(ctx: Context, data: RelationCreate) -> RelationsOut:
+    found = duplicates.add_relation(ctx.db, ctx.actor, data.kind, data.source, data.target, ctx.now)
+    return RelationsOut(
+        id=data.source, **service.visible_relations(ctx.db, ctx.actor, found, ctx.now)
+    )
 
 
 @router.get(
     "/duplicates",
     response_model=Page[DuplicateOut],
-    openapi_extra=route_permission(Permission.CH_DUPLICATE_LIST),
+    openapi_extra=exercises(duplicates.list_duplicates),
 )
 def list_duplicates(
-    db: DB,
-    actor: CurrentActor,
-    now: Now,
+    ctx: Context,
     page: Paging,
     status: Annotated[str | None, Query(pattern="^(proposed|merged|rejected)$")] = None,
 ) -> Page[DuplicateOut]:
-    found = duplicates.list_duplicates(db, actor, page, now, status)
+    found = duplicates.list_duplicates(ctx.db, ctx.actor, page, ctx.now, status)
     return page_of(found, DuplicateOut.model_validate)
 
 
 @router.post(
     "/duplicates/{duplicate_id}/decision",
     response_model=DuplicateOut,
-    openapi_extra=route_permission(Permission.CH_DUPLICATE_DECIDE),
+    openapi_extra=exercises(duplicates.decide_duplicate),
 )
-def decide_duplicate(
-    duplicate_id: str, data: DuplicateDecision, db: DB, actor: CurrentActor, now: Now
-) -> DuplicateOut:
-    row = duplicates.decide_duplicate(db, actor, duplicate_id, data.decision, data.note, now)
+def decide_duplicate(ctx: Context, duplicate_id: str, data: DuplicateDecision) -> DuplicateOut:
+    row = duplicates.decide_duplicate(
+        ctx.db, ctx.actor, duplicate_id, data.decision, data.note, ctx.now
+    )
     return DuplicateOut.model_validate(row)
 
 
-def case_out(db: DB, case: Case, now: datetime) -> CaseOut:
+def case_out(db: Session, case: Case, now: datetime) -> CaseOut:
     zone = cases.zone_of(case.embargo_zone)
     left = int((case.embargo_until - now).total_seconds())
     vendor_count = db.scalar(
@@ -304,12 +287,12 @@ def case_out(db: DB, case: Case, now: datetime) -> CaseOut:
     "/cases",
     status_code=status.HTTP_201_CREATED,
     response_model=CaseOut,
-    openapi_extra=route_permission(Permission.CH_CASE_CREATE),
+    openapi_extra=exercises(cases.create_case),
 )
-def create_case(data: CaseCreateIn, db: DB, actor: CurrentActor, now: Now) -> CaseOut:
+def create_case(ctx: Context, data: CaseCreateIn) -> CaseOut:
     case = cases.create_case(
-        db,
-        actor,
+        ctx.db,
+        ctx.actor,
         CaseCreate(
             data.title,
             data.tlp,
@@ -318,58 +301,58 @@ def create_case(data: CaseCreateIn, db: DB, actor: CurrentActor, now: Now) -> Ca
             data.embargo_until,
             data.embargo_zone,
         ),
-        now,
+        ctx.now,
     )
-    return case_out(db, case, now)
+    return case_out(ctx.db, case, ctx.now)
 
 
-@router.get(
-    "/cases", response_model=Page[CaseOut], openapi_extra=route_permission(Permission.CH_CASE_LIST)
-)
-def list_cases(db: DB, actor: CurrentActor, now: Now, page: Paging) -> Page[CaseOut]:
-    return page_of(cases.list_cases(db, actor, page), lambda c: case_out(db, c, now))
+@router.get("/cases", response_model=Page[CaseOut], openapi_extra=exercises(cases.list_cases))
+def list_cases(ctx: Context, page: Paging) -> Page[CaseOut]:
+    return page_of(
+        cases.list_cases(ctx.db, ctx.actor, page), lambda c: case_out(ctx.db, c, ctx.now)
+    )
 
 
 @router.get(
     "/cases/{case_id}",
     response_model=CaseOut,
-    openapi_extra=route_permission(Permission.CH_CASE_READ),
+    openapi_extra=exercises(cases.get_case),
 )
-def read_case(case_id: str, db: DB, actor: CurrentActor, now: Now) -> CaseOut:
-    return case_out(db, cases.get_case(db, actor, case_id, now), now)
+def read_case(ctx: Context, case_id: str) -> CaseOut:
+    return case_out(ctx.db, cases.get_case(ctx.db, ctx.actor, case_id, ctx.now), ctx.now)
 
 
 @router.post(
     "/cases/{case_id}/members",
     response_model=CaseOut,
-    openapi_extra=route_permission(Permission.CH_CASE_UPDATE),
+    openapi_extra=exercises(cases.add_to_case),
 )
-def add_members(case_id: str, data: CaseMembers, db: DB, actor: CurrentActor, now: Now) -> CaseOut:
-    case = cases.add_to_case(db, actor, case_id, data.report_ids, data.vendor_org_ids, now)
-    return case_out(db, case, now)
+def add_members(ctx: Context, case_id: str, data: CaseMembers) -> CaseOut:
+    case = cases.add_to_case(
+        ctx.db, ctx.actor, case_id, data.report_ids, data.vendor_org_ids, ctx.now
+    )
+    return case_out(ctx.db, case, ctx.now)
 
 
 @router.put(
     "/cases/{case_id}/embargo",
     response_model=CaseOut,
-    openapi_extra=route_permission(Permission.CH_EMBARGO_UPDATE),
+    openapi_extra=exercises(cases.change_embargo),
 )
-def change_embargo(
-    case_id: str, data: EmbargoChangeIn, db: DB, actor: CurrentActor, now: Now
-) -> CaseOut:
+def change_embargo(ctx: Context, case_id: str, data: EmbargoChangeIn) -> CaseOut:
     case = cases.change_embargo(
-        db, actor, case_id, data.embargo_until, data.embargo_zone, data.reason, now
+        ctx.db, ctx.actor, case_id, data.embargo_until, data.embargo_zone, data.reason, ctx.now
     )
-    return case_out(db, case, now)
+    return case_out(ctx.db, case, ctx.now)
 
 
 @router.get(
     "/cases/{case_id}/vendors",
     response_model=VendorTable,
-    openapi_extra=route_permission(Permission.CH_CASE_READ),
+    openapi_extra=exercises(cases.vendor_table),
 )
-def vendor_table(case_id: str, db: DB, actor: CurrentActor, now: Now, page: Paging) -> VendorTable:
-    vendors, report_ids, statuses = cases.vendor_table(db, actor, case_id, page, now)
+def vendor_table(ctx: Context, case_id: str, page: Paging) -> VendorTable:
+    vendors, report_ids, statuses = cases.vendor_table(ctx.db, ctx.actor, case_id, page, ctx.now)
     items = []
     for vendor in vendors.rows:
         mine = statuses.get(vendor.vendor_org_id, {})
@@ -408,19 +391,21 @@ def vendor_table(case_id: str, db: DB, actor: CurrentActor, now: Now, page: Pagi
 @router.put(
     "/cases/{case_id}/vendors/{org_id}/statuses/{report_id}",
     response_model=StatusOut,
-    openapi_extra=route_permission(Permission.CH_VENDOR_STATUS_UPDATE),
+    openapi_extra=exercises(cases.set_vendor_status),
 )
 def set_status(
-    case_id: str,
-    org_id: str,
-    report_id: str,
-    data: StatusIn,
-    db: DB,
-    actor: CurrentActor,
-    now: Now,
+    ctx: Context, case_id: str, org_id: str, report_id: str, data: StatusIn
 ) -> StatusOut:
     row = cases.set_vendor_status(
-        db, actor, case_id, org_id, report_id, data.status, data.statement, data.justification, now
+        ctx.db,
+        ctx.actor,
+        case_id,
+        org_id,
+        report_id,
+        data.status,
+        data.statement,
+        data.justification,
+        ctx.now,
     )
     return StatusOut(
         status=row.status,
@@ -434,10 +419,12 @@ def set_status(
     "/products",
     status_code=status.HTTP_201_CREATED,
     response_model=list[ProductOut],
-    openapi_extra=route_permission(Permission.CH_PRODUCT_REGISTER),
+    openapi_extra=exercises(routing.register_vendor_products),
 )
-def register_products(data: ProductsIn, db: DB, actor: CurrentActor, now: Now) -> list[ProductOut]:
-    rows = routing.register_products(db, actor, VENDOR, data.identifiers, now, data.proof)
+def register_products(ctx: Context, data: ProductsIn) -> list[ProductOut]:
+    rows = routing.register_products(
+        ctx.db, ctx.actor, VENDOR, data.identifiers, ctx.now, data.proof
+    )
     return [ProductOut.model_validate(r) for r in rows]
 
 
@@ -445,31 +432,31 @@ def register_products(data: ProductsIn, db: DB, actor: CurrentActor, now: Now) -
     "/inventory",
     status_code=status.HTTP_201_CREATED,
     response_model=list[ProductOut],
-    openapi_extra=route_permission(Permission.CH_INVENTORY_REGISTER),
+    openapi_extra=exercises(routing.register_inventory),
 )
-def register_inventory(data: ProductsIn, db: DB, actor: CurrentActor, now: Now) -> list[ProductOut]:
-    rows = routing.register_products(db, actor, INVENTORY, data.identifiers, now, data.proof)
+def register_inventory(ctx: Context, data: ProductsIn) -> list[ProductOut]:
+    rows = routing.register_products(
+        ctx.db, ctx.actor, INVENTORY, data.identifiers, ctx.now, data.proof
+    )
     return [ProductOut.model_validate(r) for r in rows]
 
 
 @router.get(
     "/products",
     response_model=Page[ProductOut],
-    openapi_extra=route_permission(Permission.CH_PRODUCT_LIST),
+    openapi_extra=exercises(routing.list_products),
 )
-def list_products(db: DB, actor: CurrentActor, page: Paging) -> Page[ProductOut]:
-    return page_of(routing.list_products(db, actor, page), ProductOut.model_validate)
+def list_products(ctx: Context, page: Paging) -> Page[ProductOut]:
+    return page_of(routing.list_products(ctx.db, ctx.actor, page), ProductOut.model_validate)
 
 
 @router.get(
     "/notifications",
     response_model=Page[NotificationOut],
-    openapi_extra=route_permission(Permission.CH_NOTIFICATION_LIST),
+    openapi_extra=exercises(routing.list_notifications),
 )
-def list_notifications(
-    db: DB, actor: CurrentActor, now: Now, page: Paging
-) -> Page[NotificationOut]:
-    found, readable = routing.list_notifications(db, actor, page, now)
+def list_notifications(ctx: Context, page: Paging) -> Page[NotificationOut]:
+    found, readable = routing.list_notifications(ctx.db, ctx.actor, page, ctx.now)
     return page_of(
         found,
         lambda n: NotificationOut(
@@ -485,36 +472,33 @@ def list_notifications(
 @router.get(
     "/claims",
     response_model=Page[ClaimOut],
-    openapi_extra=route_permission(Permission.CH_CLAIM_LIST),
+    openapi_extra=exercises(routing.list_claims),
 )
 def list_claims(
-    db: DB,
-    actor: CurrentActor,
+    ctx: Context,
     page: Paging,
     status: Annotated[
         str | None, Query(pattern="^(claimed|verified|rejected|revoked|all)$")
     ] = "claimed",
 ) -> Page[ClaimOut]:
     chosen = None if status == "all" else status
-    return page_of(routing.list_claims(db, actor, page, chosen), ClaimOut.model_validate)
+    return page_of(routing.list_claims(ctx.db, ctx.actor, page, chosen), ClaimOut.model_validate)
 
 
 @router.post(
     "/claims/{claim_id}/decision",
     response_model=ClaimOut,
-    openapi_extra=route_permission(Permission.CH_CLAIM_DECIDE),
+    openapi_extra=exercises(routing.decide_claim),
 )
-def decide_claim(
-    claim_id: str, data: ClaimDecisionIn, db: DB, actor: CurrentActor, now: Now
-) -> ClaimOut:
-    row = routing.decide_claim(db, actor, claim_id, data.decision, data.note, now)
+def decide_claim(ctx: Context, claim_id: str, data: ClaimDecisionIn) -> ClaimOut:
+    row = routing.decide_claim(ctx.db, ctx.actor, claim_id, data.decision, data.note, ctx.now)
     return ClaimOut.model_validate(row)
 
 
 @router.get(
     "/advisories/for-me",
     response_model=Page[ReportOut],
-    openapi_extra=route_permission(Permission.CH_ADVISORY_LIST),
+    openapi_extra=exercises(routing.advisories_for),
 )
-def advisories_for_me(db: DB, actor: CurrentActor, now: Now, page: Paging) -> Page[ReportOut]:
-    return page_of(routing.advisories_for(db, actor, page, now), report_out)
+def advisories_for_me(ctx: Context, page: Paging) -> Page[ReportOut]:
+    return page_of(routing.advisories_for(ctx.db, ctx.actor, page, ctx.now), report_out)

@@ -8,8 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from prereview.clearinghouse.cases import VendorState
-from prereview.clearinghouse.domain import Tlp
 from prereview.core.fields import UtcDatetime
+from prereview.core.markings import Tlp
 
 
 class CvssOut(BaseModel):

@@ -20,18 +20,18 @@ from typing import Any
 
 from packageurl import PackageURL
 
-from prereview.clearinghouse.domain import (
+from prereview.core.markings import Tlp
+from prereview.exchange.documents import rfc3339
+from prereview.vulnerability.cwe import cwe_name
+from prereview.vulnerability.report import (
     AffectedProduct,
     EventKind,
     ModelRun,
     Person,
     RangeType,
     Report,
-    Tlp,
     VersionRange,
 )
-from prereview.exchange.cwe import cwe_name
-from prereview.exchange.documents import rfc3339
 
 CSAF_VERSION = "2.0"
 _TLP_TO_CSAF = {

@@ -17,11 +17,11 @@ from typing import Any
 from packageurl import PackageURL
 from pydantic import ValidationError
 
-from prereview.clearinghouse.domain import Report, problems_from
-from prereview.clearinghouse.errors import Problem
 from prereview.exchange.documents import load_documents, plain_json
 from prereview.exchange.errors import UnreadableDocument
 from prereview.exchange.validation import Standard, schema_set
+from prereview.vulnerability.problems import Problem
+from prereview.vulnerability.report import Report, problems_from
 
 _AFFECTED_STATUSES = ("known_affected", "first_affected", "last_affected", "under_investigation")
 _FIXED_STATUSES = ("fixed", "first_fixed")

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from prereview.clearinghouse.domain import (
+from prereview.exchange.documents import rfc3339
+from prereview.exchange.errors import NotExportable
+from prereview.vulnerability.report import (
     AffectedProduct,
     EventKind,
     ModelRun,
@@ -21,8 +23,6 @@ from prereview.clearinghouse.domain import (
     RangeType,
     Report,
 )
-from prereview.exchange.documents import rfc3339
-from prereview.exchange.errors import NotExportable
 
 CVE_DATA_VERSION = "5.1"
 _CVE_ID = re.compile(r"^CVE-[0-9]{4}-[0-9]{4,19}$")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from prereview.clearinghouse.errors import Problem
 from prereview.core.errors import InvalidInput
+from prereview.vulnerability.problems import Problem
 
 
 class InvalidExchangeDocument(InvalidInput):

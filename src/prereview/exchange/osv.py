@@ -14,7 +14,11 @@ from typing import Any
 
 from packageurl import PackageURL
 
-from prereview.clearinghouse.domain import (
+from prereview.exchange.documents import load_documents, plain_json, rfc3339
+from prereview.exchange.errors import InvalidExchangeDocument, NotExportable
+from prereview.exchange.validation import Standard, schema_set
+from prereview.vulnerability.problems import Problem
+from prereview.vulnerability.report import (
     OSV_ECOSYSTEM_TO_PURL_TYPE,
     AffectedProduct,
     EventKind,
@@ -22,10 +26,6 @@ from prereview.clearinghouse.domain import (
     Report,
     parse_report,
 )
-from prereview.clearinghouse.errors import Problem
-from prereview.exchange.documents import load_documents, plain_json, rfc3339
-from prereview.exchange.errors import InvalidExchangeDocument, NotExportable
-from prereview.exchange.validation import Standard, schema_set
 
 OSV_SCHEMA_VERSION = "1.6.0"
 # The home-database prefixes OSV knows; anything else must use the private "x_" prefix.

@@ -17,7 +17,8 @@ from typing import Any
 
 from stix2 import Bundle, ExternalReference, Identity, MarkingDefinition, Vulnerability  # type: ignore[import-untyped]
 
-from prereview.clearinghouse.domain import Report, Tlp
+from prereview.core.markings import Tlp
+from prereview.vulnerability.report import Report
 
 TLP2_EXTENSION_ID = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
 TLP2_CREATED = "2022-10-01T00:00:00.000Z"

@@ -20,8 +20,8 @@ from jsonschema.protocols import Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from prereview.clearinghouse.errors import Problem
 from prereview.exchange.errors import InvalidExchangeDocument
+from prereview.vulnerability.problems import Problem
 
 
 class Standard(StrEnum):

@@ -1,0 +1,359 @@
+"""Intake's storing step: each accepted report stored whole, in short transactions.
+
+Intake stores each accepted report whole, in the same transaction as its identifiers, affected
+products, stated relations, proposed duplicates, vendor notifications and audit entries, using
+batched inserts, a few hundred reports per transaction so that no import holds the database
+for long; an item is stored entirely or not at all, and a payload whose items are all
+rejected writes nothing. Re-running an import is idempotent: an item whose id or alias is known
+comes back as a duplicate of the stored report. Parsing is :mod:`.formats`' part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
+
+from prereview.audit import service as audit
+from prereview.authz.actor import Actor
+from prereview.authz.permissions import Permission
+from prereview.authz.policy import authorize
+from prereview.authz.usecase import use_case
+from prereview.clearinghouse import errors
+from prereview.clearinghouse.dedup.finder import DuplicateFinder
+from prereview.clearinghouse.dedup.index import index_for
+from prereview.clearinghouse.intake.formats import (
+    IntakeFormat,
+    IntakeItem,
+    IntakeResult,
+    ItemStatus,
+    intake_bulk,
+    parse_one,
+)
+from prereview.clearinghouse.models import (
+    AffectedRow,
+    DuplicateCandidateRow,
+    ReportRecipient,
+    VulnIdentifier,
+    VulnRelation,
+    VulnReport,
+)
+from prereview.clearinghouse.reports import evidence_context, load_report
+from prereview.clearinghouse.sharing.need_to_know import readable_ids
+from prereview.clearinghouse.sharing.routing import notify_vendors
+from prereview.core.ids import new_id
+from prereview.identity import service as identity
+from prereview.vault import service as vault_service
+from prereview.vault.service import Vault
+from prereview.vulnerability.report import ModelRun, Report
+
+_BATCH = 1000
+# Reports stored per transaction by an intake: small enough that a writer waiting behind one
+# chunk (a developer's release) waits well under a second.
+_STORE_CHUNK = 50
+# Below this many stored identifiers, intake loads them all at once instead of one per item.
+_PRELOAD_IDENTIFIERS = 500_000
+T = TypeVar("T")
+
+
+class StoredIdentifiers:
+    """The identifiers the database knows (``KnownIdentifiers`` for intake)."""
+
+    def __init__(self, db: Session, preload: bool = True) -> None:
+        self._db = db
+        self._all: dict[str, str] | None = None
+        # A single report looks up a few names: loading every stored one would cost it O(n).
+        if preload and db.query(VulnIdentifier).count() <= _PRELOAD_IDENTIFIERS:
+            rows = db.execute(select(VulnIdentifier.identifier, VulnIdentifier.report_id))
+            self._all = {identifier: report_id for identifier, report_id in rows}
+
+    def report_for(self, identifier: str) -> str | None:
+        if self._all is not None:
+            return self._all.get(identifier)
+        return self._db.scalar(
+            select(VulnIdentifier.report_id).where(VulnIdentifier.identifier == identifier)
+        )
+
+
+def _chunks(items: Sequence[T], size: int = _BATCH) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _insert(db: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Batched INSERTs through SQLAlchemy Core (executemany), not one ORM object per row."""
+    target = cast(Table, table.__table__)
+    for chunk in _chunks(rows):
+        db.execute(insert(target), list(chunk))
+
+
+def _submission_of(report: Report) -> str | None:
+    found = report.discovered_by
+    if isinstance(found, ModelRun) and found.review_id.startswith("sub_"):
+        return found.review_id
+    return None
+
+
+def _store(
+    db: Session,
+    vault: Vault,
+    actor: Actor,
+    items: Sequence[IntakeItem],
+    recipients: Sequence[str],
+    action: Permission,
+    now: datetime,
+) -> None:
+    """Write the accepted items of an intake, with everything that goes with them."""
+    reports = [item.report for item in items if item.report is not None]
+    if not reports:
+        return
+    report_rows: list[dict[str, Any]] = []
+    identifiers: list[dict[str, Any]] = []
+    affected: list[dict[str, Any]] = []
+    relations: list[dict[str, Any]] = []
+    for report in reports:
+        report_rows.append(
+            {
+                "id": report.id,
+                "reporter_org_id": actor.organisation_id,
+                "title": report.title,
+                "tlp": str(report.tlp),
+                "cwes": list(report.cwes),
+                "package_keys": report.package_keys,
+                "cvss_v3_vector": report.cvss_v3.vector if report.cvss_v3 else None,
+                "cvss_v3_score": report.cvss_v3.base_score if report.cvss_v3 else None,
+                "cvss_v4_vector": report.cvss_v4.vector if report.cvss_v4 else None,
+                "cvss_v4_score": report.cvss_v4.base_score if report.cvss_v4 else None,
+                # Evidence never goes into the row: it is sealed in the vault below.
+                "document": report.model_dump(mode="json", exclude={"evidence"}),
+                "has_evidence": bool(report.evidence),
+                "submission_id": _submission_of(report),
+                "merged_into": None,
+                "case_id": None,
+                "published_at": None,
+                "modified_at": None,
+                "created_at": now,
+            }
+        )
+        identifiers.extend(
+            {"identifier": name, "report_id": report.id}
+            for name in dict.fromkeys(report.identifiers)
+        )
+        seen_products: set[tuple[str, str | None, str | None]] = set()
+        for product in report.affected:
+            key = (product.package_key, product.purl, product.cpe)
+            if key not in seen_products:
+                seen_products.add(key)
+                affected.append(
+                    {
+                        "report_id": report.id,
+                        "package_key": product.package_key,
+                        "purl": product.purl,
+                        "cpe": product.cpe,
+                    }
+                )
+        for kind, targets in (
+            ("alias", report.aliases),
+            ("upstream", report.upstream),
+            ("related", report.related),
+        ):
+            relations.extend(
+                {"kind": kind, "source": report.id, "target": target, "created_at": now}
+                for target in dict.fromkeys(targets)
+            )
+    _insert(db, VulnReport, report_rows)
+    _insert(db, VulnIdentifier, identifiers)
+    _insert(db, AffectedRow, affected)
+    _insert(db, VulnRelation, relations)
+    _insert(
+        db,
+        ReportRecipient,
+        [{"report_id": r.id, "org_id": org} for r in reports for org in dict.fromkeys(recipients)],
+    )
+    _insert(
+        db,
+        DuplicateCandidateRow,
+        [
+            {
+                "id": new_id("dup"),
+                "report_id": item.report.id,
+                "candidate_id": candidate.report_id,
+                "similarity": candidate.similarity,
+                "same_code": candidate.same_code,
+                "status": "proposed",
+                "decided_by": None,
+                "decided_at": None,
+                "created_at": now,
+            }
+            for item in items
+            if item.report is not None
+            for candidate in item.candidates
+        ],
+    )
+    for report in reports:
+        if report.evidence:
+            vault_service.put_secret(
+                db, vault, evidence_context(report.id), "evidence", report.evidence.encode(), now
+            )
+    notify_vendors(db, reports, actor.organisation_id, now)
+    audit.record_many(
+        db,
+        [
+            audit.NewEntry(
+                actor=actor,
+                action=action,
+                object_type="vulnerability_report",
+                object_id=report.id,
+                at=now,
+                detail={"tlp": str(report.tlp), "evidence_sealed": bool(report.evidence)},
+            )
+            for report in reports
+        ],
+    )
+
+
+def _check_recipients(db: Session, actor: Actor, recipients: Sequence[str]) -> None:
+    for org_id in recipients:
+        identity.get_organisation(db, actor, org_id)  # raises a 404 problem for an unknown id
+
+
+def _intake(
+    db: Session,
+    vault: Vault,
+    actor: Actor,
+    now: datetime,
+    recipients: Sequence[str],
+    action: Permission,
+    run: Any,
+    preload: bool = True,
+) -> IntakeResult:
+    """Run an intake against the stored identifiers and the duplicate index, then store it.
+
+    Accepted items are stored in chunks of ``_STORE_CHUNK``, one transaction each, so that no
+    import holds the database for long; each item is stored whole or not at all. The index
+    learns the accepted reports only if their chunk commits; on any error the reports not yet
+    stored are taken out of it again, so it never proposes a report that was not stored. What
+    was stored before an error stays, and a re-import finds it (as duplicates).
+    """
+    authorize(actor, action)
+    _check_recipients(db, actor, recipients)
+    index = index_for(db)
+    with index.lock:
+        index.catch_up(db)
+        result: IntakeResult = run(StoredIdentifiers(db, preload), index.finder)
+        accepted = [i for i in result.items if i.status is ItemStatus.ACCEPTED]
+        stored = 0
+        try:
+            # One short transaction per chunk: a concurrent writer (a release) waits for one
+            # chunk at most, never for the whole import.
+            for chunk in _chunks(accepted, _STORE_CHUNK):
+                _store(db, vault, actor, chunk, recipients, action, now)
+                db.commit()
+                stored += len(chunk)
+        except BaseException:
+            db.rollback()
+            for item in accepted[stored:]:
+                if item.report is not None and item.report.id in index.finder:
+                    index.finder.remove(item.report.id)
+            raise
+    return result
+
+
+@use_case(Permission.CH_REPORT_CREATE, also=(Permission.ORG_READ,))
+def submit_report(
+    db: Session,
+    vault: Vault,
+    actor: Actor,
+    data: Any,
+    now: datetime,
+    recipients: Sequence[str] = (),
+) -> tuple[VulnReport, IntakeItem]:
+    """Take one report (a JSON object). Raises ``InvalidReport`` listing every problem, or
+    ``DuplicateReport`` when its id or an alias names a report the caller may read; nothing is
+    written then. When the report it names is one the caller may not read, the conflict is
+    ``IdentifierTaken``, which names nothing (neither the report nor which of the identifiers
+    is taken), so a hidden report tells the caller no more than that the name is in use."""
+    authorize(actor, Permission.CH_REPORT_CREATE)
+    org = identity.get_organisation(db, actor, actor.organisation_id)
+    report = parse_one(data, org.name)
+
+    def run(known: StoredIdentifiers, finder: DuplicateFinder) -> IntakeResult:
+        taken = {
+            identifier: owner
+            for identifier in report.identifiers
+            if (owner := known.report_for(identifier)) is not None
+        }
+        if taken:
+            visible = readable_ids(db, actor, taken.values(), now)
+            for identifier, owner in taken.items():
+                if owner in visible:
+                    raise errors.DuplicateReport(
+                        f"'{identifier}' already names report '{owner}'", duplicate_of=owner
+                    )
+            raise errors.IdentifierTaken(
+                "the report's id or one of its aliases is already in use here; give the "
+                "report an id of your own and leave out aliases you did not assign"
+            )
+        candidates = finder.add_report(report)
+        return IntakeResult(
+            [IntakeItem(0, "document 1", ItemStatus.ACCEPTED, report, candidates=candidates)]
+        )
+
+    result = _intake(
+        db, vault, actor, now, recipients, Permission.CH_REPORT_CREATE, run, preload=False
+    )
+    return load_report(db, report.id), result.items[0]
+
+
+@use_case(Permission.CH_REPORT_IMPORT, also=(Permission.ORG_READ,))
+def import_reports(
+    db: Session,
+    vault: Vault,
+    actor: Actor,
+    payload: bytes,
+    now: datetime,
+    *,
+    intake_format: IntakeFormat | None = None,
+    filename: str | None = None,
+    recipients: Sequence[str] = (),
+) -> IntakeResult:
+    """Import a bulk payload (JSON Lines, OSV JSON/YAML or CSAF 2.0); every item's outcome."""
+    authorize(actor, Permission.CH_REPORT_IMPORT)
+    if not payload.strip():
+        raise errors.UnsupportedIntakeFormat("the payload is empty: nothing to import")
+    org = identity.get_organisation(db, actor, actor.organisation_id)
+
+    def run(known: StoredIdentifiers, finder: DuplicateFinder) -> IntakeResult:
+        return intake_bulk(
+            payload, org.name, intake_format, known=known, finder=finder, filename=filename
+        )
+
+    return _intake(db, vault, actor, now, recipients, Permission.CH_REPORT_IMPORT, run)
+
+
+def visible_intake(
+    db: Session, actor: Actor, summaries: list[dict[str, Any]], now: datetime
+) -> list[dict[str, Any]]:
+    """Intake outcomes as the caller may see them: likely duplicates and ``duplicate_of``
+    name only reports it may read (a hidden one is left out, as if it did not exist)."""
+    named = [c["id"] for s in summaries for c in s.get("likely_duplicates", [])]
+    named += [s["duplicate_of"] for s in summaries if "duplicate_of" in s]
+    if not named:
+        return summaries
+    visible = readable_ids(db, actor, named, now)
+    shown: list[dict[str, Any]] = []
+    for summary in summaries:
+        item = dict(summary)
+        if "likely_duplicates" in item:
+            kept = [c for c in item["likely_duplicates"] if c["id"] in visible]
+            if kept:
+                item["likely_duplicates"] = kept
+            else:
+                del item["likely_duplicates"]
+        if item.get("duplicate_of") is not None and item["duplicate_of"] not in visible:
+            del item["duplicate_of"]
+        shown.append(item)
+    return shown
