@@ -1,4 +1,5 @@
-"""The HTTP application: one line per capability's router."""
+"""The HTTP application: every capability's routers (from :mod:`prereview.capabilities`), the
+ports that wire one capability to another, the pages and the gateway."""
 
 from __future__ import annotations
 
@@ -9,24 +10,16 @@ from sqlalchemy import text
 
 from prereview import __version__, web
 from prereview.audit.routes import install_owned_submissions
-from prereview.audit.routes import router as audit_router
 from prereview.authz.request import install_authenticator
-from prereview.clearinghouse.routes import router as clearinghouse_router
+from prereview.capabilities import api_routers, root_routers
 from prereview.core import problems
 from prereview.core.clock import Clock
 from prereview.core.context import AppContext
 from prereview.core.errors import ServiceUnavailable
 from prereview.core.migrate import check_migrated
 from prereview.core.settings import Settings, load_settings
-from prereview.coverage.routes import router as coverage_router
-from prereview.evals.routes import router as evals_router
-from prereview.exchange.routes import router as exchange_router
-from prereview.exchange.taxii import router as taxii_router
 from prereview.gateway.mount import mount_gateway
-from prereview.gateway.routes import router as gateway_router
-from prereview.identity.routes import router as identity_router
 from prereview.identity.service import authenticate
-from prereview.review.routes import router as review_router
 from prereview.review.service import submission_ids_of
 from prereview.web.headers import SecurityHeaders
 
@@ -62,16 +55,11 @@ def create_app(
     problems.install(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=problems.PROBLEM_RESPONSES)
-    api.include_router(identity_router)
-    api.include_router(audit_router)
-    api.include_router(review_router)
-    api.include_router(clearinghouse_router)
-    api.include_router(exchange_router)
-    api.include_router(evals_router)
-    api.include_router(coverage_router)
-    api.include_router(gateway_router)
+    for router in api_routers():
+        api.include_router(router)
     app.include_router(api)
-    app.include_router(taxii_router)  # TAXII 2.1 lives at /taxii2/, outside the REST API
+    for router in root_routers():  # TAXII 2.1 lives at /taxii2/, outside the REST API
+        app.include_router(router)
     web.install(app)
     # Outermost of the app's own middleware: every answer, pages, API and gateway alike.
     app.add_middleware(SecurityHeaders, docs_prefix=f"{API_PREFIX}/docs")

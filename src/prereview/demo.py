@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from prereview.authz.actor import Actor
@@ -19,9 +18,8 @@ from prereview.authz.kinds import OrgKind, Role, Sector
 from prereview.core.context import AppContext
 from prereview.core.db import transaction
 from prereview.core.pagination import PageRequest
-from prereview.gateway.serving import ThreadedServer
+from prereview.gateway.engine.serving import ThreadedServer
 from prereview.identity import service as identity
-from prereview.identity.models import Organisation, User
 from prereview.identity.schemas import OrganisationCreate, UserCreate
 from prereview.review import service as review
 from prereview.review.kinds import (
@@ -100,24 +98,24 @@ class DemoTokens:
 
 
 def _actor(db: Session, email: str) -> Actor:
-    user = db.scalars(select(User).where(User.email == email)).one()
-    return identity.actor_for(user)
+    return identity.actor_of(db, email)
 
 
 def _seed(db: Session, now: datetime, rules: review.Rules) -> None:
     for _, org_name, kind, sector, email, name in PEOPLE:
-        org = identity._new_organisation(
-            db, OrganisationCreate(name=org_name, kind=kind, sector=sector), now
+        identity.seed_organisation(
+            db,
+            OrganisationCreate(name=org_name, kind=kind, sector=sector),
+            UserCreate(email=email, name=name, role=Role.ADMIN),
+            now,
         )
-        identity._new_user(db, org, UserCreate(email=email, name=name, role=Role.ADMIN), now)
     db.commit()
     dev = _actor(db, "release@meridian-ai.com")
     caisi = _actor(db, "reviewer@caisi.gov")
     cisa = _actor(db, "analyst@cisa.gov")
     hospital = _actor(db, "secops@stbrigid-health.org")
-    bank_org = db.scalars(
-        select(Organisation).where(Organisation.name == "Harbor Federal Bank")
-    ).one()
+    bank_org_id = identity.organisation_id_named(db, "Harbor Federal Bank")
+    assert bank_org_id is not None  # seeded just above
     contacts = [Contact(name="Priya Raman", email="release@meridian-ai.com", role="release lead")]
 
     # An earlier model: reviewed, answered, released twenty days ago.
@@ -231,7 +229,7 @@ def _seed(db: Session, now: datetime, rules: review.Rules) -> None:
         cisa,
         helios.id,
         NominationCreate(
-            partner_org_id=bank_org.id, reason="Core banking and SWIFT gateway operator."
+            partner_org_id=bank_org_id, reason="Core banking and SWIFT gateway operator."
         ),
         opened + timedelta(days=2),
         rules,
@@ -295,13 +293,13 @@ def seed(context: AppContext) -> DemoTokens:
     now = context.clock.now()
     rules = review.Rules.from_settings(context.settings)
     with transaction(context.sessions) as db:
-        if not db.scalar(select(Organisation.id).where(Organisation.name == DEMO_DEVELOPER)):
+        if identity.organisation_id_named(db, DEMO_DEVELOPER) is None:
             _seed(db, now, rules)
     values: dict[str, str] = {}
     ids: dict[str, str] = {}
     with transaction(context.sessions) as db:
         for env_name, _org, _kind, _sector, email, _name in PEOPLE:
-            user = db.scalars(select(User).where(User.email == email)).one()
+            user = identity.user_by_email(db, email)
             issued = identity.issue_token_for(db, user, "demo", timedelta(days=7), now)
             values[env_name] = issued.plaintext
             ids[env_name.replace("_TOKEN", "_ORG")] = user.organisation_id
@@ -338,9 +336,9 @@ def start_gateway_demo(context: AppContext, tokens: DemoTokens) -> ThreadedServe
     Returns the running simulator; it stops with the process.
     """
     from prereview.gateway import service as gateway
+    from prereview.gateway.engine.upstreams import UpstreamGuard
     from prereview.gateway.schemas import KeyCreate, UpstreamSet
-    from prereview.gateway.upstream_sim import SimUpstream
-    from prereview.gateway.upstreams import UpstreamGuard
+    from prereview.gateway.testing.upstream_sim import SimUpstream
     from prereview.vault.service import Vault
 
     api_key = "sk-sim-" + secrets.token_hex(12)

@@ -1,19 +1,15 @@
-"""Imports every capability's tables, so that the metadata is complete (for Alembic)."""
+"""Imports every capability's tables, so that the metadata is complete (for Alembic).
+
+The modules are those :data:`prereview.capabilities.CAPABILITIES` names.
+"""
 
 from __future__ import annotations
 
 import importlib
 
-CAPABILITY_MODELS = (
-    "prereview.identity.models",
-    "prereview.audit.models",
-    "prereview.review.models",
-    "prereview.vault.models",
-    "prereview.gateway.models",
-    "prereview.clearinghouse.models",
-    "prereview.evals.models",
-    "prereview.coverage.models",
-)
+from prereview.capabilities import model_modules
+
+CAPABILITY_MODELS = tuple(model_modules())
 
 
 def load_all() -> None:

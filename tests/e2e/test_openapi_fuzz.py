@@ -38,7 +38,7 @@ from prereview.api import create_app
 from prereview.core.clock import FixedClock
 from prereview.core.context import AppContext
 from prereview.core.settings import Settings
-from prereview.web import routes as web_routes
+from prereview.web import pages as web_pages
 from prereview.web.session import COOKIE
 from support.factories import Platform
 from support.scenario import Scenario, clearinghouse_ids, gateway_ids, spare_user
@@ -211,7 +211,7 @@ def test_every_check_holds_for_every_caller(fuzz_scenario: Scenario) -> None:
 def web_schema() -> dict[str, Any]:
     """An OpenAPI document of the pages, which the API's document leaves out."""
     pages = []
-    for route in web_routes.router.routes:
+    for route in (route for router in web_pages.ROUTERS for route in router.routes):
         if isinstance(route, APIRoute):
             page = copy.copy(route)
             page.include_in_schema = True

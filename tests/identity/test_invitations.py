@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
 from prereview.authz.kinds import OrgKind
-from prereview.cli import app as cli
 from prereview.core.clock import FixedClock
 from prereview.core.db import transaction
 from prereview.core.errors import PrereviewError
-from prereview.identity import errors, invitations, service
+from prereview.identity import errors, invitations
 from prereview.identity.models import Invitation, User
-from prereview.identity.schemas import OrganisationCreate, UserCreate
 from prereview.identity.service import hash_token
 from support.factories import Platform
-from support.live import serve
-
-
-def _admit(platform: Platform, name: str = "Fresh Lab") -> str:
-    org = platform.call(
-        "clearinghouse", "POST", "/organisations", 201, json={"name": name, "kind": "developer"}
-    ).json()
-    return str(org["id"])
+from support.factories.identity import admit, bootstrap_again, redeem
 
 
 def _invite(platform: Platform, org_id: str, who: str = "clearinghouse", **body: Any) -> Any:
@@ -37,18 +25,10 @@ def _invite(platform: Platform, org_id: str, who: str = "clearinghouse", **body:
     return platform.call(who, "POST", f"/organisations/{org_id}/invitations", 201, json=body).json()
 
 
-def _redeem(platform: Platform, secret: str, expect: int) -> Any:
-    response = platform.client.post(
-        "/api/v1/invitations/redeem", json={"secret": secret, "name": "Founder"}
-    )
-    assert response.status_code == expect, response.text
-    return response.json()
-
-
 def test_a_new_organisation_gets_its_first_administrator(platform: Platform) -> None:
     """The gap: the clearinghouse admits an organisation, may not create its users (403), and
     `admin bootstrap` refuses on a non-empty platform. An invitation closes it."""
-    org_id = _admit(platform)
+    org_id = admit(platform)
     platform.call(
         "clearinghouse",
         "POST",
@@ -56,17 +36,8 @@ def test_a_new_organisation_gets_its_first_administrator(platform: Platform) -> 
         403,
         json={"email": "founder@fresh.example", "name": "F"},
     )
-    with (
-        pytest.raises(errors.AlreadyBootstrapped, match="invite"),
-        transaction(platform.context.sessions) as db,
-    ):
-        service.bootstrap(
-            db,
-            OrganisationCreate(name="Another", kind=OrgKind.DEVELOPER),
-            UserCreate(email="x@another.example", name="X"),
-            platform.context.clock.now(),
-            timedelta(days=1),
-        )
+    with pytest.raises(errors.AlreadyBootstrapped, match="invite"):
+        bootstrap_again(platform, "Another", OrgKind.DEVELOPER, "x@another.example", "X")
 
     invitation = _invite(platform, org_id)
     assert invitation["role"] == "admin" and invitation["email"] == "founder@fresh.example"
@@ -79,7 +50,7 @@ def test_a_new_organisation_gets_its_first_administrator(platform: Platform) -> 
         columns = " ".join(str(getattr(stored, c.key)) for c in Invitation.__table__.columns)
         assert invitation["secret"] not in columns
 
-    done = _redeem(platform, invitation["secret"], 201)  # no Authorization header at all
+    done = redeem(platform, invitation["secret"], 201)  # no Authorization header at all
     assert done["user"]["role"] == "admin" and done["organisation"]["id"] == org_id
     headers = {"Authorization": f"Bearer {done['token']['token']}"}
     me = platform.client.get("/api/v1/me", headers=headers).json()
@@ -95,12 +66,12 @@ def test_a_new_organisation_gets_its_first_administrator(platform: Platform) -> 
 
 def test_an_invitation_works_once(platform: Platform) -> None:
     """Attack: a leaked or replayed invitation creates a second account."""
-    invitation = _invite(platform, _admit(platform))
-    _redeem(platform, invitation["secret"], 201)
-    again = _redeem(platform, invitation["secret"], 410)
+    invitation = _invite(platform, admit(platform))
+    redeem(platform, invitation["secret"], 201)
+    again = redeem(platform, invitation["secret"], 410)
     assert again["type"] == "urn:prereview:problem:invitation-gone"
     assert "already been used" in again["detail"]
-    unknown = _redeem(platform, "pri_" + "x" * 43, 404)
+    unknown = redeem(platform, "pri_" + "x" * 43, 404)
     assert unknown["type"] == "urn:prereview:problem:invitation-not-found"
 
 
@@ -109,11 +80,11 @@ def test_a_spare_first_invitation_dies_once_the_organisation_has_people(
 ) -> None:
     """Attack: at admission the clearinghouse makes two invitations, hands one over and keeps
     the other to let itself in later."""
-    org_id = _admit(platform)
+    org_id = admit(platform)
     handed = _invite(platform, org_id)
     kept = _invite(platform, org_id, email="spare@clearinghouse.org")
-    _redeem(platform, handed["secret"], 201)
-    late = _redeem(platform, kept["secret"], 410)
+    redeem(platform, handed["secret"], 201)
+    late = redeem(platform, kept["secret"], 410)
     assert "has people now" in late["detail"]
     people = platform.call(
         "clearinghouse", "GET", f"/organisations/{org_id}/users", 403
@@ -122,15 +93,15 @@ def test_a_spare_first_invitation_dies_once_the_organisation_has_people(
 
 
 def test_an_invitation_expires(platform: Platform, clock: FixedClock) -> None:
-    invitation = _invite(platform, _admit(platform))
+    invitation = _invite(platform, admit(platform))
     clock.advance(timedelta(days=7))
-    expired = _redeem(platform, invitation["secret"], 410)
+    expired = redeem(platform, invitation["secret"], 410)
     assert "expired" in expired["detail"]
 
 
 def test_simultaneous_redemptions_create_one_account(platform: Platform) -> None:
     """Attack: two requests race to redeem the same invitation."""
-    org_id = _admit(platform)
+    org_id = admit(platform)
     secret = _invite(platform, org_id)["secret"]
     start = threading.Barrier(2)
     outcomes: list[str] = []
@@ -178,7 +149,7 @@ def test_the_clearinghouse_cannot_invite_itself_into_an_organisation(platform: P
         json={"email": "mole@agency.gov"},
     )
     own = _invite(platform, developer, who="developer", email="new@developer.org", role="member")
-    assert _redeem(platform, own["secret"], 201)["user"]["role"] == "member"
+    assert redeem(platform, own["secret"], 201)["user"]["role"] == "member"
     taken = platform.call(
         "developer",
         "POST",
@@ -187,48 +158,3 @@ def test_the_clearinghouse_cannot_invite_itself_into_an_organisation(platform: P
         json={"email": "new@developer.org"},
     ).json()
     assert taken["type"].endswith("email-taken")
-
-
-def test_the_operator_invites_from_the_server(platform: Platform) -> None:
-    org_id = _admit(platform, "Server Lab")
-    settings = platform.context.settings
-    env = {
-        "PREREVIEW_DATABASE_URL": settings.database_url,
-        "PREREVIEW_MASTER_KEY_FILE": str(settings.master_key_file),
-        "PREREVIEW_AUDIT_KEY_FILE": str(settings.audit_key_file),
-        "PREREVIEW_BLOB_DIR": str(settings.blob_dir),
-    }
-    done = CliRunner().invoke(
-        cli, ["admin", "invite", org_id, "--email", "boss@server.example"], env=env
-    )
-    assert done.exit_code == 0, done.output
-    secret = done.output.strip().splitlines()[-1]
-    assert secret.startswith("pri_")
-    # The CLI clock is the real one; the test app's is fixed months earlier, so still valid.
-    assert _redeem(platform, secret, 201)["user"]["email"] == "boss@server.example"
-
-
-def test_invite_and_redeem_from_the_command_line(platform: Platform, app: FastAPI) -> None:
-    def run(token: str, *args: str, **extra: str) -> str:
-        env = {"PREREVIEW_SERVER": server, "PREREVIEW_TOKEN": token, "COLUMNS": "200"} | extra
-        result = CliRunner().invoke(cli, list(args), env=env)
-        assert result.exit_code == 0, (args, result.output)
-        return result.stdout
-
-    with serve(app) as server:
-        operator = platform["clearinghouse"].token
-        org = json.loads(run(operator, "org", "create", "CLI Lab", "--kind", "developer", "--json"))
-        invited = run(operator, "org", "invite", org["id"], "--email", "lead@cli.example")
-        secret = invited.strip().splitlines()[-1]
-        assert secret.startswith("pri_")
-        # The secret comes from the environment, never from the command line; no token needed.
-        welcome = run("", "invitation", "redeem", "--name", "Lead", PREREVIEW_INVITATION=secret)
-        assert "admin of CLI Lab" in welcome
-        token = welcome.strip().splitlines()[-1]
-        assert "lead@cli.example" in run(token, "whoami")
-        spent = CliRunner().invoke(
-            cli,
-            ["invitation", "redeem", "--name", "Again"],
-            env={"PREREVIEW_SERVER": server, "PREREVIEW_INVITATION": secret},
-        )
-        assert spent.exit_code == 1 and "invitation-gone" in spent.output

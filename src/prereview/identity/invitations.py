@@ -18,10 +18,11 @@ from typing import NoReturn
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from prereview.audit import service as audit
+from prereview.audit.usecase import commit_audited
 from prereview.authz.actor import Actor
 from prereview.authz.permissions import Permission
 from prereview.authz.policy import Access, authorize
+from prereview.authz.usecase import use_case
 from prereview.core.ids import new_id
 from prereview.identity import errors
 from prereview.identity.models import Invitation, Organisation, User
@@ -77,10 +78,10 @@ def _new_invitation(
     )
     db.add(invitation)
     db.flush()
-    audit.record(
+    commit_audited(
         db,
-        actor=actor,
-        action=Permission.INVITATION_CREATE,
+        actor,
+        Permission.INVITATION_CREATE,
         object_type="invitation",
         object_id=invitation.id,
         at=now,
@@ -90,10 +91,10 @@ def _new_invitation(
             "expires_at": invitation.expires_at.isoformat(),
         },
     )
-    db.commit()
     return IssuedInvitation(invitation=invitation, secret=secret)
 
 
+@use_case(Permission.INVITATION_CREATE)
 def create_invitation(
     db: Session,
     actor: Actor,
@@ -157,16 +158,15 @@ def redeem_invitation(
     invitation.redeemed_by = user.id
     issued = _new_token(db, user, "invitation", token_ttl, now)
     db.flush()
-    audit.record(
+    commit_audited(
         db,
-        actor=actor_for(user, issued.token.id),
-        action=Permission.INVITATION_REDEEM,
+        actor_for(user, issued.token.id),
+        Permission.INVITATION_REDEEM,
         object_type="invitation",
         object_id=invitation.id,
         at=now,
         detail={"organisation_id": invitation.organisation_id, "user_id": user.id},
     )
-    db.commit()
     return Redemption(user=user, token=issued)
 
 

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,10 +19,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
+from prereview.audit.usecase import commit_audited, reach
 from prereview.authz.actor import Actor
 from prereview.authz.kinds import OrgKind, Role
 from prereview.authz.permissions import Permission
 from prereview.authz.policy import Access, authorize
+from prereview.authz.usecase import use_case
 from prereview.core.ids import new_id
 from prereview.core.pagination import PageRequest, Slice, paginate
 from prereview.identity import errors
@@ -148,38 +150,38 @@ def bootstrap(
     user = _new_user(db, organisation, admin.model_copy(update={"role": Role.ADMIN}), now)
     db.flush()
     issued = _new_token(db, user, "bootstrap", ttl, now)
-    audit.record(
+    commit_audited(
         db,
-        actor=None,
-        action="identity:platform:bootstrap",
+        None,
+        "identity:platform:bootstrap",
         object_type="organisation",
         object_id=organisation.id,
         at=now,
         detail={"name": organisation.name, "kind": organisation.kind.value},
     )
-    db.commit()
     return organisation, user, issued
 
 
+@use_case(Permission.ORG_CREATE)
 def create_organisation(
     db: Session, actor: Actor, data: OrganisationCreate, now: datetime
 ) -> Organisation:
     authorize(actor, Permission.ORG_CREATE)
     org = _new_organisation(db, data, now)
     db.flush()
-    audit.record(
+    commit_audited(
         db,
-        actor=actor,
-        action=Permission.ORG_CREATE,
+        actor,
+        Permission.ORG_CREATE,
         object_type="organisation",
         object_id=org.id,
         at=now,
         detail={"name": org.name, "kind": org.kind.value},
     )
-    db.commit()
     return org
 
 
+@use_case(Permission.ORG_LIST)
 def list_organisations(
     db: Session, actor: Actor, page: PageRequest, kind: OrgKind | None = None
 ) -> Slice[Organisation]:
@@ -190,11 +192,21 @@ def list_organisations(
     return paginate(db, query, page)
 
 
+def _same_org(actor: Actor) -> Callable[[Organisation], Access]:
+    return lambda org: Access(same_org=org.id == actor.organisation_id)
+
+
+@use_case(Permission.ORG_READ)
 def get_organisation(db: Session, actor: Actor, org_id: str) -> Organisation:
-    authorize(actor, Permission.ORG_READ)
-    org = db.get(Organisation, org_id)
-    if org is None:
-        raise errors.OrganisationNotFound(f"no organisation '{org_id}'")
+    """Any organisation, to anyone signed in: who takes part is not confidential."""
+    org, _ = reach(
+        actor,
+        Permission.ORG_READ,
+        db.get(Organisation, org_id),
+        _same_org(actor),
+        hidden=lambda: errors.OrganisationNotFound(f"no organisation '{org_id}'"),
+        knows=lambda _access: True,
+    )
     return org
 
 
@@ -207,27 +219,57 @@ def organisation_names(db: Session, org_ids: Iterable[str]) -> dict[str, str]:
     return {org_id: name for org_id, name in rows}
 
 
+def organisation_id_named(db: Session, name: str) -> str | None:
+    """The id of the organisation called ``name``, if there is one (names are unique)."""
+    return db.scalar(select(Organisation.id).where(Organisation.name == name))
+
+
+def user_by_email(db: Session, email: str) -> User:
+    """The one user with ``email``, for the platform's own seeding (the demo's cast has one
+    account per address); raises if there is none or several."""
+    return db.scalars(select(User).where(User.email == email.lower())).one()
+
+
+def actor_of(db: Session, email: str) -> Actor:
+    """The actor of the user with ``email``, as if signed in, for the platform's own seeding."""
+    return actor_for(user_by_email(db, email))
+
+
+def seed_organisation(
+    db: Session, data: OrganisationCreate, first: UserCreate, now: datetime
+) -> tuple[Organisation, User]:
+    """An organisation and its first user set up by the platform itself (the demo seeder).
+
+    Neither audited nor committed: the caller seeds a whole scenario in its own transaction,
+    the way a database fixture would, so the log starts with the scenario's first use case.
+    """
+    org = _new_organisation(db, data, now)
+    user = _new_user(db, org, first, now)
+    return org, user
+
+
+@use_case(Permission.USER_CREATE)
 def create_user(db: Session, actor: Actor, org_id: str, data: UserCreate, now: datetime) -> User:
     org = get_organisation(db, actor, org_id)
-    authorize(actor, Permission.USER_CREATE, Access(same_org=org.id == actor.organisation_id))
+    authorize(actor, Permission.USER_CREATE, _same_org(actor)(org))
     user = _new_user(db, org, data, now)
     db.flush()
-    audit.record(
+    commit_audited(
         db,
-        actor=actor,
-        action=Permission.USER_CREATE,
+        actor,
+        Permission.USER_CREATE,
         object_type="user",
         object_id=user.id,
         at=now,
         detail={"organisation_id": org.id, "role": user.role.value},
     )
-    db.commit()
     return user
 
 
+@use_case(Permission.USER_LIST)
 def list_users(db: Session, actor: Actor, org_id: str, page: PageRequest) -> Slice[User]:
     org = get_organisation(db, actor, org_id)
-    authorize(actor, Permission.USER_LIST, Access(same_org=org.id == actor.organisation_id))
+    authorize(actor, Permission.USER_LIST, _same_org(actor)(org))
     query = select(User).where(User.organisation_id == org.id).order_by(User.email)
     return paginate(db, query, page)
 
@@ -239,6 +281,14 @@ def get_user(db: Session, user_id: str) -> User:
     return user
 
 
+@use_case(Permission.ME_READ)
+def read_me(db: Session, actor: Actor) -> User:
+    """The calling user (with their organisation)."""
+    authorize(actor, Permission.ME_READ)
+    return get_user(db, actor.user_id)
+
+
+@use_case(Permission.TOKEN_CREATE)
 def issue_token(
     db: Session, actor: Actor, data: TokenCreate, now: datetime, max_ttl: timedelta
 ) -> IssuedToken:
@@ -260,16 +310,15 @@ def issue_token(
     not_after = parent.expires_at if parent is not None else None
     issued = _new_token(db, user, data.name, ttl, now, not_after)
     db.flush()
-    audit.record(
+    commit_audited(
         db,
-        actor=actor,
-        action=Permission.TOKEN_CREATE,
+        actor,
+        Permission.TOKEN_CREATE,
         object_type="token",
         object_id=issued.token.id,
         at=now,
         detail={"name": data.name, "expires_at": issued.token.expires_at.isoformat()},
     )
-    db.commit()
     return issued
 
 
@@ -291,35 +340,32 @@ def issue_token_for(
     return issued
 
 
+@use_case(Permission.TOKEN_LIST)
 def list_tokens(db: Session, actor: Actor, page: PageRequest) -> Slice[ApiToken]:
     authorize(actor, Permission.TOKEN_LIST, Access(own=True))
     query = select(ApiToken).where(ApiToken.user_id == actor.user_id).order_by(ApiToken.created_at)
     return paginate(db, query, page)
 
 
+@use_case(Permission.TOKEN_REVOKE)
 def revoke_token(db: Session, actor: Actor, token_id: str, now: datetime) -> ApiToken:
-    token = db.get(ApiToken, token_id)
-    if token is None:
-        raise errors.TokenNotFound(f"no token '{token_id}'")
-    access = Access(
-        own=token.user_id == actor.user_id,
-        same_org=token.user.organisation_id == actor.organisation_id,
-    )
-    if not (access.own or access.same_org):
+    token, _ = reach(
+        actor,
+        Permission.TOKEN_REVOKE,
+        db.get(ApiToken, token_id),
+        lambda token: Access(
+            own=token.user_id == actor.user_id,
+            same_org=token.user.organisation_id == actor.organisation_id,
+        ),
         # Another organisation's token: do not even confirm that it exists.
-        raise errors.TokenNotFound(f"no token '{token_id}'")
-    authorize(actor, Permission.TOKEN_REVOKE, access)
+        hidden=lambda: errors.TokenNotFound(f"no token '{token_id}'"),
+        knows=lambda access: access.own or access.same_org,
+    )
     if token.revoked_at is None:
         token.revoked_at = now
-        audit.record(
-            db,
-            actor=actor,
-            action=Permission.TOKEN_REVOKE,
-            object_type="token",
-            object_id=token.id,
-            at=now,
+        commit_audited(
+            db, actor, Permission.TOKEN_REVOKE, object_type="token", object_id=token.id, at=now
         )
-        db.commit()
     return token
 
 
@@ -345,35 +391,46 @@ def _set_active(db: Session, actor: Actor | None, user: User, active: bool, now:
             .values(revoked_at=now)
             .execution_options(synchronize_session=False)
         )
-    audit.record(
+    commit_audited(
         db,
-        actor=actor,
-        action=permission,
+        actor,
+        permission,
         object_type="user",
         object_id=user.id,
         at=now,
         detail={"organisation_id": user.organisation_id},
     )
-    db.commit()
 
 
-def set_user_active(db: Session, actor: Actor, user_id: str, active: bool, now: datetime) -> User:
-    """Deactivate (every token and session of the user stops at once, 401) or reactivate.
-
-    Only an administrator of the user's own organisation may; a user of another organisation
-    is not found, so its existence is not confirmed.
-    """
-    user = db.get(User, user_id)
-    if user is None or user.organisation_id != actor.organisation_id:
-        raise errors.UserNotFound(f"no user '{user_id}' in your organisation")
-    permission = Permission.USER_REACTIVATE if active else Permission.USER_DEACTIVATE
-    authorize(actor, permission, Access(same_org=True))
+def _switch(db: Session, actor: Actor, user_id: str, active: bool, now: datetime) -> User:
+    """Only an administrator of the user's own organisation may; a user of another
+    organisation is not found, so its existence is not confirmed."""
+    user, _ = reach(
+        actor,
+        Permission.USER_REACTIVATE if active else Permission.USER_DEACTIVATE,
+        db.get(User, user_id),
+        lambda user: Access(same_org=user.organisation_id == actor.organisation_id),
+        hidden=lambda: errors.UserNotFound(f"no user '{user_id}' in your organisation"),
+        knows=lambda access: access.same_org,
+    )
     if not active and user.id == actor.user_id:
         raise errors.CannotDeactivateSelf(
             "you cannot deactivate yourself; another administrator of your organisation can"
         )
     _set_active(db, actor, user, active, now)
     return user
+
+
+@use_case(Permission.USER_DEACTIVATE)
+def deactivate_user(db: Session, actor: Actor, user_id: str, now: datetime) -> User:
+    """Switch an account off: every token and session of the user stops at once (401)."""
+    return _switch(db, actor, user_id, False, now)
+
+
+@use_case(Permission.USER_REACTIVATE)
+def reactivate_user(db: Session, actor: Actor, user_id: str, now: datetime) -> User:
+    """Switch an account back on: its unexpired, unrevoked tokens work again."""
+    return _switch(db, actor, user_id, True, now)
 
 
 def set_user_active_by_operator(db: Session, user_id: str, active: bool, now: datetime) -> User:

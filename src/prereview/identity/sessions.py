@@ -19,10 +19,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from prereview.audit import service as audit
+from prereview.audit.usecase import commit_audited
 from prereview.authz.actor import Actor
 from prereview.authz.permissions import Permission
 from prereview.authz.policy import Access, authorize
+from prereview.authz.usecase import use_case
 from prereview.core.ids import new_id
 from prereview.identity import errors
 from prereview.identity.models import ApiToken, WebSession
@@ -49,6 +50,7 @@ class OpenedSession:
     secret: str
 
 
+@use_case(Permission.SESSION_CREATE)
 def open_session(
     db: Session, presented_token: str | None, now: datetime, limits: SessionLimits
 ) -> OpenedSession:
@@ -71,16 +73,15 @@ def open_session(
     )
     db.add(session)
     db.flush()
-    audit.record(
+    commit_audited(
         db,
-        actor=actor,
-        action=Permission.SESSION_CREATE,
+        actor,
+        Permission.SESSION_CREATE,
         object_type="web_session",
         object_id=session.id,
         at=now,
         detail={"token_id": token.id, "expires_at": session.expires_at.isoformat()},
     )
-    db.commit()
     return OpenedSession(session=session, secret=secret)
 
 
@@ -137,6 +138,7 @@ def _note_seen(db: Session, session_id: str, now: datetime) -> None:
         log.warning("last use of web session %s not recorded (%s)", session_id, type(exc).__name__)
 
 
+@use_case(Permission.SESSION_REVOKE)
 def close_session(db: Session, secret: str | None, now: datetime) -> None:
     """Sign out: revoke the session on the server, so that a copy of the cookie is useless."""
     if not secret:
@@ -147,12 +149,11 @@ def close_session(db: Session, secret: str | None, now: datetime) -> None:
     actor = actor_for(session.user, session.token_id, session.id)
     authorize(actor, Permission.SESSION_REVOKE, Access(own=True))
     session.revoked_at = now
-    audit.record(
+    commit_audited(
         db,
-        actor=actor,
-        action=Permission.SESSION_REVOKE,
+        actor,
+        Permission.SESSION_REVOKE,
         object_type="web_session",
         object_id=session.id,
         at=now,
     )
-    db.commit()

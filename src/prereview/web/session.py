@@ -9,7 +9,7 @@ sends none, a ``Referer`` on it; a request with neither is refused.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -17,8 +17,10 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from prereview.authz.actor import Actor
+from prereview.authz.request import RequestContext
 from prereview.core.context import get_context, get_db
 from prereview.core.errors import Forbidden, Unauthenticated
+from prereview.core.settings import Settings
 from prereview.identity import sessions
 
 COOKIE = "prereview_session"
@@ -32,23 +34,30 @@ class CrossSiteForm(Forbidden):
     slug = "cross-site-form"
 
 
-def session_limits(request: Request) -> sessions.SessionLimits:
-    settings = get_context(request).settings
+def session_limits(settings: Settings) -> sessions.SessionLimits:
     return sessions.SessionLimits(
         lifetime=timedelta(hours=settings.web_session_hours),
         idle=timedelta(minutes=settings.web_session_idle_minutes),
     )
 
 
-def page_actor(request: Request, db: Annotated[Session, Depends(get_db)]) -> Actor:
+def _signed_in(request: Request, db: Session, now: datetime, settings: Settings) -> Actor:
     secret = request.cookies.get(COOKIE)
     if not secret:
         raise LoginRequired("sign in with an API token")
-    now = get_context(request).clock.now()
     try:
-        return sessions.authenticate_session(db, secret, now, session_limits(request))
+        return sessions.authenticate_session(db, secret, now, session_limits(settings))
     except Unauthenticated as exc:
         raise LoginRequired(exc.detail) from None
+
+
+def page_context(request: Request, db: Annotated[Session, Depends(get_db)]) -> RequestContext:
+    """The API's request context, with the caller from the session cookie: one instant read
+    once, for checking the session and for the page alike."""
+    context = get_context(request)
+    now = context.clock.now()
+    actor = _signed_in(request, db, now, context.settings)
+    return RequestContext(db=db, actor=actor, now=now, settings=context.settings)
 
 
 def _origin_of(url: str) -> str | None:
@@ -81,4 +90,4 @@ def same_origin(request: Request) -> None:
         raise CrossSiteForm("this form must be sent from the prereview site itself")
 
 
-PageActor = Annotated[Actor, Depends(page_actor)]
+PageContext = Annotated[RequestContext, Depends(page_context)]

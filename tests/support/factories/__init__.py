@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from prereview.authz.kinds import OrgKind, Role, Sector
 from prereview.core.context import AppContext
 from prereview.core.db import transaction
-from prereview.identity import service as identity
+from prereview.identity import service as identity_service
 from prereview.identity.schemas import OrganisationCreate, UserCreate
 
 
@@ -41,7 +41,7 @@ class Platform:
         platform = cls(context, client)
         now = context.clock.now()
         with transaction(context.sessions) as db:
-            org, user, issued = identity.bootstrap(
+            org, user, issued = identity_service.bootstrap(
                 db,
                 OrganisationCreate(name="Clearinghouse", kind=OrgKind.CLEARINGHOUSE),
                 UserCreate(email="ops@clearinghouse.org", name="Ops"),
@@ -67,17 +67,17 @@ class Platform:
     ) -> Member:
         now = self.context.clock.now()
         with transaction(self.context.sessions) as db:
-            org = identity._new_organisation(
+            org = identity_service._new_organisation(
                 db, OrganisationCreate(name=f"{name} org", kind=kind, sector=sector), now
             )
-            user = identity._new_user(
+            user = identity_service._new_user(
                 db,
                 org,
                 UserCreate(email=f"{name}@{name.replace('_', '-')}.org", name=name, role=role),
                 now,
             )
             db.flush()
-            issued = identity.issue_token_for(db, user, "test", timedelta(days=365), now)
+            issued = identity_service.issue_token_for(db, user, "test", timedelta(days=365), now)
         member = Member(org.id, user.id, issued.plaintext, kind)
         self.members[name] = member
         return member

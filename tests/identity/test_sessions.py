@@ -12,12 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from prereview.core.clock import FixedClock
-from prereview.core.db import transaction
-from prereview.identity import service
 from prereview.identity.models import WebSession
 from prereview.identity.service import hash_token
 from prereview.web.session import COOKIE
 from support.factories import Platform
+from support.factories.identity import token_for
 
 SITE = {"origin": "http://testserver"}
 
@@ -132,10 +131,9 @@ def test_a_session_ends_at_its_absolute_lifetime(platform: Platform, clock: Fixe
 def test_a_session_never_outlives_its_token(platform: Platform, clock: FixedClock) -> None:
     """Attack: sign in with a token about to expire (or soon revoked) and keep browsing."""
     now = clock.now()
-    with transaction(platform.context.sessions) as db:
-        user = service.get_user(db, platform["developer"].user_id)
-        short = service.issue_token_for(db, user, "short", timedelta(hours=1), now)
-        other = service.issue_token_for(db, user, "other", timedelta(days=30), now)
+    developer = platform["developer"].user_id
+    short = token_for(platform, developer, "short", timedelta(hours=1))
+    other = token_for(platform, developer, "other", timedelta(days=30))
     client = platform.client
     sign_in(client, short.plaintext)
     with platform.context.sessions() as db:

@@ -1,0 +1,13 @@
+"""The pages, one module per capability (templates in ``web/templates/<capability>/``).
+
+:data:`ROUTERS` is what :func:`prereview.web.install` mounts, in order; a capability's new
+page module is one more entry here.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from prereview.web.pages import identity, review
+
+ROUTERS: tuple[APIRouter, ...] = (identity.router, review.router)

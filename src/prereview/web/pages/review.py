@@ -1,0 +1,156 @@
+"""Review's pages: your work on the home page, a submission with its findings, nominations and
+grants, the window's countdown, and the forms that release, decide and file.
+
+Each page asks review's published service, so the policy decides for pages as for the API.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from prereview.authz.kinds import OrgKind
+from prereview.authz.request import RequestContext
+from prereview.core.pagination import PageRequest
+from prereview.identity import service as identity
+from prereview.review import service as review
+from prereview.review.kinds import FindingCategory, Severity
+from prereview.review.schemas import FindingCreate
+from prereview.review.window import Window
+from prereview.web.render import NOT_BLANK, guarded, page
+from prereview.web.session import PageContext, same_origin
+
+router = APIRouter(prefix="/web", include_in_schema=False)
+
+
+def _rules(ctx: RequestContext) -> review.Rules:
+    return review.Rules.from_settings(ctx.settings)
+
+
+@router.get("/", response_model=None)
+def home(request: Request, ctx: PageContext) -> Response:
+    db, actor, now, rules = ctx.db, ctx.actor, ctx.now, _rules(ctx)
+
+    def build() -> Response:
+        me = identity.get_user(db, actor.user_id)
+        if actor.org_kind is OrgKind.DEVELOPER:
+            found = review.list_submissions(db, actor, PageRequest(limit=200), now, rules)
+            rows = [(s, review.window(s, now, rules)) for s in found.rows]
+            return page(request, "review/developer.html", me=me, rows=rows)
+        if actor.org_kind in (OrgKind.AGENCY, OrgKind.TRUSTED_PARTNER):
+            queue = review.queue(db, actor, now, rules)
+            return page(request, "review/queue.html", me=me, queue=queue)
+        return page(request, "review/other.html", me=me)
+
+    return guarded(request, build)
+
+
+@router.get("/submissions/{submission_id}", response_model=None)
+def submission_page(request: Request, submission_id: str, ctx: PageContext) -> Response:
+    db, actor, now, rules = ctx.db, ctx.actor, ctx.now, _rules(ctx)
+
+    def build() -> Response:
+        submission = review.get_submission(db, actor, submission_id, now, rules)
+        owner = submission.developer_org_id == actor.organisation_id
+        findings = review.list_findings(
+            db, actor, submission_id, PageRequest(limit=200), now, rules
+        )
+        nominations = review.list_nominations(db, actor, submission_id, now, rules) if owner else []
+        _, grants = review.list_grants(db, actor, submission_id, now, rules)
+        names = identity.organisation_names(
+            db,
+            [g.agency_org_id for g in grants]
+            + [n.partner_org_id for n in nominations]
+            + [f.author_org_id for f in findings.rows],
+        )
+        return page(
+            request,
+            "review/submission.html",
+            me=identity.get_user(db, actor.user_id),
+            names=names,
+            submission=submission,
+            window=review.window(submission, now, rules),
+            owner=owner,
+            findings=findings.rows,
+            nominations=nominations,
+            grants=[(g, review.grant_is_live(g, submission, now, rules)) for g in grants],
+            severities=list(Severity),
+            categories=list(FindingCategory),
+        )
+
+    return guarded(request, build)
+
+
+@router.get("/submissions/{submission_id}/window", response_model=None)
+def window_fragment(request: Request, submission_id: str, ctx: PageContext) -> Response:
+    """The countdown, refreshed by htmx every minute."""
+
+    def build() -> Response:
+        window: Window = review.get_window(ctx.db, ctx.actor, submission_id, ctx.now, _rules(ctx))
+        return page(request, "review/_window.html", window=window, submission_id=submission_id)
+
+    return guarded(request, build)
+
+
+@router.post("/submissions/{submission_id}/release", response_model=None)
+def release(request: Request, submission_id: str, ctx: PageContext) -> Response:
+    same_origin(request)
+
+    def build() -> Response:
+        review.release(ctx.db, ctx.actor, submission_id, ctx.now)
+        return _back_to(submission_id)
+
+    return guarded(request, build)
+
+
+@router.post(
+    "/submissions/{submission_id}/nominations/{nomination_id}/{decision}", response_model=None
+)
+def decide(
+    request: Request, submission_id: str, nomination_id: str, decision: str, ctx: PageContext
+) -> Response:
+    same_origin(request)
+
+    def build() -> Response:
+        if decision in ("consent", "decline"):
+            consent = decision == "consent"
+            review.decide_nomination(
+                ctx.db, ctx.actor, submission_id, nomination_id, consent, "", ctx.now
+            )
+        return _back_to(submission_id)
+
+    return guarded(request, build)
+
+
+@router.post("/submissions/{submission_id}/findings", response_model=None)
+def file_finding(
+    request: Request,
+    submission_id: str,
+    ctx: PageContext,
+    # Not only white space (the finding strips it, and an empty title would fail there, a 500).
+    title: Annotated[str, Form(min_length=1, max_length=300, pattern=NOT_BLANK)],
+    description: Annotated[str, Form(min_length=1, max_length=50_000, pattern=NOT_BLANK)],
+    severity: Annotated[Severity, Form()],
+    category: Annotated[FindingCategory, Form()],
+    recommended_mitigation: Annotated[str, Form(max_length=50_000)] = "",
+) -> Response:
+    same_origin(request)
+
+    def build() -> Response:
+        data = FindingCreate(
+            title=title,
+            description=description,
+            severity=severity,
+            category=category,
+            recommended_mitigation=recommended_mitigation,
+        )
+        review.file_finding(ctx.db, ctx.actor, submission_id, data, ctx.now, _rules(ctx))
+        return _back_to(submission_id)
+
+    return guarded(request, build)
+
+
+def _back_to(submission_id: str) -> RedirectResponse:
+    return RedirectResponse(f"/web/submissions/{submission_id}", status_code=303)

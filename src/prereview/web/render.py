@@ -1,0 +1,51 @@
+"""Rendering pages: the templates, their filters, and the error page a person can act on.
+
+Shared by every capability's page module (:mod:`prereview.web.pages`), so that all pages use
+one template environment (``web/templates/<capability>/``, with ``base.html`` and
+``error.html`` at the top) and answer a refusal with the same words as the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from prereview.core.errors import PrereviewError
+from prereview.web.session import LoginRequired
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+NOT_BLANK = r"\S"  # a form field that holds something other than white space
+
+
+def countdown(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    left = timedelta(seconds=seconds)
+    hours, rest = divmod(left.seconds, 3600)
+    return f"{left.days}d {hours}h {rest // 60}m"
+
+
+templates.env.filters["countdown"] = countdown
+
+
+def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """The template ``name`` (relative to ``web/templates``) rendered with ``context``."""
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def guarded(request: Request, build: Callable[[], Response]) -> Response:
+    """Render a page, or the error a person can act on (the same words as the API's)."""
+    try:
+        return build()
+    except LoginRequired:
+        raise
+    except PrereviewError as error:
+        return page(request, "error.html", error.status, error=error)
