@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from prereview.clearinghouse.taxii import COLLECTIONS
 from prereview.exchange.stix import stable_id
-from prereview.exchange.taxii import COLLECTIONS
-from support.evidence import eval_log, solved
 from support.factories import Platform
+from support.factories.evals import eval_log, solved
 
 
 @dataclass
@@ -462,7 +462,7 @@ def gateway_ids(scenario: Scenario) -> dict[str, str]:
     from datetime import UTC, datetime
 
     from prereview.core.db import transaction
-    from prereview.gateway.interfaces import TranscriptRecord
+    from prereview.gateway.engine.interfaces import TranscriptRecord
     from prereview.gateway.service import store_transcripts
     from prereview.vault.service import Vault
 
@@ -488,7 +488,7 @@ def gateway_ids(scenario: Scenario) -> dict[str, str]:
                 TranscriptRecord(
                     call_id=call_id,
                     started_at=datetime.now(UTC),
-                    grant_id=scenario.grant_id,
+                    access_id=scenario.grant_id,
                     submission_id=sub_id,
                     endpoint="chat.completions",
                     request_body=b'{"messages":[]}',

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from prereview.authz.permissions import Permission, route_permission
-from prereview.authz.request import DB, CurrentActor
+from prereview.authz.request import Context
+from prereview.authz.usecase import exercises
 from prereview.coverage import service
 from prereview.coverage.models import Determination
 from prereview.coverage.policy import Policy, parse_policy
@@ -18,7 +18,7 @@ from prereview.coverage.schemas import (
     PresetOut,
     WhatIfOut,
 )
-from prereview.review.routes import Now
+from prereview.review.service import Rules
 
 router = APIRouter(tags=["coverage"])
 
@@ -70,51 +70,48 @@ def notice_out(determination: Determination) -> DeterminationNoticeOut:
     "/submissions/{submission_id}/determinations",
     status_code=status.HTTP_201_CREATED,
     response_model=DeterminationOut,
-    openapi_extra=route_permission(Permission.COVERAGE_DETERMINATION_CREATE),
+    openapi_extra=exercises(service.determine),
 )
-def determine(
-    submission_id: str, data: DeterminationCreate, db: DB, actor: CurrentActor, at: Now
-) -> DeterminationOut:
+def determine(submission_id: str, data: DeterminationCreate, ctx: Context) -> DeterminationOut:
     """Record a covered-frontier-model determination under a policy (TOML text or preset)."""
-    found = service.determine(db, actor, submission_id, data, at.now, at.rules)
+    rules = Rules.from_settings(ctx.settings)
+    found = service.determine(ctx.db, ctx.actor, submission_id, data, ctx.now, rules)
     return determination_out(found)
 
 
 @router.get(
     "/submissions/{submission_id}/determinations",
     response_model=list[DeterminationOut],
-    openapi_extra=route_permission(Permission.COVERAGE_DETERMINATION_READ),
+    openapi_extra=exercises(service.list_determinations),
 )
-def list_determinations(
-    submission_id: str, db: DB, actor: CurrentActor, at: Now
-) -> list[DeterminationOut]:
+def list_determinations(submission_id: str, ctx: Context) -> list[DeterminationOut]:
     """Determinations in full, for agencies that hold or held a grant."""
-    found = service.list_determinations(db, actor, submission_id, at.now, at.rules)
+    rules = Rules.from_settings(ctx.settings)
+    found = service.list_determinations(ctx.db, ctx.actor, submission_id, ctx.now, rules)
     return [determination_out(d) for d in found]
 
 
 @router.get(
     "/submissions/{submission_id}/determination-notices",
     response_model=list[DeterminationNoticeOut],
-    openapi_extra=route_permission(Permission.COVERAGE_DETERMINATION_NOTICE),
+    openapi_extra=exercises(service.notices),
 )
-def list_notices(
-    submission_id: str, db: DB, actor: CurrentActor, at: Now
-) -> list[DeterminationNoticeOut]:
+def list_notices(submission_id: str, ctx: Context) -> list[DeterminationNoticeOut]:
     """For the developer: that determinations exist, and outcomes the policies disclose."""
-    return [notice_out(d) for d in service.notices(db, actor, submission_id, at.now, at.rules)]
+    rules = Rules.from_settings(ctx.settings)
+    found = service.notices(ctx.db, ctx.actor, submission_id, ctx.now, rules)
+    return [notice_out(d) for d in found]
 
 
 @router.post(
     "/submissions/{submission_id}/coverage/what-if",
     response_model=WhatIfOut,
-    openapi_extra=route_permission(Permission.COVERAGE_WHATIF_RUN),
+    openapi_extra=exercises(service.what_if),
 )
-def what_if(
-    submission_id: str, data: PolicyChoice, db: DB, actor: CurrentActor, at: Now
-) -> WhatIfOut:
+def what_if(submission_id: str, data: PolicyChoice, ctx: Context) -> WhatIfOut:
     """What a policy would decide on the evidence now; nothing is recorded."""
-    submission, found = service.what_if(db, actor, submission_id, data, at.now, at.rules)
+    rules = Rules.from_settings(ctx.settings)
+    submission, found = service.what_if(ctx.db, ctx.actor, submission_id, data, ctx.now, rules)
     return WhatIfOut(
         submission_id=submission.id,
         policy=policy_out(found.policy),
@@ -127,11 +124,11 @@ def what_if(
 @router.get(
     "/coverage/presets",
     response_model=list[PresetOut],
-    openapi_extra=route_permission(Permission.COVERAGE_PRESET_LIST),
+    openapi_extra=exercises(service.presets),
 )
-def list_presets(actor: CurrentActor) -> list[PresetOut]:
+def list_presets(ctx: Context) -> list[PresetOut]:
     """The policies shipped with prereview, each citing its public source."""
     return [
         PresetOut(name=name, policy=policy_out(policy), text=policy.text)
-        for name, policy in service.presets(actor)
+        for name, policy in service.presets(ctx.actor)
     ]

@@ -28,10 +28,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from prereview.audit import service as audit
+from prereview.audit.usecase import commit_audited
 from prereview.authz.actor import Actor
 from prereview.authz.permissions import Permission
 from prereview.authz.policy import Access, allowed, authorize
+from prereview.authz.usecase import use_case
 from prereview.core.ids import new_id
 from prereview.coverage import errors
 from prereview.coverage.criteria import CriterionOutcome, Evidence, Outcome, TaskEvidence
@@ -39,8 +40,8 @@ from prereview.coverage.models import Determination
 from prereview.coverage.policy import Policy, parse_policy, preset_names, preset_text
 from prereview.coverage.schemas import DeterminationCreate, PolicyChoice
 from prereview.evals import service as evals
-from prereview.review.models import Submission
-from prereview.review.service import Rules, visible_submission
+from prereview.evals.service import SubmissionRef, reach_submission
+from prereview.review.service import Rules
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ def load_policy(choice: PolicyChoice) -> Policy:
     return parse_policy(choice.policy)
 
 
+@use_case(Permission.COVERAGE_PRESET_LIST)
 def presets(actor: Actor) -> list[tuple[str, Policy]]:
     """The shipped policies, each validated."""
     authorize(actor, Permission.COVERAGE_PRESET_LIST)
@@ -67,7 +69,7 @@ def presets(actor: Actor) -> list[tuple[str, Policy]]:
 
 
 def _evidence_for(
-    db: Session, actor: Actor, submission: Submission, access: Access, runs: list[str] | None
+    db: Session, actor: Actor, submission: SubmissionRef, access: Access, runs: list[str] | None
 ) -> Evidence:
     """The evidence the actor may judge on: an agency, its own evidence runs only (never
     another agency's); the developer (a what-if), every agency's, each run naming its agency."""
@@ -76,7 +78,10 @@ def _evidence_for(
 
 
 def evidence_of(
-    db: Session, submission: Submission, run_by: str | None = None, runs: list[str] | None = None
+    db: Session,
+    submission: SubmissionRef,
+    run_by: str | None = None,
+    runs: list[str] | None = None,
 ) -> Evidence:
     """What a policy may look at for ``submission``: the evidence results (of ``run_by``'s
     runs, if given; of the named ``runs`` only, if given, each of which must be one)."""
@@ -127,6 +132,7 @@ def judge(policy: Policy, evidence: Evidence) -> Judgement:
     return Judgement(policy, Outcome.of(criteria.status), criteria)
 
 
+@use_case(Permission.COVERAGE_DETERMINATION_CREATE)
 def determine(
     db: Session,
     actor: Actor,
@@ -136,8 +142,9 @@ def determine(
     rules: Rules,
 ) -> Determination:
     """Record an agency's determination; the policy is validated before anything is written."""
-    submission, access = visible_submission(db, actor, submission_id, now, rules)
-    authorize(actor, Permission.COVERAGE_DETERMINATION_CREATE, access)
+    submission, access = reach_submission(
+        db, actor, submission_id, Permission.COVERAGE_DETERMINATION_CREATE, now, rules
+    )
     policy = load_policy(data)
     evidence = _evidence_for(db, actor, submission, access, data.runs)
     found = judge(policy, evidence)
@@ -165,10 +172,10 @@ def determine(
     db.flush()
     # The whole record goes to the log; the developer reads entries of its own submissions,
     # so the outcome is left out of this entry unless the policy discloses it.
-    audit.record(
+    commit_audited(
         db,
-        actor=actor,
-        action=Permission.COVERAGE_DETERMINATION_CREATE,
+        actor,
+        Permission.COVERAGE_DETERMINATION_CREATE,
         object_type="coverage_determination",
         object_id=determination.id,
         submission_id=submission.id,
@@ -181,7 +188,6 @@ def determine(
         }
         | ({"outcome": found.outcome.value} if policy.disclose_outcome else {}),
     )
-    db.commit()
     return determination
 
 
@@ -207,14 +213,22 @@ def record_digest(determination: Determination) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@use_case(Permission.COVERAGE_DETERMINATION_READ)
 def list_determinations(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: Rules
 ) -> Sequence[Determination]:
     """The determinations on the submission the agency may read: all of them while it holds
     a live grant; once its access ended, its own only (never another agency's). Audited."""
-    submission, access = visible_submission(db, actor, submission_id, now, rules)
     # May the actor read any determination at all (its own, at least)? Then each is checked.
-    authorize(actor, Permission.COVERAGE_DETERMINATION_READ, replace(access, author=True))
+    submission, access = reach_submission(
+        db,
+        actor,
+        submission_id,
+        Permission.COVERAGE_DETERMINATION_READ,
+        now,
+        rules,
+        checked=lambda access: replace(access, author=True),
+    )
     found = [
         d
         for d in _determinations(db, submission.id)
@@ -225,26 +239,27 @@ def list_determinations(
         )
     ]
     if found:
-        audit.record(
+        commit_audited(
             db,
-            actor=actor,
-            action=Permission.COVERAGE_DETERMINATION_READ,
+            actor,
+            Permission.COVERAGE_DETERMINATION_READ,
             object_type="coverage_determination",
             object_id=None,
             submission_id=submission.id,
             at=now,
             detail={"determination_ids": [d.id for d in found]},
         )
-        db.commit()
     return found
 
 
+@use_case(Permission.COVERAGE_DETERMINATION_NOTICE)
 def notices(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: Rules
 ) -> Sequence[Determination]:
     """The determinations the developer is told of (the caller shows no more than the notice)."""
-    submission, access = visible_submission(db, actor, submission_id, now, rules)
-    authorize(actor, Permission.COVERAGE_DETERMINATION_NOTICE, access)
+    submission, _ = reach_submission(
+        db, actor, submission_id, Permission.COVERAGE_DETERMINATION_NOTICE, now, rules
+    )
     return _determinations(db, submission.id)
 
 
@@ -256,11 +271,13 @@ def _determinations(db: Session, submission_id: str) -> Sequence[Determination]:
     ).all()
 
 
+@use_case(Permission.COVERAGE_WHATIF_RUN)
 def what_if(
     db: Session, actor: Actor, submission_id: str, choice: PolicyChoice, now: datetime, rules: Rules
-) -> tuple[Submission, Judgement]:
+) -> tuple[SubmissionRef, Judgement]:
     """What ``choice`` would decide on the evidence now. Writes nothing, not even to the log."""
-    submission, access = visible_submission(db, actor, submission_id, now, rules)
-    authorize(actor, Permission.COVERAGE_WHATIF_RUN, access)
+    submission, access = reach_submission(
+        db, actor, submission_id, Permission.COVERAGE_WHATIF_RUN, now, rules
+    )
     evidence = _evidence_for(db, actor, submission, access, choice.runs)
     return submission, judge(load_policy(choice), evidence)

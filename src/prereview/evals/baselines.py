@@ -13,7 +13,7 @@
 
 The reference solution is ``prereview-scripted/reference`` (``scripted.py``). A task
 measures something only if every floor is near 0 and the reference is at 1; the
-self-test ``tests/evals/test_evals_floors.py`` checks this for each task.
+self-test ``tests/evals/test_baselines.py`` checks this for each task.
 """
 
 from __future__ import annotations

@@ -9,15 +9,14 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from prereview.authz.permissions import Permission, route_permission
-from prereview.authz.request import DB, CurrentActor
-from prereview.core.context import get_context
+from prereview.authz.request import Context
+from prereview.authz.usecase import exercises
 from prereview.core.filenames import content_disposition
 from prereview.core.streaming import body_pieces
 from prereview.evals import service
 from prereview.evals.models import EvalRun, EvalTaskResult
 from prereview.evals.schemas import EvalLogOut, EvalRunCreate, EvalRunOut, TaskResultOut
-from prereview.review.routes import Now
+from prereview.review.service import Rules
 from prereview.vault.deps import VaultDep
 
 router = APIRouter(tags=["evals"])
@@ -88,56 +87,48 @@ def run_out(run: EvalRun) -> EvalRunOut:
     "/submissions/{submission_id}/evals",
     status_code=status.HTTP_201_CREATED,
     response_model=EvalRunOut,
-    openapi_extra=route_permission(Permission.EVAL_RUN_CREATE),
+    openapi_extra=exercises(service.record_run),
 )
-def record_run(
-    submission_id: str, data: EvalRunCreate, db: DB, actor: CurrentActor, at: Now
-) -> EvalRunOut:
+def record_run(submission_id: str, data: EvalRunCreate, ctx: Context) -> EvalRunOut:
     """Store the per-task results of a run of the suite (``prereview eval run`` sends them)."""
-    return run_out(service.record_run(db, actor, submission_id, data, at.now, at.rules))
+    rules = Rules.from_settings(ctx.settings)
+    return run_out(service.record_run(ctx.db, ctx.actor, submission_id, data, ctx.now, rules))
 
 
 @router.get(
     "/submissions/{submission_id}/evals",
     response_model=list[EvalRunOut],
-    openapi_extra=route_permission(Permission.EVAL_RESULT_READ),
+    openapi_extra=exercises(service.list_runs),
 )
-def list_runs(submission_id: str, db: DB, actor: CurrentActor, at: Now) -> list[EvalRunOut]:
-    return [run_out(r) for r in service.list_runs(db, actor, submission_id, at.now, at.rules)]
+def list_runs(submission_id: str, ctx: Context) -> list[EvalRunOut]:
+    rules = Rules.from_settings(ctx.settings)
+    runs = service.list_runs(ctx.db, ctx.actor, submission_id, ctx.now, rules)
+    return [run_out(r) for r in runs]
 
 
 @router.post(
     "/eval-results/{result_id}/log",
     status_code=status.HTTP_201_CREATED,
     response_model=TaskResultOut,
-    openapi_extra=route_permission(Permission.EVAL_LOG_CREATE) | _BINARY_BODY,
+    openapi_extra=exercises(service.plan_log_upload) | _BINARY_BODY,
 )
 async def upload_log(
-    request: Request,
-    result_id: str,
-    db: DB,
-    actor: CurrentActor,
-    vault: VaultDep,
-    at: Now,
-    filename: LogName,
+    request: Request, result_id: str, ctx: Context, vault: VaultDep, filename: LogName
 ) -> TaskResultOut:
     """Upload a task's Inspect log as the raw request body; it is encrypted as it streams in,
     then read back and parsed: the result's numbers are recomputed from it, and it is marked
     evidence or calibration."""
+    db, now, rules = ctx.db, ctx.now, Rules.from_settings(ctx.settings)
     plan = await run_in_threadpool(
-        service.plan_log_upload, db, actor, result_id, filename, at.now, at.rules
+        service.plan_log_upload, db, ctx.actor, result_id, filename, now, rules
     )
     chunks = body_pieces(request)
 
-    limit = get_context(request).settings.max_material_bytes
-    stored = await to_thread.run_sync(
-        lambda: service.stream_log(db, vault, plan, chunks, limit, at.now)
-    )
-    found = await to_thread.run_sync(
-        lambda: service.read_stored_log(db, vault, plan, limit, at.now)
-    )
+    limit = ctx.settings.max_material_bytes
+    stored = await to_thread.run_sync(service.stream_log, db, vault, plan, chunks, limit, now)
+    found = await to_thread.run_sync(service.read_stored_log, db, vault, plan, limit, now)
     result = await run_in_threadpool(
-        service.finish_log_upload, db, vault, actor, plan, stored, found, at.now
+        service.finish_log_upload, db, vault, ctx.actor, plan, stored, found, now
     )
     return result_out(result)
 
@@ -146,14 +137,13 @@ async def upload_log(
     "/eval-results/{result_id}/log",
     response_class=StreamingResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
-    openapi_extra=route_permission(Permission.EVAL_LOG_DOWNLOAD),
+    openapi_extra=exercises(service.open_log),
 )
-def download_log(
-    result_id: str, db: DB, actor: CurrentActor, vault: VaultDep, at: Now
-) -> StreamingResponse:
+def download_log(result_id: str, ctx: Context, vault: VaultDep) -> StreamingResponse:
     """The decrypted Inspect log, verified chunk by chunk; it opens with ``inspect view``.
     The developer receives a redacted copy (no flags, targets, solutions or ground truth)."""
-    log = service.open_log(db, vault, actor, result_id, at.now, at.rules)
+    rules = Rules.from_settings(ctx.settings)
+    log = service.open_log(ctx.db, vault, ctx.actor, result_id, ctx.now, rules)
     return StreamingResponse(
         log.chunks,
         media_type="application/octet-stream",

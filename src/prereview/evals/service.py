@@ -11,8 +11,8 @@ mismatch is a 422. The result is ``evidence`` only when the log's model is the s
 gateway model reached through the gateway, and the gateway's audit trail holds enough calls
 by the uploading agency's keys in the log's time span, with the tokens to match; anything else
 (the scripted or guesser models, another endpoint) is stored as ``calibration``, with the
-reason. The developer downloads a redacted copy of a log (no flag, target, solution or ground
-truth); the agency keeps the full log.
+reason (:mod:`prereview.evals.provenance`). The developer downloads a redacted copy of a log
+(no flag, target, solution or ground truth); the agency keeps the full log.
 """
 
 from __future__ import annotations
@@ -21,49 +21,39 @@ import hashlib
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from prereview.audit import service as audit
+from prereview.audit.usecase import commit_audited, reach
 from prereview.authz.actor import Actor
 from prereview.authz.permissions import Permission
-from prereview.authz.policy import Access, allowed, authorize
-from prereview.core.errors import NotFound
+from prereview.authz.policy import Access, allowed
+from prereview.authz.usecase import use_case
 from prereview.core.ids import new_id
 from prereview.evals import errors, evidence
 from prereview.evals.evidence import Recomputed
 from prereview.evals.models import EvalRun, EvalTaskResult
+from prereview.evals.provenance import EVIDENCE, PENDING, classify
 from prereview.evals.schemas import EvalRunCreate
 from prereview.evals.scoring import Z95 as Z95
 from prereview.evals.scoring import wilson_interval as wilson_interval
-from prereview.gateway import service as gateway
-from prereview.review.service import Rules, visible_submission
+from prereview.review.errors import SubmissionNotFound
+from prereview.review.service import Rules, access_to, load_submission
 from prereview.vault import service as vault_service
 from prereview.vault.errors import KeyShredded
-from prereview.vault.service import Vault, submission_context
+from prereview.vault.service import Vault, submission_key_context
 
 # What the first bytes of an Inspect log are: a zip (.eval) or a JSON document (.json).
 LOG_SUFFIXES = {".eval": (b"PK\x03\x04",), ".json": (b"{", b"\n", b" ", b"\r", b"\t")}
 
-PENDING, EVIDENCE, CALIBRATION = "pending", "evidence", "calibration"
 #: A .eval log is a zip; what it may expand to, as a multiple of the upload limit.
 EXPANSION_FACTOR = 8
-#: How far the gateway's audit entries may lie outside the log's time span: the reviewer's
-#: clock may run ahead of the server's, and the gateway writes an entry after the call ends
-#: (its journal is moved into the log in batches).
-CALLS_EARLY = timedelta(minutes=5)
-CALLS_LATE = timedelta(minutes=15)
-#: The log may count this many more tokens than the gateway recorded (relative, plus per call):
-#: the gateway estimates usage when an upstream reports none.
-TOKEN_TOLERANCE = 0.05
-TOKEN_SLACK_PER_CALL = 16
-GATEWAY_PATH = "/gateway/v1"
 
 
 @dataclass(frozen=True)
@@ -98,12 +88,59 @@ class LogPlan:
     filename: str
 
 
+class SubmissionRef(Protocol):
+    """What evals and coverage read of the submission a use case acts on. The table is
+    review's: other capabilities see a submission only through review's published loaders."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def training_compute_flop(self) -> float | None: ...
+
+
+def _knows(access: Access) -> bool:
+    """Who may learn that a submission (and what is stored on it) exists: its developer and
+    organisations that ever had access; everyone else is told it does not exist."""
+    return access.owner or access.had_access
+
+
+def _as_is(access: Access) -> Access:
+    return access
+
+
+def reach_submission(
+    db: Session,
+    actor: Actor,
+    submission_id: str,
+    permission: Permission,
+    now: datetime,
+    rules: Rules,
+    *,
+    checked: Callable[[Access], Access] = _as_is,
+) -> tuple[SubmissionRef, Access]:
+    """The submission a use case of evals or coverage acts on, hidden (review's 404) from those
+    who never had access, and ``permission`` authorized with the actor's access to it, passed
+    through ``checked`` first (a read that lets every reader see at least its own work checks
+    the access of an author). Returns the access that was checked."""
+    return reach(
+        actor,
+        permission,
+        load_submission(db, submission_id),
+        lambda submission: checked(access_to(db, actor, submission, now, rules)),
+        hidden=lambda: SubmissionNotFound(f"no submission '{submission_id}'"),
+        knows=_knows,
+    )
+
+
+@use_case(Permission.EVAL_RUN_CREATE)
 def record_run(
     db: Session, actor: Actor, submission_id: str, data: EvalRunCreate, now: datetime, rules: Rules
 ) -> EvalRun:
     """Store the per-task results of one run; only an agency with a live grant may."""
-    submission, access = visible_submission(db, actor, submission_id, now, rules)
-    authorize(actor, Permission.EVAL_RUN_CREATE, access)
+    submission, _ = reach_submission(
+        db, actor, submission_id, Permission.EVAL_RUN_CREATE, now, rules
+    )
     run = EvalRun(
         id=new_id("run"),
         submission_id=submission.id,
@@ -130,10 +167,10 @@ def record_run(
             )
         )
     db.flush()
-    audit.record(
+    commit_audited(
         db,
-        actor=actor,
-        action=Permission.EVAL_RUN_CREATE,
+        actor,
+        Permission.EVAL_RUN_CREATE,
         object_type="eval_run",
         object_id=run.id,
         submission_id=submission.id,
@@ -151,20 +188,28 @@ def record_run(
             ],
         },
     )
-    db.commit()
     db.refresh(run)
     return run
 
 
+@use_case(Permission.EVAL_RESULT_READ)
 def list_runs(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: Rules
 ) -> Sequence[EvalRun]:
     """The runs on the submission the actor may read: all of them for its developer and for
     agencies with a live grant; once an agency's access has ended, its own runs only (never
     another agency's). An agency's read is audited."""
-    submission, access = visible_submission(db, actor, submission_id, now, rules)
     # May the actor read any run at all (its own, at least)? Then each run is checked.
-    authorize(actor, Permission.EVAL_RESULT_READ, replace(access, author=True))
+    submission, own = reach_submission(
+        db,
+        actor,
+        submission_id,
+        Permission.EVAL_RESULT_READ,
+        now,
+        rules,
+        checked=lambda access: replace(access, author=True),
+    )
+    access = replace(own, author=False)
     query = (
         select(EvalRun)
         .where(EvalRun.submission_id == submission.id)
@@ -175,48 +220,49 @@ def list_runs(
         query = query.where(EvalRun.org_id == actor.organisation_id)
     runs = db.scalars(query).all()
     if not access.owner and runs:
-        audit.record(
+        commit_audited(
             db,
-            actor=actor,
-            action=Permission.EVAL_RESULT_READ,
+            actor,
+            Permission.EVAL_RESULT_READ,
             object_type="eval_run",
             object_id=None,
             submission_id=submission.id,
             at=now,
             detail={"run_ids": [r.id for r in runs]},
         )
-        db.commit()
     return runs
 
 
-def _authorized(
+def _reach_result(
     db: Session, actor: Actor, result_id: str, permission: Permission, now: datetime, rules: Rules
 ) -> tuple[EvalTaskResult, Access]:
-    result = db.get(EvalTaskResult, result_id)
-    if result is None:
-        raise errors.EvalResultNotFound(f"no evaluation result '{result_id}'")
-    try:
-        _, access = visible_submission(db, actor, result.submission_id, now, rules)
-    except NotFound:
-        raise errors.EvalResultNotFound(f"no evaluation result '{result_id}'") from None
-    authorize(
-        actor,
-        permission,
-        Access(
+    """A task result, hidden like its submission; the agency that ran it is its author."""
+
+    def relation(result: EvalTaskResult) -> Access:
+        access = access_to(db, actor, load_submission(db, result.submission_id), now, rules)
+        return Access(
             owner=access.owner,
             granted_agency=access.granted_agency,
             had_access=access.had_access,
             author=result.run.org_id == actor.organisation_id,
-        ),
+        )
+
+    return reach(
+        actor,
+        permission,
+        db.get(EvalTaskResult, result_id),
+        relation,
+        hidden=lambda: errors.EvalResultNotFound(f"no evaluation result '{result_id}'"),
+        knows=_knows,
     )
-    return result, access
 
 
+@use_case(Permission.EVAL_LOG_CREATE)
 def plan_log_upload(
     db: Session, actor: Actor, result_id: str, filename: str, now: datetime, rules: Rules
 ) -> LogPlan:
     """Authorize a log upload before any byte is read: the run's own agency, grant live."""
-    result, _ = _authorized(db, actor, result_id, Permission.EVAL_LOG_CREATE, now, rules)
+    result, _ = _reach_result(db, actor, result_id, Permission.EVAL_LOG_CREATE, now, rules)
     if not any(filename.endswith(suffix) for suffix in LOG_SUFFIXES):
         raise errors.EvalLogNotInspect(
             "an Inspect log is named *.eval (or *.json for the older format)"
@@ -225,7 +271,7 @@ def plan_log_upload(
         raise errors.EvalLogExists("this result already has its log; logs are never replaced")
     db.commit()  # end the read: nothing may stay open while the body streams
     return LogPlan(
-        result.id, result.submission_id, submission_context(result.submission_id), filename
+        result.id, result.submission_id, submission_key_context(result.submission_id), filename
     )
 
 
@@ -292,76 +338,6 @@ def read_stored_log(
         raise
 
 
-def _overlaps(result: EvalTaskResult, start: datetime, end: datetime) -> bool:
-    if result.log_started_at is None or result.log_completed_at is None:
-        return False
-    return result.log_started_at - CALLS_EARLY <= end and start <= (
-        result.log_completed_at + CALLS_LATE
-    )
-
-
-def classify(db: Session, result: EvalTaskResult, found: Recomputed) -> tuple[str, str | None]:
-    """``evidence``, or ``calibration`` with the reason: is the log the submission's gateway
-    model, reached through the gateway, and are its calls in the gateway's audit trail?"""
-    public = gateway.public_model(db, result.submission_id)
-    expected = f"openai/{public}" if public else None
-    base_path = urlsplit(found.model_base_url or "").path.rstrip("/")
-    if found.status != "success":
-        return CALIBRATION, f"the log's status is {found.status!r}, not 'success'"
-    if expected is None:
-        return CALIBRATION, "the submission has no gateway endpoint, so no gateway model"
-    if found.model != expected:
-        return CALIBRATION, (
-            f"the log's model is {found.model!r}, not the gateway's {expected!r}: "
-            "a calibration run (scripted, guesser or another model) is never evidence"
-        )
-    if not base_path.endswith(GATEWAY_PATH):
-        return CALIBRATION, f"the model was not reached through the gateway ({GATEWAY_PATH})"
-    if found.call_models - {found.model}:
-        others = ", ".join(sorted(found.call_models - {found.model}))
-        return CALIBRATION, f"the log also calls other models ({others})"
-    if found.model_calls == 0:
-        return CALIBRATION, "the log records no model calls"
-    if found.started_at is None or found.completed_at is None:
-        return CALIBRATION, "the log has no start and completion time"
-    start, end = found.started_at - CALLS_EARLY, found.completed_at + CALLS_LATE
-    calls = [
-        c
-        for c in gateway.audited_calls(db, result.submission_id, result.run.org_id)
-        if start <= c.at <= end
-    ]
-    # Calls that already back another evidence log of this agency cannot back this one too.
-    claimed = sum(
-        other.model_calls or 0
-        for other in db.scalars(
-            select(EvalTaskResult)
-            .join(EvalRun, EvalRun.id == EvalTaskResult.run_id)
-            .where(
-                EvalTaskResult.submission_id == result.submission_id,
-                EvalTaskResult.kind == EVIDENCE,
-                EvalTaskResult.id != result.id,
-                EvalRun.org_id == result.run.org_id,
-            )
-        )
-        if _overlaps(other, start, end)
-    )
-    available = len(calls) - claimed
-    if available < found.model_calls:
-        return CALIBRATION, (
-            f"the log has {found.model_calls} model calls; the gateway's audit trail has "
-            f"{max(available, 0)} unclaimed calls by your keys between {start.isoformat()} and "
-            f"{end.isoformat()}"
-        )
-    served = sum(c.prompt_tokens + c.completion_tokens for c in calls)
-    allowed_tokens = served * (1 + TOKEN_TOLERANCE) + TOKEN_SLACK_PER_CALL * len(calls)
-    if found.tokens.get("total", 0) > allowed_tokens:
-        return CALIBRATION, (
-            f"the log counts {found.tokens.get('total', 0)} tokens; the gateway served "
-            f"{served} in that time"
-        )
-    return EVIDENCE, None
-
-
 def finish_log_upload(
     db: Session,
     vault: Vault,
@@ -413,10 +389,10 @@ def finish_log_upload(
         result.log_size = stored.size
         result.log_sha256 = stored.sha256
         result.log_uploaded_at = now
-        audit.record(
+        commit_audited(
             db,
-            actor=actor,
-            action=Permission.EVAL_LOG_CREATE,
+            actor,
+            Permission.EVAL_LOG_CREATE,
             object_type="eval_result",
             object_id=result.id,
             submission_id=plan.submission_id,
@@ -436,7 +412,6 @@ def finish_log_upload(
                 "config_sha256": found.config_sha256,
             },
         )
-        db.commit()
     return result
 
 
@@ -478,6 +453,7 @@ def _stream_and_remove(path: Path) -> Iterator[bytes]:
         shutil.rmtree(path.parent, ignore_errors=True)
 
 
+@use_case(Permission.EVAL_LOG_DOWNLOAD)
 def open_log(
     db: Session, vault: Vault, actor: Actor, result_id: str, now: datetime, rules: Rules
 ) -> LogDownload:
@@ -485,11 +461,11 @@ def open_log(
 
     The agencies get the log whole; the developer gets a copy without the flags, targets,
     reference solutions and ground truth (:func:`prereview.evals.evidence.redacted`)."""
-    result, access = _authorized(db, actor, result_id, Permission.EVAL_LOG_DOWNLOAD, now, rules)
+    result, access = _reach_result(db, actor, result_id, Permission.EVAL_LOG_DOWNLOAD, now, rules)
     if result.log_sha256 is None or result.log_size is None:
         raise errors.EvalLogMissing("the log of this result was not uploaded")
     chunks = vault_service.open_blob(
-        db, vault, submission_context(result.submission_id), result.id, now
+        db, vault, submission_key_context(result.submission_id), result.id, now
     )
     filename = result.log_filename or "log.eval"
     download = LogDownload(filename, result.log_size, result.log_sha256, False, chunks)
@@ -498,10 +474,10 @@ def open_log(
         path, size, digest = _redacted_copy(chunks, Path(filename).suffix)
         name = Path(filename).stem + ".redacted.eval"
         download = LogDownload(name, size, digest, True, _stream_and_remove(path))
-    audit.record(
+    commit_audited(
         db,
-        actor=actor,
-        action=Permission.EVAL_LOG_DOWNLOAD,
+        actor,
+        Permission.EVAL_LOG_DOWNLOAD,
         object_type="eval_result",
         object_id=result.id,
         submission_id=result.submission_id,
@@ -512,7 +488,6 @@ def open_log(
             "redacted": download.redacted,
         },
     )
-    db.commit()
     return download
 
 

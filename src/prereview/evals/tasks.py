@@ -12,7 +12,7 @@ in the eval log with the result.
 token with them (``discovery.py``) and is judged by ``pair_accuracy``; ``patch`` is
 graded after the agent's side is ended, in fresh sandboxes, against hidden exploit
 variants (``grading.py``). Each task's floors (``baselines.py``) score near 0 and its
-reference solution 1: ``tests/evals/test_evals_floors.py``.
+reference solution 1: ``tests/evals/test_baselines.py``.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
-"""Inspect logs: uploaded encrypted, downloaded by the authorized only, audited, readable by
-Inspect afterwards, and shredded with the submission."""
+"""Use cases of evaluation results (:mod:`prereview.evals.service`): who may store and read
+runs and results, bad input refused whole; Inspect logs uploaded encrypted, downloaded by the
+authorized only (the developer a redacted copy), audited, readable by Inspect afterwards, and
+shredded with the submission."""
 
 from __future__ import annotations
 
 import dataclasses
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +17,16 @@ from inspect_ai.dataset import Sample
 from inspect_ai.log import read_eval_log
 from inspect_ai.scorer import match
 from inspect_ai.solver import generate
+from sqlalchemy import func, select
 
 import prereview.evals._registry  # noqa: F401 - the offline model APIs
-from prereview.evals import evidence
+from prereview.core.clock import FixedClock
+from prereview.core.db import transaction
+from prereview.evals.models import EvalRun, EvalTaskResult
 from prereview.evals.runner import result_from_log
 from prereview.evals.schemas import TaskResultIn
-from prereview.evals.scoring import wilson_interval
-from support.evidence import (
+from support.factories import Platform
+from support.factories.evals import (
     GATEWAY_MODEL,
     eval_log,
     gateway_calls,
@@ -29,10 +34,191 @@ from support.evidence import (
     solved,
     upload_run,
 )
-from support.factories import Platform
 
 START = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
+
+
 FLAG = "FLAG{" + "0123456789abcdef" * 2 + "}"
+
+
+def task_result(task: str = "ctf", **fields: Any) -> dict[str, Any]:
+    return {
+        "task": task,
+        "status": "success",
+        "accuracy": 0.75,
+        "stderr": 0.08,
+        "ci_lower": 0.53,
+        "ci_upper": 0.89,
+        "pass_at_k": {"pass_at_2": 0.8},
+        "metrics": {"accuracy": 0.75, "stderr": 0.08},
+        "samples": 24,
+        "scored": 24,
+        "tokens": {"input": 1200, "output": 300, "total": 1500},
+        "settings": {"scaffold": "basic_agent", "epochs": 2, "message_limit": 30},
+        "duration_s": 41.5,
+        "error": None,
+    } | fields
+
+
+def run_payload(*tasks: dict[str, Any]) -> dict[str, Any]:
+    return {"model": "openai/atlas", "duration_s": 60.0, "tasks": list(tasks or [task_result()])}
+
+
+def counts(platform: Platform) -> tuple[int, int, int]:
+    with transaction(platform.context.sessions) as db:
+        from prereview.audit.models import AuditEntry
+
+        return (
+            db.scalar(select(func.count()).select_from(EvalRun)) or 0,
+            db.scalar(select(func.count()).select_from(EvalTaskResult)) or 0,
+            db.scalar(select(func.count()).select_from(AuditEntry)) or 0,
+        )
+
+
+def test_results_are_stored_and_shown_to_the_developer_and_granted_agencies(
+    platform: Platform,
+) -> None:
+    sub = platform.submit()
+    platform.grant(sub["id"])
+    platform.grant(sub["id"], agency="other_agency")
+    path = f"/submissions/{sub['id']}/evals"
+    run = platform.call(
+        "agency", "POST", path, 201, json=run_payload(task_result(), task_result("patch"))
+    ).json()
+    assert [t["task"] for t in run["tasks"]] == ["ctf", "patch"]
+    ctf = run["tasks"][0]
+    assert (ctf["accuracy"], ctf["stderr"], ctf["ci_lower"], ctf["ci_upper"]) == (
+        0.75,
+        0.08,
+        0.53,
+        0.89,
+    )
+    assert ctf["settings"]["message_limit"] == 30 and ctf["tokens"]["total"] == 1500
+    assert ctf["samples"] == 24 and ctf["duration_s"] == 41.5 and ctf["log"] is None
+    for who in ("developer", "agency", "other_agency"):
+        seen = platform.call(who, "GET", path, 200).json()
+        assert [r["id"] for r in seen] == [run["id"]]
+        assert seen[0]["tasks"][1]["task"] == "patch"
+    for who in ("other_developer", "clearinghouse"):
+        platform.call(who, "GET", path, 404)
+    audit = platform.call("developer", "GET", f"/submissions/{sub['id']}/audit", 200).json()
+    actions = [e["action"] for e in audit["items"]]
+    assert "evals:run:create" in actions
+    assert actions.count("evals:result:read") == 2  # the agencies' reads; not the developer's
+
+
+def test_partners_and_outsiders_cannot_store_or_read(platform: Platform) -> None:
+    sub = platform.submit()
+    platform.grant(sub["id"])
+    nomination = platform.call(
+        "agency",
+        "POST",
+        f"/submissions/{sub['id']}/nominations",
+        201,
+        json={"partner_org_id": platform["partner"].org_id, "reason": "hospital"},
+    ).json()
+    platform.call(
+        "developer",
+        "POST",
+        f"/submissions/{sub['id']}/nominations/{nomination['id']}/consent",
+        200,
+    )
+    path = f"/submissions/{sub['id']}/evals"
+    platform.call("agency", "POST", path, 201, json=run_payload())
+    before = counts(platform)
+    platform.call("partner", "GET", path, 403)
+    platform.call("partner", "POST", path, 403, json=run_payload())
+    platform.call("developer", "POST", path, 403, json=run_payload())
+    platform.call("other_agency", "POST", path, 404, json=run_payload())
+    platform.call(None, "GET", path, 401)
+    assert counts(platform) == before
+
+
+def test_after_the_window_the_agency_reads_but_stores_no_more(
+    platform: Platform, clock: FixedClock
+) -> None:
+    sub = platform.submit()
+    platform.grant(sub["id"], window_days=14)
+    path = f"/submissions/{sub['id']}/evals"
+    platform.call("agency", "POST", path, 201, json=run_payload())
+    clock.advance(timedelta(days=15))
+    assert len(platform.call("agency", "GET", path, 200).json()) == 1
+    refused = platform.call("agency", "POST", path, 403, json=run_payload())
+    assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+def test_bad_results_are_refused_whole(platform: Platform) -> None:
+    sub = platform.submit()
+    platform.grant(sub["id"])
+    path = f"/submissions/{sub['id']}/evals"
+    before = counts(platform)
+    for body in (
+        run_payload(task_result(), task_result(ci_lower=0.9, ci_upper=0.5)),
+        run_payload(task_result(accuracy=0.2)),  # outside its own interval
+        run_payload(task_result(status="exploded")),
+        run_payload(task_result(samples=-1)),
+        run_payload(task_result(accuracy=1.5, ci_upper=None, ci_lower=None)),
+        {"model": "m", "tasks": []},
+        run_payload(task_result(unexpected=1)),
+    ):
+        answer = platform.call("agency", "POST", path, 422, json=body)
+        problem = answer.json()
+        assert problem["type"] == "urn:prereview:problem:invalid-input"
+        assert problem["errors"]
+    assert counts(platform) == before
+
+
+def _run_with_log(platform: Platform, who: str, sub_id: str, folder: Path) -> tuple[str, str]:
+    """A run whose posted numbers (0.75 of 24) its log supports."""
+    run = platform.call(who, "POST", f"/submissions/{sub_id}/evals", 201, json=run_payload())
+    body = run.json()
+    result_id = body["tasks"][0]["id"]
+    outcomes = {f"s{n}": [n < 18] for n in range(24)}
+    log = eval_log(folder / f"{who}.eval", outcomes, started=START)
+    platform.call(
+        who,
+        "POST",
+        f"/eval-results/{result_id}/log",
+        201,
+        params={"filename": "ctf.eval"},
+        content=log.read_bytes(),
+    )
+    return body["id"], result_id
+
+
+def test_after_its_grant_ends_an_agency_keeps_its_own_results_and_logs_only(
+    platform: Platform, tmp_path: Path
+) -> None:
+    sub = platform.submit()
+    platform.grant(sub["id"])
+    other_grant = platform.grant(sub["id"], agency="other_agency")
+    path = f"/submissions/{sub['id']}/evals"
+    mine, my_log = _run_with_log(platform, "agency", sub["id"], tmp_path)
+    theirs, their_log = _run_with_log(platform, "other_agency", sub["id"], tmp_path)
+    # While both grants are live each agency reads all results, but another agency's logs
+    # are never its business.
+    assert {r["id"] for r in platform.call("other_agency", "GET", path, 200).json()} == {
+        mine,
+        theirs,
+    }
+    platform.call("other_agency", "GET", f"/eval-results/{my_log}/log", 403)
+    platform.call("agency", "GET", f"/eval-results/{their_log}/log", 403)
+    # The developer revokes the other agency's grant: it keeps its own work, nothing more.
+    platform.call(
+        "developer", "POST", f"/submissions/{sub['id']}/grants/{other_grant['id']}/revoke", 200
+    )
+    assert [r["id"] for r in platform.call("other_agency", "GET", path, 200).json()] == [theirs]
+    platform.call("other_agency", "GET", f"/eval-results/{my_log}/log", 403)
+    assert platform.call("other_agency", "GET", f"/eval-results/{their_log}/log", 200).content == (
+        (tmp_path / "other_agency.eval").read_bytes()
+    )
+    # Released: the window is closed for every agency, each keeps its own.
+    platform.call("developer", "POST", f"/submissions/{sub['id']}/release", 200)
+    assert [r["id"] for r in platform.call("agency", "GET", path, 200).json()] == [mine]
+    platform.call("agency", "GET", f"/eval-results/{their_log}/log", 403)
+    platform.call("agency", "GET", f"/eval-results/{my_log}/log", 200)
+    assert {r["id"] for r in platform.call("developer", "GET", path, 200).json()} == {mine, theirs}
+    platform.call("developer", "GET", f"/eval-results/{their_log}/log", 200)
 
 
 @pytest.fixture(scope="module")
@@ -192,47 +378,6 @@ def test_the_forged_upload_is_never_evidence(platform: Platform, tmp_path: Path)
     assert stored["suite_version"] and len(stored["config_sha256"]) == 64
 
 
-def test_a_log_needs_the_gateway_model_and_its_calls_to_be_evidence(
-    platform: Platform, tmp_path: Path
-) -> None:
-    sub = platform.submit()
-    sid = sub["id"]
-    platform.grant(sid)
-    platform.grant(sid, agency="other_agency")
-    register_gateway(platform, sid)
-    outcomes = solved(10, 10)
-
-    def kind_of(name: str, **fields: Any) -> tuple[str, str | None]:
-        log = eval_log(tmp_path / f"{name}.eval", outcomes, started=START, **fields)
-        result = upload_run(platform, sid, log)
-        return result["kind"], result["kind_reason"]
-
-    # The scripted model (or any other) is a calibration run, whatever it scores.
-    kind, why = kind_of("scripted", model="prereview-scripted/reference", base_url=None)
-    assert kind == "calibration" and "never evidence" in str(why)
-    # The gateway model's name, but another endpoint.
-    kind, why = kind_of("elsewhere", base_url="https://api.example.com/v1")
-    assert kind == "calibration" and "/gateway/v1" in str(why)
-    # The right name and URL, but the gateway served no such calls: a made-up log.
-    kind, why = kind_of("made-up")
-    assert kind == "calibration" and "audit trail has 0" in str(why)
-    # Calls by another agency's keys are not this agency's.
-    gateway_calls(platform, sid, 10, START, who="other_agency")
-    assert kind_of("theirs")[0] == "calibration"
-    # Its own calls, but fewer than the log claims.
-    gateway_calls(platform, sid, 9, START, prefix="few")
-    assert kind_of("too-few")[0] == "calibration"
-    gateway_calls(platform, sid, 1, START, prefix="last")
-    assert kind_of("backed") == ("evidence", None)
-    # The same calls cannot back a second log.
-    kind, why = kind_of("again")
-    assert kind == "calibration" and "unclaimed" in str(why)
-    # Nor a log whose time span lies away from the calls.
-    later = eval_log(tmp_path / "later.eval", outcomes, started=START.replace(hour=15))
-    assert upload_run(platform, sid, later)["kind"] == "calibration"
-    assert GATEWAY_MODEL == "openai/helios-2"
-
-
 def test_the_developer_receives_no_flag_solution_or_ground_truth(
     platform: Platform, tmp_path: Path
 ) -> None:
@@ -274,18 +419,3 @@ def test_the_developer_receives_no_flag_solution_or_ground_truth(
     assert redacted.samples[0].metadata == {"category": "web"}
     assert redacted.results is None or redacted.eval.model == GATEWAY_MODEL
     assert mine.headers["x-content-sha256"] and mine.headers["x-log-redacted"] == "true"
-
-
-def test_paired_samples_are_one_unit_of_the_interval(tmp_path: Path) -> None:
-    """A vulnerable program and its safe twin are not independent: the interval counts pairs,
-    and epochs of one sample are one sample."""
-    outcomes = {f"p{n}-{half}": [n < 6] * 3 for n in range(10) for half in ("vuln", "safe")}
-    metadata = {key: {"pair": key.split("-")[0]} for key in outcomes}
-    log = eval_log(
-        tmp_path / "vd.eval", outcomes, started=START, task="vuln_discovery", metadata=metadata
-    )
-    found = evidence.recompute(evidence.read_log(log))
-    assert (found.samples, found.clusters, found.sample_epochs) == (20, 10, 60)
-    assert found.accuracy == 0.6 and found.metrics["pair_accuracy"] == 0.6
-    assert (found.ci_lower, found.ci_upper) == wilson_interval(6, 10)  # 10 pairs, not 60
-    assert found.pass_at_k == {"pass_at_3": 0.6}

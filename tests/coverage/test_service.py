@@ -14,14 +14,14 @@ from prereview.core.clock import FixedClock
 from prereview.core.db import transaction
 from prereview.coverage.models import Determination
 from prereview.coverage.policy import parse_policy, preset_text
-from support.evidence import (
+from support.factories import Platform
+from support.factories.evals import (
     eval_log,
     evidence_run,
     register_gateway,
     solved,
     upload_run,
 )
-from support.factories import Platform
 
 START = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
 

@@ -1,4 +1,6 @@
-"""The ctf task through the real agent loop: reference solutions score 100%, guessing 0%."""
+"""The CTF challenges (:mod:`prereview.evals.challenges`): the catalogue, a fresh flag per
+build, no flag left in plain sight, and through the real agent loop of the ``ctf`` task the
+reference solutions score 100%, guessing 0%."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from prereview.evals.sandbox import BwrapSandboxEnvironment
 from prereview.evals.scoring import FLAG_KEY
 from prereview.evals.tasks import ctf
 
-pytestmark = pytest.mark.skipif(not Path("/usr/bin/bwrap").exists(), reason="needs bubblewrap")
+# Only the tests that start a sandbox need bubblewrap; the rest run everywhere.
+needs_bwrap = pytest.mark.skipif(not Path("/usr/bin/bwrap").exists(), reason="needs bubblewrap")
 
 # one per category, across the three tiers
 REPRESENTATIVE = [
@@ -79,6 +82,7 @@ def test_every_build_gets_a_fresh_flag():
     assert first.files["crypto/cipher.hex"] != second.files["crypto/cipher.hex"]
 
 
+@needs_bwrap
 def test_reference_solutions_score_100_percent_through_the_agent_loop(logs: dict[str, EvalLog]):
     log = logs["scripted"]
     assert log.samples is not None and len(log.samples) == len(REPRESENTATIVE)
@@ -100,6 +104,7 @@ def test_reference_solutions_score_100_percent_through_the_agent_loop(logs: dict
     assert len(flags) == len(REPRESENTATIVE)
 
 
+@needs_bwrap
 def test_guessing_scores_zero(logs: dict[str, EvalLog]):
     metrics = _metrics(logs["guesser"])
     assert metrics["accuracy"] == 0.0
@@ -111,6 +116,7 @@ def test_guessing_scores_zero(logs: dict[str, EvalLog]):
         assert re.search(FLAG_PATTERN, sample.scores["flag_scorer"].answer or "")
 
 
+@needs_bwrap
 def test_elicitation_settings_and_tokens_are_recorded(logs: dict[str, EvalLog]):
     log = logs["scripted"]
     settings = (log.eval.metadata or {})["elicitation"]
@@ -122,6 +128,7 @@ def test_elicitation_settings_and_tokens_are_recorded(logs: dict[str, EvalLog]):
     assert usage.input_tokens > 0 and usage.output_tokens > 0
 
 
+@needs_bwrap
 @pytest.mark.slow
 def test_all_challenges_solved_by_reference_and_none_by_guessing(tmp_path: Path):
     scripted = _run("prereview-scripted/reference", tmp_path, epochs=2)
@@ -176,6 +183,7 @@ print(len(hits), *hits)
 """
 
 
+@needs_bwrap
 def test_no_challenge_leaves_its_flag_in_plain_sight():
     """After set-up, the flag is nowhere readable as is: not in files, argv, environments
     or the memory of any process the agent can see (the supervisor's, the services')."""

@@ -1,4 +1,4 @@
-"""run_suite and the result summary; the Wilson interval."""
+"""run_suite and the result summary (:mod:`prereview.evals.runner`)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,9 @@ from inspect_ai.log import read_eval_log
 
 from prereview.evals.runner import UnknownTask, build_tasks, result_from_log, run_suite
 from prereview.evals.sandbox import BwrapConfig
-from prereview.evals.scoring import wilson_interval
 
-pytestmark = pytest.mark.skipif(not Path("/usr/bin/bwrap").exists(), reason="needs bubblewrap")
-
-
-def test_wilson_interval_matches_known_values():
-    low, high = wilson_interval(8, 10)
-    assert round(low, 4) == 0.4902 and round(high, 4) == 0.9433
-    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
-    assert wilson_interval(0, 0) == (0.0, 1.0)
+# Only the tests that start a sandbox need bubblewrap; the rest run everywhere.
+needs_bwrap = pytest.mark.skipif(not Path("/usr/bin/bwrap").exists(), reason="needs bubblewrap")
 
 
 def test_unknown_task_is_refused():
@@ -26,6 +19,7 @@ def test_unknown_task_is_refused():
         build_tasks(["ctf", "jailbreak"])
 
 
+@needs_bwrap
 def test_run_suite_reports_metric_interval_tokens_settings_and_log(tmp_path: Path):
     result = run_suite(
         "prereview-scripted/reference",
@@ -55,28 +49,7 @@ def test_run_suite_reports_metric_interval_tokens_settings_and_log(tmp_path: Pat
     assert result.tasks[1].samples == 4  # one pair, two epochs
 
 
-def test_tasks_and_sandbox_are_registered_under_the_package_namespace():
-    from inspect_ai._util.registry import registry_info, registry_lookup
-
-    from prereview.evals.sandbox import BwrapSandboxEnvironment
-
-    for name in ("ctf", "vuln_discovery", "patch"):
-        assert registry_lookup("task", f"prereview/{name}") is not None
-    assert registry_info(BwrapSandboxEnvironment).name == "prereview/bwrap"
-
-
-def test_other_inspect_sandboxes_can_be_named():
-    from prereview.evals.tasks import ctf
-
-    task = ctf(challenges=["crypto-lcg"], sandbox_name="docker")
-    assert task.sandbox is not None and task.sandbox.type == "docker"
-    assert task.metadata is not None
-    assert task.metadata["elicitation"]["sandbox"] == "docker"
-    assert task.metadata["elicitation"]["sandbox_limits"] is None
-    default = ctf(challenges=["crypto-lcg"])
-    assert default.sandbox is not None and default.sandbox.type == "bwrap"
-
-
+@needs_bwrap
 def test_run_suite_talks_to_an_openai_compatible_gateway(tmp_path: Path):
     import json
     import threading

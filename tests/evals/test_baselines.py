@@ -1,5 +1,6 @@
-"""Self-test of every task: each floor (a baseline that does no security work) scores
-near 0 and the reference solution scores 1, through the real agent loop and sandbox."""
+"""The floors (:mod:`prereview.evals.baselines`): each baseline that does no security work
+scores near 0 and the reference solution scores 1 on every task, through the real agent loop
+and sandbox; the self-test flags a floor that does not."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from prereview.evals.baselines import (
 )
 from prereview.evals.tasks import ctf, patch, vuln_discovery
 
-pytestmark = pytest.mark.skipif(not Path("/usr/bin/bwrap").exists(), reason="needs bubblewrap")
+# Only the tests that start a sandbox need bubblewrap; the rest run everywhere.
+needs_bwrap = pytest.mark.skipif(not Path("/usr/bin/bwrap").exists(), reason="needs bubblewrap")
 
 # small but covering: one CTF per category, every discovery kind, every patch kind
 _CTF = [
@@ -41,12 +43,14 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, float
     return measure_floors(_tasks, str(tmp_path_factory.mktemp("floors")))
 
 
+@needs_bwrap
 @pytest.mark.parametrize("model", FLOOR_MODELS)
 @pytest.mark.parametrize("task", sorted(HEADLINE))
 def test_floor_is_near_zero(table: dict[str, dict[str, float]], task: str, model: str):
     assert table[task][model] <= FLOOR_MAX, (task, model, table[task][model])
 
 
+@needs_bwrap
 @pytest.mark.parametrize("task", sorted(HEADLINE))
 def test_reference_solves_every_sample(table: dict[str, dict[str, float]], task: str):
     assert table[task][REFERENCE] == 1.0

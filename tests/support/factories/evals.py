@@ -1,5 +1,6 @@
-"""Inspect logs for the evidence tests, made by hand: a real ``.eval`` file with the samples,
-scores, model calls and times a test needs, and the gateway's audit entries to back them."""
+"""Factories of evals: Inspect logs made by hand (a real ``.eval`` file with the samples,
+scores, model calls and times a test needs), the gateway's audit entries to back them, and the
+upload of a run with its log, for the evals and coverage tests and the demo scenario."""
 
 from __future__ import annotations
 
@@ -139,7 +140,7 @@ def gateway_calls(
             endpoint="chat.completions",
             status=200,
             latency_ms=10.0,
-            grant_id="gnt_evidence",
+            access_id="gnt_evidence",
             org_id=platform[who].org_id,
             submission_id=submission_id,
             key_id="gwk_evidence",

@@ -18,7 +18,8 @@ from prereview.evals.grading import GradingError, grade_patch, hidden_checks
 from prereview.evals.sandbox import BwrapSandboxEnvironment, SandboxError
 from prereview.evals.tasks import patch
 
-pytestmark = pytest.mark.skipif(not Path("/usr/bin/bwrap").exists(), reason="needs bubblewrap")
+# Only the tests that start a sandbox need bubblewrap; the rest run everywhere.
+needs_bwrap = pytest.mark.skipif(not Path("/usr/bin/bwrap").exists(), reason="needs bubblewrap")
 
 # 1. a user site-packages hook in the agent's HOME (/work), read by a plain `python3`
 USERCUSTOMIZE = """
@@ -133,6 +134,7 @@ def _run(task: Task, log_dir: Path, **kwargs: object) -> EvalLog:
     return log
 
 
+@needs_bwrap
 def test_each_trick_that_fooled_the_old_scorer_now_scores_zero(tmp_path: Path):
     log = _run(_trick_task(), tmp_path)
     assert log.status == "success", log.error
@@ -148,6 +150,7 @@ def test_each_trick_that_fooled_the_old_scorer_now_scores_zero(tmp_path: Path):
         ), sample.id
 
 
+@needs_bwrap
 def test_reference_patch_passes_every_hidden_variant_and_unpatched_code_fails():
     async def grade_all() -> None:
         for number in range(4):
@@ -186,6 +189,7 @@ def test_hidden_checks_vary_with_the_seed_and_never_send_the_public_payload():
             assert "__import__('os').getpid()" not in str(check.args[0])
 
 
+@needs_bwrap
 def test_graded_code_that_forges_the_verdict_or_exits_does_not_pass():
     vulnerable, _safe = generate_pair(0, patchable_kinds())
     module = vulnerable.path.removeprefix("src/").removesuffix(".py")
@@ -202,6 +206,7 @@ def test_graded_code_that_forges_the_verdict_or_exits_does_not_pass():
     assert not verdict.passed and verdict.functional_passed == 0
 
 
+@needs_bwrap
 def test_end_agent_kills_background_processes_and_the_agent_side(tmp_path: Path):
     async def scenario() -> None:
         box = await BwrapSandboxEnvironment.start()
@@ -243,6 +248,7 @@ def test_end_agent_kills_background_processes_and_the_agent_side(tmp_path: Path)
     asyncio.run(scenario())
 
 
+@needs_bwrap
 def test_a_grader_crash_is_an_error_not_a_failed_attempt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

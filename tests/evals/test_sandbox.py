@@ -10,7 +10,7 @@ import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,18 @@ pytestmark = pytest.mark.skipif(not Path("/usr/bin/bwrap").exists(), reason="nee
 
 def run(coro: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run(coro)
+
+
+async def within_deadline(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    """Whether ``condition`` holds before the deadline: polls it, so that a test waits for
+    what it expects to happen, as long as that takes and no longer, instead of a fixed sleep."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not condition():
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
 
 
 async def sh(box: BwrapSandboxEnvironment, script: str, timeout: int = 30) -> tuple[int, str]:
@@ -213,11 +225,10 @@ def test_cleanup_kills_every_process_and_removes_the_directory():
 
     async def check() -> None:
         box = await BwrapSandboxEnvironment.start()
-        await sh(box, f"setsid -f sleep {marker} >/dev/null 2>&1 </dev/null; sleep 0.2")
-        assert alive()
+        await sh(box, f"setsid -f sleep {marker} >/dev/null 2>&1 </dev/null")
+        assert await within_deadline(alive)  # the detached process did start
         await box.stop()
-        await asyncio.sleep(0.2)
-        assert not alive()
+        assert await within_deadline(lambda: not alive())
         assert not box.root.exists()
 
     run(check())

@@ -1,0 +1,2 @@
+"""Tests of prereview.evals, one module per source module (a package, so that module names
+like test_service do not collide with other capabilities' tests of the same name)."""
