@@ -145,4 +145,3 @@ def access_changes_are_announced() -> Iterator[None]:
     found = list(access_oracle.violations)
     access_oracle.violations.clear()
     assert not found, found[0]
-
