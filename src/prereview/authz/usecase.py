@@ -22,6 +22,7 @@ R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
 
 _DECLARED: ContextVar[frozenset[Permission] | None] = ContextVar("declared", default=None)
+_observers: list[Callable[[Permission], None]] = []
 
 
 class UndeclaredPermission(RuntimeError):
@@ -49,6 +50,9 @@ def use_case(
     def mark(function: Callable[P, R]) -> UseCase[P, R]:
         @functools.wraps(function)
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            if _DECLARED.get() is None:
+                for observer in tuple(_observers):
+                    observer(permission)
             token = _DECLARED.set(declared)
             try:
                 return function(*args, **kwargs)
@@ -81,6 +85,15 @@ def outside_use_case() -> Iterator[None]:
         yield
     finally:
         _DECLARED.reset(token)
+
+
+def observe_use_cases(observer: Callable[[Permission], None]) -> Callable[[], None]:
+    """Hear the permission of every outermost use case that starts; returns the way to stop.
+
+    For the test that checks each route's label against the use case the route really runs.
+    """
+    _observers.append(observer)
+    return lambda: _observers.remove(observer)
 
 
 def exercises(case: UseCase[..., Any]) -> dict[str, str]:

@@ -46,7 +46,6 @@ from prereview.clearinghouse.schemas import (
     VendorTable,
 )
 from prereview.clearinghouse.sharing import routing
-from prereview.clearinghouse.sharing.need_to_know import INVENTORY, VENDOR
 from prereview.core.markings import Tlp
 from prereview.core.pagination import Page, PageRequest, page_of, page_request
 from prereview.core.parsing import read_body
@@ -422,8 +421,8 @@ def set_status(
     openapi_extra=exercises(routing.register_vendor_products),
 )
 def register_products(ctx: Context, data: ProductsIn) -> list[ProductOut]:
-    rows = routing.register_products(
-        ctx.db, ctx.actor, VENDOR, data.identifiers, ctx.now, data.proof
+    rows = routing.register_vendor_products(
+        ctx.db, ctx.actor, data.identifiers, ctx.now, data.proof
     )
     return [ProductOut.model_validate(r) for r in rows]
 
@@ -435,9 +434,7 @@ def register_products(ctx: Context, data: ProductsIn) -> list[ProductOut]:
     openapi_extra=exercises(routing.register_inventory),
 )
 def register_inventory(ctx: Context, data: ProductsIn) -> list[ProductOut]:
-    rows = routing.register_products(
-        ctx.db, ctx.actor, INVENTORY, data.identifiers, ctx.now, data.proof
-    )
+    rows = routing.register_inventory(ctx.db, ctx.actor, data.identifiers, ctx.now, data.proof)
     return [ProductOut.model_validate(r) for r in rows]
 
 

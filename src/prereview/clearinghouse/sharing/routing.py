@@ -80,7 +80,7 @@ def _challenge() -> str:
     return f"prereview-claim={secrets.token_urlsafe(24)}"
 
 
-def register_products(
+def _register_products(
     db: Session,
     actor: Actor,
     role: str,
@@ -160,8 +160,8 @@ def register_vendor_products(
     now: datetime,
     proof: str | None = None,
 ) -> list[ProductRegistration]:
-    """Claim products the actor's organisation makes (see :func:`register_products`)."""
-    return register_products(db, actor, VENDOR, identifiers, now, proof)
+    """Claim products the actor's organisation makes (see :func:`_register_products`)."""
+    return _register_products(db, actor, VENDOR, identifiers, now, proof)
 
 
 @use_case(Permission.CH_INVENTORY_REGISTER)
@@ -172,8 +172,8 @@ def register_inventory(
     now: datetime,
     proof: str | None = None,
 ) -> list[ProductRegistration]:
-    """Claim products the actor's organisation runs (see :func:`register_products`)."""
-    return register_products(db, actor, INVENTORY, identifiers, now, proof)
+    """Claim products the actor's organisation runs (see :func:`_register_products`)."""
+    return _register_products(db, actor, INVENTORY, identifiers, now, proof)
 
 
 @use_case(Permission.CH_CLAIM_LIST)
