@@ -9,6 +9,7 @@ from prereview.authz.kinds import OrgKind, Role
 from prereview.authz.permissions import Permission
 from prereview.authz.policy import POLICY, Access, allowed, authorize
 from prereview.core.errors import Forbidden
+from prereview.core.markings import Tlp
 
 
 def actor(kind: OrgKind, role: Role = Role.MEMBER) -> Actor:
@@ -73,13 +74,13 @@ def test_after_access_ends_an_agency_reads_its_own_work_only() -> None:
 
 def test_only_the_source_loosens_a_tlp_label() -> None:
     clearinghouse = actor(OrgKind.CLEARINGHOUSE)
-    loosening = Access(tlp="AMBER+STRICT", loosens_tlp=True)
+    loosening = Access(tlp=Tlp.AMBER_STRICT, loosens_tlp=True)
     for permission in (Permission.CH_ADVISORY_PUBLISH, Permission.CH_REPORT_RELABEL):
         assert not allowed(clearinghouse, permission, loosening)
-        assert allowed(clearinghouse, permission, Access(tlp="AMBER+STRICT"))
-    reporter = Access(tlp="AMBER+STRICT", loosens_tlp=True, reporter=True)
+        assert allowed(clearinghouse, permission, Access(tlp=Tlp.AMBER_STRICT))
+    reporter = Access(tlp=Tlp.AMBER_STRICT, loosens_tlp=True, reporter=True)
     assert allowed(actor(OrgKind.AGENCY), Permission.CH_REPORT_RELABEL, reporter)
-    assert not allowed(actor(OrgKind.AGENCY), Permission.CH_REPORT_RELABEL, Access(tlp="AMBER"))
+    assert not allowed(actor(OrgKind.AGENCY), Permission.CH_REPORT_RELABEL, Access(tlp=Tlp.AMBER))
 
 
 def test_product_claims_are_decided_by_the_clearinghouse() -> None:

@@ -185,11 +185,11 @@ class TlpAllows:
         clearinghouse = actor.org_kind is OrgKind.CLEARINGHOUSE
         if label in (Tlp.CLEAR, Tlp.GREEN):
             return
-        if label is Tlp.AMBER and (access.reporter or clearinghouse or access.need_to_know):
+        if label == Tlp.AMBER and (access.reporter or clearinghouse or access.need_to_know):
             return
-        if label is Tlp.AMBER_STRICT and (access.reporter or clearinghouse):
+        if label == Tlp.AMBER_STRICT and (access.reporter or clearinghouse):
             return
-        if label is Tlp.RED and (access.reporter or access.named_recipient):
+        if label == Tlp.RED and (access.reporter or access.named_recipient):
             return
         raise PolicyDenied(f"TLP:{label} does not allow your organisation to read this")
 

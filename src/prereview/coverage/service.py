@@ -40,8 +40,8 @@ from prereview.coverage.models import Determination
 from prereview.coverage.policy import Policy, parse_policy, preset_names, preset_text
 from prereview.coverage.schemas import DeterminationCreate, PolicyChoice
 from prereview.evals import service as evals
-from prereview.evals.service import SubmissionRef, reach_submission
-from prereview.review.service import Rules
+from prereview.evals.service import SubmissionRef
+from prereview.review.service import Rules, reach_submission
 
 
 @dataclass(frozen=True)

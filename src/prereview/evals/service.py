@@ -21,7 +21,7 @@ import hashlib
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -43,8 +43,13 @@ from prereview.evals.provenance import EVIDENCE, PENDING, classify
 from prereview.evals.schemas import EvalRunCreate
 from prereview.evals.scoring import Z95 as Z95
 from prereview.evals.scoring import wilson_interval as wilson_interval
-from prereview.review.errors import SubmissionNotFound
-from prereview.review.service import Rules, access_to, load_submission
+from prereview.review.service import (
+    Rules,
+    access_to,
+    knows_of,
+    load_submission,
+    reach_submission,
+)
 from prereview.vault import service as vault_service
 from prereview.vault.errors import KeyShredded
 from prereview.vault.service import Vault, submission_key_context
@@ -97,40 +102,6 @@ class SubmissionRef(Protocol):
 
     @property
     def training_compute_flop(self) -> float | None: ...
-
-
-def _knows(access: Access) -> bool:
-    """Who may learn that a submission (and what is stored on it) exists: its developer and
-    organisations that ever had access; everyone else is told it does not exist."""
-    return access.owner or access.had_access
-
-
-def _as_is(access: Access) -> Access:
-    return access
-
-
-def reach_submission(
-    db: Session,
-    actor: Actor,
-    submission_id: str,
-    permission: Permission,
-    now: datetime,
-    rules: Rules,
-    *,
-    checked: Callable[[Access], Access] = _as_is,
-) -> tuple[SubmissionRef, Access]:
-    """The submission a use case of evals or coverage acts on, hidden (review's 404) from those
-    who never had access, and ``permission`` authorized with the actor's access to it, passed
-    through ``checked`` first (a read that lets every reader see at least its own work checks
-    the access of an author). Returns the access that was checked."""
-    return reach(
-        actor,
-        permission,
-        load_submission(db, submission_id),
-        lambda submission: checked(access_to(db, actor, submission, now, rules)),
-        hidden=lambda: SubmissionNotFound(f"no submission '{submission_id}'"),
-        knows=_knows,
-    )
 
 
 @use_case(Permission.EVAL_RUN_CREATE)
@@ -253,7 +224,7 @@ def _reach_result(
         db.get(EvalTaskResult, result_id),
         relation,
         hidden=lambda: errors.EvalResultNotFound(f"no evaluation result '{result_id}'"),
-        knows=_knows,
+        knows=knows_of,
     )
 
 

@@ -6,8 +6,8 @@ to, makes gateway keys for itself. The functions at the end serve the engine: th
 records and transcripts in batches, and read back what the audit log kept of the calls. What
 the resolver reads on every call is in :mod:`prereview.gateway.snapshots`.
 
-Every use case has one shape: the submission is reached through review's published reads
-(:func:`_reach_submission`, built on :func:`~prereview.audit.usecase.reach`), and a change is
+Every use case has one shape: the submission is reached through review's published
+``reach_submission`` (built on :func:`~prereview.audit.usecase.reach`), and a change is
 audited and committed as one unit (:func:`~prereview.audit.usecase.commit_audited`). What the
 gateway must know of grants and nominations it asks :mod:`prereview.review.model_access`.
 """
@@ -71,39 +71,6 @@ class SubmissionRef(Protocol):
     def withdrawn_at(self) -> datetime | None: ...
 
 
-def _knows(access: Access) -> bool:
-    """Whether the actor may learn the submission exists: its developer, or an organisation
-    that was ever let in; everyone else gets the 404 of a submission that does not exist."""
-    return access.owner or access.had_access
-
-
-def _visible_submission(
-    db: Session, actor: Actor, submission_id: str, now: datetime, rules: review.Rules
-) -> tuple[SubmissionRef, Access]:
-    """The submission and the actor's relation to it, hidden (404) from outsiders, before a
-    permission is checked on something inside it (a key, a transcript)."""
-    return review.visible_submission(db, actor, submission_id, now, rules)
-
-
-def _reach_submission(
-    db: Session,
-    actor: Actor,
-    permission: Permission,
-    submission_id: str,
-    now: datetime,
-    rules: review.Rules,
-) -> tuple[SubmissionRef, Access]:
-    """The submission, hidden (404) from outsiders, with ``permission`` authorized on it."""
-    return reach(
-        actor,
-        permission,
-        review.load_submission(db, submission_id),
-        lambda submission: review.access_to(db, actor, submission, now, rules),
-        hidden=lambda: review_errors.SubmissionNotFound(f"no submission '{submission_id}'"),
-        knows=_knows,
-    )
-
-
 # -- the developer's upstream --------------------------------------------------------------
 
 
@@ -125,8 +92,8 @@ def set_upstream(
     :mod:`prereview.gateway.engine.upstreams`); without a guard, nothing is allow-listed. The
     audit entry names the models and the header names, never the URL or a header value.
     """
-    submission, _ = _reach_submission(
-        db, actor, Permission.GATEWAY_UPSTREAM_WRITE, submission_id, now, rules
+    submission, _ = review.reach_submission(
+        db, actor, submission_id, Permission.GATEWAY_UPSTREAM_WRITE, now, rules
     )
     if submission.withdrawn_at is not None:
         raise GatewayAccessNotLive("the submission was withdrawn; its gateway stays closed")
@@ -182,8 +149,8 @@ def get_upstream(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: review.Rules
 ) -> GatewayUpstream:
     """The registration as the developer may see it (no URL, no credential values)."""
-    submission, _ = _reach_submission(
-        db, actor, Permission.GATEWAY_UPSTREAM_READ, submission_id, now, rules
+    submission, _ = review.reach_submission(
+        db, actor, submission_id, Permission.GATEWAY_UPSTREAM_READ, now, rules
     )
     upstream = db.get(GatewayUpstream, submission.id)
     if upstream is None:
@@ -207,8 +174,8 @@ def create_key(
 
     Returns the row and the key itself, which is shown once: only its SHA-256 is stored.
     """
-    submission, _ = _reach_submission(
-        db, actor, Permission.GATEWAY_KEY_CREATE, submission_id, now, rules
+    submission, _ = review.reach_submission(
+        db, actor, submission_id, Permission.GATEWAY_KEY_CREATE, now, rules
     )
     live = model_access.live_access_of(db, submission.id, actor.organisation_id, actor.org_kind)
     if live is None:  # pragma: no cover - the policy already required live access
@@ -251,8 +218,8 @@ def list_keys(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: review.Rules
 ) -> Sequence[GatewayKey]:
     """Every key of the submission for its developer; an organisation's own keys otherwise."""
-    submission, access = _reach_submission(
-        db, actor, Permission.GATEWAY_KEY_LIST, submission_id, now, rules
+    submission, access = review.reach_submission(
+        db, actor, submission_id, Permission.GATEWAY_KEY_LIST, now, rules
     )
     query = (
         select(GatewayKey)
@@ -289,7 +256,7 @@ def revoke_key(
 ) -> GatewayKey:
     """Revoke a key (its organisation or the developer); idempotent. The next call with it
     is refused, and its streams end at their next liveness check."""
-    submission, access = _visible_submission(db, actor, submission_id, now, rules)
+    submission, access = review.visible_submission(db, actor, submission_id, now, rules)
     found = db.get(GatewayKey, key_id)
     key, _ = reach(
         actor,
@@ -358,8 +325,8 @@ def set_limits(
 
     They apply from the next call: the change is seen by the gateway at once.
     """
-    submission, _ = _reach_submission(
-        db, actor, Permission.GATEWAY_LIMITS_WRITE, submission_id, now, rules
+    submission, _ = review.reach_submission(
+        db, actor, submission_id, Permission.GATEWAY_LIMITS_WRITE, now, rules
     )
     if not model_access.access_exists(db, submission.id, kind, access_id):
         if kind == "grant":
@@ -394,8 +361,8 @@ def list_limits(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: review.Rules
 ) -> list[LimitsView]:
     """The limits set on the submission; a reviewer sees those of its own access only."""
-    submission, access = _reach_submission(
-        db, actor, Permission.GATEWAY_LIMITS_READ, submission_id, now, rules
+    submission, access = review.reach_submission(
+        db, actor, submission_id, Permission.GATEWAY_LIMITS_READ, now, rules
     )
     query = select(GatewayLimit).where(GatewayLimit.submission_id == submission.id)
     if not access.owner:
@@ -412,8 +379,8 @@ def list_transcripts(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: review.Rules
 ) -> Sequence[GatewayTranscript]:
     """Kept transcripts: all for the developer, the organisation's own calls otherwise."""
-    submission, access = _reach_submission(
-        db, actor, Permission.GATEWAY_TRANSCRIPT_LIST, submission_id, now, rules
+    submission, access = review.reach_submission(
+        db, actor, submission_id, Permission.GATEWAY_TRANSCRIPT_LIST, now, rules
     )
     query = (
         select(GatewayTranscript)
@@ -436,7 +403,7 @@ def read_transcript(
     rules: review.Rules,
 ) -> tuple[GatewayTranscript, bytes, bytes]:
     """Decrypt one transcript for the developer or the calling organisation; audited first."""
-    submission, access = _visible_submission(db, actor, submission_id, now, rules)
+    submission, access = review.visible_submission(db, actor, submission_id, now, rules)
     found = db.get(GatewayTranscript, call_id)
     row, _ = reach(
         actor,

@@ -29,10 +29,12 @@ from prereview.review.submissions import access_to as access_to
 from prereview.review.submissions import audit_trail as audit_trail
 from prereview.review.submissions import create_submission as create_submission
 from prereview.review.submissions import get_submission as get_submission
+from prereview.review.submissions import knows_of as knows_of
 from prereview.review.submissions import list_submissions as list_submissions
 from prereview.review.submissions import load_submission as load_submission
 from prereview.review.submissions import owned_submission as owned_submission
 from prereview.review.submissions import queue as queue
+from prereview.review.submissions import reach_submission as reach_submission
 from prereview.review.submissions import release as release
 from prereview.review.submissions import submission_ids_of as submission_ids_of
 from prereview.review.submissions import update_submission as update_submission
@@ -54,6 +56,7 @@ __all__ = [
     "get_window",
     "grant",
     "grant_is_live",
+    "knows_of",
     "list_findings",
     "list_grants",
     "list_nominations",
@@ -63,6 +66,7 @@ __all__ = [
     "nomination_is_live",
     "owned_submission",
     "queue",
+    "reach_submission",
     "release",
     "respond",
     "revoke_grant",

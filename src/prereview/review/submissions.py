@@ -12,6 +12,7 @@ nothing anyone else does can delay or block a release.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -148,13 +149,18 @@ def reach_submission(
     permission: Permission,
     now: datetime,
     rules: Rules,
+    *,
+    checked: Callable[[Access], Access] | None = None,
 ) -> tuple[Submission, Access]:
-    """Load, hide and authorize ``permission`` on a submission: review's :func:`reach`."""
+    """Load, hide and authorize ``permission`` on a submission: review's :func:`reach`, the
+    one way every capability acts on a submission. ``checked`` adjusts the access before it
+    is authorized (a read that lets every reader see its own work checks it as an author)."""
+    adjust = checked or (lambda access: access)
     return reach(
         actor,
         permission,
         db.get(Submission, submission_id),
-        lambda submission: access_to(db, actor, submission, now, rules),
+        lambda submission: adjust(access_to(db, actor, submission, now, rules)),
         hidden=lambda: _not_found(submission_id),
         knows=knows_of,
     )

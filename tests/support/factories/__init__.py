@@ -67,12 +67,9 @@ class Platform:
     ) -> Member:
         now = self.context.clock.now()
         with transaction(self.context.sessions) as db:
-            org = identity_service._new_organisation(
-                db, OrganisationCreate(name=f"{name} org", kind=kind, sector=sector), now
-            )
-            user = identity_service._new_user(
+            org, user = identity_service.seed_organisation(
                 db,
-                org,
+                OrganisationCreate(name=f"{name} org", kind=kind, sector=sector),
                 UserCreate(email=f"{name}@{name.replace('_', '-')}.org", name=name, role=role),
                 now,
             )
