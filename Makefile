@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install system-deps run test lint typecheck pytest clean
+.PHONY: install system-deps run test lint typecheck pytest clean lock
 
 # Debian packages the project needs: bubblewrap for the evaluation sandbox, and the tools its
 # challenges are built and solved with (gcc, curl, binutils, a system python3).
@@ -20,11 +20,19 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq $$missing; fi; fi
 
-$(STAMP): pyproject.toml
+# Every package comes from requirements/dev.lock, pinned by version and sha256 (pip refuses
+# anything else); the project itself is then installed in place without build isolation, so
+# that nothing is fetched unpinned for its build either. `make lock` rewrites the lock.
+$(STAMP): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+lock:
+	$(PYTHON) -m venv var/lock-tools && var/lock-tools/bin/pip install --quiet pip-tools
+	var/lock-tools/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	  --extra dev -o requirements/dev.lock pyproject.toml requirements/build.in
 
 install: system-deps $(STAMP)
 
