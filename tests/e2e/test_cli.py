@@ -121,7 +121,7 @@ def test_review_flow_from_the_command_line(platform: Platform, server: str) -> N
         "2026-06-20T00:00:00+00:00",
     )
     assert isinstance(updated, dict) and updated["planned_release_at"].startswith("2026-06-20")
-    released = run_json(server, dev.token, "submission", "release", sid)
+    released = run_json(server, dev.token, "submission", "release", sid, "--yes")
     assert isinstance(released, dict) and released["window"]["state"] == "closed_released"
     table = run(server, dev.token, "submission", "list")
     assert sid in table and "closed_released" in table
@@ -131,7 +131,7 @@ def test_review_flow_from_the_command_line(platform: Platform, server: str) -> N
 
 def test_errors_are_explained_and_exit_non_zero(platform: Platform, server: str) -> None:
     env = {"PREREVIEW_SERVER": server, "PREREVIEW_TOKEN": platform["agency"].token}
-    result = CliRunner().invoke(cli, ["submission", "release", "sub_nope"], env=env)
+    result = CliRunner().invoke(cli, ["submission", "release", "sub_nope", "--yes"], env=env)
     assert result.exit_code == 1
     assert "submission-not-found" in result.output
     unreachable = CliRunner().invoke(
@@ -160,7 +160,7 @@ def test_token_lifecycle_from_the_command_line(platform: Platform, server: str) 
     created = run_json(server, platform["agency"].token, "token", "create", "--name", "laptop")
     assert isinstance(created, dict)
     assert "Elena" not in run(server, created["token"], "whoami")
-    run(server, created["token"], "token", "revoke", created["id"])
+    run(server, created["token"], "token", "revoke", created["id"], "--yes")
     env = {"PREREVIEW_SERVER": server, "PREREVIEW_TOKEN": created["token"]}
     refused = CliRunner().invoke(cli, ["whoami"], env=env)
     assert refused.exit_code == 1 and "token-revoked" in refused.output
@@ -198,3 +198,65 @@ def test_material_upload_and_verified_download(platform: Platform, server: str, 
     out = run(server, dev.token, "material", "download", material["id"], "-o", str(target))
     assert "verified" in out
     assert target.read_bytes() == source.read_bytes()
+
+
+def test_irreversible_actions_need_yes_without_a_terminal(platform: Platform, server: str) -> None:
+    dev = platform["developer"]
+    sub = run_json(
+        server, dev.token, "submission", "create", "--model-name", "M", "--model-version", "1"
+    )
+    assert isinstance(sub, dict)
+    env = {"PREREVIEW_SERVER": server, "PREREVIEW_TOKEN": dev.token, "COLUMNS": "200"}
+    for args in (["release", sub["id"]], ["withdraw", sub["id"]]):
+        refused = CliRunner().invoke(cli, ["submission", *args], env=env)
+        assert refused.exit_code == 2, refused.output
+        said = " ".join(refused.output.split())
+        assert "--yes" in said and "cannot be undone" in said
+    after = run_json(server, dev.token, "submission", "show", sub["id"])
+    assert isinstance(after, dict) and after["window"]["state"] == sub["window"]["state"]
+    asked = CliRunner().invoke(cli, ["submission", "release", sub["id"]], env=env, input="n\n")
+    assert asked.exit_code != 0  # no terminal: refused before any question
+
+
+def test_the_servers_text_is_shown_as_text(platform: Platform, server: str) -> None:
+    dev = platform["developer"]
+    name = "gateway:key:create [red]x[/red]"
+    run_json(
+        server, dev.token, "submission", "create", "--model-name", name, "--model-version", "1"
+    )
+    table = run(server, dev.token, "submission", "list")
+    assert name in table and "🔑" not in table
+
+
+def test_a_missing_token_says_what_to_do(server: str) -> None:
+    env = {"PREREVIEW_SERVER": server, "PREREVIEW_TOKEN": ""}
+    refused = CliRunner().invoke(cli, ["whoami"], env=env)
+    assert refused.exit_code == 1
+    said = " ".join(refused.output.split())
+    assert "set PREREVIEW_TOKEN" in said and "header" not in said
+
+
+def test_download_keeps_an_existing_file_unless_forced(
+    platform: Platform, server: str, tmp_path
+) -> None:
+    dev = platform["developer"]
+    sub = run_json(
+        server, dev.token, "submission", "create", "--model-name", "M", "--model-version", "1"
+    )
+    assert isinstance(sub, dict)
+    source = tmp_path / "card.txt"
+    source.write_text("the model card")
+    material = run_json(
+        server, dev.token, "material", "upload", sub["id"], str(source), "--kind", "model_card"
+    )
+    assert isinstance(material, dict)
+    target = tmp_path / "existing.txt"
+    target.write_text("mine")
+    env = {"PREREVIEW_SERVER": server, "PREREVIEW_TOKEN": dev.token, "COLUMNS": "200"}
+    args = ["material", "download", material["id"], "-o", str(target)]
+    kept = CliRunner().invoke(cli, args, env=env)
+    said = " ".join(kept.output.split())
+    assert kept.exit_code == 1 and "already exists" in said and "--force" in said
+    assert target.read_text() == "mine"
+    run(server, dev.token, *args, "--force")
+    assert target.read_text() == "the model card"

@@ -15,17 +15,12 @@ import binascii
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from prereview.audit import merkle
-from prereview.audit.checkpoint import Checkpoint, NoteVerifier, read_signer_key
 from prereview.audit.errors import LogMismatch
-from prereview.audit.service import log_size
-from prereview.audit.trust import LogTrust, TrustState, load_witness, save_state
-from prereview.audit.verify import begin_snapshot, verify_stored_log
 from prereview.core.client import (
     DEFAULT_SERVER,
     ApiClient,
@@ -33,12 +28,19 @@ from prereview.core.client import (
     ServerOption,
     console,
     errors,
+    escape,
     field,
     show,
 )
-from prereview.core.context import AppContext
 from prereview.core.errors import PrereviewError
-from prereview.core.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from prereview.audit.checkpoint import Checkpoint, NoteVerifier
+    from prereview.audit.trust import LogTrust, TrustState
+    from prereview.core.settings import Settings
+
+# The log's tables, the trust store and the settings are imported inside the commands that use
+# them, so that `prereview --help` does not load the database layer.
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 proof_app = typer.Typer(help="Merkle proofs from the server, checked here.", no_args_is_help=True)
@@ -55,6 +57,8 @@ VerifierOption = Annotated[
 
 def _trusted(settings: Settings, given: list[str] | None) -> list[NoteVerifier] | None:
     """The keys checkpoints must be signed with: those given, and the server's own key file."""
+    from prereview.audit.checkpoint import NoteVerifier, read_signer_key
+
     trusted = [NoteVerifier.from_string(key) for key in given or []]
     if settings.audit_key_file.exists():
         signer = read_signer_key(settings.audit_key_file, name=settings.audit_origin)
@@ -88,6 +92,20 @@ def verify(
     rebuilt or truncated below a published checkpoint. Reads one snapshot, so it can run while
     the server is writing.
     """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from prereview.audit.service import log_size
+    from prereview.audit.trust import load_witness
+    from prereview.audit.verify import begin_snapshot, verify_stored_log
+    from prereview.core.context import AppContext
+    from prereview.core.settings import load_settings
+
     settings = load_settings()
     context = AppContext.create(settings)
     try:
@@ -122,12 +140,12 @@ def verify(
                 )
     except LogMismatch as exc:
         position = exc.extra.get("position")
-        errors.print(f"[red]log NOT verified:[/] {exc.detail}")
+        errors.print(f"[red]log NOT verified:[/] {escape(exc.detail)}")
         if position is not None:
-            errors.print(f"first bad entry: seq {position}")
+            errors.print(f"first bad entry: seq {position}", markup=False)
         raise typer.Exit(1) from None
     except PrereviewError as exc:
-        errors.print(f"[red]error:[/] {exc.detail}")
+        errors.print(f"[red]error:[/] {escape(exc.detail)}")
         raise typer.Exit(2) from None
     finally:
         context.engine.dispose()
@@ -156,15 +174,18 @@ def _checked(check: Any, *args: Any) -> None:
     try:
         check(*args)
     except PrereviewError as exc:
-        errors.print(f"[red]proof does NOT verify:[/] {exc.detail}")
+        errors.print(f"[red]proof does NOT verify:[/] {escape(exc.detail)}")
         raise typer.Exit(1) from None
 
 
 def _trust(server: str, key: str | None = None) -> LogTrust:
+    from prereview.audit.trust import LogTrust
+    from prereview.core.settings import load_settings
+
     try:
         return LogTrust.for_server(load_settings(), server, key)
     except PrereviewError as exc:
-        errors.print(f"[red]error:[/] {exc.detail}")
+        errors.print(f"[red]error:[/] {escape(exc.detail)}")
         raise typer.Exit(2) from None
 
 
@@ -178,11 +199,12 @@ def _accept(trust: LogTrust, client: ApiClient, served: Any) -> Checkpoint:
     try:
         accepted = trust.accept(served, _consistency(client))
     except PrereviewError as exc:
-        errors.print(f"[red]checkpoint does NOT verify:[/] {exc.detail}")
+        errors.print(f"[red]checkpoint does NOT verify:[/] {escape(exc.detail)}")
         raise typer.Exit(1) from None
     if accepted.pinned_now:
         errors.print(
-            f"[yellow]note:[/] first use of this log: pinned its key {served['verifier_key']} "
+            "[yellow]note:[/] first use of this log: pinned its key "
+            f"{escape(str(served['verifier_key']))} "
             f"in {trust.path}; compare it with the one your operator published"
         )
     return accepted.checkpoint
@@ -248,7 +270,10 @@ def proof_inclusion(
         _anchored(trust, client, data["size"], root)
     show(data, as_json)
     if not as_json:
-        console.print(f"inclusion proof verified: {len(path)} hashes for a tree of {data['size']}")
+        console.print(
+            f"inclusion proof verified: {len(path)} hashes for a tree of {data['size']}",
+            markup=False,
+        )
 
 
 @proof_app.command("consistency")
@@ -277,7 +302,7 @@ def proof_consistency(
     _anchored(trust, client, data["second"], second_root)
     show(data, as_json)
     if not as_json:
-        console.print(f"consistency proof verified: {len(path)} hashes")
+        console.print(f"consistency proof verified: {len(path)} hashes", markup=False)
 
 
 @audit_app.command("entries")
@@ -365,8 +390,10 @@ def trust_export(
     if out is None:
         console.print_json(json.dumps(state.to_json()))
         return
+    from prereview.audit.trust import save_state
+
     save_state(out, state)
-    errors.print(f"wrote {len(state.checkpoints)} checkpoints to {out}")
+    errors.print(f"wrote {len(state.checkpoints)} checkpoints to {out}", markup=False)
 
 
 @trust_app.command("forget")
@@ -374,16 +401,18 @@ def trust_forget(server: ServerOption = DEFAULT_SERVER) -> None:
     """Drop the pinned key and saved checkpoints (after a key rotation checked out of band)."""
     trust = _trust(server)
     if trust.forget():
-        errors.print(f"removed {trust.path}; the next command pins the key it is served")
+        errors.print(
+            f"removed {trust.path}; the next command pins the key it is served", markup=False
+        )
     else:
-        errors.print(f"nothing saved for {server}")
+        errors.print(f"nothing saved for {server}", markup=False)
 
 
 def _saved_state(trust: LogTrust) -> TrustState:
     try:
         state = trust.state()
     except PrereviewError as exc:
-        errors.print(f"[red]error:[/] {exc.detail}")
+        errors.print(f"[red]error:[/] {escape(exc.detail)}")
         raise typer.Exit(2) from None
     if state is None:
         errors.print(

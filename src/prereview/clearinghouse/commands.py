@@ -21,6 +21,7 @@ from prereview.core.client import (
     ServerOption,
     console,
     errors,
+    escape,
     field,
     show,
 )
@@ -123,9 +124,11 @@ def import_reports(
     else:
         show([counts], False, title=f"{len(files)} file(s)")
         for file, item in rejected:
-            errors.print(f"[red]rejected[/] {file.name} {item['location']}:")
+            errors.print(f"[red]rejected[/] {escape(file.name)} {escape(str(item['location']))}:")
             for problem in item.get("errors", []):
-                errors.print(f"  - {problem['path']}: {problem['message']}")
+                errors.print(
+                    f"  - {escape(str(problem['path']))}: {escape(str(problem['message']))}"
+                )
     if rejected:
         raise typer.Exit(1)
 
@@ -157,16 +160,19 @@ def show_report(
     if as_json:
         show(report, True)
         return
-    console.print(f"[bold]{report['id']}[/]  TLP:{report['tlp']}  {report['title']}")
+    console.print(
+        f"[bold]{escape(report['id'])}[/]  TLP:{escape(report['tlp'])}  {escape(report['title'])}"
+    )
     for name in ("cvss_v3", "cvss_v4"):
         score = report.get(name)
         if score:
-            console.print(f"  {name}: {score['base_score']} {score['severity']}  {score['vector']}")
+            line = f"  {name}: {score['base_score']} {score['severity']}  {score['vector']}"
+            console.print(line, markup=False)
     for product in report["affected"]:
-        console.print(f"  affects {product.get('purl') or product.get('cpe')}")
+        console.print(f"  affects {product.get('purl') or product.get('cpe')}", markup=False)
     if report.get("discovered_by"):
-        console.print(f"  found by {report['discovered_by']}")
-    console.print(report["description"])
+        console.print(f"  found by {report['discovered_by']}", markup=False)
+    console.print(report["description"], markup=False)
 
 
 claims = typer.Typer(

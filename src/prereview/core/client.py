@@ -3,6 +3,11 @@
 Commands talk to a running server (``--server``, default ``PREREVIEW_SERVER`` or
 http://127.0.0.1:8000) with the token in ``PREREVIEW_TOKEN``. The token is read from the
 environment only, so that it never appears in a process list or shell history.
+
+Everything the server sends is data, never markup: tables put each value in a plain
+:class:`~rich.text.Text`, messages pass values through :func:`escape`, and the consoles do not
+turn ``:name:`` into emoji (``gateway:key:create`` stays as it is). ``httpx`` and rich's tables
+and progress bars are imported when first used, so that ``prereview --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -10,34 +15,42 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
+from rich.markup import escape
+from rich.text import Text
+
+if TYPE_CHECKING:
+    import httpx
+    from rich.progress import Progress
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 API = "/api/v1"
 
-console = Console()
-errors = Console(stderr=True)
+console = Console(emoji=False)
+errors = Console(stderr=True, emoji=False)
+
+__all__ = ["escape"]  # re-exported: the commands escape the server's values in their messages
+
+HOW_TO_AUTHENTICATE = (
+    "no API token: set PREREVIEW_TOKEN (export PREREVIEW_TOKEN=prv_...). Get one from your "
+    "organisation's administrator, or create one with `prereview token create` while signed "
+    "in with another token; on the server, `prereview admin bootstrap` prints the first."
+)
 
 ServerOption = Annotated[
     str,
     typer.Option("--server", envvar="PREREVIEW_SERVER", help="Base URL of the prereview server."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the raw JSON answer.")]
+YesOption = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do it without asking for confirmation.")
+]
 
 
 class CommandFailed(typer.Exit):
@@ -49,20 +62,24 @@ class ApiClient:
         self.server = server.rstrip("/")
         self.token = token if token is not None else os.environ.get("PREREVIEW_TOKEN")
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        import httpx
+
         self.http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call ``/api/v1{path}``; print the problem and exit non-zero on an error answer."""
+        import httpx
+
         try:
             response = self.http.request(method, f"{API}{path}", **kwargs)
         except httpx.TransportError as exc:
             errors.print(
-                f"[red]error:[/] cannot reach {self.server} ({exc.__class__.__name__}); "
+                f"[red]error:[/] cannot reach {escape(self.server)} ({exc.__class__.__name__}); "
                 "is `prereview serve` running, and is --server right?"
             )
             raise CommandFailed(2) from None
         if response.status_code >= 400:
-            explain(response)
+            explain(response, self.token)
             raise CommandFailed(1)
         if not response.content:
             return None
@@ -71,16 +88,19 @@ class ApiClient:
     @contextmanager
     def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
         """A streamed call to ``/api/v1{path}``; an error answer is explained and exits."""
+        import httpx
+
         try:
             with self.http.stream(method, f"{API}{path}", **kwargs) as response:
                 if response.status_code >= 400:
                     response.read()
-                    explain(response)
+                    explain(response, self.token)
                     raise CommandFailed(1)
                 yield response
         except httpx.TransportError as exc:
             errors.print(
-                f"[red]error:[/] transfer with {self.server} failed ({exc.__class__.__name__})"
+                f"[red]error:[/] transfer with {escape(self.server)} failed "
+                f"({exc.__class__.__name__})"
             )
             raise CommandFailed(2) from None
 
@@ -93,6 +113,15 @@ class ApiClient:
 
 def transfer_progress() -> Progress:
     """The progress bar of uploads and downloads."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -103,21 +132,45 @@ def transfer_progress() -> Progress:
     )
 
 
-def explain(response: httpx.Response) -> None:
-    """Print an error answer as a person would want to read it."""
+def explain(response: httpx.Response, token: str | None = None) -> None:
+    """Print an error answer as a person would want to read it (``token``: the one sent, so
+    that a refusal for want of one says how to give it)."""
+    if response.status_code == 401 and not token:
+        errors.print(f"[red]error:[/] {HOW_TO_AUTHENTICATE}")
+        return
     try:
         problem = response.json()
     except ValueError:
-        errors.print(f"[red]error:[/] HTTP {response.status_code}: {response.text[:500]}")
+        errors.print(f"[red]error:[/] HTTP {response.status_code}: {escape(response.text[:500])}")
         return
     if not isinstance(problem, dict):
         errors.print(f"[red]error:[/] HTTP {response.status_code}")
         return
     slug = str(problem.get("type", "")).rsplit(":", 1)[-1]
-    errors.print(f"[red]error[/] ({response.status_code} {slug}): {problem.get('detail', '')}")
+    detail = escape(str(problem.get("detail", "")))
+    errors.print(f"[red]error[/] ({response.status_code} {escape(slug)}): {detail}")
     for item in problem.get("errors", []) or []:
         where = ".".join(str(p) for p in item.get("location", item.get("path", [])))
-        errors.print(f"  - {where}: {item.get('message', '')}")
+        errors.print(f"  - {escape(where)}: {escape(str(item.get('message', '')))}")
+
+
+def confirm(what: str, yes: bool) -> None:
+    """Ask before an irreversible action, saying what will happen (``what``, markup allowed:
+    escape the server's values in it); ``--yes`` skips the question. Without a terminal to ask
+    on, refuse unless ``--yes`` was given, so that a script never does it by accident."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        errors.print(what)
+        errors.print(
+            "[red]refused:[/] this cannot be undone and there is no terminal to confirm on; "
+            "pass --yes (-y) to do it anyway"
+        )
+        raise CommandFailed(2)
+    errors.print(f"[yellow]{what}[/]")
+    if not typer.confirm("This cannot be undone. Continue?", default=False, err=True):
+        errors.print("nothing done")
+        raise CommandFailed(1)
 
 
 Column = tuple[str, Callable[[Mapping[str, Any]], Any]]
@@ -152,6 +205,8 @@ def show(
     else:
         _show_record(data if isinstance(data, Mapping) else {"value": data}, title)
         return
+    from rich.table import Table
+
     rows = list(rows)
     cols = list(columns or [(key, field(key)) for key in _keys(rows)])
     cells = [[_cell(get(row)) for _, get in cols] for row in rows]
@@ -163,7 +218,8 @@ def show(
             name, min_width=max((len(i) for i in ids), default=None), no_wrap=bool(ids)
         )
     for row_cells in cells:
-        table.add_row(*row_cells)
+        # Text, not str: a value is shown as it is, never read as markup or emoji codes.
+        table.add_row(*(Text(cell) for cell in row_cells))
     console.print(table)
 
 
@@ -174,15 +230,17 @@ def _keys(rows: Iterable[Mapping[str, Any]]) -> list[str]:
 
 
 def _show_record(record: Mapping[str, Any], title: str | None) -> None:
+    from rich.table import Table
+
     table = Table(title=title, show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
     for key, value in record.items():
         if isinstance(value, Mapping):
             for sub, inner in value.items():
-                table.add_row(f"{key}.{sub}", _cell(inner))
+                table.add_row(Text(f"{key}.{sub}"), Text(_cell(inner)))
         else:
-            table.add_row(key, _cell(value))
+            table.add_row(Text(str(key)), Text(_cell(value)))
     console.print(table)
 
 

@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from prereview.core.client import console
-from prereview.core.clock import SystemClock
-from prereview.core.files import sweep_partials
-from prereview.core.migrate import upgrade
-from prereview.core.settings import load_settings
+from prereview.core.clock import SystemClock  # light, and here so a test can pin the clock
+
+# The database, Alembic and the settings are imported inside each command, so that
+# `prereview --help` and the commands that only talk to a server do not load them.
 
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 maintenance_app = typer.Typer(help="Housekeeping of the server's files.", no_args_is_help=True)
@@ -20,9 +20,12 @@ maintenance_app = typer.Typer(help="Housekeeping of the server's files.", no_arg
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Create or migrate the database named by PREREVIEW_DATABASE_URL."""
+    from prereview.core.migrate import upgrade
+    from prereview.core.settings import load_settings
+
     settings = load_settings()
     upgrade(settings.database_url, revision)
-    console.print(f"database at revision {revision}")
+    console.print(f"database at revision {revision}", markup=False)
 
 
 @maintenance_app.command("sweep")
@@ -36,10 +39,13 @@ def maintenance_sweep(
 ) -> None:
     """Delete the .partial blobs that aborted uploads left behind (those not written for the
     grace period, PREREVIEW_PARTIAL_UPLOAD_GRACE_MINUTES, so a live upload is kept)."""
+    from prereview.core.files import sweep_partials
+    from prereview.core.settings import load_settings
+
     settings = load_settings()
     minutes = settings.partial_upload_grace_minutes if grace_minutes is None else grace_minutes
     swept = sweep_partials(settings.blob_dir, SystemClock().now(), timedelta(minutes=minutes))
-    console.print(f"swept {len(swept)} aborted upload(s) from {settings.blob_dir}")
+    console.print(f"swept {len(swept)} aborted upload(s) from {settings.blob_dir}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

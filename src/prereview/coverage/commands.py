@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from prereview.core.client import (
     DEFAULT_SERVER,
@@ -19,6 +18,9 @@ from prereview.core.client import (
     show,
 )
 from prereview.core.markings import TLP, Marking
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 coverage = typer.Typer(help="Covered-frontier-model determinations.", no_args_is_help=True)
 PolicyFile = Annotated[
@@ -59,6 +61,9 @@ def _choice(policy: Path | None, preset: str | None) -> dict[str, str]:
 
 
 def _criteria_table(title: str, criteria: dict[str, Any]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=title)
     for name in ("criterion", "status", "what", "evidence"):
         table.add_column(name)
@@ -71,7 +76,9 @@ def _criteria_table(title: str, criteria: dict[str, Any]) -> Table:
             shown = f"declared {evidence['training_compute_flop']} FLOP"
         else:
             shown = ""
-        table.add_row("  " * depth + node["id"], node["status"], node["description"], shown)
+        # Text: the server's words are shown as they are, never read as markup.
+        cells = ("  " * depth + node["id"], node["status"], node["description"], shown)
+        table.add_row(*(Text(str(cell)) for cell in cells))
         for part in node.get("parts", []):
             add(part, depth + 1)
 
@@ -116,7 +123,7 @@ def determine(
     data = ApiClient(server).post(f"/submissions/{submission_id}/determinations", body)
     _show_judgement(data, as_json)
     if not as_json:
-        console.print(f"recorded {data['id']}")
+        console.print(f"recorded {data['id']}", markup=False)
 
 
 @coverage.command("list")
@@ -140,8 +147,10 @@ def list_(
         return
     for item in found:
         _show_judgement(item, False)
-        console.print(f"{item['id']} by {item['reviewer_user_id']} at {item['created_at']}")
-        console.print(f"rationale: {item['rationale']}  [{item['tlp']}]")
+        console.print(
+            f"{item['id']} by {item['reviewer_user_id']} at {item['created_at']}", markup=False
+        )
+        console.print(f"rationale: {item['rationale']}  [{item['tlp']}]", markup=False)
     if not found:
         console.print("no determinations")
 

@@ -11,7 +11,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 from prereview.core.client import (
@@ -21,11 +20,14 @@ from prereview.core.client import (
     ServerOption,
     console,
     errors,
+    escape,
     field,
     show,
     transfer_progress,
 )
-from prereview.evals.schemas import TaskResultIn
+
+# The result schemas (pydantic), httpx and Inspect AI are imported inside the commands that use
+# them, so that `prereview --help` stays fast.
 
 evals = typer.Typer(help="Cyber-capability evaluations and their results.", no_args_is_help=True)
 PIECE = 1 << 20
@@ -57,6 +59,8 @@ def _finite(value: Any) -> Any:
 
 def _payload(model: str, suite: Any) -> dict[str, Any]:
     # Only the fields the API knows: the runner's summary may carry more than it stores.
+    from prereview.evals.schemas import TaskResultIn
+
     known = set(TaskResultIn.model_fields)
     tasks = [{k: _finite(v) for k, v in asdict(t).items() if k in known} for t in suite.tasks]
     return {"model": model, "duration_s": suite.duration_s, "tasks": tasks}
@@ -102,6 +106,8 @@ def _upload_log(client: ApiClient, result_id: str, path: Path) -> None:
 
 def _served_model(base_url: str, api_key: str) -> str:
     """The one model the gateway serves to this key (``GET /v1/models``)."""
+    import httpx
+
     try:
         answer = httpx.get(
             f"{base_url.rstrip('/')}/models",
@@ -181,7 +187,7 @@ def run(
                 max_samples=max_samples,
             )
         except (UnknownTask, UnisolatedSandbox) as exc:
-            errors.print(f"[red]error:[/] {exc}")
+            errors.print(f"[red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
     stored = client.post(f"/submissions/{submission}/evals", _payload(suite.model, suite))
     for result, task in zip(stored["tasks"], suite.tasks, strict=True):
@@ -240,7 +246,7 @@ def log_download(
             partial.replace(target)
         finally:
             partial.unlink(missing_ok=True)
-    console.print(f"{target} ({received} bytes, sha256 {expected} verified)")
+    console.print(f"{target} ({received} bytes, sha256 {expected} verified)", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,17 @@ from typing import Annotated, Any
 
 import typer
 
-from prereview.core.client import DEFAULT_SERVER, ApiClient, JsonOption, ServerOption, field, show
+from prereview.core.client import (
+    DEFAULT_SERVER,
+    ApiClient,
+    JsonOption,
+    ServerOption,
+    YesOption,
+    confirm,
+    escape,
+    field,
+    show,
+)
 
 upstream_app = typer.Typer(help="The model's endpoint behind the gateway.", no_args_is_help=True)
 key_app = typer.Typer(help="Gateway keys of your organisation.", no_args_is_help=True)
@@ -145,10 +155,17 @@ def key_list(
 def key_revoke(
     submission_id: str,
     key_id: str,
+    yes: YesOption = False,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
-    """Revoke a key: its next call is refused and its open streams end."""
+    """Revoke a key: its next call is refused and its open streams end (asks first; --yes
+    skips)."""
+    confirm(
+        f"Revoking gateway key {escape(key_id)} refuses its next call and ends its open "
+        "streams now; it cannot be used again.",
+        yes,
+    )
     show(
         ApiClient(server).post(f"/submissions/{submission_id}/gateway/keys/{key_id}/revoke"),
         as_json,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,17 +15,20 @@ from prereview.core.client import (
     ApiClient,
     JsonOption,
     ServerOption,
+    YesOption,
+    confirm,
     console,
+    escape,
     field,
     show,
 )
-from prereview.core.context import AppContext
-from prereview.core.db import transaction
-from prereview.core.errors import PrereviewError
-from prereview.core.migrate import check_migrated
-from prereview.core.settings import load_settings
-from prereview.identity import invitations, service
-from prereview.identity.schemas import InvitationCreate, OrganisationCreate, UserCreate
+
+if TYPE_CHECKING:
+    from prereview.core.context import AppContext
+    from prereview.identity import invitations
+
+# The commands run on the server machine import the database and identity's use cases inside
+# their bodies, so that `prereview --help` and the commands over the API do not load them.
 
 admin = typer.Typer(
     help="Platform administration, run on the server machine.", no_args_is_help=True
@@ -61,6 +64,14 @@ def bootstrap(
     ] = OrgKind.CLEARINGHOUSE,
 ) -> None:
     """Create the first organisation, its administrator and a token, on an empty platform."""
+    from prereview.core.context import AppContext
+    from prereview.core.db import transaction
+    from prereview.core.errors import PrereviewError
+    from prereview.core.migrate import check_migrated
+    from prereview.core.settings import load_settings
+    from prereview.identity import service
+    from prereview.identity.schemas import OrganisationCreate, UserCreate
+
     settings = load_settings()
     context = AppContext.create(settings)
     try:
@@ -75,24 +86,31 @@ def bootstrap(
                 timedelta(days=settings.token_ttl_days),
             )
     except PrereviewError as exc:
-        console.print(f"[red]error:[/] {exc.detail}")
+        console.print(f"[red]error:[/] {escape(exc.detail)}")
         raise typer.Exit(1) from None
     finally:
         context.engine.dispose()
-    console.print(f"Created {organisation.kind.value} '{organisation.name}' ({organisation.id})")
-    console.print(f"Administrator {user.email} ({user.id})")
+    console.print(
+        f"Created {organisation.kind.value} '{organisation.name}' ({organisation.id})", markup=False
+    )
+    console.print(f"Administrator {user.email} ({user.id})", markup=False)
     console.print("API token (shown once, keep it safe):")
     print(issued.plaintext)
 
 
 def _server_side(work: Callable[[AppContext], None]) -> None:
     """Run ``work`` against the server's own database, printing an error a person can act on."""
+    from prereview.core.context import AppContext
+    from prereview.core.errors import PrereviewError
+    from prereview.core.migrate import check_migrated
+    from prereview.core.settings import load_settings
+
     context = AppContext.create(load_settings())
     try:
         check_migrated(context.engine)
         work(context)
     except PrereviewError as exc:
-        console.print(f"[red]error:[/] {exc.detail}")
+        console.print(f"[red]error:[/] {escape(exc.detail)}")
         raise typer.Exit(1) from None
     finally:
         context.engine.dispose()
@@ -105,6 +123,10 @@ def admin_invite(
     role: Annotated[Role, typer.Option(help="Role of the new account.")] = Role.ADMIN,
 ) -> None:
     """Invite a person (usually the first administrator) into an organisation, on the server."""
+    from prereview.core.db import transaction
+    from prereview.identity import invitations
+    from prereview.identity.schemas import InvitationCreate
+
     found: list[invitations.IssuedInvitation] = []
 
     def work(context: AppContext) -> None:
@@ -121,18 +143,22 @@ def admin_invite(
     issued = found[0]
     console.print(
         f"Invitation {issued.invitation.id} for {issued.invitation.email} "
-        f"({issued.invitation.role.value}), expires {issued.invitation.expires_at.isoformat()}."
+        f"({issued.invitation.role.value}), expires {issued.invitation.expires_at.isoformat()}.",
+        markup=False,
     )
     console.print("Secret (shown once; give it to the person by a channel you trust):")
     print(issued.secret)
 
 
 def _operator_switch(user_id: str, active: bool) -> None:
+    from prereview.core.db import transaction
+    from prereview.identity import service
+
     def work(context: AppContext) -> None:
         with transaction(context.sessions) as db:
             user = service.set_user_active_by_operator(db, user_id, active, context.clock.now())
             state = "active" if active else "deactivated"
-            console.print(f"{user.email} ({user.id}) is {state}")
+            console.print(f"{user.email} ({user.id}) is {state}", markup=False)
 
     _server_side(work)
 
@@ -213,7 +239,8 @@ def org_invite(
         return
     console.print(
         f"Invitation {data['id']} for {data['email']} ({data['role']}), "
-        f"expires {data['expires_at']}. Secret (shown once):"
+        f"expires {data['expires_at']}. Secret (shown once):",
+        markup=False,
     )
     print(data["secret"])
 
@@ -238,8 +265,12 @@ def invitation_redeem(
         show(data, True)
         return
     user, org, token = data["user"], data["organisation"], data["token"]
-    console.print(f"Welcome, {user['name']} <{user['email']}>, {user['role']} of {org['name']}.")
-    console.print(f"API token {token['id']}, expires {token['expires_at']} (shown once):")
+    console.print(
+        f"Welcome, {user['name']} <{user['email']}>, {user['role']} of {org['name']}.", markup=False
+    )
+    console.print(
+        f"API token {token['id']}, expires {token['expires_at']} (shown once):", markup=False
+    )
     print(token["token"])
 
 
@@ -279,7 +310,9 @@ def token_create(
     if as_json:
         show(data, True)
         return
-    console.print(f"Token {data['id']} '{data['name']}', expires {data['expires_at']}:")
+    console.print(
+        f"Token {data['id']} '{data['name']}', expires {data['expires_at']}:", markup=False
+    )
     print(data["token"])
 
 
@@ -291,9 +324,17 @@ def token_list(server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = Fals
 
 @tokens.command("revoke")
 def token_revoke(
-    token_id: str, server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False
+    token_id: str,
+    yes: YesOption = False,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
 ) -> None:
-    """Revoke a token at once."""
+    """Revoke a token at once (asks first; --yes skips)."""
+    confirm(
+        f"Revoking token {escape(token_id)} refuses every request made with it from now on; "
+        "it cannot be used again.",
+        yes,
+    )
     show(ApiClient(server).post(f"/tokens/{token_id}/revoke"), as_json)
 
 
@@ -305,7 +346,8 @@ def whoami(server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False) -
         return
     user, org = data["user"], data["organisation"]
     console.print(
-        f"{user['name']} <{user['email']}>, {user['role']} of {org['name']} ({org['kind']})"
+        f"{user['name']} <{user['email']}>, {user['role']} of {org['name']} ({org['kind']})",
+        markup=False,
     )
 
 

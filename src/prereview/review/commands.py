@@ -8,7 +8,17 @@ from typing import Annotated, Any
 
 import typer
 
-from prereview.core.client import DEFAULT_SERVER, ApiClient, JsonOption, ServerOption, field, show
+from prereview.core.client import (
+    DEFAULT_SERVER,
+    ApiClient,
+    JsonOption,
+    ServerOption,
+    YesOption,
+    confirm,
+    escape,
+    field,
+    show,
+)
 from prereview.core.markings import TLP, Marking
 from prereview.review.kinds import (
     Access,
@@ -177,9 +187,17 @@ def submission_update(
 
 @submissions.command("release")
 def submission_release(
-    submission_id: str, server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False
+    submission_id: str,
+    yes: YesOption = False,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
 ) -> None:
-    """Declare the model publicly released; every grant ends now."""
+    """Declare the model publicly released; every grant ends now (asks first; --yes skips)."""
+    confirm(
+        f"Releasing {escape(submission_id)} closes its review window now: every grant and "
+        "gateway key on it ends and reviewers lose access to the model.",
+        yes,
+    )
     show(ApiClient(server).post(f"/submissions/{submission_id}/release"), as_json)
 
 
@@ -187,10 +205,16 @@ def submission_release(
 def submission_withdraw(
     submission_id: str,
     reason: Annotated[str, typer.Option()] = "",
+    yes: YesOption = False,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
-    """Withdraw the submission; every grant ends now."""
+    """Withdraw the submission; every grant ends now (asks first; --yes skips)."""
+    confirm(
+        f"Withdrawing {escape(submission_id)} ends every grant on it now and destroys its "
+        "materials' keys (crypto-shredding): the materials can never be read again.",
+        yes,
+    )
     show(
         ApiClient(server).post(f"/submissions/{submission_id}/withdraw", {"reason": reason}),
         as_json,
@@ -269,10 +293,17 @@ def grant_list(
 def grant_revoke(
     submission_id: str,
     grant_id: str,
+    yes: YesOption = False,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
-    """End one agency's access now."""
+    """End one agency's access now (asks first; --yes skips)."""
+    confirm(
+        f"Revoking grant {escape(grant_id)} ends that agency's access to "
+        f"{escape(submission_id)} now, through the API and the gateway; only a new grant "
+        "gives it back.",
+        yes,
+    )
     show(ApiClient(server).post(f"/submissions/{submission_id}/grants/{grant_id}/revoke"), as_json)
 
 

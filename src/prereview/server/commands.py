@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from prereview.core.client import console
-from prereview.core.context import AppContext
-from prereview.core.errors import PrereviewError
-from prereview.core.files import sweep_partials
-from prereview.core.settings import load_settings
-from prereview.server.connections import server_config
+from prereview.core.client import console, escape
 
 DEMO_ENV = Path("var/demo-tokens.env")
+
+
+def demo_hint(env_file: Path, bin_dir: Path) -> list[str]:
+    """The shell lines that put the demo's tokens and the ``prereview`` command in a fresh
+    shell, then run one command as the developer."""
+    return [
+        f"source {shlex.quote(str(env_file))}",
+        f'export PATH={shlex.quote(str(bin_dir))}:"$PATH"',
+        "PREREVIEW_TOKEN=$DEV_TOKEN prereview submission list",
+    ]
 
 
 def serve(
@@ -27,15 +33,23 @@ def serve(
     ] = False,
 ) -> None:
     """Run the platform's HTTP server."""
-    # Imported here: building the app loads every capability, which other commands need not.
+    # Imported here: building the app loads every capability (and uvicorn), which other
+    # commands, and `prereview --help`, need not.
+    import uvicorn
+
     from prereview.api import create_app
+    from prereview.core.context import AppContext
+    from prereview.core.errors import PrereviewError
+    from prereview.core.files import sweep_partials
+    from prereview.core.settings import load_settings
+    from prereview.server.connections import server_config
 
     settings = load_settings()
     context = AppContext.create(settings)
     try:
         app = create_app(context=context)
     except PrereviewError as exc:
-        console.print(f"[red]error:[/] {exc.detail}")
+        console.print(f"[red]error:[/] {escape(exc.detail)}")
         raise typer.Exit(1) from None
     if demo:
         from prereview.demo import seed, write_env
@@ -51,18 +65,22 @@ def serve(
             "[bold]Demo scenario ready.[/] Tokens (valid 7 days), also in " + str(DEMO_ENV) + ":"
         )
         for name, value in tokens.values.items():
-            console.print(f"  {name}={value}")
-        console.print(
-            f"Try: [cyan]source {DEMO_ENV}; PREREVIEW_TOKEN=$DEV_TOKEN prereview submission list[/]"
-        )
+            console.print(f"  {name}={value}", markup=False)
+        # Absolute paths: the hint must work in a fresh shell, from any directory, without the
+        # virtual environment activated (the `prereview` next to this Python is the one).
+        console.print("Try, in another terminal:")
+        for line in demo_hint(DEMO_ENV.resolve(), Path(sys.executable).parent):
+            console.print(f"  {line}", markup=False, highlight=False)
     swept = sweep_partials(
         settings.blob_dir,
         context.clock.now(),
         timedelta(minutes=settings.partial_upload_grace_minutes),
     )
     if swept:
-        console.print(f"swept {len(swept)} aborted upload(s) from {settings.blob_dir}")
-    console.print(f"Serving on http://{host}:{port} (API docs at /api/v1/docs)")
+        console.print(
+            f"swept {len(swept)} aborted upload(s) from {settings.blob_dir}", markup=False
+        )
+    console.print(f"Serving on http://{host}:{port} (API docs at /api/v1/docs)", markup=False)
     uvicorn.Server(server_config(app, settings, host=host, port=port)).run()
 
 

@@ -14,10 +14,12 @@ import typer
 from prereview.core.client import (
     DEFAULT_SERVER,
     ApiClient,
+    CommandFailed,
     JsonOption,
     ServerOption,
     console,
     errors,
+    escape,
     field,
     show,
     transfer_progress,
@@ -86,13 +88,23 @@ def list_(
 def download(
     material_id: str,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the file if it already exists.")
+    ] = False,
     server: ServerOption = DEFAULT_SERVER,
 ) -> None:
-    """Download a material and check its SHA-256; a damaged transfer leaves no file."""
+    """Download a material and check its SHA-256; a damaged transfer leaves no file, and an
+    existing file is kept unless --force."""
     client = ApiClient(server, timeout=3600)
     meta = client.get(f"/materials/{material_id}")
     # Only the last path component of the stored name: a name never chooses the directory.
     target = output or Path(Path(meta["filename"]).name)
+    if target.exists() and not force:
+        errors.print(
+            f"[red]error:[/] {escape(str(target))} already exists; nothing was downloaded. "
+            "Pass --force to replace it, or --output to write somewhere else."
+        )
+        raise CommandFailed(1)
     partial = target.with_name(target.name + ".partial")
     digest = hashlib.sha256()
     received = 0
@@ -117,7 +129,7 @@ def download(
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
-    console.print(f"{target} ({received} bytes, sha256 {meta['sha256']} verified)")
+    console.print(f"{target} ({received} bytes, sha256 {meta['sha256']} verified)", markup=False)
 
 
 @materials.command("shred-expired")
@@ -141,7 +153,9 @@ def shred_expired() -> None:
             )
     finally:
         context.engine.dispose()
-    console.print(f"shredded {len(shredded)} submission(s): {', '.join(shredded) or '-'}")
+    console.print(
+        f"shredded {len(shredded)} submission(s): {', '.join(shredded) or '-'}", markup=False
+    )
 
 
 def register(app: typer.Typer) -> None:
