@@ -8,9 +8,10 @@ PORT ?= 8000
 
 .PHONY: install system-deps run test lint typecheck pytest clean lock
 
-# Debian packages the project needs: bubblewrap for the evaluation sandbox, and the tools its
-# challenges are built and solved with (gcc, curl, binutils, a system python3).
-SYSTEM_TOOLS := bwrap:bubblewrap gcc:gcc curl:curl objdump:binutils
+# Debian packages the project needs: bubblewrap for the evaluation sandbox, the tools its
+# challenges are built and solved with (gcc, curl, binutils, a system python3), and chromium,
+# which Playwright drives in the browser tests (tests/browser; it cannot download browsers here).
+SYSTEM_TOOLS := bwrap:bubblewrap gcc:gcc curl:curl objdump:binutils chromium:chromium
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \

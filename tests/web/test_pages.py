@@ -106,3 +106,75 @@ def test_static_htmx_is_served(platform: Platform) -> None:
     response = platform.client.get("/web/static/htmx-2.0.11.min.js")
     assert response.status_code == 200 and "htmx" in response.text[:2000]
     assert platform.client.get("/", follow_redirects=False).headers["location"] == "/web/"
+
+
+def test_the_countdown_polls_its_own_submission(platform: Platform) -> None:
+    """The page's countdown once polled /web/submissions//window (no id) and never updated."""
+    sub = platform.submit(model_name="Helios")
+    platform.grant(sub["id"])
+    sign_in(platform, "developer")
+    page = platform.client.get(f"/web/submissions/{sub['id']}")
+    assert f'hx-get="/web/submissions/{sub["id"]}/window"' in page.text
+    assert "/web/submissions//window" not in page.text
+
+
+def test_the_queue_polls_its_rows(platform: Platform) -> None:
+    sub = platform.submit(model_name="Atlas")
+    platform.grant(sub["id"])
+    sign_in(platform, "agency")
+    home = platform.client.get("/web/")
+    assert 'hx-get="/web/queue"' in home.text and 'hx-trigger="every 60s"' in home.text
+    rows = platform.client.get("/web/queue")
+    assert rows.status_code == 200 and "Atlas" in rows.text and "<html" not in rows.text
+    sign_in(platform, "developer")
+    assert platform.client.get("/web/queue").status_code == 403
+
+
+def test_release_and_withdraw_are_confirmed_first(platform: Platform) -> None:
+    """One click never ends a review: the page's forms open a confirmation that says what will
+    happen (with JavaScript, htmx asks the same words first), and only its button acts."""
+    sub = platform.submit(model_name="Helios")
+    platform.grant(sub["id"])
+    sign_in(platform, "developer")
+    page = platform.client.get(f"/web/submissions/{sub['id']}")
+    assert 'hx-confirm="Declare this model publicly released?' in page.text
+    assert "crypto-shredded" in page.text  # the withdraw dialog's words
+    assert f'method="get" action="/web/submissions/{sub["id"]}/release"' in page.text
+    for action, words in (("release", "every grant ends"), ("withdraw", "crypto-shredded")):
+        confirm = platform.client.get(f"/web/submissions/{sub['id']}/{action}")
+        assert confirm.status_code == 200 and words in confirm.text
+        assert "agency org" in confirm.text  # who loses access, by name
+        assert f'method="post" action="/web/submissions/{sub["id"]}/{action}"' in confirm.text
+    state = platform.call("developer", "GET", f"/submissions/{sub['id']}", 200).json()["window"]
+    assert state["state"] == "open"
+    # htmx's post is told to load the page (a redirect would swap the page into the form).
+    withdrawn = platform.client.post(
+        f"/web/submissions/{sub['id']}/withdraw",
+        data={"reason": "launch cancelled"},
+        headers={"hx-request": "true"},
+        follow_redirects=False,
+    )
+    assert withdrawn.status_code == 200
+    assert withdrawn.headers["hx-redirect"] == f"/web/submissions/{sub['id']}"
+    found = platform.call("developer", "GET", f"/submissions/{sub['id']}", 200).json()
+    assert found["window"]["state"] == "closed_withdrawn"
+    trail = platform.call("developer", "GET", f"/submissions/{sub['id']}/audit", 200).json()
+    assert trail["items"][-1]["detail"] == {"reason": "launch cancelled"}
+    sign_in(platform, "agency")
+    refused = platform.client.get(f"/web/submissions/{sub['id']}/release")
+    assert refused.status_code == 403 and "only the developer" in refused.text
+    sign_in(platform, "other_agency")
+    assert platform.client.get(f"/web/submissions/{sub['id']}/withdraw").status_code == 404
+
+
+def test_an_htmx_request_after_the_session_ended_loads_the_sign_in_page(
+    platform: Platform,
+) -> None:
+    sub = platform.submit()
+    platform.client.cookies.clear()
+    polled = platform.client.get(
+        f"/web/submissions/{sub['id']}/window",
+        headers={"hx-request": "true"},
+        follow_redirects=False,
+    )
+    assert polled.status_code == 200 and polled.headers["hx-redirect"] == "/web/login"

@@ -51,3 +51,7 @@ class AlreadyNominated(Conflict):
 
 class GrantAlreadyRevoked(Conflict):
     slug = "grant-already-revoked"
+
+
+class PlannedReleaseInPast(InvalidInput):
+    slug = "planned-release-in-past"

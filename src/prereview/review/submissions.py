@@ -225,6 +225,18 @@ def _audited(
     )
 
 
+def _refuse_past_release(planned: datetime | None, now: datetime) -> None:
+    """A planned release date must lie ahead: one in the past (a typo, most often) would close
+    the window at once and cut every reviewer off mid-evaluation, so it is refused."""
+    if planned is not None and planned <= now:
+        raise errors.PlannedReleaseInPast(
+            f"planned_release_at {planned.isoformat()} is not in the future (it is now "
+            f"{now.isoformat()}); a planned release date must lie ahead. To declare the model "
+            "released, use the release action instead (POST /submissions/{id}/release, or "
+            "`prereview submission release`)"
+        )
+
+
 @use_case(Permission.SUBMISSION_READ)
 def get_submission(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: Rules
@@ -248,6 +260,7 @@ def create_submission(
     db: Session, actor: Actor, data: SubmissionCreate, now: datetime
 ) -> Submission:
     authorize(actor, Permission.SUBMISSION_CREATE)
+    _refuse_past_release(data.planned_release_at, now)
     submission = Submission(
         id=new_id("sub"),
         developer_org_id=actor.organisation_id,
@@ -320,6 +333,8 @@ def update_submission(
 ) -> Submission:
     """Change what the developer may change, the planned release date included, at any time."""
     submission = owned_submission(db, actor, submission_id, Permission.SUBMISSION_UPDATE)
+    if "planned_release_at" in data.model_fields_set:
+        _refuse_past_release(data.planned_release_at, now)
     changed: dict[str, Any] = {}
     for field in data.model_fields_set:
         value = getattr(data, field)

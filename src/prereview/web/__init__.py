@@ -20,6 +20,11 @@ __all__ = ["install"]
 
 def _to_login(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/web"):
+        if request.headers.get("hx-request") == "true":
+            # A poll or an htmx form after the session ended: a redirect would be followed
+            # inside the request and the sign-in page swapped into the countdown; have htmx
+            # load it as the page instead.
+            return Response(status_code=200, headers={"HX-Redirect": "/web/login"})
         return RedirectResponse("/web/login", status_code=303)
     assert isinstance(exc, LoginRequired)
     return problem_response(exc.problem(instance=request.url.path))

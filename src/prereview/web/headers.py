@@ -26,6 +26,11 @@ _COMMON = {
     "x-frame-options": "DENY",
     "referrer-policy": "no-referrer",
 }
+# Pages send their Referer to the site itself and nowhere else, so submission ids in their
+# addresses still never leave it. Not "no-referrer": under that policy a browser sends
+# ``Origin: null`` with a same-site form post, which :func:`~prereview.web.session.same_origin`
+# must refuse, and no form of the site would work in a real browser.
+PAGE_REFERRER_POLICY = "same-origin"
 
 
 def headers_for(path: str, https: bool, docs_prefix: str) -> dict[str, str]:
@@ -33,6 +38,7 @@ def headers_for(path: str, https: bool, docs_prefix: str) -> dict[str, str]:
     headers = dict(_COMMON)
     if path == "/web" or path.startswith("/web/"):
         headers["content-security-policy"] = PAGE_CSP
+        headers["referrer-policy"] = PAGE_REFERRER_POLICY
         if not path.startswith("/web/static/"):
             # Pages show confidential work: no copy in shared or browser caches.
             headers["cache-control"] = "no-store"

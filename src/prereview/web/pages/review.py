@@ -1,7 +1,10 @@
 """Review's pages: your work on the home page, a submission with its findings, nominations and
-grants, the window's countdown, and the forms that release, decide and file.
+grants, the window's countdown, and the forms that release, withdraw, decide and file.
 
 Each page asks review's published service, so the policy decides for pages as for the API.
+Release and withdraw cannot be undone, so neither happens on one click: with JavaScript the
+button asks first (htmx's ``hx-confirm``); without it, the button opens a confirmation page
+(``GET`` on the action's own address) that says what will happen and holds the real button.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from prereview.authz.kinds import OrgKind
+from prereview.authz.permissions import Permission
 from prereview.authz.request import RequestContext
 from prereview.core.pagination import PageRequest
 from prereview.identity import service as identity
@@ -71,11 +75,13 @@ def submission_page(request: Request, submission_id: str, ctx: PageContext) -> R
             me=identity.get_user(db, actor.user_id),
             names=names,
             submission=submission,
+            submission_id=submission.id,
             window=review.window(submission, now, rules),
             owner=owner,
             findings=findings.rows,
             nominations=nominations,
             grants=[(g, review.grant_is_live(g, submission, now, rules)) for g in grants],
+            endings={action: words for action, (_, words) in ENDINGS.items()},
             severities=list(Severity),
             categories=list(FindingCategory),
         )
@@ -94,13 +100,93 @@ def window_fragment(request: Request, submission_id: str, ctx: PageContext) -> R
     return guarded(request, build)
 
 
+@router.get("/queue", response_model=None)
+def queue_fragment(request: Request, ctx: PageContext) -> Response:
+    """The reviewer's queue rows, refreshed by htmx every minute (windows close, access ends)."""
+
+    def build() -> Response:
+        queue = review.queue(ctx.db, ctx.actor, ctx.now, _rules(ctx))
+        return page(request, "review/_queue.html", queue=queue)
+
+    return guarded(request, build)
+
+
+# What each irreversible action does, in the words of its confirmation (page and dialog).
+ENDINGS = {
+    "release": (
+        Permission.SUBMISSION_RELEASE,
+        "Declare this model publicly released? The review window closes now and every grant "
+        "ends: no agency or partner can reach the model or its materials any more. "
+        "This cannot be undone.",
+    ),
+    "withdraw": (
+        Permission.SUBMISSION_WITHDRAW,
+        "Withdraw this submission? The review window closes now, every grant ends, and every "
+        "material and secret of the submission is crypto-shredded: its key is destroyed, so "
+        "nobody, you included, can ever read them again. This cannot be undone.",
+    ),
+}
+
+
+@router.get("/submissions/{submission_id}/release", response_model=None)
+def confirm_release(request: Request, submission_id: str, ctx: PageContext) -> Response:
+    return _confirm(request, submission_id, "release", ctx)
+
+
+@router.get("/submissions/{submission_id}/withdraw", response_model=None)
+def confirm_withdraw(request: Request, submission_id: str, ctx: PageContext) -> Response:
+    return _confirm(request, submission_id, "withdraw", ctx)
+
+
+def _confirm(request: Request, submission_id: str, action: str, ctx: RequestContext) -> Response:
+    """The confirmation page of release or withdraw, for a browser without JavaScript: what
+    will happen, who loses access, and the button that really does it."""
+    permission, consequence = ENDINGS[action]
+
+    def build() -> Response:
+        db, actor, now, rules = ctx.db, ctx.actor, ctx.now, _rules(ctx)
+        # The same reach as the action itself: outsiders get the 404, reviewers the 403.
+        submission = review.owned_submission(db, actor, submission_id, permission)
+        _, grants = review.list_grants(db, actor, submission_id, now, rules)
+        live = [g for g in grants if review.grant_is_live(g, submission, now, rules)]
+        names = identity.organisation_names(db, [g.agency_org_id for g in live])
+        return page(
+            request,
+            "review/confirm.html",
+            me=identity.get_user(db, actor.user_id),
+            submission=submission,
+            action=action,
+            consequence=consequence,
+            losing=[names.get(g.agency_org_id, g.agency_org_id) for g in live],
+            done=submission.released_at is not None or submission.withdrawn_at is not None,
+        )
+
+    return guarded(request, build)
+
+
 @router.post("/submissions/{submission_id}/release", response_model=None)
 def release(request: Request, submission_id: str, ctx: PageContext) -> Response:
     same_origin(request)
 
     def build() -> Response:
         review.release(ctx.db, ctx.actor, submission_id, ctx.now)
-        return _back_to(submission_id)
+        return _back_to(submission_id, request)
+
+    return guarded(request, build)
+
+
+@router.post("/submissions/{submission_id}/withdraw", response_model=None)
+def withdraw(
+    request: Request,
+    submission_id: str,
+    ctx: PageContext,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    same_origin(request)
+
+    def build() -> Response:
+        review.withdraw(ctx.db, ctx.actor, submission_id, reason.strip(), ctx.now)
+        return _back_to(submission_id, request)
 
     return guarded(request, build)
 
@@ -152,5 +238,11 @@ def file_finding(
     return guarded(request, build)
 
 
-def _back_to(submission_id: str) -> RedirectResponse:
-    return RedirectResponse(f"/web/submissions/{submission_id}", status_code=303)
+def _back_to(submission_id: str, request: Request | None = None) -> Response:
+    """After a form, the submission page. A request from htmx (``hx-post``) is told to load it
+    (``HX-Redirect``): a redirect would be followed inside the request and the whole page
+    swapped into the form."""
+    target = f"/web/submissions/{submission_id}"
+    if request is not None and request.headers.get("hx-request") == "true":
+        return Response(status_code=200, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
