@@ -4,7 +4,9 @@ A plain answer is read whole, checked to be JSON, counted, and released only onc
 re-checked and the call's record is written ahead; a stream is relayed event by event as it
 arrives (server-sent events, waiting on the client's socket so back-pressure reaches the
 upstream) while a :class:`~prereview.gateway.engine.watch.StreamWatcher` re-checks access and
-the client. Upstream failures become problems that never name the upstream.
+the client. Upstream failures become problems that never name the upstream, and every answer
+names the public model, never the upstream's internal id
+(:mod:`~prereview.gateway.engine.renaming`).
 
 The :class:`~prereview.gateway.engine.proxy.GatewayApp` owns the connection pool, the journal
 and the resolver; it hands the relay what it needs of them as callables.
@@ -27,6 +29,7 @@ from prereview.gateway.engine import answers
 from prereview.gateway.engine.calls import CallInProgress, JournalState
 from prereview.gateway.engine.interfaces import GrantContext
 from prereview.gateway.engine.limits import Limiter
+from prereview.gateway.engine.renaming import rename_for
 from prereview.gateway.engine.sse import EventRelay, MalformedStream, token_counts
 from prereview.gateway.engine.upstreams import UpstreamRefused
 from prereview.gateway.engine.watch import ClientGone, StreamWatcher
@@ -116,6 +119,7 @@ class Relay:
             call.usage_estimated = True
         call.prompt_tokens, call.completion_tokens = counts
         await self._still_open(call)
+        answer = rename_for(context.public_model, context.upstream_model).field(answer)
         call.status = 200
         call.ttft_ms = (time.perf_counter() - call.started) * 1000
         if context.keep_transcripts:
@@ -155,6 +159,7 @@ class Relay:
             call.status = status
             call.error = "upstream-client-error"
             await self._write_ahead(call, "final")
+            answer = rename_for(context.public_model, context.upstream_model).text(answer)
             await answers.send_bytes(send, status, answers.scrub(answer, context), JSON)
             return
         raise UpstreamFailed(f"The model's endpoint failed ({status}).", upstream_status=status)
@@ -196,7 +201,11 @@ class Relay:
                     send,
                 )
                 return
-            relay = EventRelay(hide_usage=hide_usage, secrets=answers.secret_bytes(context))
+            relay = EventRelay(
+                hide_usage=hide_usage,
+                secrets=answers.secret_bytes(context),
+                rename=rename_for(context.public_model, context.upstream_model),
+            )
             watcher = StreamWatcher(
                 context, response, receive, self._limiter, lease, self._liveness_interval
             )

@@ -9,13 +9,17 @@ the next read. On the way it
   the client sees exactly the stream it asked for);
 * counts content events, as a fallback estimate when an upstream reports no usage;
 * notices ``[DONE]`` and events that are not JSON (a broken upstream), and scrubs the
-  developer's secrets out of any error event an upstream sends.
+  developer's secrets out of any error event an upstream sends;
+* given a :class:`~prereview.gateway.engine.renaming.ModelRename`, puts the public model name
+  in every chunk's ``model`` (and in error events) in place of the upstream's internal id.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from prereview.gateway.engine.renaming import ModelRename
 
 _USAGE_MARKERS = (b'"usage":{', b'"usage": {')
 _NULL_USAGE = (b',"usage":null', b', "usage": null')
@@ -31,15 +35,23 @@ class EventRelay:
     __slots__ = (
         "_hide_usage",
         "_pending",
+        "_rename",
         "_secrets",
         "content_events",
         "done",
         "usage",
     )
 
-    def __init__(self, *, hide_usage: bool, secrets: tuple[bytes, ...]) -> None:
+    def __init__(
+        self,
+        *,
+        hide_usage: bool,
+        secrets: tuple[bytes, ...],
+        rename: ModelRename | None = None,
+    ) -> None:
         self._hide_usage = hide_usage
         self._secrets = secrets
+        self._rename = rename
         self._pending = b""
         self.done = False
         self.usage: dict[str, Any] | None = None
@@ -87,7 +99,11 @@ class EventRelay:
         if b'"error"' in payload:
             for secret in self._secrets:
                 payload = payload.replace(secret, b"[redacted]")
+            if self._rename is not None:
+                payload = self._rename.text(payload)
             return b"data: " + payload + b"\n\n"
+        if self._rename is not None:
+            payload = self._rename.field(payload)
         if _USAGE_MARKERS[0] in payload or _USAGE_MARKERS[1] in payload:
             return self._usage_event(payload)
         self.content_events += 1
