@@ -1,11 +1,15 @@
 """The HTTP application: every capability's routers (from :mod:`prereview.capabilities`), the
-ports that wire one capability to another, the pages and the gateway."""
+ports that wire one capability to another, the pages, the API documentation and the gateway."""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from prereview import __version__, web
@@ -21,9 +25,14 @@ from prereview.core.settings import Settings, load_settings
 from prereview.gateway.mount import mount_gateway
 from prereview.identity.service import authenticate
 from prereview.review.service import submission_ids_of
-from prereview.web.headers import SecurityHeaders
+from prereview.web.headers import SecurityHeaders, inline_script_hashes
 
 API_PREFIX = "/api/v1"
+OPENAPI_URL = f"{API_PREFIX}/openapi.json"
+DOCS_URL = f"{API_PREFIX}/docs"
+#: Swagger UI's script, style sheet and icon, served by the site itself so that the docs work
+#: offline and the docs page needs no other origin (see ``docs_csp`` in ``web.headers``).
+DOCS_ASSETS_URL = f"{DOCS_URL}/assets"
 
 
 def create_app(
@@ -45,10 +54,11 @@ def create_app(
         title="prereview",
         version=__version__,
         summary="Voluntary pre-release review of frontier AI models.",
-        openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # served by _install_docs, from local assets instead of a CDN
         redoc_url=None,
     )
+    docs_script_hashes = _install_docs(app)
     app.state.context = context
     install_authenticator(app, authenticate)
     install_owned_submissions(app, submission_ids_of)
@@ -62,7 +72,7 @@ def create_app(
         app.include_router(router)
     web.install(app)
     # Outermost of the app's own middleware: every answer, pages, API and gateway alike.
-    app.add_middleware(SecurityHeaders, docs_prefix=f"{API_PREFIX}/docs")
+    app.add_middleware(SecurityHeaders, docs_prefix=DOCS_URL, docs_script_hashes=docs_script_hashes)
 
     @app.get(
         "/healthz",
@@ -81,3 +91,30 @@ def create_app(
     # The model-access gateway: an ASGI app of its own at /gateway, closed by this app's lifespan.
     mount_gateway(app, context)
     return app
+
+
+def _install_docs(app: FastAPI) -> tuple[str, ...]:
+    """Serve Swagger UI at :data:`DOCS_URL` from the site's own copy of its assets.
+
+    The assets are Swagger UI 5 (the first to read OpenAPI 3.1, which FastAPI writes) as the
+    ``fastapi-offline`` package ships them; only its files are used. The page is built once;
+    returns the hashes of its inline script, for the docs' Content-Security-Policy.
+    """
+    page = get_swagger_ui_html(
+        openapi_url=OPENAPI_URL,
+        title=f"{app.title} - Swagger UI",
+        swagger_js_url=f"{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS_URL}/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_ASSETS_URL}/favicon.png",
+        # No badge from the public validator: the page reaches no other origin.
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+    body = bytes(page.body)
+    assets = StaticFiles(directory=str(files("fastapi_offline") / "static"))
+    app.mount(DOCS_ASSETS_URL, assets, name="docs-assets")
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(body)
+
+    return inline_script_hashes(body)

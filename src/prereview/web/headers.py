@@ -7,6 +7,11 @@ a route set itself.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+from collections.abc import Iterable
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,10 +21,35 @@ PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-# JSON needs no resources at all. The interactive API documentation is the exception: it is
-# a page that loads its script from a CDN, so it only keeps the framing rules.
+# JSON needs no resources at all.
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-DOCS_CSP = "frame-ancestors 'none'"
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+
+
+def docs_csp(script_hashes: Iterable[str] = ()) -> str:
+    """The policy of the interactive API documentation: everything from the site itself.
+
+    Swagger UI's script, style sheet and icon are served under the docs path; the page starts
+    it with one inline script, allowed by its hash (``script_hashes``, from
+    :func:`inline_script_hashes`) and by nothing looser. Its style sheet draws its icons as
+    ``data:`` images; it fetches the OpenAPI document and runs "try it out" on this site.
+    """
+    scripts = " ".join(["'self'", *(f"'{h}'" for h in script_hashes)])
+    return (
+        f"default-src 'none'; script-src {scripts}; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
+def inline_script_hashes(page: bytes) -> tuple[str, ...]:
+    """The CSP source hashes (``sha256-...``) of the inline scripts of an HTML page."""
+    return tuple(
+        "sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode()
+        for script in _INLINE_SCRIPT.findall(page)
+    )
+
+
+DOCS_CSP = docs_csp()
 
 _COMMON = {
     "x-content-type-options": "nosniff",
@@ -33,8 +63,10 @@ _COMMON = {
 PAGE_REFERRER_POLICY = "same-origin"
 
 
-def headers_for(path: str, https: bool, docs_prefix: str) -> dict[str, str]:
-    """The security headers for an answer to ``path``."""
+def headers_for(
+    path: str, https: bool, docs_prefix: str, docs_policy: str = DOCS_CSP
+) -> dict[str, str]:
+    """The security headers for an answer to ``path`` (``docs_policy`` under ``docs_prefix``)."""
     headers = dict(_COMMON)
     if path == "/web" or path.startswith("/web/"):
         headers["content-security-policy"] = PAGE_CSP
@@ -43,7 +75,7 @@ def headers_for(path: str, https: bool, docs_prefix: str) -> dict[str, str]:
             # Pages show confidential work: no copy in shared or browser caches.
             headers["cache-control"] = "no-store"
     elif path.startswith(docs_prefix):
-        headers["content-security-policy"] = DOCS_CSP
+        headers["content-security-policy"] = docs_policy
     else:
         headers["content-security-policy"] = API_CSP
     if https:
@@ -52,17 +84,29 @@ def headers_for(path: str, https: bool, docs_prefix: str) -> dict[str, str]:
 
 
 class SecurityHeaders:
-    """Adds :func:`headers_for` to every HTTP answer of the wrapped app."""
+    """Adds :func:`headers_for` to every HTTP answer of the wrapped app.
 
-    def __init__(self, app: ASGIApp, docs_prefix: str = "/api/v1/docs") -> None:
+    ``docs_script_hashes`` are the hashes of the docs page's inline scripts (see
+    :func:`docs_csp`).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        docs_prefix: str = "/api/v1/docs",
+        docs_script_hashes: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.docs_prefix = docs_prefix
+        self.docs_policy = docs_csp(docs_script_hashes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        wanted = headers_for(scope["path"], scope.get("scheme") == "https", self.docs_prefix)
+        wanted = headers_for(
+            scope["path"], scope.get("scheme") == "https", self.docs_prefix, self.docs_policy
+        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
