@@ -50,7 +50,9 @@ class Live:
     clock: FixedClock
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and the async tests that run after tests/browser need the thread's loop.
+@pytest.fixture(scope="package")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     here: Path = tmp_path_factory.mktemp("browser")
     database = f"sqlite:///{here / 'prereview.db'}"
@@ -73,7 +75,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         context.engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
         _unavailable(f"no chromium at {CHROMIUM} (apt-get install chromium, or PREREVIEW_CHROMIUM)")

@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from prereview.authz.kinds import OrgKind
 from prereview.authz.permissions import Permission
 from prereview.authz.request import RequestContext
+from prereview.core.errors import NotFound
 from prereview.core.pagination import PageRequest
 from prereview.identity import service as identity
 from prereview.review import service as review
@@ -200,11 +201,12 @@ def decide(
     same_origin(request)
 
     def build() -> Response:
-        if decision in ("consent", "decline"):
-            consent = decision == "consent"
-            review.decide_nomination(
-                ctx.db, ctx.actor, submission_id, nomination_id, consent, "", ctx.now
-            )
+        if decision not in ("consent", "decline"):
+            # No such form: not a 303 as though something had been decided.
+            raise NotFound(f"no decision '{decision}': consent or decline")
+        review.decide_nomination(
+            ctx.db, ctx.actor, submission_id, nomination_id, decision == "consent", "", ctx.now
+        )
         return _back_to(submission_id)
 
     return guarded(request, build)

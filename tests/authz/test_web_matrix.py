@@ -1,0 +1,122 @@
+"""The web pages' authorization matrix: every page and form, as every kind of actor, signed in
+through a real web session, against the expected table.
+
+Each row lists the status for: the owning developer, another developer, the granted agency,
+another agency, the consented partner, another partner, the clearinghouse, and an anonymous
+visitor, as in the API's matrix (``test_authorization_matrix.py``), whose rows for the same
+objects these agree with. A page route added to ``prereview.web.pages.ROUTERS`` without a row
+here fails this test. 200 is a page, 303 a form that did its work (or signing in and out), 404 an
+object the caller may not learn exists, 403 one it may know of but not act on; an anonymous
+visitor is sent to ``/web/login`` (303), and a token that is not one is refused on the sign-in
+page (401). Beyond the status, no page may show a confidential text of the submission to an actor
+whom the API would not let read it.
+"""
+
+from __future__ import annotations
+
+from prereview.web.session import COOKIE
+from support.factories import Platform
+from support.matrix import ACTORS
+from support.web_matrix import (
+    FINDING,
+    MODEL,
+    READERS,
+    REASON,
+    SITE,
+    WebScenario,
+    observe,
+    routes,
+    sign_in,
+)
+
+EXPECTED: dict[str, tuple[int, ...]] = {
+    # identity: signing in needs a valid API token; signing out ends whatever session there is
+    "GET /web/login": (200, 200, 200, 200, 200, 200, 200, 200),
+    "POST /web/login": (303, 303, 303, 303, 303, 303, 303, 401),
+    "POST /web/logout": (303, 303, 303, 303, 303, 303, 303, 303),
+    # review: the home page is everyone's (a developer's submissions, a reviewer's queue)
+    "GET /web/": (200, 200, 200, 200, 200, 200, 200, 303),
+    "GET /web/submissions/{submission_id}": (200, 404, 200, 404, 200, 404, 404, 303),
+    "GET /web/submissions/{submission_id}/window": (200, 404, 200, 404, 200, 404, 404, 303),
+    "GET /web/queue": (403, 403, 200, 200, 200, 200, 403, 303),
+    # the confirmation pages answer as the actions they confirm
+    "GET /web/submissions/{submission_id}/release": (200, 404, 403, 404, 403, 404, 404, 303),
+    "GET /web/submissions/{submission_id}/withdraw": (200, 404, 403, 404, 403, 404, 404, 303),
+    "POST /web/submissions/{submission_id}/release": (303, 404, 403, 404, 403, 404, 404, 303),
+    "POST /web/submissions/{submission_id}/withdraw": (303, 404, 403, 404, 403, 404, 404, 303),
+    "POST /web/submissions/{submission_id}/nominations/{nomination_id}/{decision}": (
+        303,
+        404,
+        403,
+        404,
+        403,
+        404,
+        404,
+        303,
+    ),
+    "POST /web/submissions/{submission_id}/findings": (403, 404, 303, 404, 303, 404, 404, 303),
+}
+
+# What the submission page shows its readers (nominations only to the developer who decides
+# them, though the API also lets the nominating agency list them).
+SHOWN_ON_SUBMISSION_PAGE: dict[str, frozenset[str]] = {
+    "owner": frozenset({MODEL, REASON, FINDING}),
+    "agency": frozenset({MODEL, FINDING}),
+    "partner": frozenset({MODEL}),
+}
+
+
+def test_web_authorization_matrix(platform: Platform) -> None:
+    listed = {f"{method} {path}" for method, path in routes()}
+    assert listed == set(EXPECTED), (
+        f"page routes without a row: {listed - set(EXPECTED)}; "
+        f"rows without a route: {set(EXPECTED) - listed}"
+    )
+    seen = observe(platform)
+    wrong = {
+        route: {
+            actor: (want, got.status)
+            for actor, want, got in zip(ACTORS, EXPECTED[route], row.values(), strict=True)
+            if want != got.status
+        }
+        for route, row in seen.items()
+    }
+    wrong = {route: diff for route, diff in wrong.items() if diff}
+    assert not wrong, f"(expected, got) by actor: {wrong}"
+    # An anonymous visitor is always sent to sign in (but for signing out, which goes there too).
+    astray = {
+        route: row["anonymous"].location
+        for route, row in seen.items()
+        if row["anonymous"].status == 303 and row["anonymous"].location != "/web/login"
+    }
+    assert not astray, f"anonymous redirects elsewhere than /web/login: {astray}"
+    # No page shows an actor what the API would not let it read.
+    leaks = {
+        (route, actor): sorted(extra)
+        for route, row in seen.items()
+        for actor, got in row.items()
+        if (extra := {text for text in got.shows if actor not in READERS[text]})
+    }
+    assert not leaks, f"pages showing what the caller may not read: {leaks}"
+    # ...and the check is not vacuous: the readers do see it.
+    page = seen["GET /web/submissions/{submission_id}"]
+    assert {actor: page[actor].shows for actor in SHOWN_ON_SUBMISSION_PAGE} == (
+        SHOWN_ON_SUBMISSION_PAGE
+    )
+    home = seen["GET /web/"]
+    assert all(MODEL in home[actor].shows for actor in ("owner", "agency", "partner"))
+
+
+def test_an_unknown_decision_on_a_nomination_is_not_found(platform: Platform) -> None:
+    """``/nominations/{id}/{decision}`` takes consent or decline; anything else once answered
+    303, as though it had been done, to anyone signed in."""
+    scenario = WebScenario.build(platform)
+    for member in ("developer", "other_developer"):
+        secret = sign_in(platform, member)
+        response = platform.client.post(
+            f"/web/submissions/{scenario.submission_id}/nominations/"
+            f"{scenario.nomination_id}/approve",
+            headers=SITE | {"cookie": f"{COOKIE}={secret}"},
+            follow_redirects=False,
+        )
+        assert response.status_code == 404, (member, response.status_code)
