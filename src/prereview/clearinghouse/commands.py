@@ -1,5 +1,7 @@
-"""Command line of the clearinghouse: ``prereview vuln import|list|show`` and, for analysts,
-``prereview vuln claims list|verify|reject|revoke``.
+"""Command line of the clearinghouse: ``prereview vuln import|list|show|publish|export``,
+coordinated disclosure (``vuln case create|list|show|add|embargo|vendors|vendor-status``) and,
+for analysts, ``vuln duplicates list|merge|reject|reopen`` and
+``vuln claims list|verify|reject|revoke``. Every command is a call of the HTTP API.
 
 ``vuln import`` sends a file, or every report file of a folder, to the server's bulk intake;
 JSON Lines files go in batches of lines so that the progress bar moves and no request is huge.
@@ -8,6 +10,7 @@ It prints the counts and every rejected item with its problems, and exits 1 if a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,8 +20,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from prereview.core.client import (
     DEFAULT_SERVER,
     ApiClient,
+    CommandFailed,
     JsonOption,
     ServerOption,
+    YesOption,
+    confirm,
     console,
     errors,
     escape,
@@ -246,11 +252,309 @@ def reject_claim(
 def revoke_claim(
     claim_id: str,
     note: NoteOption = "",
+    yes: YesOption = False,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
-    """Revoke a verified claim: its need to know ends at once."""
+    """Revoke a verified claim: its need to know ends at once (asks first; --yes skips)."""
+    confirm(
+        f"Revoking {escape(claim_id)} ends its organisation's need to know at once: it loses "
+        "access to the reports and cases the claim gave it.",
+        yes,
+    )
     _decide("revoke", claim_id, note, server, as_json)
+
+
+@vuln.command("publish")
+def publish_report(
+    report_id: str,
+    tlp: Annotated[
+        str | None, typer.Option(help="Publish under this TLP label (default: the report's).")
+    ] = None,
+    yes: YesOption = False,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Publish a report as an advisory, exportable by everyone its TLP allows (asks first;
+    --yes skips)."""
+    confirm(
+        f"Publishing {escape(report_id)} makes it an advisory that every organisation its TLP "
+        "allows may read and export; a publication cannot be taken back.",
+        yes,
+    )
+    body = {"tlp": tlp} if tlp else None
+    show(ApiClient(server).post(f"/clearinghouse/reports/{report_id}/publish", body), as_json)
+
+
+EXPORT_FORMATS = ("csaf", "osv", "cve", "stix")
+
+
+@vuln.command("export")
+def export_advisory(
+    report_id: str,
+    export_format: Annotated[
+        str, typer.Option("--format", help="csaf (2.0), osv, cve (CVE 5) or stix (2.1).")
+    ] = "csaf",
+    profile: Annotated[
+        str, typer.Option(help="CSAF only: advisory (security advisory) or vex.")
+    ] = "advisory",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write (default: REPORT.FORMAT.json)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the file if it already exists.")
+    ] = False,
+    server: ServerOption = DEFAULT_SERVER,
+) -> None:
+    """Export a published advisory as CSAF, OSV, CVE or STIX JSON; an existing file is kept
+    unless --force."""
+    if export_format not in EXPORT_FORMATS:
+        errors.print(
+            f"[red]error:[/] --format must be one of {', '.join(EXPORT_FORMATS)}, "
+            f"not {escape(export_format)}"
+        )
+        raise CommandFailed(2)
+    # Only the last path component of the report id: an id never chooses the directory.
+    target = output or Path(Path(f"{report_id}.{export_format}.json").name)
+    if target.exists() and not force:
+        errors.print(
+            f"[red]error:[/] {escape(str(target))} already exists; nothing was exported. "
+            "Pass --force to replace it, or --output to write somewhere else."
+        )
+        raise CommandFailed(1)
+    params = {"profile": profile} if export_format == "csaf" else {}
+    document = ApiClient(server).get(
+        f"/clearinghouse/advisories/{report_id}.{export_format}.json", **params
+    )
+    target.write_text(json.dumps(document, indent=2) + "\n")
+    console.print(f"{target} ({export_format})", markup=False)
+
+
+duplicates = typer.Typer(
+    help="Proposed duplicates: an analyst merges a report into the one it repeats, or rejects "
+    "the proposal.",
+    no_args_is_help=True,
+)
+vuln.add_typer(duplicates, name="duplicates")
+DUPLICATE_COLUMNS = [
+    ("id", field("id")),
+    ("report", field("report_id")),
+    ("duplicate of", field("candidate_id")),
+    ("similarity", field("similarity")),
+    ("same code", field("same_code")),
+    ("status", field("status")),
+    ("decided", field("decided_at")),
+]
+
+
+@duplicates.command("list")
+def list_duplicates(
+    status: Annotated[
+        str | None, typer.Option(help="Only proposed, merged or rejected ones.")
+    ] = None,
+    limit: int = 50,
+    offset: int = 0,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """The duplicate proposals: each names a report and the earlier one it may repeat."""
+    found = ApiClient(server).get(
+        "/clearinghouse/duplicates", status=status, limit=limit, offset=offset
+    )
+    show(found, as_json, DUPLICATE_COLUMNS)
+
+
+def _decide_duplicate(
+    decision: str, duplicate_id: str, note: str, server: str, as_json: bool
+) -> None:
+    row = ApiClient(server).post(
+        f"/clearinghouse/duplicates/{duplicate_id}/decision", {"decision": decision, "note": note}
+    )
+    show(row, as_json)
+
+
+@duplicates.command("merge")
+def merge_duplicate(
+    duplicate_id: str,
+    note: NoteOption = "",
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Merge the report into the one it duplicates (reopen undoes it)."""
+    _decide_duplicate("merge", duplicate_id, note, server, as_json)
+
+
+@duplicates.command("reject")
+def reject_duplicate(
+    duplicate_id: str,
+    note: NoteOption = "",
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Reject the proposal: the two reports are different findings."""
+    _decide_duplicate("reject", duplicate_id, note, server, as_json)
+
+
+@duplicates.command("reopen")
+def reopen_duplicate(
+    duplicate_id: str,
+    note: NoteOption = "",
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Reopen a decided proposal (a merged report stands alone again)."""
+    _decide_duplicate("reopen", duplicate_id, note, server, as_json)
+
+
+case = typer.Typer(
+    help="Coordinated disclosure cases: reports, the vendors told of them, their statuses and "
+    "the embargo.",
+    no_args_is_help=True,
+)
+vuln.add_typer(case, name="case")
+CASE_COLUMNS = [
+    ("id", field("id")),
+    ("title", field("title")),
+    ("tlp", field("tlp")),
+    ("reports", field("report_ids")),
+    ("vendors", field("vendor_count")),
+    ("embargo until", field("embargo.local")),
+    ("public", field("embargo.public")),
+]
+ReportsOption = Annotated[
+    list[str] | None, typer.Option("--report", help="A report id (repeat for more).")
+]
+VendorsOption = Annotated[
+    list[str] | None, typer.Option("--vendor", help="A vendor organisation id (repeat).")
+]
+ZoneOption = Annotated[
+    str, typer.Option("--zone", help="The embargo's time zone, e.g. America/New_York.")
+]
+
+
+@case.command("create")
+def create_case(
+    title: Annotated[str, typer.Option(help="What the case is about.")],
+    tlp: Annotated[str, typer.Option(help="The case's TLP label.")] = "AMBER",
+    reports: ReportsOption = None,
+    vendors: VendorsOption = None,
+    embargo_until: Annotated[
+        str | None,
+        typer.Option(help="When the embargo ends (ISO 8601 with offset; default 90 days)."),
+    ] = None,
+    zone: ZoneOption = "UTC",
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Open a case on reports and notify its vendors."""
+    body: dict[str, Any] = {
+        "title": title,
+        "tlp": tlp,
+        "report_ids": reports or [],
+        "vendor_org_ids": vendors or [],
+        "embargo_zone": zone,
+    }
+    if embargo_until:
+        body["embargo_until"] = embargo_until
+    show(ApiClient(server).post("/clearinghouse/cases", body), as_json)
+
+
+@case.command("list")
+def list_cases(
+    limit: int = 50,
+    offset: int = 0,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """The cases you take part in."""
+    found = ApiClient(server).get("/clearinghouse/cases", limit=limit, offset=offset)
+    show(found, as_json, CASE_COLUMNS)
+
+
+@case.command("show")
+def show_case(
+    case_id: str, server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False
+) -> None:
+    """One case: its reports, embargo (in its zone) and the embargo's changes."""
+    show(ApiClient(server).get(f"/clearinghouse/cases/{case_id}"), as_json)
+
+
+@case.command("add")
+def add_to_case(
+    case_id: str,
+    reports: ReportsOption = None,
+    vendors: VendorsOption = None,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Add reports or vendors to a case (new vendors are notified)."""
+    body = {"report_ids": reports or [], "vendor_org_ids": vendors or []}
+    show(ApiClient(server).post(f"/clearinghouse/cases/{case_id}/members", body), as_json)
+
+
+@case.command("embargo")
+def change_embargo(
+    case_id: str,
+    until: Annotated[str, typer.Option(help="The new end (ISO 8601 with offset).")],
+    reason: Annotated[str, typer.Option(help="Why it changes (kept in the history).")],
+    zone: ZoneOption = "UTC",
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Move a case's embargo; the change and its reason are kept."""
+    body = {"embargo_until": until, "embargo_zone": zone, "reason": reason}
+    show(
+        ApiClient(server).request("PUT", f"/clearinghouse/cases/{case_id}/embargo", json=body),
+        as_json,
+    )
+
+
+@case.command("vendors")
+def vendor_table(
+    case_id: str,
+    limit: int = 50,
+    offset: int = 0,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Each vendor's status on each report of the case."""
+    table = ApiClient(server).get(
+        f"/clearinghouse/cases/{case_id}/vendors", limit=limit, offset=offset
+    )
+    if as_json:
+        show(table, True)
+        return
+    rows = [
+        {"vendor": row["vendor_org_id"], **{rid: s["status"] for rid, s in row["statuses"].items()}}
+        for row in table["items"]
+    ]
+    show({**table, "items": rows}, False)
+
+
+@case.command("vendor-status")
+def set_vendor_status(
+    case_id: str,
+    org_id: str,
+    report_id: str,
+    state: Annotated[
+        str,
+        typer.Option(
+            "--status",
+            help="no_response, under_investigation, affected, not_affected or fixed.",
+        ),
+    ],
+    statement: Annotated[str, typer.Option(help="The vendor's statement.")] = "",
+    justification: Annotated[
+        str | None, typer.Option(help="Why not affected (a CSAF VEX justification).")
+    ] = None,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """State a vendor's status on one report of a case."""
+    body = {"status": state, "statement": statement, "justification": justification}
+    path = f"/clearinghouse/cases/{case_id}/vendors/{org_id}/statuses/{report_id}"
+    show(ApiClient(server).request("PUT", path, json=body), as_json)
 
 
 def register(app: typer.Typer) -> None:
