@@ -39,6 +39,8 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "GET /web/submissions/{submission_id}": (200, 404, 200, 404, 200, 404, 404, 303),
     "GET /web/submissions/{submission_id}/window": (200, 404, 200, 404, 200, 404, 404, 303),
     "GET /web/queue": (403, 403, 200, 200, 200, 200, 403, 303),
+    # the developer home's rows answer as the API's list of submissions
+    "GET /web/submissions": (200, 200, 200, 200, 200, 200, 200, 303),
     # the confirmation pages answer as the actions they confirm
     "GET /web/submissions/{submission_id}/release": (200, 404, 403, 404, 403, 404, 404, 303),
     "GET /web/submissions/{submission_id}/withdraw": (200, 404, 403, 404, 403, 404, 404, 303),

@@ -67,6 +67,27 @@ def test_developer_follows_the_countdown_and_consents(
     expect(page.locator("tr", has_text="hospital EHR")).to_contain_text("consented")
 
 
+def test_developer_home_refreshes_its_windows(page: Page, live: Live, sign_in: SignIn) -> None:
+    """The home page's list polls its rows like the queue: time left moves on, and a review
+    ended elsewhere (here through the API) shows as ended without reloading the page."""
+    sub = _submission(live, "Borealis")
+    page.clock.install()
+    sign_in(page, "developer")
+    expect(page.get_by_role("heading", name="Your submissions")).to_be_visible()
+    expect(page.locator("#submissions tr", has_text="Borealis 1.0")).to_contain_text("open")
+    expect(page.locator("#me-org")).to_have_text("developer org")
+
+    live.clock.advance(timedelta(minutes=7))
+    live.platform.call("developer", "POST", f"/submissions/{sub['id']}/release", 200)
+    url = f"{live.url}/web/submissions"
+    with page.expect_response(lambda r: r.url == url and r.status == 200):
+        page.clock.fast_forward("01:01")
+    row = page.locator("#submissions tr", has_text="Borealis 1.0")
+    expect(row).to_contain_text("closed released")
+    expect(page.locator("#submissions")).to_have_count(1)  # swapped, not nested
+    expect(page.locator("header")).to_have_count(1)
+
+
 def test_release_asks_first_and_says_what_will_happen(
     page: Page, live: Live, sign_in: SignIn
 ) -> None:

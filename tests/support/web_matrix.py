@@ -155,6 +155,7 @@ EXAMPLES: dict[tuple[str, str], Callable[[WebScenario, str | None], dict[str, An
     ("GET", "/web/submissions/{submission_id}"): _none,
     ("GET", "/web/submissions/{submission_id}/window"): _none,
     ("GET", "/web/queue"): _none,
+    ("GET", "/web/submissions"): _none,
     ("GET", "/web/submissions/{submission_id}/release"): _none,
     ("GET", "/web/submissions/{submission_id}/withdraw"): _none,
     ("POST", "/web/submissions/{submission_id}/release"): _none,

@@ -178,3 +178,85 @@ def test_an_htmx_request_after_the_session_ended_loads_the_sign_in_page(
         follow_redirects=False,
     )
     assert polled.status_code == 200 and polled.headers["hx-redirect"] == "/web/login"
+
+
+def _header(text: str) -> str:
+    """The page's header, where who is signed in is shown."""
+    return text.split("<header>", 1)[1].split("</header>", 1)[0]
+
+
+def test_every_page_says_who_you_are_and_your_organisation(platform: Platform) -> None:
+    """Each role's pages, an error page included, head with the person's name and email, the
+    organisation's name (never its id) and kind, and the sign-out button."""
+    sub = platform.submit(model_name="Helios")
+    platform.grant(sub["id"])
+    pages = {
+        "developer": [
+            "/web/",
+            f"/web/submissions/{sub['id']}",
+            f"/web/submissions/{sub['id']}/release",
+            "/web/submissions/sub_nope",  # the error page a person can act on
+        ],
+        "agency": ["/web/", f"/web/submissions/{sub['id']}", "/web/submissions/sub_nope"],
+        "partner": ["/web/"],
+        "clearinghouse": ["/web/"],
+    }
+    # Who each member is, as the factories made them: (name, email, organisation, kind).
+    people = {
+        "developer": ("developer", "developer@developer.org", "developer org", "developer"),
+        "agency": ("agency", "agency@agency.org", "agency org", "agency"),
+        "partner": ("partner", "partner@partner.org", "partner org", "trusted partner"),
+        "clearinghouse": ("Ops", "ops@clearinghouse.org", "Clearinghouse", "clearinghouse"),
+    }
+    for who, paths in pages.items():
+        name, email, organisation, kind = people[who]
+        sign_in(platform, who)
+        for path in paths:
+            header = _header(platform.client.get(path).text)
+            assert f'<span id="me-name">{name}</span>' in header, (who, path)
+            assert f'<span id="me-email">{email}</span>' in header, (who, path)
+            assert f'<span id="me-org">{organisation}</span>' in header, (who, path)
+            assert f'<span id="me-kind">{kind}</span>' in header, (who, path)
+            assert platform[who].org_id not in header, (who, path)  # a name, never the id
+            assert 'action="/web/logout"' in header and "Sign out" in header, (who, path)
+
+
+def test_empty_pages_say_what_they_are_for_and_how_to_fill_them(platform: Platform) -> None:
+    """A developer with no submissions, a reviewer with nothing open, a submission with no
+    findings or nominations: each says what the page is for and the command that fills it."""
+    sign_in(platform, "developer")
+    home = platform.client.get("/web/").text
+    assert "submitted for pre-release review" in home
+    assert "prereview submission create --model-name" in home
+    assert "prereview grant create" in home
+    sign_in(platform, "agency")
+    queue = platform.client.get("/web/").text
+    assert "review window is open to your organisation" in queue
+    assert "prereview grant create SUBMISSION_ID --agency" in queue
+    sign_in(platform, "partner")
+    assert "prereview nomination create" in platform.client.get("/web/").text
+
+    sub = platform.submit(model_name="Helios")
+    platform.grant(sub["id"])
+    sign_in(platform, "developer")
+    mine = platform.client.get(f"/web/submissions/{sub['id']}").text
+    assert "each nomination waits here for your consent" in mine
+    assert f"prereview nomination create {sub['id']} --partner" in mine
+    assert "appear here, for you to answer" in mine
+    assert f"prereview finding create {sub['id']} --title" in mine
+    sign_in(platform, "agency")
+    theirs = platform.client.get(f"/web/submissions/{sub['id']}").text
+    assert "file one with the form below" in theirs
+    assert f"prereview finding create {sub['id']} --title" in theirs
+
+
+def test_the_developer_home_polls_its_rows(platform: Platform) -> None:
+    """Like the queue, the developer's list refreshes its windows' states every minute."""
+    sub = platform.submit(model_name="Helios")
+    platform.grant(sub["id"])
+    sign_in(platform, "developer")
+    home = platform.client.get("/web/")
+    assert 'hx-get="/web/submissions"' in home.text and 'hx-trigger="every 60s"' in home.text
+    rows = platform.client.get("/web/submissions")
+    assert rows.status_code == 200 and "Helios" in rows.text and "open" in rows.text
+    assert "<html" not in rows.text and "<header>" not in rows.text

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from prereview.core.errors import PrereviewError
-from prereview.web.session import LoginRequired
+from prereview.web.session import LoginRequired, who_is
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -37,7 +37,15 @@ templates.env.filters["countdown"] = countdown
 
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """The template ``name`` (relative to ``web/templates``) rendered with ``context``."""
+    """The template ``name`` (relative to ``web/templates``) rendered with ``context``.
+
+    A whole page for a signed-in person (one that extends ``base.html``) also gets ``me``, who
+    they are, for the header; a fragment (``_name.html``, swapped into a page by htmx) has
+    no header, so it does not ask.
+    """
+    ctx = getattr(request.state, "page_context", None)
+    if ctx is not None and not Path(name).name.startswith("_"):
+        context.setdefault("me", who_is(ctx))
     return templates.TemplateResponse(request, name, context, status_code=status)
 
 

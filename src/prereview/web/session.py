@@ -9,6 +9,7 @@ sends none, a ``Referer`` on it; a request with neither is refused.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -17,10 +18,12 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from prereview.authz.actor import Actor
+from prereview.authz.kinds import OrgKind
 from prereview.authz.request import RequestContext
 from prereview.core.context import get_context, get_db
 from prereview.core.errors import Forbidden, Unauthenticated
 from prereview.core.settings import Settings
+from prereview.identity import service as identity
 from prereview.identity import sessions
 
 COOKIE = "prereview_session"
@@ -51,13 +54,35 @@ def _signed_in(request: Request, db: Session, now: datetime, settings: Settings)
         raise LoginRequired(exc.detail) from None
 
 
+@dataclass(frozen=True)
+class Me:
+    """Who is signed in, as every page's header shows it: the person and their organisation
+    by name (never its id) and kind."""
+
+    name: str
+    email: str
+    organisation: str
+    kind: OrgKind
+
+
+def who_is(ctx: RequestContext) -> Me:
+    """The signed-in person of ``ctx``, with the organisation's name from identity."""
+    user = identity.get_user(ctx.db, ctx.actor.user_id)
+    org_id = ctx.actor.organisation_id
+    names = identity.organisation_names(ctx.db, [org_id])
+    return Me(user.name, user.email, names.get(org_id, org_id), ctx.actor.org_kind)
+
+
 def page_context(request: Request, db: Annotated[Session, Depends(get_db)]) -> RequestContext:
     """The API's request context, with the caller from the session cookie: one instant read
-    once, for checking the session and for the page alike."""
+    once, for checking the session and for the page alike. It is kept on the request too, so
+    that every page rendered for it (an error page included) heads with who is signed in."""
     context = get_context(request)
     now = context.clock.now()
     actor = _signed_in(request, db, now, context.settings)
-    return RequestContext(db=db, actor=actor, now=now, settings=context.settings)
+    ctx = RequestContext(db=db, actor=actor, now=now, settings=context.settings)
+    request.state.page_context = ctx
+    return ctx
 
 
 def _origin_of(url: str) -> str | None:

@@ -9,7 +9,7 @@ button asks first (htmx's ``hx-confirm``); without it, the button opens a confir
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -39,15 +39,30 @@ def home(request: Request, ctx: PageContext) -> Response:
     db, actor, now, rules = ctx.db, ctx.actor, ctx.now, _rules(ctx)
 
     def build() -> Response:
-        me = identity.get_user(db, actor.user_id)
         if actor.org_kind is OrgKind.DEVELOPER:
-            found = review.list_submissions(db, actor, PageRequest(limit=200), now, rules)
-            rows = [(s, review.window(s, now, rules)) for s in found.rows]
-            return page(request, "review/developer.html", me=me, rows=rows)
+            return page(request, "review/developer.html", rows=_submission_rows(ctx))
         if actor.org_kind in (OrgKind.AGENCY, OrgKind.TRUSTED_PARTNER):
             queue = review.queue(db, actor, now, rules)
-            return page(request, "review/queue.html", me=me, queue=queue)
-        return page(request, "review/other.html", me=me)
+            return page(request, "review/queue.html", queue=queue)
+        return page(request, "review/other.html")
+
+    return guarded(request, build)
+
+
+def _submission_rows(ctx: RequestContext) -> list[tuple[Any, Window]]:
+    """The developer's submissions with their windows now, as its home page lists them (each
+    a review submission row: review's models are its own, so not named here)."""
+    rules = _rules(ctx)
+    found = review.list_submissions(ctx.db, ctx.actor, PageRequest(limit=200), ctx.now, rules)
+    return [(s, review.window(s, ctx.now, rules)) for s in found.rows]
+
+
+@router.get("/submissions", response_model=None)
+def submissions_fragment(request: Request, ctx: PageContext) -> Response:
+    """The developer's submission rows, refreshed by htmx every minute (windows close)."""
+
+    def build() -> Response:
+        return page(request, "review/_submissions.html", rows=_submission_rows(ctx))
 
     return guarded(request, build)
 
@@ -73,7 +88,6 @@ def submission_page(request: Request, submission_id: str, ctx: PageContext) -> R
         return page(
             request,
             "review/submission.html",
-            me=identity.get_user(db, actor.user_id),
             names=names,
             submission=submission,
             submission_id=submission.id,
@@ -154,7 +168,6 @@ def _confirm(request: Request, submission_id: str, action: str, ctx: RequestCont
         return page(
             request,
             "review/confirm.html",
-            me=identity.get_user(db, actor.user_id),
             submission=submission,
             action=action,
             consequence=consequence,
