@@ -216,10 +216,9 @@ def list_claims(
     show(found, as_json, CLAIM_COLUMNS)
 
 
-def _decide(decision: str, claim_id: str, note: str, server: str, as_json: bool) -> None:
-    row = ApiClient(server).post(
-        f"/clearinghouse/claims/{claim_id}/decision", {"decision": decision, "note": note}
-    )
+def _decide(decided: str, decision: str, note: str, server: str, as_json: bool) -> None:
+    """POST an analyst's decision (with its note) to ``decided``'s decision route."""
+    row = ApiClient(server).post(f"{decided}/decision", {"decision": decision, "note": note})
     show(row, as_json)
 
 
@@ -234,7 +233,7 @@ def verify_claim(
     as_json: JsonOption = False,
 ) -> None:
     """Verify a claim after checking its proof (signed statement, DNS TXT or URL challenge)."""
-    _decide("verify", claim_id, note, server, as_json)
+    _decide(f"/clearinghouse/claims/{claim_id}", "verify", note, server, as_json)
 
 
 @claims.command("reject")
@@ -245,7 +244,7 @@ def reject_claim(
     as_json: JsonOption = False,
 ) -> None:
     """Reject a claim whose proof does not hold."""
-    _decide("reject", claim_id, note, server, as_json)
+    _decide(f"/clearinghouse/claims/{claim_id}", "reject", note, server, as_json)
 
 
 @claims.command("revoke")
@@ -262,7 +261,7 @@ def revoke_claim(
         "access to the reports and cases the claim gave it.",
         yes,
     )
-    _decide("revoke", claim_id, note, server, as_json)
+    _decide(f"/clearinghouse/claims/{claim_id}", "revoke", note, server, as_json)
 
 
 @vuln.command("publish")
@@ -365,15 +364,6 @@ def list_duplicates(
     show(found, as_json, DUPLICATE_COLUMNS)
 
 
-def _decide_duplicate(
-    decision: str, duplicate_id: str, note: str, server: str, as_json: bool
-) -> None:
-    row = ApiClient(server).post(
-        f"/clearinghouse/duplicates/{duplicate_id}/decision", {"decision": decision, "note": note}
-    )
-    show(row, as_json)
-
-
 @duplicates.command("merge")
 def merge_duplicate(
     duplicate_id: str,
@@ -382,7 +372,7 @@ def merge_duplicate(
     as_json: JsonOption = False,
 ) -> None:
     """Merge the report into the one it duplicates (reopen undoes it)."""
-    _decide_duplicate("merge", duplicate_id, note, server, as_json)
+    _decide(f"/clearinghouse/duplicates/{duplicate_id}", "merge", note, server, as_json)
 
 
 @duplicates.command("reject")
@@ -393,7 +383,7 @@ def reject_duplicate(
     as_json: JsonOption = False,
 ) -> None:
     """Reject the proposal: the two reports are different findings."""
-    _decide_duplicate("reject", duplicate_id, note, server, as_json)
+    _decide(f"/clearinghouse/duplicates/{duplicate_id}", "reject", note, server, as_json)
 
 
 @duplicates.command("reopen")
@@ -404,7 +394,7 @@ def reopen_duplicate(
     as_json: JsonOption = False,
 ) -> None:
     """Reopen a decided proposal (a merged report stands alone again)."""
-    _decide_duplicate("reopen", duplicate_id, note, server, as_json)
+    _decide(f"/clearinghouse/duplicates/{duplicate_id}", "reopen", note, server, as_json)
 
 
 case = typer.Typer(

@@ -19,6 +19,14 @@ Message = MutableMapping[str, Any]
 ANSWER_TEXT = "the withheld answer"
 
 
+async def _drain(receive: Callable[[], Awaitable[Message]]) -> None:
+    """Read the whole request body, as an upstream does before it answers."""
+    more = True
+    while more:
+        message = await receive()
+        more = bool(message.get("more_body", False))
+
+
 class GatedUpstream:
     """An OpenAI-style upstream: each POST waits for :meth:`release`, then answers."""
 
@@ -38,10 +46,7 @@ class GatedUpstream:
     ) -> None:
         if scope["type"] != "http":
             return
-        more = True
-        while more:
-            message = await receive()
-            more = bool(message.get("more_body", False))
+        await _drain(receive)
         self.received.set()
         await asyncio.to_thread(self._gate.wait, 30)
         body = json.dumps(
@@ -90,10 +95,7 @@ class SteppedStream:
     ) -> None:
         if scope["type"] != "http":
             return
-        more = True
-        while more:
-            message = await receive()
-            more = bool(message.get("more_body", False))
+        await _drain(receive)
         await send(
             {
                 "type": "http.response.start",
