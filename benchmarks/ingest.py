@@ -98,7 +98,7 @@ def generate(count: int, seed: int) -> list[str]:
         if ids and roll < 0.03:
             report_id = rng.choice(ids)  # the same report sent again: a duplicate
         elif ids and roll < 0.06:
-            aliases = [rng.choice(ids)]  # a new name for a known report: a duplicate
+            aliases = [rng.choice(ids)]  # names a known report: a distinct record it links
         function = f"{rng.choice(WORDS)}_{rng.choice(WORDS)}_{n}"
         words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 60)))
         ac, ui, integrity = rng.choice("LH"), rng.choice("NR"), rng.choice("NLH")
@@ -136,7 +136,7 @@ def run(url: str, label: str, lines: list[str], batch: int, work: Path) -> dict[
         )
         actor = identity.actor_for(user)
     vault = Vault.local(work / f"{label}.keys", work / f"{label}-blobs")
-    counts = {"accepted": 0, "duplicate": 0, "rejected": 0, "skipped": 0}
+    counts = {"accepted": 0, "updated": 0, "duplicate": 0, "rejected": 0, "skipped": 0}
     started = time.perf_counter()
     for start in range(0, len(lines), batch):
         payload = "\n".join(lines[start : start + batch]).encode()

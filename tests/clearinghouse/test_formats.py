@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from prereview.clearinghouse.dedup.finder import DuplicateFinder
 from prereview.clearinghouse.intake.formats import (
     IntakeFormat,
     ItemStatus,
+    StoredVersion,
     detect_format,
     intake_bulk,
     parse_one,
@@ -41,13 +43,17 @@ def report(report_id: str, **extra: Any) -> dict[str, Any]:
 
 
 class Store:
-    """Stored reports by identifier, as the DB layer will answer."""
+    """Stored reports by their own id, as the DB layer will answer."""
 
-    def __init__(self, known: dict[str, str]) -> None:
+    def __init__(self, known: dict[str, StoredVersion]) -> None:
         self.known = known
 
-    def report_for(self, identifier: str) -> str | None:
-        return self.known.get(identifier)
+    def stored(self, report_id: str) -> StoredVersion | None:
+        return self.known.get(report_id)
+
+
+MINE = StoredVersion(modified=None, ours=True)
+THEIRS = StoredVersion(modified=None, ours=False)
 
 
 def test_json_lines_items_each_get_an_outcome() -> None:
@@ -59,25 +65,45 @@ def test_json_lines_items_each_get_an_outcome() -> None:
             json.dumps(report("R-3", aliases=["R-1"])),
             "",
             json.dumps(report("R-4", aliases=["CVE-2026-0042"])),
+            json.dumps(report("R-0")),
+            json.dumps(report("R-1")),
         ]
     )
-    result = intake_bulk(lines, reporter="Example Bank", known=Store({"CVE-2026-0042": "R-0"}))
+    result = intake_bulk(lines, reporter="Example Bank", known=Store({"R-0": MINE}))
+    # Records sharing a name (R-3 names R-1; R-4 names a CVE a stored report may name too) are
+    # distinct records that the alias links; only a record's own id makes it a duplicate.
     assert [i.status for i in result.items] == [
         ItemStatus.ACCEPTED,
         ItemStatus.REJECTED,
         ItemStatus.REJECTED,
+        ItemStatus.ACCEPTED,
+        ItemStatus.ACCEPTED,
         ItemStatus.DUPLICATE,
         ItemStatus.DUPLICATE,
     ]
-    assert [i.location for i in result.items] == ["line 1", "line 2", "line 3", "line 4", "line 6"]
-    assert result.items[3].duplicate_of == "R-1"
-    assert result.items[4].duplicate_of == "R-0"
+    assert [i.location for i in result.items] == [
+        "line 1",
+        "line 2",
+        "line 3",
+        "line 4",
+        "line 6",
+        "line 7",
+        "line 8",
+    ]
+    assert result.items[5].duplicate_of == "R-0"
+    assert result.items[6].duplicate_of == "R-1"
     rejected = result.items[2].summary()
     assert {e["path"] for e in rejected["errors"]} == {"$.cvss_v3", "$.affected[0]"}
     assert "CVSS:3.1/AV:N/AC:Q" in next(
         e["message"] for e in rejected["errors"] if e["path"] == "$.cvss_v3"
     )
-    assert result.counts() == {"accepted": 1, "duplicate": 2, "rejected": 2, "skipped": 0}
+    assert result.counts() == {
+        "accepted": 3,
+        "updated": 0,
+        "duplicate": 2,
+        "rejected": 2,
+        "skipped": 0,
+    }
     accepted = result.accepted[0]
     assert accepted.reporter == "Example Bank"
     assert isinstance(accepted.discovered_by, ModelRun)
@@ -101,10 +127,41 @@ def test_likely_duplicates_without_shared_identifiers_are_proposed() -> None:
 
 
 def test_osv_yaml_bulk_and_an_identifier_already_stored() -> None:
-    result = intake_bulk(SEEDS.read_bytes(), "Seed Org", known=Store({"x_PRV-SEED-0002": "PRV-77"}))
+    result = intake_bulk(SEEDS.read_bytes(), "Seed Org", known=Store({"x_PRV-SEED-0002": THEIRS}))
     assert result.counts()["accepted"] == 49
     duplicate = result.items[1]
-    assert (duplicate.status, duplicate.duplicate_of) == (ItemStatus.DUPLICATE, "PRV-77")
+    assert (duplicate.status, duplicate.duplicate_of) == (ItemStatus.DUPLICATE, "x_PRV-SEED-0002")
+
+
+def test_a_newer_modified_from_the_source_is_an_update_and_anything_else_a_no_op() -> None:
+    jan, feb = "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"
+    stored = datetime(2026, 1, 1, tzinfo=UTC)
+    known = Store(
+        {
+            "U-1": StoredVersion(modified=stored, ours=True),
+            "U-2": StoredVersion(modified=stored, ours=False),
+        }
+    )
+    lines = "\n".join(
+        json.dumps(report(rid, modified=modified, published=jan))
+        for rid, modified in (
+            ("U-1", jan),  # the same 'modified': re-sent, changes nothing
+            ("U-1", feb),  # newer: applied
+            ("U-1", feb),  # the same again in one payload: nothing more
+            ("U-1", jan),  # older than what this payload applied
+            ("U-2", feb),  # newer, but another organisation's report: never overwritten
+        )
+    )
+    result = intake_bulk(lines, "Example Bank", IntakeFormat.JSON_LINES, known=known)
+    assert [i.status for i in result.items] == [
+        ItemStatus.DUPLICATE,
+        ItemStatus.UPDATED,
+        ItemStatus.DUPLICATE,
+        ItemStatus.DUPLICATE,
+        ItemStatus.DUPLICATE,
+    ]
+    assert [r.modified for r in result.updated] == [datetime(2026, 2, 1, tzinfo=UTC)]
+    assert "only its source" in (result.items[4].note or "")
 
 
 def test_a_bad_osv_record_is_rejected_alone_with_schema_paths() -> None:

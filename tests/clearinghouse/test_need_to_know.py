@@ -125,9 +125,19 @@ def test_a_reused_id_or_alias_of_a_hidden_report_names_nothing(platform: Platfor
     platform.call("agency", "POST", "/clearinghouse/reports", 201, json=red)
     strict = report("NK-STRICT", tlp="AMBER+STRICT", title="Other", description="Other bug.")
     platform.call("agency", "POST", "/clearinghouse/reports", 201, json=strict)
+    # A report of its own that shares the hidden one's CVE is a distinct report, linked by the
+    # alias; neither its answer, its relations nor a lookup by the CVE names the hidden one.
+    mine = report("NK-MINE", aliases=["CVE-2026-7777"], title="Mine", description="My own bug.")
+    made = platform.call("other_agency", "POST", "/clearinghouse/reports", 201, json=mine)
+    assert "NK-RED" not in made.text
+    relations = platform.call("other_agency", "GET", "/clearinghouse/reports/NK-MINE/relations")
+    assert relations.json()["aliases"] == ["CVE-2026-7777"]
+    found = platform.call(
+        "other_agency", "GET", "/clearinghouse/reports", 200, params={"alias": "CVE-2026-7777"}
+    ).json()
+    assert [item["id"] for item in found["items"]] == ["NK-MINE"]
     for body in (
         report("NK-RED", title="Mine", description="My own bug."),
-        report("NK-MINE", aliases=["CVE-2026-7777"], title="Mine", description="My own bug."),
         report("NK-STRICT", title="Mine", description="My own bug."),
     ):
         answer = platform.call("other_agency", "POST", "/clearinghouse/reports", 409, json=body)

@@ -114,11 +114,18 @@ def test_a_bad_report_lists_every_problem_and_writes_nothing(platform: Platform)
     assert count(platform, "ch_reports") == 0 and count(platform, "audit_entries") == entries_before
     platform.call("agency", "POST", "/clearinghouse/reports", 201, json=report("PRV-3"))
     again = platform.call(
-        "agency", "POST", "/clearinghouse/reports", 409, json=report("PRV-4", aliases=["PRV-3"])
+        "agency", "POST", "/clearinghouse/reports", 409, json=report("PRV-3", title="Again")
     )
     assert again.json()["type"].endswith("clearinghouse-duplicate-report")
     assert again.json()["duplicate_of"] == "PRV-3"
     assert count(platform, "ch_reports") == 1
+    # Naming a stored report as an alias links the two, it does not make a duplicate.
+    platform.call(
+        "agency", "POST", "/clearinghouse/reports", 201, json=report("PRV-4", aliases=["PRV-3"])
+    )
+    relations = platform.call("agency", "GET", "/clearinghouse/reports/PRV-3/relations", 200)
+    assert relations.json()["aliases"] == ["PRV-4"]
+    assert count(platform, "ch_reports") == 2
 
 
 def test_bulk_import_reports_each_item_and_is_idempotent(platform: Platform) -> None:
@@ -147,12 +154,19 @@ def test_bulk_import_reports_each_item_and_is_idempotent(platform: Platform) -> 
         content=lines.encode(),
         params={"format": "jsonl"},
     ).json()
-    assert first["counts"] == {"accepted": 2, "duplicate": 1, "rejected": 2, "skipped": 0}
+    # B-3 names B-1 as an alias: a distinct report the alias links, not a duplicate.
+    assert first["counts"] == {
+        "accepted": 3,
+        "updated": 0,
+        "duplicate": 0,
+        "rejected": 2,
+        "skipped": 0,
+    }
     by_location = {i["location"]: i for i in first["items"]}
-    assert by_location["line 4"]["duplicate_of"] == "B-1"
+    assert by_location["line 4"]["status"] == "accepted"
     rejected = by_location["line 3"]["errors"]
     assert {e["path"] for e in rejected} >= {"$.cvss_v3", "$.affected[0]"}
-    assert count(platform, "ch_reports") == 2
+    assert count(platform, "ch_reports") == 3
     again = platform.call(
         "partner",
         "POST",
@@ -161,8 +175,14 @@ def test_bulk_import_reports_each_item_and_is_idempotent(platform: Platform) -> 
         content=lines.encode(),
         params={"filename": "reports.jsonl"},
     ).json()
-    assert again["counts"] == {"accepted": 0, "duplicate": 3, "rejected": 2, "skipped": 0}
-    assert count(platform, "ch_reports") == 2
+    assert again["counts"] == {
+        "accepted": 0,
+        "updated": 0,
+        "duplicate": 3,
+        "rejected": 2,
+        "skipped": 0,
+    }
+    assert count(platform, "ch_reports") == 3
     relations = platform.call("partner", "GET", "/clearinghouse/reports/B-4/relations", 200).json()
     assert relations["aliases"] == ["CVE-2026-1111"]
     empty = platform.call(
@@ -173,7 +193,7 @@ def test_bulk_import_reports_each_item_and_is_idempotent(platform: Platform) -> 
         "partner", "POST", "/clearinghouse/imports", 422, content=b"x", params={"format": "zip"}
     )
     assert unknown.headers["content-type"].startswith("application/problem+json")
-    assert count(platform, "ch_reports") == 2
+    assert count(platform, "ch_reports") == 3
 
 
 def test_osv_yaml_import_from_the_seed_corpus(platform: Platform) -> None:

@@ -123,6 +123,7 @@ def test_a_failing_chunk_keeps_earlier_items_whole_and_a_reimport_finishes(
         again = ch_store.import_reports(db, vault, actor, jsonl("FAIL"), now)
     assert again.counts() == {
         "accepted": REPORTS - CHUNK,
+        "updated": 0,
         "duplicate": CHUNK,
         "rejected": 0,
         "skipped": 0,

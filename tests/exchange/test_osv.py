@@ -176,7 +176,10 @@ def test_osv_json_imports_with_both_cvss_versions_and_cwes() -> None:
     assert report.cwes == ["CWE-1321"]
     assert isinstance(report.discovered_by, Person)
     assert report.reporter == "Vendor"
-    assert report.tlp is Tlp.AMBER  # unknown sharing defaults to the cautious label
+    # OSV is the format of public databases: a record that names no label is public.
+    assert report.tlp is Tlp.CLEAR
+    marked = {**JSON_EXAMPLE, "database_specific": {"prereview": {"tlp": "AMBER"}}}
+    assert load_osv(json.dumps(marked), reporter="Vendor")[0].tlp is Tlp.AMBER
 
 
 def test_osv_yaml_with_several_documents_and_unquoted_timestamps() -> None:

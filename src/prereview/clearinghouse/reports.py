@@ -24,7 +24,14 @@ from prereview.authz.policy import Access, allowed, authorize
 from prereview.authz.usecase import use_case
 from prereview.clearinghouse import errors
 from prereview.clearinghouse.dedup.duplicates import relations_of
-from prereview.clearinghouse.models import AffectedRow, Case, ProductRegistration, VulnReport
+from prereview.clearinghouse.models import (
+    AffectedRow,
+    Case,
+    ProductRegistration,
+    ReportVersion,
+    VulnIdentifier,
+    VulnReport,
+)
 from prereview.clearinghouse.sharing.need_to_know import (
     CONFIDENTIAL_TLP,
     INVENTORY,
@@ -126,6 +133,8 @@ class ReportFilter:
     package_key: str | None = None
     published: bool | None = None
     include_merged: bool = True
+    # Any name a report is known by: its id or an alias (a CVE id finds every record naming it).
+    alias: str | None = None
 
 
 @use_case(Permission.CH_REPORT_LIST)
@@ -150,6 +159,12 @@ def list_reports(
         query = query.where(column.is_not(None) if where.published else column.is_(None))
     if not where.include_merged:
         query = query.where(VulnReport.merged_into.is_(None))
+    if where.alias is not None:
+        query = query.where(
+            VulnReport.id.in_(
+                select(VulnIdentifier.report_id).where(VulnIdentifier.identifier == where.alias)
+            )
+        )
     found = paginate(db, query.order_by(VulnReport.seq.desc()), page)
     confidential = [r for r in found.rows if r.tlp in CONFIDENTIAL_TLP]
     if confidential:
@@ -169,6 +184,28 @@ def list_reports(
         )
         db.commit()
     return found
+
+
+@use_case(Permission.CH_REPORT_READ)
+def report_versions(
+    db: Session, actor: Actor, report_id: str, now: datetime
+) -> tuple[VulnReport, list[ReportVersion]]:
+    """A readable report and the versions updates replaced, oldest first. A version is shown
+    only if the policy lets the actor read it under the label it had (a version that was
+    stricter than the report is now stays with those who could read it then); audited as a
+    read of the report."""
+    report, access = readable(db, actor, report_id, Permission.CH_REPORT_READ, now)
+    versions = [
+        version
+        for version in db.scalars(
+            select(ReportVersion)
+            .where(ReportVersion.report_id == report.id)
+            .order_by(ReportVersion.version)
+        )
+        if allowed(actor, Permission.CH_REPORT_READ, replace(access, tlp=Tlp(version.tlp)))
+    ]
+    db.commit()
+    return report, versions
 
 
 @use_case(Permission.CH_EVIDENCE_READ, also=(Permission.CH_REPORT_READ,))

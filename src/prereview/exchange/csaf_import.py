@@ -1,8 +1,10 @@
 """CSAF 2.0 documents into domain reports, one item per vulnerability.
 
-The product tree is walked to find, for each product id, its purl or CPE and the version or
-version range its branch names. Products with neither identifier get a ``pkg:generic`` purl
-made from the vendor and product names, so every product a document names can be matched.
+The product tree is walked to find, for each product id, its purl or CPE (its product
+identification helpers, kept as given) and the version or version range its branch names. A
+component on a platform (a relationship) without helpers of its own is named by the platform's.
+Only products with no identifier anywhere get a ``pkg:generic`` purl made from the vendor and
+product names, so every product a document names can be matched.
 A vulnerability that affects none of the document's products (a VEX "not affected" statement)
 is reported as skipped, not as an error.
 """
@@ -85,12 +87,18 @@ def product_index(document: Mapping[str, Any]) -> dict[str, _Product]:
     for full_name in tree.get("full_product_names") or []:
         found[full_name["product_id"]] = _with_helper(_Product(), full_name)
     for relationship in tree.get("relationships") or []:
-        # A component installed on a platform is, as a product, that component.
+        # A component installed on a platform is, as a product, that component, named by its
+        # own helpers; one without (a Red Hat RPM known by its NEVRA only) is named by the
+        # platform's CPE as given (RHEL 8 BaseOS), never by a made-up generic purl, so that an
+        # inventory of the platform matches it.
         component = found.get(relationship["product_reference"], _Product())
-        combined = _Product(**component.__dict__)
-        found[relationship["full_product_name"]["product_id"]] = _with_helper(
-            combined, relationship["full_product_name"]
-        )
+        combined = _with_helper(_Product(**component.__dict__), relationship["full_product_name"])
+        if combined.purl is None and combined.cpe is None:
+            platform = found.get(relationship["relates_to_product_reference"], _Product())
+            combined.cpe = platform.cpe
+            combined.purl = platform.purl
+            combined.vendor = combined.vendor or platform.vendor
+        found[relationship["full_product_name"]["product_id"]] = combined
     return found
 
 
@@ -213,6 +221,18 @@ def _items(document: Mapping[str, Any], reporter: str) -> Iterator[ImportedItem]
         names = [vulnerability["cve"]] if vulnerability.get("cve") else []
         names += [entry["text"] for entry in vulnerability.get("ids") or []]
         names = [_VULN_ID.sub("-", n).strip("-") for n in names]
+        # Our own exports name the report's own id (system "prereview"): a round trip keeps it,
+        # so the record re-imported is the same record, not a new one its CVE links.
+        own = next(
+            (
+                _VULN_ID.sub("-", entry["text"]).strip("-")
+                for entry in vulnerability.get("ids") or []
+                if entry.get("system_name") == "prereview"
+            ),
+            None,
+        )
+        if own:
+            names = [own, *(n for n in names if n != own)]
         vuln_id = names[0] if names else f"{_VULN_ID.sub('-', doc['tracking']['id'])}-{index + 1}"
         description = _notes_text(
             vulnerability.get("notes") or [], ("description", "summary", "details")

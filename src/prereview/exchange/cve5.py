@@ -129,8 +129,45 @@ def _credits(advisory: Report) -> list[dict[str, str]]:
     return [{"lang": "en", "value": advisory.reporter, "type": "reporter"}]
 
 
+def _rejected(
+    advisory: Report, cve_id: str, assigner: CveAssigner, published: str, updated: str
+) -> dict[str, Any]:
+    """The CVE record of a withdrawn advisory: state REJECTED, the withdrawal as its reason."""
+    assert advisory.withdrawn is not None
+    withdrawn = rfc3339(advisory.withdrawn)
+    reason = (
+        f"Withdrawn by its source ({advisory.reporter}) on {withdrawn}: this record should "
+        f"no longer be used. It was: {advisory.title}"
+    )
+    return {
+        "dataType": "CVE_RECORD",
+        "dataVersion": CVE_DATA_VERSION,
+        "cveMetadata": {
+            "cveId": cve_id,
+            "assignerOrgId": str(assigner.org_id),
+            "assignerShortName": assigner.short_name,
+            "state": "REJECTED",
+            "datePublished": published,
+            "dateUpdated": updated,
+            "dateRejected": withdrawn,
+        },
+        "containers": {
+            "cna": {
+                "providerMetadata": {
+                    "orgId": str(assigner.org_id),
+                    "shortName": assigner.short_name,
+                    "dateUpdated": updated,
+                },
+                "rejectedReasons": [{"lang": "en", "value": reason[:4096]}],
+            }
+        },
+    }
+
+
 def advisory_to_cve5(advisory: Report, assigner: CveAssigner, advisory_url: str) -> dict[str, Any]:
-    """The CVE record (state PUBLISHED) of a published advisory with a CVE id.
+    """The CVE record (state PUBLISHED) of a published advisory with a CVE id; of a withdrawn
+    one, the record in state REJECTED with the withdrawal as its reason (the CVE schema's one
+    way to say "no longer to be used").
 
     ``advisory_url`` is where the clearinghouse publishes the advisory: every CVE record needs
     at least one reference, and that one always exists.
@@ -142,6 +179,8 @@ def advisory_to_cve5(advisory: Report, assigner: CveAssigner, advisory_url: str)
             errors=[{"path": "$.published", "message": "missing"}],
         )
     updated = rfc3339(advisory.modified or advisory.published)
+    if advisory.withdrawn is not None:
+        return _rejected(advisory, cve_id, assigner, rfc3339(advisory.published), updated)
     metrics = [
         {
             _CVSS_KEY[str(score.version)]: {

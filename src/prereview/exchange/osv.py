@@ -14,12 +14,14 @@ from typing import Any
 
 from packageurl import PackageURL
 
+from prereview.core.markings import Tlp
 from prereview.exchange.documents import load_documents, plain_json, rfc3339
 from prereview.exchange.errors import InvalidExchangeDocument, NotExportable
 from prereview.exchange.validation import Standard, schema_set
 from prereview.vulnerability.problems import Problem
 from prereview.vulnerability.report import (
     OSV_ECOSYSTEM_TO_PURL_TYPE,
+    VULN_ID_PATTERN,
     AffectedProduct,
     EventKind,
     Person,
@@ -32,6 +34,8 @@ OSV_SCHEMA_VERSION = "1.6.0"
 _OSV_PREFIX = re.compile(
     r"^(x_|(ASB-A|PUB-A|ALPINE|ALSA|ALBA|ALEA|AZL|BELL|BIT|CGA|CLEANSTART|CLSA|CURL|CVE|DEBIAN|DHI|DRUPAL|DSA|DLA|ELA|DTSA|ECHO|EEF|FreeBSD|GHSA|GO|GSD|HSEC|JLSEC|KUBE|LBSEC|LSN|MAL|MINI|MGASA|OESA|OSEC|OSV|openSUSE-SU|PHSA|PSF|PYSEC|RHBA|RHEA|RHSA|RLSA|RXSA|RSEC|ROOT|RUSTSEC|SUSE-[SRFO]U|UBUNTU|USN|V8)-)"
 )
+
+_ALIAS = re.compile(VULN_ID_PATTERN)
 
 
 def osv_id(vuln_id: str) -> str:
@@ -93,6 +97,8 @@ def advisory_to_osv(advisory: Report) -> dict[str, Any]:
     }
     if advisory.published:
         record["published"] = rfc3339(advisory.published)
+    if advisory.withdrawn:
+        record["withdrawn"] = rfc3339(advisory.withdrawn)
     for field in ("aliases", "upstream", "related"):
         ids = getattr(advisory, field)
         if ids:
@@ -126,6 +132,8 @@ def advisory_to_osv(advisory: Report) -> dict[str, Any]:
     prereview: dict[str, Any] = {"reporter": advisory.reporter, "tlp": str(advisory.tlp)}
     if advisory.code_locations:
         prereview["code_locations"] = list(advisory.code_locations)
+    if advisory.flagged_aliases:
+        prereview["flagged_aliases"] = list(advisory.flagged_aliases)
     if advisory.discovered_by is not None:
         prereview["discovered_by"] = advisory.discovered_by.model_dump(mode="json")
     specific: dict[str, Any] = {"prereview": prereview}
@@ -196,11 +204,35 @@ def _cvss(record: Mapping[str, Any], kind: str) -> str | None:
     return None
 
 
+def _split_aliases(
+    record: Mapping[str, Any], ours: Mapping[str, Any]
+) -> tuple[list[str], list[str]]:
+    """The record's aliases that are ids, and those that are not (kept as given, flagged)."""
+    aliases: list[str] = []
+    flagged: list[str] = list(ours.get("flagged_aliases") or [])
+    for alias in record.get("aliases") or []:
+        if _ALIAS.match(alias) and alias != record["id"]:
+            aliases.append(alias)
+        elif alias != record["id"]:
+            flagged.append(alias)
+    return list(dict.fromkeys(aliases)), list(dict.fromkeys(flagged))
+
+
+def _default_tlp(record: Mapping[str, Any]) -> str:
+    # OSV is the format of public vulnerability databases: a record is an entry of one, public
+    # (TLP:CLEAR), whether or not it gives ``published`` (eight PyPA records do not). A record
+    # meant for fewer eyes says so in ``database_specific.prereview.tlp``, as our exports do.
+    return str(Tlp.CLEAR)
+
+
 def osv_to_report(record: Any, reporter: str) -> Report:
     """A domain report from one OSV record; schema problems raise ``InvalidExchangeDocument``.
 
     ``reporter`` is the submitting organisation (what the API authenticated), used unless the
-    record names one in ``database_specific.prereview``.
+    record names one in ``database_specific.prereview``. An alias that is not an id (a stray
+    comma in the source) does not reject a schema-valid record: it is kept, flagged, and links
+    nothing. A record is TLP:CLEAR (public) unless ``database_specific.prereview`` says
+    otherwise; ``withdrawn`` is kept.
     """
     record = plain_json(record)
     schema_set().require_valid(record, Standard.OSV)
@@ -221,6 +253,7 @@ def osv_to_report(record: Any, reporter: str) -> Report:
         )
         discovered_by = Person(name=finder["name"]).model_dump()
     cwes = specific.get("cwe_ids") or []
+    aliases, flagged = _split_aliases(record, ours)
     data: dict[str, Any] = {
         "id": record["id"],
         "title": record.get("summary") or record["id"],
@@ -233,14 +266,15 @@ def osv_to_report(record: Any, reporter: str) -> Report:
         "code_locations": ours.get("code_locations") or [],
         "discovered_by": discovered_by,
         "references": record.get("references") or [],
-        "aliases": record.get("aliases") or [],
+        "aliases": aliases,
+        "flagged_aliases": flagged,
         "upstream": record.get("upstream") or [],
         "related": record.get("related") or [],
         "published": record.get("published"),
         "modified": record.get("modified"),
+        "withdrawn": record.get("withdrawn"),
+        "tlp": ours.get("tlp") or _default_tlp(record),
     }
-    if ours.get("tlp"):
-        data["tlp"] = ours["tlp"]
     return parse_report(data)
 
 

@@ -72,15 +72,22 @@ class SchemaSet:
 def _leaves(error: ValidationError) -> list[ValidationError]:
     """For "not valid under any of the given schemas", the errors of the closest alternative.
 
-    A oneOf / anyOf failure says nothing a person can act on; the alternative that failed
-    least (fewest errors) is almost always the one the author meant.
+    A oneOf / anyOf failure says nothing a person can act on. The alternative the author meant
+    is the one that failed least (fewest errors) and, among those, the one whose failure lies
+    deepest in the instance, as jsonschema's ``best_match`` reasons: a GIT event
+    ``{"fixed": "195caac.patch"}`` matches the "fixed" alternative's shape and fails inside it
+    (not a full commit hash), while the "introduced" alternative fails at the event itself
+    (``'introduced' is a required property``), which is not what is wrong.
     """
     if error.validator not in ("oneOf", "anyOf") or not error.context:
         return [error]
     by_branch: dict[Any, list[ValidationError]] = {}
     for sub_error in error.context:
         by_branch.setdefault(sub_error.relative_schema_path[0], []).append(sub_error)
-    closest = min(by_branch.values(), key=len)
+    closest = min(
+        by_branch.values(),
+        key=lambda errors: (len(errors), -max(len(e.absolute_path) for e in errors)),
+    )
     return [leaf for sub_error in closest for leaf in _leaves(sub_error)]
 
 

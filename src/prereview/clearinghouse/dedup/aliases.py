@@ -162,3 +162,36 @@ class VulnerabilityRelations:
             for other in self._related.get(member, ()):
                 related |= self.aliases.group(other)
         return frozenset(related - self.aliases.group(vuln_id))
+
+
+class AliasStatements:
+    """Alias groups from what each record states, with no chain merges.
+
+    The rule: a record's ``aliases`` state that its id and each alias name one vulnerability
+    (one statement). The group of a name is every name of every statement that includes it:
+    symmetric (a record naming an alias puts itself in the alias's group, and the alias in its
+    own), but not transitive. Two records are in one group only if one of them names the other
+    (its own evidence); records that merely name the same CVE are each in the CVE's group, and
+    not in each other's: the ``tensorflow`` and ``tensorflow-gpu`` records of one CVE stay two
+    records, which the CVE links. A chain (A names X, B names X and Y, C names Y) never puts
+    A and C together, the union-find merge that made OSV.dev join unrelated records.
+    """
+
+    def __init__(self) -> None:
+        self._statements: dict[str, set[str]] = {}  # source -> the names it states, itself too
+        self._stating: dict[str, set[str]] = defaultdict(set)  # name -> the sources stating it
+
+    def state(self, source: str, aliases: Iterable[str]) -> None:
+        """Record that ``source`` names the same vulnerability as each of ``aliases``."""
+        names = self._statements.setdefault(source, {source})
+        self._stating[source].add(source)
+        for alias in aliases:
+            names.add(alias)
+            self._stating[alias].add(source)
+
+    def group(self, name: str) -> frozenset[str]:
+        """Every name stated together with ``name``, itself included."""
+        found = {name}
+        for source in self._stating.get(name, ()):
+            found |= self._statements[source]
+        return frozenset(found)

@@ -23,7 +23,7 @@ from prereview.authz.permissions import Permission
 from prereview.authz.policy import authorize
 from prereview.authz.usecase import use_case
 from prereview.clearinghouse import errors
-from prereview.clearinghouse.dedup.aliases import VulnerabilityRelations
+from prereview.clearinghouse.dedup.aliases import AliasStatements, VulnerabilityRelations
 from prereview.clearinghouse.models import DuplicateCandidateRow, VulnRelation, VulnReport
 from prereview.clearinghouse.sharing.need_to_know import visible_reports
 from prereview.core.pagination import PageRequest, Slice, paginate
@@ -84,11 +84,30 @@ def load_relations(db: Session, start: Iterable[str]) -> VulnerabilityRelations:
     return relations
 
 
+def alias_group(db: Session, name: str) -> frozenset[str]:
+    """The alias group of a name by the records' own statements (:class:`AliasStatements`):
+    two queries, the statements naming ``name`` and then everything those statements name."""
+    alias = VulnRelation.kind == "alias"
+    sources = select(VulnRelation.source).where(
+        alias, or_(VulnRelation.source == name, VulnRelation.target == name)
+    )
+    statements = AliasStatements()
+    rows = db.execute(
+        select(VulnRelation.source, VulnRelation.target).where(
+            alias, VulnRelation.source.in_(sources)
+        )
+    )
+    for source, target in rows:
+        statements.state(source, [target])
+    return statements.group(name)
+
+
 def relations_of(db: Session, report_id: str) -> dict[str, list[str]]:
-    """The aliases, upstream, downstream and related ids of a vulnerability id."""
+    """The aliases (by :func:`alias_group`), upstream, downstream and related ids of a
+    vulnerability id."""
     relations = load_relations(db, [report_id])
     return {
-        "aliases": sorted(relations.alias_group(report_id) - {report_id}),
+        "aliases": sorted(alias_group(db, report_id) - {report_id}),
         "upstream": sorted(relations.upstream_of(report_id)),
         "downstream": sorted(relations.downstream_of(report_id)),
         "related": sorted(relations.related_to(report_id)),

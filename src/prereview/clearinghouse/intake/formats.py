@@ -2,8 +2,14 @@
 
 Bulk payloads are JSON Lines of reports, OSV records (JSON or YAML, one or many) or a CSAF 2.0
 document. Each item comes back with what happened to it: accepted (with any likely duplicates
-for an analyst to look at), duplicate of a report that already has one of its identifiers,
-rejected (with every problem, by JSON path), or skipped (a CSAF "not affected" statement).
+for an analyst to look at), updated (a newer version, by ``modified``, of a report its
+organisation stored before), duplicate (a report with this id is stored and this version is
+not newer), rejected (with every problem, by JSON path), or skipped (a CSAF "not affected"
+statement). Accepted and updated items carry their warnings (an alias kept but flagged).
+
+Records are told apart by their own id only: two records that share an alias (the PYSEC
+records of ``tensorflow`` and ``tensorflow-gpu`` naming one CVE) are two records, which the
+alias links and never collapses.
 
 Nothing here writes anywhere: the service layer stores the accepted reports in one transaction
 and answers with :meth:`IntakeResult.summary`.
@@ -14,6 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -37,24 +44,41 @@ class IntakeFormat(StrEnum):
 
 class ItemStatus(StrEnum):
     ACCEPTED = "accepted"
+    UPDATED = "updated"
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
     SKIPPED = "skipped"
 
 
-class KnownIdentifiers(Protocol):
-    """What the store knows: which report, if any, already carries an identifier."""
+@dataclass(frozen=True)
+class StoredVersion:
+    """What intake needs to know of a stored report with a given id."""
 
-    def report_for(self, identifier: str) -> str | None:
-        """The id of the stored report known by ``identifier`` (its id or an alias), if any."""
+    modified: datetime | None
+    # Whether the importing organisation reported it: only its source may update a report.
+    ours: bool
+
+
+class KnownRecords(Protocol):
+    """What the store knows: the stored report with an id, if any."""
+
+    def stored(self, report_id: str) -> StoredVersion | None:
+        """The stored report whose own id is ``report_id`` (aliases do not count), if any."""
         ...
 
 
-class NoKnownIdentifiers:
+class NoKnownRecords:
     """An empty store (for tests and dry runs)."""
 
-    def report_for(self, identifier: str) -> str | None:
+    def stored(self, report_id: str) -> StoredVersion | None:
         return None
+
+
+def is_newer(modified: datetime | None, than: datetime | None) -> bool:
+    """Whether a version modified at ``modified`` replaces one modified at ``than``: only a
+    later ``modified`` does (the same or an older one changes nothing, so re-sending is a no-op;
+    a version without ``modified`` cannot say it is newer)."""
+    return modified is not None and (than is None or modified > than)
 
 
 @dataclass(frozen=True)
@@ -83,6 +107,8 @@ class IntakeItem:
             body["duplicate_of"] = self.duplicate_of
         if self.problems:
             body["errors"] = list(self.problems)
+        if self.report is not None and self.report.warnings:
+            body["warnings"] = list(self.report.warnings)
         if self.candidates:
             body["likely_duplicates"] = [
                 {"id": c.report_id, "similarity": c.similarity, "same_code": c.same_code}
@@ -99,9 +125,16 @@ class IntakeResult:
 
     @property
     def accepted(self) -> list[Report]:
-        """The reports to store."""
+        """The new reports to store."""
         return [
             i.report for i in self.items if i.status is ItemStatus.ACCEPTED and i.report is not None
+        ]
+
+    @property
+    def updated(self) -> list[Report]:
+        """The newer versions of stored reports, to apply."""
+        return [
+            i.report for i in self.items if i.status is ItemStatus.UPDATED and i.report is not None
         ]
 
     def counts(self) -> dict[str, int]:
@@ -193,20 +226,22 @@ def intake_bulk(
     reporter: str,
     intake_format: IntakeFormat | None = None,
     *,
-    known: KnownIdentifiers | None = None,
+    known: KnownRecords | None = None,
     finder: DuplicateFinder | None = None,
     filename: str | None = None,
 ) -> IntakeResult:
-    """Parse, check and de-duplicate every item of a bulk payload.
+    """Parse, check and sort every item of a bulk payload: new, update, duplicate or rejected.
 
-    An item is a duplicate when its id or one of its aliases names a report already stored
-    (``known``) or accepted earlier in the same payload. Accepted reports are indexed in
-    ``finder`` (if given) and come back with the likely duplicates it proposes. A CSAF document
-    that fails its schema raises ``InvalidExchangeDocument`` as a whole; other items fail alone.
+    An item whose id names no stored report (``known``) nor an earlier item is accepted; one
+    whose id does is an update if its organisation stored that report and its ``modified`` is
+    later (:func:`is_newer`), else a duplicate that changes nothing. Aliases never make an item
+    a duplicate: they link records. Accepted reports are indexed in ``finder`` (if given) and
+    come back with the likely duplicates it proposes. A CSAF document that fails its schema
+    raises ``InvalidExchangeDocument`` as a whole; other items fail alone.
     """
     chosen = intake_format or detect_format(payload, filename)
-    store = known or NoKnownIdentifiers()
-    seen: dict[str, str] = {}
+    store = known or NoKnownRecords()
+    seen: dict[str, datetime | None] = {}  # id -> ``modified`` of its latest version so far
     items: list[IntakeItem] = []
     for index, entry in enumerate(_parse(payload, chosen, reporter)):
         report = entry.report
@@ -216,25 +251,37 @@ def intake_bulk(
                 IntakeItem(index, entry.location, status, problems=entry.problems, note=entry.note)
             )
             continue
-        duplicate_of = next(
-            (
-                owner
-                for identifier in report.identifiers
-                if (owner := seen.get(identifier) or store.report_for(identifier))
-            ),
-            None,
+        previous = (
+            StoredVersion(seen[report.id], ours=True)
+            if report.id in seen
+            else store.stored(report.id)
         )
-        if duplicate_of is not None:
+        if previous is None:
+            seen[report.id] = report.modified
+            candidates = finder.add_report(report) if finder is not None else []
             items.append(
                 IntakeItem(
-                    index, entry.location, ItemStatus.DUPLICATE, report, duplicate_of=duplicate_of
+                    index, entry.location, ItemStatus.ACCEPTED, report, candidates=candidates
                 )
             )
-            continue
-        for identifier in report.identifiers:
-            seen[identifier] = report.id
-        candidates = finder.add_report(report) if finder is not None else []
-        items.append(
-            IntakeItem(index, entry.location, ItemStatus.ACCEPTED, report, candidates=candidates)
-        )
+        elif previous.ours and is_newer(report.modified, previous.modified):
+            seen[report.id] = report.modified
+            items.append(IntakeItem(index, entry.location, ItemStatus.UPDATED, report))
+        else:
+            note = (
+                "this version is not newer than the stored one (by 'modified'): nothing changed"
+                if previous.ours
+                # Said the same whether or not the caller may read the stored report.
+                else "a report with this id is stored, and only its source may update it"
+            )
+            items.append(
+                IntakeItem(
+                    index,
+                    entry.location,
+                    ItemStatus.DUPLICATE,
+                    report,
+                    duplicate_of=report.id,
+                    note=note,
+                )
+            )
     return IntakeResult(items)

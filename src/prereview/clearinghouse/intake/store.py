@@ -4,8 +4,11 @@ Intake stores each accepted report whole, in the same transaction as its identif
 products, stated relations, proposed duplicates, vendor notifications and audit entries, using
 batched inserts, a few hundred reports per transaction so that no import holds the database
 for long; an item is stored entirely or not at all, and a payload whose items are all
-rejected writes nothing. Re-running an import is idempotent: an item whose id or alias is known
-comes back as a duplicate of the stored report. Parsing is :mod:`.formats`' part.
+rejected writes nothing. A newer version of a stored report (by ``modified``, from the
+organisation that stored it) replaces it in place, and the version it replaces is kept in
+``ch_report_versions``. Re-running an import is idempotent: an item whose id is stored and
+which is not newer comes back as a duplicate and changes nothing. Parsing is :mod:`.formats`'
+part.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
@@ -30,6 +33,7 @@ from prereview.clearinghouse.intake.formats import (
     IntakeItem,
     IntakeResult,
     ItemStatus,
+    StoredVersion,
     intake_bulk,
     parse_one,
 )
@@ -37,6 +41,7 @@ from prereview.clearinghouse.models import (
     AffectedRow,
     DuplicateCandidateRow,
     ReportRecipient,
+    ReportVersion,
     VulnIdentifier,
     VulnRelation,
     VulnReport,
@@ -54,28 +59,45 @@ _BATCH = 1000
 # Reports stored per transaction by an intake: small enough that a writer waiting behind one
 # chunk (a developer's release) waits well under a second.
 _STORE_CHUNK = 50
-# Below this many stored identifiers, intake loads them all at once instead of one per item.
-_PRELOAD_IDENTIFIERS = 500_000
+# Below this many stored reports, intake loads them all at once instead of one per item.
+_PRELOAD_REPORTS = 500_000
 T = TypeVar("T")
+_RELATION_FIELDS = (("alias", "aliases"), ("upstream", "upstream"), ("related", "related"))
 
 
-class StoredIdentifiers:
-    """The identifiers the database knows (``KnownIdentifiers`` for intake)."""
+def _modified(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
-    def __init__(self, db: Session, preload: bool = True) -> None:
+
+class StoredRecords:
+    """The reports the database holds, by their own id (``KnownRecords`` for intake)."""
+
+    def __init__(self, db: Session, organisation_id: str, preload: bool = True) -> None:
         self._db = db
-        self._all: dict[str, str] | None = None
-        # A single report looks up a few names: loading every stored one would cost it O(n).
-        if preload and db.query(VulnIdentifier).count() <= _PRELOAD_IDENTIFIERS:
-            rows = db.execute(select(VulnIdentifier.identifier, VulnIdentifier.report_id))
-            self._all = {identifier: report_id for identifier, report_id in rows}
+        self._organisation_id = organisation_id
+        self._all: dict[str, StoredVersion] | None = None
+        # A single report looks up one id: loading every stored one would cost it O(n).
+        count = db.scalar(select(func.count()).select_from(VulnReport)) or 0
+        if preload and count <= _PRELOAD_REPORTS:
+            self._all = {
+                report_id: self._version(org, modified)
+                for report_id, org, modified in db.execute(self._query())
+            }
 
-    def report_for(self, identifier: str) -> str | None:
-        if self._all is not None:
-            return self._all.get(identifier)
-        return self._db.scalar(
-            select(VulnIdentifier.report_id).where(VulnIdentifier.identifier == identifier)
+    @staticmethod
+    def _query() -> Any:
+        return select(
+            VulnReport.id, VulnReport.reporter_org_id, VulnReport.document["modified"].as_string()
         )
+
+    def _version(self, reporter_org_id: str, modified: str | None) -> StoredVersion:
+        return StoredVersion(_modified(modified), ours=reporter_org_id == self._organisation_id)
+
+    def stored(self, report_id: str) -> StoredVersion | None:
+        if self._all is not None:
+            return self._all.get(report_id)
+        row = self._db.execute(self._query().where(VulnReport.id == report_id)).first()
+        return None if row is None else self._version(row[1], row[2])
 
 
 def _chunks(items: Sequence[T], size: int = _BATCH) -> Iterable[Sequence[T]]:
@@ -106,10 +128,27 @@ def _store(
     action: Permission,
     now: datetime,
 ) -> None:
-    """Write the accepted items of an intake, with everything that goes with them."""
-    reports = [item.report for item in items if item.report is not None]
-    if not reports:
-        return
+    """Write the accepted items of an intake, with everything that goes with them, and apply
+    its updates (after the inserts: an update may follow its report in the same payload)."""
+    new_items = [i for i in items if i.status is ItemStatus.ACCEPTED and i.report is not None]
+    reports = [item.report for item in new_items if item.report is not None]
+    updates = [i.report for i in items if i.status is ItemStatus.UPDATED and i.report is not None]
+    if reports:
+        _insert_reports(db, vault, actor, new_items, reports, recipients, action, now)
+    for report in updates:
+        _update(db, vault, actor, report, action, now)
+
+
+def _insert_reports(
+    db: Session,
+    vault: Vault,
+    actor: Actor,
+    items: Sequence[IntakeItem],
+    reports: Sequence[Report],
+    recipients: Sequence[str],
+    action: Permission,
+    now: datetime,
+) -> None:
     report_rows: list[dict[str, Any]] = []
     identifiers: list[dict[str, Any]] = []
     affected: list[dict[str, Any]] = []
@@ -155,15 +194,7 @@ def _store(
                         "cpe": product.cpe,
                     }
                 )
-        for kind, targets in (
-            ("alias", report.aliases),
-            ("upstream", report.upstream),
-            ("related", report.related),
-        ):
-            relations.extend(
-                {"kind": kind, "source": report.id, "target": target, "created_at": now}
-                for target in dict.fromkeys(targets)
-            )
+        relations.extend(_stated_relations(report.model_dump(mode="json"), now))
     _insert(db, VulnReport, report_rows)
     _insert(db, VulnIdentifier, identifiers)
     _insert(db, AffectedRow, affected)
@@ -215,6 +246,117 @@ def _store(
     )
 
 
+def _stated_relations(document: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """The relations a report's own document states (its aliases, upstream and related)."""
+    return [
+        {"kind": kind, "source": document["id"], "target": target, "created_at": now}
+        for kind, field_name in _RELATION_FIELDS
+        for target in dict.fromkeys(document.get(field_name) or [])
+    ]
+
+
+def _update(
+    db: Session, vault: Vault, actor: Actor, report: Report, action: Permission, now: datetime
+) -> None:
+    """Replace a stored report by a newer version of it, keeping the one it replaces.
+
+    Its names, affected products and the relations its previous version stated are replaced
+    by the new version's; relations an analyst stated stay. Vendors already told about it are
+    not told again; likely duplicates are not proposed again.
+    """
+    row = db.scalar(select(VulnReport).where(VulnReport.id == report.id).with_for_update())
+    assert row is not None, "intake updates only reports it found stored"
+    previous = row.document
+    versions = (
+        db.scalar(
+            select(func.count()).select_from(ReportVersion).where(ReportVersion.report_id == row.id)
+        )
+        or 0
+    )
+    last_replaced = db.scalar(
+        select(func.max(ReportVersion.replaced_at)).where(ReportVersion.report_id == row.id)
+    )
+    db.add(
+        ReportVersion(
+            report_id=row.id,
+            version=versions + 1,
+            modified=_modified(previous.get("modified")),
+            document=previous,
+            tlp=row.tlp,
+            stored_at=last_replaced or row.created_at,
+            replaced_at=now,
+        )
+    )
+    document = report.model_dump(mode="json", exclude={"evidence"})
+    if row.published_at is not None and not document.get("published"):
+        # Published here: the advisory keeps its publication time.
+        document["published"] = previous.get("published")
+    row.document = document
+    row.title = report.title
+    row.tlp = str(report.tlp)
+    row.cwes = list(report.cwes)
+    row.package_keys = report.package_keys
+    row.cvss_v3_vector = report.cvss_v3.vector if report.cvss_v3 else None
+    row.cvss_v3_score = report.cvss_v3.base_score if report.cvss_v3 else None
+    row.cvss_v4_vector = report.cvss_v4.vector if report.cvss_v4 else None
+    row.cvss_v4_score = report.cvss_v4.base_score if report.cvss_v4 else None
+    row.has_evidence = row.has_evidence or bool(report.evidence)
+    row.modified_at = report.modified
+    db.execute(delete(VulnIdentifier).where(VulnIdentifier.report_id == row.id))
+    _insert(
+        db,
+        VulnIdentifier,
+        [{"identifier": n, "report_id": row.id} for n in dict.fromkeys(report.identifiers)],
+    )
+    db.execute(delete(AffectedRow).where(AffectedRow.report_id == row.id))
+    products = {(p.package_key, p.purl, p.cpe) for p in report.affected}
+    _insert(
+        db,
+        AffectedRow,
+        [
+            {"report_id": row.id, "package_key": key, "purl": purl, "cpe": cpe}
+            for key, purl, cpe in sorted(products, key=lambda p: (p[0], p[1] or "", p[2] or ""))
+        ],
+    )
+    for relation in _stated_relations(previous, now):
+        db.execute(
+            delete(VulnRelation).where(
+                VulnRelation.kind == relation["kind"],
+                VulnRelation.source == relation["source"],
+                VulnRelation.target == relation["target"],
+            )
+        )
+    kept = {
+        (kind, target)
+        for kind, target in db.execute(
+            select(VulnRelation.kind, VulnRelation.target).where(VulnRelation.source == row.id)
+        )
+    }
+    _insert(
+        db,
+        VulnRelation,
+        [r for r in _stated_relations(document, now) if (r["kind"], r["target"]) not in kept],
+    )
+    if report.evidence:
+        vault_service.put_secret(
+            db, vault, evidence_context(row.id), "evidence", report.evidence.encode(), now
+        )
+    audit.record(
+        db,
+        actor=actor,
+        action=action,
+        object_type="vulnerability_report",
+        object_id=row.id,
+        at=now,
+        detail={
+            "tlp": row.tlp,
+            "evidence_sealed": bool(report.evidence),
+            "updated_to_version": versions + 2,
+            "modified": document.get("modified"),
+        },
+    )
+
+
 def _check_recipients(db: Session, actor: Actor, recipients: Sequence[str]) -> None:
     for org_id in recipients:
         identity.get_organisation(db, actor, org_id)  # raises a 404 problem for an unknown id
@@ -243,8 +385,10 @@ def _intake(
     index = index_for(db)
     with index.lock:
         index.catch_up(db)
-        result: IntakeResult = run(StoredIdentifiers(db, preload), index.finder)
-        accepted = [i for i in result.items if i.status is ItemStatus.ACCEPTED]
+        known = StoredRecords(db, actor.organisation_id, preload)
+        result: IntakeResult = run(known, index.finder)
+        writes = (ItemStatus.ACCEPTED, ItemStatus.UPDATED)
+        accepted = [i for i in result.items if i.status in writes]
         stored = 0
         try:
             # One short transaction per chunk: a concurrent writer (a release) waits for one
@@ -256,7 +400,8 @@ def _intake(
         except BaseException:
             db.rollback()
             for item in accepted[stored:]:
-                if item.report is not None and item.report.id in index.finder:
+                new = item.status is ItemStatus.ACCEPTED
+                if new and item.report is not None and item.report.id in index.finder:
                     index.finder.remove(item.report.id)
             raise
     return result
@@ -272,30 +417,23 @@ def submit_report(
     recipients: Sequence[str] = (),
 ) -> tuple[VulnReport, IntakeItem]:
     """Take one report (a JSON object). Raises ``InvalidReport`` listing every problem, or
-    ``DuplicateReport`` when its id or an alias names a report the caller may read; nothing is
-    written then. When the report it names is one the caller may not read, the conflict is
-    ``IdentifierTaken``, which names nothing (neither the report nor which of the identifiers
-    is taken), so a hidden report tells the caller no more than that the name is in use."""
+    ``DuplicateReport`` when its id is that of a report the caller may read; nothing is
+    written then. When the report with that id is one the caller may not read, the conflict is
+    ``IdentifierTaken``, which names nothing, so a hidden report tells the caller no more than
+    that the id is in use. Aliases it shares with stored reports link it to them: distinct
+    reports of one vulnerability stay distinct."""
     authorize(actor, Permission.CH_REPORT_CREATE)
     org = identity.get_organisation(db, actor, actor.organisation_id)
     report = parse_one(data, org.name)
 
-    def run(known: StoredIdentifiers, finder: DuplicateFinder) -> IntakeResult:
-        taken = {
-            identifier: owner
-            for identifier in report.identifiers
-            if (owner := known.report_for(identifier)) is not None
-        }
-        if taken:
-            visible = readable_ids(db, actor, taken.values(), now)
-            for identifier, owner in taken.items():
-                if owner in visible:
-                    raise errors.DuplicateReport(
-                        f"'{identifier}' already names report '{owner}'", duplicate_of=owner
-                    )
+    def run(known: StoredRecords, finder: DuplicateFinder) -> IntakeResult:
+        if known.stored(report.id) is not None:
+            if report.id in readable_ids(db, actor, [report.id], now):
+                raise errors.DuplicateReport(
+                    f"'{report.id}' already names report '{report.id}'", duplicate_of=report.id
+                )
             raise errors.IdentifierTaken(
-                "the report's id or one of its aliases is already in use here; give the "
-                "report an id of your own and leave out aliases you did not assign"
+                "the report's id is already in use here; give the report an id of your own"
             )
         candidates = finder.add_report(report)
         return IntakeResult(
@@ -326,7 +464,7 @@ def import_reports(
         raise errors.UnsupportedIntakeFormat("the payload is empty: nothing to import")
     org = identity.get_organisation(db, actor, actor.organisation_id)
 
-    def run(known: StoredIdentifiers, finder: DuplicateFinder) -> IntakeResult:
+    def run(known: StoredRecords, finder: DuplicateFinder) -> IntakeResult:
         return intake_bulk(
             payload, org.name, intake_format, known=known, finder=finder, filename=filename
         )
