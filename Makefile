@@ -6,12 +6,13 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install system-deps run test lint typecheck pytest clean lock
+.PHONY: install system-deps run test lint typecheck pytest clean lock screenshots
 
 # Debian packages the project needs: bubblewrap for the evaluation sandbox, the tools its
 # challenges are built and solved with (gcc, curl, binutils, a system python3), and chromium,
-# which Playwright drives in the browser tests (tests/browser; it cannot download browsers here).
-SYSTEM_TOOLS := bwrap:bubblewrap gcc:gcc curl:curl objdump:binutils chromium:chromium
+# which Playwright drives in the browser tests (tests/browser; it cannot download browsers here),
+# and npm, which installs the axe-core those tests inject (package-lock.json).
+SYSTEM_TOOLS := bwrap:bubblewrap gcc:gcc curl:curl objdump:binutils chromium:chromium npm:npm
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
@@ -35,7 +36,15 @@ lock:
 	var/lock-tools/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	  --extra dev -o requirements/dev.lock pyproject.toml requirements/build.in
 
-install: system-deps $(STAMP)
+# The JavaScript the browser tests inject (axe-core), pinned with sha512 hashes in
+# package-lock.json; `npm ci` installs exactly that, without running any package's scripts, and
+# only when the lock changed. Nothing downloads at test time.
+NPM_STAMP := node_modules/.installed-stamp
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $(NPM_STAMP)
+
+install: system-deps $(STAMP) $(NPM_STAMP)
 
 run: install
 	$(BIN)/prereview db upgrade
@@ -55,5 +64,10 @@ pytest: install
 
 test: lint typecheck pytest
 
+# A 1280x800 PNG of each main page, signed in as each demo person, in docs/screenshots/
+# (tools/screenshots.py: the demo server on a temporary database; the README shows them).
+screenshots: install
+	$(BIN)/python tools/screenshots.py
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var node_modules .pytest_cache .mypy_cache .ruff_cache

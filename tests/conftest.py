@@ -108,6 +108,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         database_url=db_url,
         master_key_file=tmp_path / "master.keys",
         audit_key_file=tmp_path / "audit.key",
+        attestation_key_file=tmp_path / "attestation.key",
         blob_dir=tmp_path / "blobs",
     )
 

@@ -56,6 +56,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("evals"),
     Capability("coverage"),
     Capability("gateway"),
+    Capability("attestation", models=()),
 )
 
 

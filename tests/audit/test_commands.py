@@ -249,3 +249,34 @@ def test_a_corrupt_trust_file_is_an_error_not_a_new_pin(
     out = run(platform, monkeypatch, "agency", "checkpoint")
     assert out.startswith("1\n") and "holds a bad checkpoint" in out, out
     assert "pinned" not in out
+
+
+def test_entries_are_newest_first_filtered_and_name_organisations(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = platform.submit()
+    platform.grant(first["id"])
+    second = platform.submit(model_name="Other")
+
+    def seqs(*args: str) -> list[tuple[str, str]]:
+        out = run(platform, monkeypatch, "developer", "entries", *args, "--json")
+        assert out.startswith("0\n"), out
+        text = out.split("\n", 1)[1]
+        page = json.loads(text[text.index("{") :])  # after a first-use note, with proofs
+        return [(e["action"], e["submission_id"]) for e in page["items"]]
+
+    newest = seqs()
+    assert newest == [
+        ("review:submission:create", second["id"]),
+        ("review:grant:create", first["id"]),
+        ("review:submission:create", first["id"]),
+    ]
+    assert seqs("--oldest-first") == newest[::-1]
+    assert seqs("--submission", first["id"]) == newest[1:]
+    assert seqs("--action", "review:grant") == newest[1:2]
+    assert seqs("--actor", platform["agency"].org_id) == []
+    assert seqs("--submission", second["id"], "--with-proofs") == newest[:1]
+    table = run(platform, monkeypatch, "developer", "entries", "--action", "review:grant")
+    assert "developer org" in table and platform["developer"].org_id not in table
+    refused = run(platform, monkeypatch, "developer", "entries", "--until", "tomorrow")
+    assert refused.startswith("2\n") and "ISO 8601" in refused

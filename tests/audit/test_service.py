@@ -286,7 +286,7 @@ def test_a_developer_sees_only_its_own_submissions_entries(platform: Platform) -
     theirs = platform.submit("other_developer")
     platform.call("developer", "GET", f"/submissions/{mine['id']}/audit", 200)
     entries, _, _ = stored(platform.context)
-    expected = [e.seq for e in entries if e.submission_id == mine["id"]]
+    expected = [e.seq for e in entries if e.submission_id == mine["id"]][::-1]  # newest first
     assert len(expected) >= 4
 
     page = platform.call("developer", "GET", "/audit/entries?limit=200", 200).json()

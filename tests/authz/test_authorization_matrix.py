@@ -90,6 +90,17 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "POST /api/v1/findings/{finding_id}/responses": (201, 404, 403, 404, 404, 404, 404, 401),
     "GET /api/v1/queue": (403, 403, 200, 200, 200, 200, 403, 401),
     "GET /api/v1/submissions/{submission_id}/audit": (200, 404, 403, 404, 403, 404, 404, 401),
+    # attestation: only the developer asks; reviewers who had access are told why not
+    "POST /api/v1/submissions/{submission_id}/attestation": (
+        200,
+        404,
+        403,
+        404,
+        403,
+        404,
+        404,
+        401,
+    ),
     "GET /healthz": (200, 200, 200, 200, 200, 200, 200, 200),
     "GET /api/v1/audit/checkpoint": (200, 200, 200, 200, 200, 200, 200, 401),
     "GET /api/v1/audit/proof/inclusion": (200, 200, 200, 200, 200, 200, 200, 401),
@@ -114,6 +125,17 @@ EXPECTED: dict[str, tuple[int, ...]] = {
         401,
     ),
     "GET /api/v1/clearinghouse/reports/{report_id}/relations": (
+        200,
+        404,
+        200,
+        404,
+        404,
+        404,
+        200,
+        401,
+    ),
+    # the versions updates replaced: whoever may read the report (as its relations)
+    "GET /api/v1/clearinghouse/reports/{report_id}/versions": (
         200,
         404,
         200,
@@ -154,6 +176,18 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "POST /api/v1/clearinghouse/cases/{case_id}/members": (403, 404, 403, 404, 404, 404, 200, 401),
     "PUT /api/v1/clearinghouse/cases/{case_id}/embargo": (403, 404, 403, 404, 404, 404, 200, 401),
     "GET /api/v1/clearinghouse/cases/{case_id}/vendors": (200, 404, 200, 404, 404, 404, 200, 401),
+    # A case's thread: its vendor and the clearinghouse; its reporter knows the case (403).
+    "GET /api/v1/clearinghouse/cases/{case_id}/messages": (200, 404, 403, 404, 404, 404, 200, 401),
+    "POST /api/v1/clearinghouse/cases/{case_id}/messages": (
+        201,
+        404,
+        403,
+        404,
+        404,
+        404,
+        201,
+        401,
+    ),
     "PUT /api/v1/clearinghouse/cases/{case_id}/vendors/{org_id}/statuses/{report_id}": (
         200,
         404,
@@ -168,6 +202,18 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "GET /api/v1/clearinghouse/products": (200, 200, 200, 200, 200, 200, 200, 401),
     "POST /api/v1/clearinghouse/inventory": (403, 403, 403, 403, 201, 201, 403, 401),
     "GET /api/v1/clearinghouse/notifications": (200, 200, 200, 200, 200, 200, 200, 401),
+    # A product claim (the other partner's, pending) is withdrawn by its own organisation only;
+    # to anyone else it does not exist.
+    "POST /api/v1/clearinghouse/products/{claim_id}/withdraw": (
+        404,
+        404,
+        404,
+        404,
+        404,
+        200,
+        404,
+        401,
+    ),
     # Product claims: only a clearinghouse analyst lists and verifies them.
     "GET /api/v1/clearinghouse/claims": (403, 403, 403, 403, 403, 403, 200, 401),
     "POST /api/v1/clearinghouse/claims/{claim_id}/decision": (

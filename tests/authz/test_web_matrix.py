@@ -46,6 +46,17 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "GET /web/submissions/{submission_id}/withdraw": (200, 404, 403, 404, 403, 404, 404, 303),
     "POST /web/submissions/{submission_id}/release": (303, 404, 403, 404, 403, 404, 404, 303),
     "POST /web/submissions/{submission_id}/withdraw": (303, 404, 403, 404, 403, 404, 404, 303),
+    # attestation: the developer downloads it (a file, 200); reviewers who had access: 403
+    "POST /web/submissions/{submission_id}/attestation": (
+        200,
+        404,
+        403,
+        404,
+        403,
+        404,
+        404,
+        303,
+    ),
     "POST /web/submissions/{submission_id}/nominations/{nomination_id}/{decision}": (
         303,
         404,
@@ -57,6 +68,208 @@ EXPECTED: dict[str, tuple[int, ...]] = {
         303,
     ),
     "POST /web/submissions/{submission_id}/findings": (403, 404, 303, 404, 303, 404, 404, 303),
+    # an invitation is redeemed by whoever holds it, signed in or not (the secret is the
+    # credential): the account is created and its first token shown
+    "GET /web/invitations/redeem": (200, 200, 200, 200, 200, 200, 200, 200),
+    "POST /web/invitations/redeem": (200, 200, 200, 200, 200, 200, 200, 200),
+    # inventory: every organisation lists its product claims; a partner claims what it runs, a
+    # developer what it makes; a claim (the partner's) is withdrawn by its organisation only
+    "GET /web/inventory": (200, 200, 200, 200, 200, 200, 200, 303),
+    "POST /web/inventory": (303, 303, 403, 403, 303, 303, 403, 303),
+    "GET /web/inventory/{claim_id}/withdraw": (404, 404, 404, 404, 200, 404, 404, 303),
+    "POST /web/inventory/{claim_id}/withdraw": (404, 404, 404, 404, 303, 404, 404, 303),
+    # advisories as the API's for-me list; a TLP:AMBER one (on the partner's verified claim)
+    # reads as the API's report and export: the partner and the clearinghouse only
+    "GET /web/advisories": (200, 200, 200, 200, 200, 200, 200, 303),
+    "GET /web/advisories/{advisory_id}": (404, 404, 404, 404, 200, 404, 200, 303),
+    "GET /web/advisories/{advisory_id}/export/{fmt}": (404, 404, 404, 404, 200, 404, 200, 303),
+    # administration (every test member is its organisation's administrator): the people of
+    # your own organisation (the owner's spare colleague is nobody else's to know of)
+    "GET /web/admin/users": (200, 200, 200, 200, 200, 200, 200, 303),
+    "POST /web/admin/users": (303, 303, 303, 303, 303, 303, 303, 303),
+    "GET /web/admin/users/{user_id}/deactivate": (200, 404, 404, 404, 404, 404, 404, 303),
+    "GET /web/admin/users/{user_id}/reactivate": (200, 404, 404, 404, 404, 404, 404, 303),
+    "POST /web/admin/users/{user_id}/deactivate": (303, 404, 404, 404, 404, 404, 404, 303),
+    "POST /web/admin/users/{user_id}/reactivate": (303, 404, 404, 404, 404, 404, 404, 303),
+    # into the owner's organisation, which has people: its own administrators only
+    "POST /web/admin/organisations/{organisation_id}/invitations": (
+        200,
+        403,
+        403,
+        403,
+        403,
+        403,
+        403,
+        303,
+    ),
+    # your own tokens (the owner's spare one is nobody else's)
+    "GET /web/admin/tokens": (200, 200, 200, 200, 200, 200, 200, 303),
+    "POST /web/admin/tokens": (200, 200, 200, 200, 200, 200, 200, 303),
+    "GET /web/admin/tokens/{token_id}/revoke": (200, 404, 404, 404, 404, 404, 404, 303),
+    "POST /web/admin/tokens/{token_id}/revoke": (303, 404, 404, 404, 404, 404, 404, 303),
+    # organisations: anyone lists them, the clearinghouse admits them
+    "GET /web/admin/organisations": (200, 200, 200, 200, 200, 200, 200, 303),
+    "POST /web/admin/organisations": (403, 403, 403, 403, 403, 403, 303, 303),
+    # evals: results as the API's GET .../evals (the developer and granted agencies)
+    "GET /web/submissions/{submission_id}/evaluations": (200, 404, 200, 404, 403, 404, 404, 303),
+    # a result's log: whole for the agency that ran it, redacted for the developer
+    "GET /web/eval-results/{result_id}/download": (200, 404, 200, 404, 403, 404, 404, 303),
+    # coverage: the developer reads notices, agencies determinations; a what-if as the API's
+    "GET /web/submissions/{submission_id}/coverage": (200, 404, 200, 404, 403, 404, 404, 303),
+    "POST /web/submissions/{submission_id}/coverage/what-if": (
+        200,
+        404,
+        200,
+        404,
+        403,
+        404,
+        404,
+        303,
+    ),
+    "POST /web/submissions/{submission_id}/coverage/determinations": (
+        403,
+        404,
+        303,
+        404,
+        403,
+        404,
+        404,
+        303,
+    ),
+    # materials as the API's: listed by every participant, uploaded by the developer, a
+    # TLP:AMBER one downloaded by the granted agency and the consented partner too
+    "GET /web/submissions/{submission_id}/materials": (200, 404, 200, 404, 200, 404, 404, 303),
+    "POST /web/submissions/{submission_id}/materials": (303, 404, 403, 404, 403, 404, 404, 303),
+    "GET /web/materials/{material_id}/download": (200, 404, 200, 404, 200, 404, 404, 303),
+    # the audit trail: the developer's own, as the API's GET .../audit
+    "GET /web/submissions/{submission_id}/audit": (200, 404, 403, 404, 403, 404, 404, 303),
+    # gateway: everyone with access sees its part; the developer registers and limits; keys are
+    # made by those with live access, revoked by their organisation or the developer
+    "GET /web/submissions/{submission_id}/gateway": (200, 404, 200, 404, 200, 404, 404, 303),
+    "POST /web/submissions/{submission_id}/gateway/upstream": (
+        303,
+        404,
+        403,
+        404,
+        403,
+        404,
+        404,
+        303,
+    ),
+    "POST /web/submissions/{submission_id}/gateway/limits": (
+        303,
+        404,
+        403,
+        404,
+        403,
+        404,
+        404,
+        303,
+    ),
+    "POST /web/submissions/{submission_id}/gateway/keys": (403, 404, 200, 404, 200, 404, 404, 303),
+    "GET /web/submissions/{submission_id}/gateway/keys/{key_id}/revoke": (
+        200,
+        404,
+        200,
+        404,
+        404,
+        404,
+        404,
+        303,
+    ),
+    "POST /web/submissions/{submission_id}/gateway/keys/{key_id}/revoke": (
+        303,
+        404,
+        303,
+        404,
+        404,
+        404,
+        404,
+        303,
+    ),
+    # a kept transcript (the agency's call): the developer and the calling organisation
+    "GET /web/submissions/{submission_id}/gateway/transcripts/{call_id}": (
+        200,
+        404,
+        200,
+        404,
+        404,
+        404,
+        404,
+        303,
+    ),
+    # clearinghouse console: the queue is everyone's (what TLP lets each see); a TLP:AMBER report
+    # and its case are read by their vendor (the owner), their reporter (the agency) and the
+    # clearinghouse; duplicates, publishing and cases are the clearinghouse's; the vendor sets
+    # its own status and writes in the case's thread, which the reporter may not read
+    "GET /web/clearinghouse/reports": (200, 200, 200, 200, 200, 200, 200, 303),
+    "GET /web/clearinghouse/reports/{report_id}": (200, 404, 200, 404, 404, 404, 200, 303),
+    "GET /web/clearinghouse/duplicates/{duplicate_id}/merge": (
+        403,
+        403,
+        403,
+        403,
+        403,
+        403,
+        200,
+        303,
+    ),
+    "POST /web/clearinghouse/duplicates/{duplicate_id}/merge": (
+        403,
+        403,
+        403,
+        403,
+        403,
+        403,
+        303,
+        303,
+    ),
+    "GET /web/clearinghouse/duplicates/{duplicate_id}/not-duplicate": (
+        403,
+        403,
+        403,
+        403,
+        403,
+        403,
+        200,
+        303,
+    ),
+    "POST /web/clearinghouse/duplicates/{duplicate_id}/not-duplicate": (
+        403,
+        403,
+        403,
+        403,
+        403,
+        403,
+        303,
+        303,
+    ),
+    "GET /web/clearinghouse/reports/{report_id}/publish": (403, 404, 403, 404, 404, 404, 200, 303),
+    "POST /web/clearinghouse/reports/{report_id}/publish": (
+        403,
+        404,
+        403,
+        404,
+        404,
+        404,
+        303,
+        303,
+    ),
+    "GET /web/clearinghouse/cases": (200, 200, 200, 200, 200, 200, 200, 303),
+    "POST /web/clearinghouse/cases": (403, 403, 403, 403, 403, 403, 303, 303),
+    "GET /web/clearinghouse/cases/{case_id}": (200, 404, 200, 404, 404, 404, 200, 303),
+    "POST /web/clearinghouse/cases/{case_id}/vendors": (403, 404, 403, 404, 404, 404, 303, 303),
+    "POST /web/clearinghouse/cases/{case_id}/vendors/{org_id}/statuses/{report_id}": (
+        303,
+        404,
+        403,
+        404,
+        404,
+        404,
+        303,
+        303,
+    ),
+    "POST /web/clearinghouse/cases/{case_id}/messages": (303, 404, 403, 404, 404, 404, 303, 303),
 }
 
 # What the submission page shows its readers (nominations only to the developer who decides

@@ -10,7 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prereview.clearinghouse.dedup.aliases import AliasGroups, VulnerabilityRelations
+from prereview.clearinghouse.dedup.aliases import (
+    AliasGroups,
+    AliasStatements,
+    VulnerabilityRelations,
+)
 from prereview.clearinghouse.errors import RelationConflict
 
 IDS = st.sampled_from([f"V-{n}" for n in range(12)])
@@ -163,3 +167,19 @@ def test_related_links_follow_aliases_but_never_make_aliases() -> None:
     relations.add_aliases("CVE-2", ["GHSA-2"])
     assert relations.related_to("CVE-1") == {"CVE-2", "GHSA-2"}
     assert not relations.aliases.same("CVE-1", "CVE-2")
+
+
+def test_alias_statements_link_what_each_record_states_and_never_chain() -> None:
+    """Attack: A names X, B names X and Y, C names Y; union-find put A and C in one group."""
+    statements = AliasStatements()
+    statements.state("A", ["X"])
+    statements.state("B", ["X", "Y"])
+    statements.state("C", ["Y"])
+    assert statements.group("A") == {"A", "X"}
+    assert statements.group("C") == {"C", "Y"}
+    assert statements.group("X") == {"A", "B", "X", "Y"}  # every record naming X finds it
+    assert statements.group("B") == {"B", "X", "Y"}
+    # Symmetric: a record named by another's statement is in that record's group.
+    statements.state("D", ["A"])
+    assert "D" in statements.group("A") and "A" in statements.group("D")
+    assert statements.group("unknown") == {"unknown"}

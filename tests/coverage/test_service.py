@@ -114,7 +114,9 @@ def test_determination_records_criteria_evidence_hash_and_reviewer(
         low["ci_lower"],
         high["ci_lower"],
     ]
-    listed = platform.call("agency", "GET", f"/submissions/{sid}/determinations", 200).json()
+    listed = platform.call("agency", "GET", f"/submissions/{sid}/determinations", 200).json()[
+        "items"
+    ]
     assert [d["id"] for d in listed] == [made["id"]]
     assert listed[0]["criteria"] == made["criteria"]
     audit = platform.call(
@@ -139,7 +141,7 @@ def test_developer_is_told_only_what_the_policy_discloses(
         clock.advance(timedelta(minutes=1))  # notices come oldest first
     notices = platform.call(
         "developer", "GET", f"/submissions/{sid}/determination-notices", 200
-    ).json()
+    ).json()["items"]
     assert [(n["outcome"], n["outcome_disclosed"]) for n in notices] == [
         ("covered", True),
         (None, False),
@@ -174,7 +176,7 @@ def test_only_agencies_that_hold_or_held_a_grant_determine(
     clock.advance(timedelta(days=40))  # the window closed: the grant is past, not live
     made = platform.call("agency", "POST", path, 201, json=body).json()
     assert made["outcome"] == "not_covered"
-    assert len(platform.call("agency", "GET", path, 200).json()) == 1
+    assert platform.call("agency", "GET", path, 200).json()["total"] == 1
 
 
 def test_bad_policy_is_refused_with_every_problem_and_nothing_written(
@@ -228,7 +230,7 @@ def test_what_if_decides_without_recording_anything(platform: Platform, tmp_path
 
 
 def test_presets_are_listed_with_their_sources(platform: Platform) -> None:
-    presets = platform.call("partner", "GET", "/coverage/presets", 200).json()
+    presets = platform.call("partner", "GET", "/coverage/presets", 200).json()["items"]
     names = {p["name"] for p in presets}
     assert {
         "ca-sb53-frontier-compute",
@@ -261,13 +263,15 @@ def test_after_access_ends_an_agency_keeps_its_own_determinations_and_evidence_o
     )
     assert live.json()["outcome"] == "undetermined"
     mine = platform.call("agency", "POST", path, 201, json=body).json()
-    assert {d["id"] for d in platform.call("agency", "GET", path, 200).json()} == {
+    assert {d["id"] for d in platform.call("agency", "GET", path, 200).json()["items"]} == {
         mine["id"],
         theirs["id"],
     }
     platform.call("developer", "POST", f"/submissions/{sid}/grants/{grant['id']}/revoke", 200)
     # Revoked: its own determination only, and it judges on its own results (none) only.
-    assert [d["id"] for d in platform.call("agency", "GET", path, 200).json()] == [mine["id"]]
+    assert [d["id"] for d in platform.call("agency", "GET", path, 200).json()["items"]] == [
+        mine["id"]
+    ]
     late = platform.call(
         "agency", "POST", f"/submissions/{sid}/coverage/what-if", 200, json=cyber_only
     )
@@ -276,7 +280,7 @@ def test_after_access_ends_an_agency_keeps_its_own_determinations_and_evidence_o
     assert again["outcome"] != "covered"
     # Released: the other agency too keeps only its own.
     platform.call("developer", "POST", f"/submissions/{sid}/release", 200)
-    assert [d["id"] for d in platform.call("other_agency", "GET", path, 200).json()] == [
+    assert [d["id"] for d in platform.call("other_agency", "GET", path, 200).json()["items"]] == [
         theirs["id"]
     ]
 

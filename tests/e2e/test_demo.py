@@ -30,19 +30,23 @@ def test_demo_scenario(context: AppContext, client: TestClient, tmp_path: Path) 
     assert states == {"2.0": "open", "1.5": "closed_released"}
 
     queue = get("CISA_TOKEN", "/queue")
-    assert isinstance(queue, list)
+    assert isinstance(queue, dict)
+    queue = queue["items"]
     assert [q["submission_id"] for q in queue] == [again.ids["OPEN_SUBMISSION"]]
     hospital = get("HOSPITAL_TOKEN", "/queue")
-    assert isinstance(hospital, list)
+    assert isinstance(hospital, dict)
+    hospital = hospital["items"]
     assert [q["submission_id"] for q in hospital] == [again.ids["OPEN_SUBMISSION"]]
     assert hospital[0]["my_findings"] == 1
-    assert get("BANK_TOKEN", "/queue") == []  # nominated, not yet consented
+    # Nominated, not yet consented: nothing in the bank's queue.
+    assert get("BANK_TOKEN", "/queue") == {"items": [], "total": 0, "limit": 50, "offset": 0}
 
     open_id = again.ids["OPEN_SUBMISSION"]
     findings = get("DEV_TOKEN", f"/submissions/{open_id}/findings")
     assert isinstance(findings, dict) and findings["total"] == 3
     nominations = get("DEV_TOKEN", f"/submissions/{open_id}/nominations")
-    assert isinstance(nominations, list)
+    assert isinstance(nominations, dict)
+    nominations = nominations["items"]
     assert sorted(n["status"] for n in nominations) == ["consented", "pending"]
 
     env = tmp_path / "demo.env"

@@ -114,7 +114,7 @@ def test_eval_run_stores_results_and_logs_then_coverage_decides(
     shown = run(server, agency, "coverage", "list", sub["id"])
     assert "training-compute-1e25" in shown and made["id"] in shown
     notices = run_json(server, dev, "coverage", "list", sub["id"], "--notices")
-    assert [(n["id"], n["outcome"]) for n in notices] == [(made["id"], "covered")]
+    assert [(n["id"], n["outcome"]) for n in notices["items"]] == [(made["id"], "covered")]
     assert "eu-ai-act-systemic-risk" in run(server, dev, "coverage", "presets")
 
     broken = tmp_path / "broken.toml"

@@ -96,7 +96,7 @@ def test_results_are_stored_and_shown_to_the_developer_and_granted_agencies(
     assert ctf["settings"]["message_limit"] == 30 and ctf["tokens"]["total"] == 1500
     assert ctf["samples"] == 24 and ctf["duration_s"] == 41.5 and ctf["log"] is None
     for who in ("developer", "agency", "other_agency"):
-        seen = platform.call(who, "GET", path, 200).json()
+        seen = platform.call(who, "GET", path, 200).json()["items"]
         assert [r["id"] for r in seen] == [run["id"]]
         assert seen[0]["tasks"][1]["task"] == "patch"
     for who in ("other_developer", "clearinghouse"):
@@ -142,7 +142,7 @@ def test_after_the_window_the_agency_reads_but_stores_no_more(
     path = f"/submissions/{sub['id']}/evals"
     platform.call("agency", "POST", path, 201, json=run_payload())
     clock.advance(timedelta(days=15))
-    assert len(platform.call("agency", "GET", path, 200).json()) == 1
+    assert platform.call("agency", "GET", path, 200).json()["total"] == 1
     refused = platform.call("agency", "POST", path, 403, json=run_payload())
     assert refused.headers["content-type"].startswith("application/problem+json")
 
@@ -197,7 +197,7 @@ def test_after_its_grant_ends_an_agency_keeps_its_own_results_and_logs_only(
     theirs, their_log = _run_with_log(platform, "other_agency", sub["id"], tmp_path)
     # While both grants are live each agency reads all results, but another agency's logs
     # are never its business.
-    assert {r["id"] for r in platform.call("other_agency", "GET", path, 200).json()} == {
+    assert {r["id"] for r in platform.call("other_agency", "GET", path, 200).json()["items"]} == {
         mine,
         theirs,
     }
@@ -207,17 +207,22 @@ def test_after_its_grant_ends_an_agency_keeps_its_own_results_and_logs_only(
     platform.call(
         "developer", "POST", f"/submissions/{sub['id']}/grants/{other_grant['id']}/revoke", 200
     )
-    assert [r["id"] for r in platform.call("other_agency", "GET", path, 200).json()] == [theirs]
+    assert [r["id"] for r in platform.call("other_agency", "GET", path, 200).json()["items"]] == [
+        theirs
+    ]
     platform.call("other_agency", "GET", f"/eval-results/{my_log}/log", 403)
     assert platform.call("other_agency", "GET", f"/eval-results/{their_log}/log", 200).content == (
         (tmp_path / "other_agency.eval").read_bytes()
     )
     # Released: the window is closed for every agency, each keeps its own.
     platform.call("developer", "POST", f"/submissions/{sub['id']}/release", 200)
-    assert [r["id"] for r in platform.call("agency", "GET", path, 200).json()] == [mine]
+    assert [r["id"] for r in platform.call("agency", "GET", path, 200).json()["items"]] == [mine]
     platform.call("agency", "GET", f"/eval-results/{their_log}/log", 403)
     platform.call("agency", "GET", f"/eval-results/{my_log}/log", 200)
-    assert {r["id"] for r in platform.call("developer", "GET", path, 200).json()} == {mine, theirs}
+    assert {r["id"] for r in platform.call("developer", "GET", path, 200).json()["items"]} == {
+        mine,
+        theirs,
+    }
     platform.call("developer", "GET", f"/eval-results/{their_log}/log", 200)
 
 
@@ -327,7 +332,7 @@ def test_withdrawal_shreds_the_logs(platform: Platform, inspect_log: Path) -> No
     gone = platform.call("developer", "GET", f"/eval-results/{rid}/log")
     assert gone.status_code == 410 and gone.json()["type"].endswith("vault-key-shredded")
     # The numbers stay on record; only the log, which holds the transcripts, is gone.
-    assert platform.call("developer", "GET", f"/submissions/{sub['id']}/evals", 200).json()
+    assert platform.call("developer", "GET", f"/submissions/{sub['id']}/evals", 200).json()["items"]
 
 
 def test_a_log_inspect_cannot_read_is_refused_and_not_kept(platform: Platform) -> None:
@@ -345,9 +350,9 @@ def test_a_log_inspect_cannot_read_is_refused_and_not_kept(platform: Platform) -
     assert answer.status_code == 422 and answer.json()["type"].endswith("eval-log-unreadable")
     assert list(platform.context.settings.blob_dir.rglob(f"{rid}*")) == []
     assert (
-        platform.call("agency", "GET", f"/submissions/{sub['id']}/evals", 200).json()[0]["tasks"][
-            0
-        ]["kind"]
+        platform.call("agency", "GET", f"/submissions/{sub['id']}/evals", 200).json()["items"][0][
+            "tasks"
+        ][0]["kind"]
         == "pending"
     )
 
@@ -367,7 +372,9 @@ def test_the_forged_upload_is_never_evidence(platform: Platform, tmp_path: Path)
     assert "5000" in refused["detail"] and "26 distinct samples" in refused["detail"]
     [run] = [
         r
-        for r in platform.call("agency", "GET", f"/submissions/{sub['id']}/evals", 200).json()
+        for r in platform.call("agency", "GET", f"/submissions/{sub['id']}/evals", 200).json()[
+            "items"
+        ]
         if r["id"] == refused["run_id"]
     ]
     assert run["tasks"][0]["kind"] == "pending" and run["tasks"][0]["log"] is None

@@ -293,7 +293,9 @@ def test_limits_answer_429_with_retry_after(setup: Setup) -> None:
     assert int(limited.value.response.headers["retry-after"]) >= 1
     assert limited.value.response.json()["limit"] == "requests-per-minute"
     # The agency sees its own limits; lifting them applies to the next call.
-    seen = platform.call("agency", "GET", f"/submissions/{sub_id}/gateway/limits", 200).json()
+    seen = platform.call("agency", "GET", f"/submissions/{sub_id}/gateway/limits", 200).json()[
+        "items"
+    ]
     assert [row["access_id"] for row in seen] == [setup.grant_id]
     platform.call(
         "developer", "PUT", f"/submissions/{sub_id}/grants/{setup.grant_id}/limits", 200, json={}
@@ -319,7 +321,9 @@ def test_transcripts_are_kept_only_when_allowed_encrypted_and_readable_by_both_s
         time.sleep(0.01)
     assert transcripts.flushed == 0
     assert (
-        platform.call("developer", "GET", f"/submissions/{sub_id}/gateway/transcripts", 200).json()
+        platform.call("developer", "GET", f"/submissions/{sub_id}/gateway/transcripts", 200).json()[
+            "items"
+        ]
         == []
     )
 
@@ -331,7 +335,7 @@ def test_transcripts_are_kept_only_when_allowed_encrypted_and_readable_by_both_s
     while not (
         kept := platform.call(
             "developer", "GET", f"/submissions/{sub_id}/gateway/transcripts", 200
-        ).json()
+        ).json()["items"]
     ):
         assert time.monotonic() < deadline
         time.sleep(0.05)

@@ -147,7 +147,7 @@ def test_access_changes_travel_between_replicas_over_redis(platform: Platform, k
         await listener.aclose()
         return before, after_remote, heard
 
-    sub_id = platform.call("agency", "GET", "/queue", 200).json()[0]["submission_id"]
+    sub_id = platform.call("agency", "GET", "/queue", 200).json()["items"][0]["submission_id"]
     before, after_remote, heard = asyncio.run(scenario())
     assert after_remote > before
     assert b"another-replica" in heard and len(heard) == 2

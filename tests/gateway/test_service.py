@@ -138,9 +138,11 @@ def test_keys_are_shown_once_stored_hashed_and_scoped_to_their_organisation(
         row = db.get(GatewayKey, issued["id"])
         assert row is not None and row.key_hash == hash_key(issued["key"])
     # Listed without the key; the developer sees all, the agency its own.
-    listed = platform.call("agency", "GET", keys, 200).json()
+    listed = platform.call("agency", "GET", keys, 200).json()["items"]
     assert [k["id"] for k in listed] == [issued["id"]] and "key" not in listed[0]
-    assert [k["id"] for k in platform.call("developer", "GET", keys, 200).json()] == [issued["id"]]
+    assert [k["id"] for k in platform.call("developer", "GET", keys, 200).json()["items"]] == [
+        issued["id"]
+    ]
     # Who may make keys: a live grant (agency) only; the developer and outsiders may not.
     platform.call("developer", "POST", keys, 403, json={"name": "x"})
     platform.call("other_agency", "POST", keys, 404, json={"name": "x"})
@@ -181,3 +183,24 @@ def test_withdrawal_shreds_the_upstream_and_closes_the_gateway(
     platform.call("developer", "POST", f"/submissions/{sub['id']}/withdraw", 200, json={})
     answer = platform.call("developer", "PUT", path, 409, json=_upstream())
     assert answer.json()["type"] == "urn:prereview:problem:gateway-access-not-live"
+
+
+def test_without_a_public_name_reviewers_see_the_submissions_model_name(
+    platform: Platform,
+) -> None:
+    """The upstream's id is the lab's internal name: it is never the default public one."""
+    sub = platform.submit(model_name="Atlas  Frontier\tPreview")
+    path = f"/submissions/{sub['id']}/gateway/upstream"
+    body = _upstream() | {"public_model": None}
+    set_ = platform.call("developer", "PUT", path, 200, json=body).json()
+    assert set_["public_model"] == "Atlas-Frontier-Preview"
+    assert set_["upstream_model"] == "atlas-2-rc3"
+    platform.grant(sub["id"])
+    key = platform.call(
+        "agency", "POST", f"/submissions/{sub['id']}/gateway/keys", 201, json={"name": "k"}
+    ).json()["key"]
+    listed = platform.client.get(
+        "/gateway/v1/models", headers={"Authorization": f"Bearer {key}"}
+    ).json()
+    assert [m["id"] for m in listed["data"]] == ["Atlas-Frontier-Preview"]
+    assert "atlas-2-rc3" not in json.dumps(listed)

@@ -103,12 +103,14 @@ def test_partners_see_only_what_is_marked_shareable(platform: Platform) -> None:
 
     partner_list = platform.call(
         "partner", "GET", f"/submissions/{sub['id']}/materials", 200
-    ).json()
+    ).json()["items"]
     assert [m["id"] for m in partner_list] == [shared["id"]]
     platform.call("partner", "GET", f"/materials/{shared['id']}/content", 200)
     refused = platform.call("partner", "GET", f"/materials/{private['id']}/content", 403).json()
     assert "TLP" in refused["detail"]
-    agency_list = platform.call("agency", "GET", f"/submissions/{sub['id']}/materials", 200).json()
+    agency_list = platform.call("agency", "GET", f"/submissions/{sub['id']}/materials", 200).json()[
+        "items"
+    ]
     assert {m["id"] for m in agency_list} == {shared["id"], private["id"]}
     platform.call("other_agency", "GET", f"/materials/{private['id']}/content", 404)
     platform.call(
@@ -176,7 +178,10 @@ def test_bad_uploads_leave_nothing(
     ).json()
     assert problem["type"] == f"urn:prereview:problem:{slug}"
     assert (
-        platform.call("developer", "GET", f"/submissions/{sub['id']}/materials", 200).json() == []
+        platform.call("developer", "GET", f"/submissions/{sub['id']}/materials", 200).json()[
+            "items"
+        ]
+        == []
     )
     assert blob_files(platform) == []
     assert not list(Path(platform.context.settings.blob_dir).rglob("*.partial"))
@@ -265,7 +270,10 @@ def test_unsafe_names_are_refused_before_anything_is_stored(platform: Platform, 
     }
     assert blob_files(platform) == []
     assert (
-        platform.call("developer", "GET", f"/submissions/{sub['id']}/materials", 200).json() == []
+        platform.call("developer", "GET", f"/submissions/{sub['id']}/materials", 200).json()[
+            "items"
+        ]
+        == []
     )
 
 

@@ -146,7 +146,7 @@ def test_eval_log_upload_holds_nothing_and_a_withdrawal_during_it_wins(
     assert refused.status_code == 410, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert not list(Path(platform.context.settings.blob_dir).rglob(f"{result_id}.*"))
-    log = platform.call("developer", "GET", f"/submissions/{sub['id']}/evals", 200).json()
+    log = platform.call("developer", "GET", f"/submissions/{sub['id']}/evals", 200).json()["items"]
     assert log[0]["tasks"][0]["log"] is None
 
 

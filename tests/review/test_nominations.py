@@ -17,9 +17,9 @@ def test_partner_has_no_access_until_the_developer_consents(platform: Platform) 
 
     decide(platform, sub["id"], nomination["id"])
     platform.call("partner", "GET", f"/submissions/{sub['id']}", 200)
-    assert [q["submission_id"] for q in platform.call("partner", "GET", "/queue", 200).json()] == [
-        sub["id"]
-    ]
+    assert [
+        q["submission_id"] for q in platform.call("partner", "GET", "/queue", 200).json()["items"]
+    ] == [sub["id"]]
     finding = platform.call(
         "partner", "POST", f"/submissions/{sub['id']}/findings", 201, json=FINDING
     ).json()
@@ -108,7 +108,7 @@ def test_a_partners_access_ends_with_its_nominating_agencys_grant(platform: Plat
     platform.call("partner", "GET", f"/materials/{material['id']}/content", 403)
     platform.call("partner", "POST", f"/submissions/{sid}/findings", 403, json=FINDING)
     platform.call("partner", "POST", f"/submissions/{sid}/gateway/keys", 403, json={"name": "k2"})
-    assert platform.call("partner", "GET", "/queue", 200).json() == []
+    assert platform.call("partner", "GET", "/queue", 200).json()["items"] == []
     with transaction(platform.context.sessions) as db:
         snapshot = key_snapshot(db, hash_key(key["key"]))
     assert snapshot is not None

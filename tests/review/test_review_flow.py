@@ -43,7 +43,7 @@ def test_grant_opens_window_and_agency_files_finding(platform: Platform, clock: 
     assert answered["status"] == "mitigated"
 
     # The agency's queue shows the window with its countdown and its own finding.
-    queue = platform.call("agency", "GET", "/queue", 200).json()
+    queue = platform.call("agency", "GET", "/queue", 200).json()["items"]
     assert [item["submission_id"] for item in queue] == [sub["id"]]
     assert queue[0]["my_findings"] == 1
 
@@ -80,7 +80,10 @@ def test_window_longer_than_policy_is_refused_and_nothing_written(platform: Plat
     assert "30 days" in problem["detail"]
     again = platform.call("developer", "GET", f"/submissions/{sub['id']}", 200).json()
     assert again["window"]["state"] == "not_opened"
-    assert platform.call("developer", "GET", f"/submissions/{sub['id']}/grants", 200).json() == []
+    assert (
+        platform.call("developer", "GET", f"/submissions/{sub['id']}/grants", 200).json()["items"]
+        == []
+    )
 
 
 def test_release_and_withdrawal_end_every_grant(platform: Platform) -> None:
@@ -89,7 +92,9 @@ def test_release_and_withdrawal_end_every_grant(platform: Platform) -> None:
     platform.grant(sub["id"], agency="other_agency")
     released = platform.call("developer", "POST", f"/submissions/{sub['id']}/release", 200).json()
     assert released["window"]["state"] == "closed_released"
-    grants = platform.call("developer", "GET", f"/submissions/{sub['id']}/grants", 200).json()
+    grants = platform.call("developer", "GET", f"/submissions/{sub['id']}/grants", 200).json()[
+        "items"
+    ]
     assert [g["active"] for g in grants] == [False, False]
     platform.call(
         "agency",

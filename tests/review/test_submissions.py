@@ -14,9 +14,9 @@ def test_developer_reads_its_audit_trail(platform: Platform) -> None:
     platform.grant(sub["id"])
     platform.call("agency", "GET", f"/submissions/{sub['id']}", 200)
     trail = platform.call("developer", "GET", f"/submissions/{sub['id']}/audit", 200).json()
-    actions = [e["action"] for e in trail["items"]]
-    assert actions == ["review:submission:create", "review:grant:create", "review:submission:read"]
-    assert trail["items"][-1]["actor_org_id"] == platform["agency"].org_id
+    actions = [e["action"] for e in trail["items"]]  # newest first
+    assert actions == ["review:submission:read", "review:grant:create", "review:submission:create"]
+    assert trail["items"][0]["actor_org_id"] == platform["agency"].org_id
     platform.call("agency", "GET", f"/submissions/{sub['id']}/audit", 403)
 
 

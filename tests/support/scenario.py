@@ -353,6 +353,7 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ),
     ("GET", "/api/v1/queue"): _none,
     ("GET", "/api/v1/submissions/{submission_id}/audit"): _none,
+    ("POST", "/api/v1/submissions/{submission_id}/attestation"): _json({"name_reviewers": True}),
     ("GET", "/healthz"): _none,
     ("GET", "/api/v1/audit/checkpoint"): _none,
     ("GET", "/api/v1/audit/proof/inclusion"): lambda _: {"params": {"seq": 0}},
@@ -392,6 +393,7 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ("GET", "/api/v1/clearinghouse/reports/{report_id}"): _none,
     ("GET", "/api/v1/clearinghouse/reports/{report_id}/evidence"): _none,
     ("GET", "/api/v1/clearinghouse/reports/{report_id}/relations"): _none,
+    ("GET", "/api/v1/clearinghouse/reports/{report_id}/versions"): _none,
     ("POST", "/api/v1/clearinghouse/reports/{report_id}/publish"): _json({"tlp": "AMBER"}),
     # Tightening: the reporter and the clearinghouse may; loosening is the reporter's alone.
     ("PUT", "/api/v1/clearinghouse/reports/{report_id}/tlp"): _json({"tlp": "AMBER+STRICT"}),
@@ -412,6 +414,8 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
         {"embargo_until": "2026-07-01T12:00:00+02:00", "reason": "fix ready"}
     ),
     ("GET", "/api/v1/clearinghouse/cases/{case_id}/vendors"): _none,
+    ("GET", "/api/v1/clearinghouse/cases/{case_id}/messages"): _none,
+    ("POST", "/api/v1/clearinghouse/cases/{case_id}/messages"): _json({"text": "fix by Friday?"}),
     ("PUT", "/api/v1/clearinghouse/cases/{case_id}/vendors/{org_id}/statuses/{report_id}"): _json(
         {"status": "affected", "statement": "we ship the vulnerable code"}
     ),
@@ -419,6 +423,7 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ("POST", "/api/v1/clearinghouse/inventory"): _json({"identifiers": ["pkg:npm/framekit"]}),
     ("GET", "/api/v1/clearinghouse/products"): _none,
     ("GET", "/api/v1/clearinghouse/notifications"): _none,
+    ("POST", "/api/v1/clearinghouse/products/{claim_id}/withdraw"): _none,
     ("GET", "/api/v1/clearinghouse/claims"): _none,
     ("POST", "/api/v1/clearinghouse/claims/{claim_id}/decision"): _json(
         {"decision": "verify", "note": "signed statement checked"}

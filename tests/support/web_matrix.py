@@ -12,16 +12,23 @@ session of its own.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from fastapi.routing import APIRoute
 
+from prereview.coverage.criteria import Evidence
+from prereview.coverage.policy import parse_policy, preset_text
+from prereview.coverage.service import judge
 from prereview.web.pages import ROUTERS
+from prereview.web.pages.coverage import whatif_digest
 from prereview.web.session import COOKIE
+from support import web_clearinghouse, web_evals
 from support.factories import Platform
 from support.matrix import ACTORS
+from support.web_console import SUBMISSION_IDS, UPSTREAM_FORM, limits_form, upload_form
+from support.web_partner_admin import IDS, fresh_invitation, new_organisation, unique_email
 
 # A browser sends Origin with every form post; the pages refuse forms without it.
 SITE = {"origin": "http://testserver"}
@@ -68,6 +75,8 @@ class WebScenario:
     platform: Platform
     submission_id: str
     nomination_id: str
+    # Other objects a route's path names, made when first asked for (support.web_partner_admin).
+    ids: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -109,10 +118,22 @@ class WebScenario:
         return cls(platform, sub["id"], nomination["id"])
 
     def path(self, template: str) -> str:
+        for key, make in IDS.items():
+            if f"{{{key}}}" in template and key not in self.ids:
+                self.ids[key] = make(self.platform)
+        if any(f"{{{key}}}" in template for key in web_clearinghouse.KEYS) and not (
+            set(web_clearinghouse.KEYS) <= set(self.ids)
+        ):
+            self.ids |= web_clearinghouse.clearinghouse_ids(self.platform)
+        # Objects inside this scenario's submission.
+        for key, make_in in (SUBMISSION_IDS | web_evals.SUBMISSION_IDS).items():
+            if f"{{{key}}}" in template and key not in self.ids:
+                self.ids[key] = make_in(self.platform, self.submission_id)
         return template.format(
             submission_id=self.submission_id,
             nomination_id=self.nomination_id,
             decision="consent",
+            **self.ids,
         )
 
 
@@ -160,6 +181,7 @@ EXAMPLES: dict[tuple[str, str], Callable[[WebScenario, str | None], dict[str, An
     ("GET", "/web/submissions/{submission_id}/withdraw"): _none,
     ("POST", "/web/submissions/{submission_id}/release"): _none,
     ("POST", "/web/submissions/{submission_id}/withdraw"): _form({"reason": "launch cancelled"}),
+    ("POST", "/web/submissions/{submission_id}/attestation"): _form({"name_reviewers": "yes"}),
     ("POST", "/web/submissions/{submission_id}/nominations/{nomination_id}/{decision}"): _none,
     ("POST", "/web/submissions/{submission_id}/findings"): _form(
         {
@@ -169,7 +191,82 @@ EXAMPLES: dict[tuple[str, str], Callable[[WebScenario, str | None], dict[str, An
             "category": "safeguard_bypass",
         }
     ),
+    ("GET", "/web/invitations/redeem"): _none,
+    ("POST", "/web/invitations/redeem"): fresh_invitation,
+    ("GET", "/web/inventory"): _none,
+    ("POST", "/web/inventory"): _form({"identifiers": "pkg:pypi/ehrkit", "proof": "TXT record"}),
+    ("GET", "/web/inventory/{claim_id}/withdraw"): _none,
+    ("POST", "/web/inventory/{claim_id}/withdraw"): _none,
+    ("GET", "/web/advisories"): _none,
+    ("GET", "/web/advisories/{advisory_id}"): _none,
+    ("GET", "/web/advisories/{advisory_id}/export/{fmt}"): _none,
+    ("GET", "/web/admin/users"): _none,
+    ("POST", "/web/admin/users"): unique_email,
+    ("GET", "/web/admin/users/{user_id}/deactivate"): _none,
+    ("GET", "/web/admin/users/{user_id}/reactivate"): _none,
+    ("POST", "/web/admin/users/{user_id}/deactivate"): _none,
+    ("POST", "/web/admin/users/{user_id}/reactivate"): _none,
+    ("POST", "/web/admin/organisations/{organisation_id}/invitations"): _form(
+        {"email": "invitee@example.org", "role": "member"}
+    ),
+    ("GET", "/web/admin/tokens"): _none,
+    ("POST", "/web/admin/tokens"): _form({"name": "ci", "ttl_days": "7"}),
+    ("GET", "/web/admin/tokens/{token_id}/revoke"): _none,
+    ("POST", "/web/admin/tokens/{token_id}/revoke"): _none,
+    ("GET", "/web/admin/organisations"): _none,
+    ("POST", "/web/admin/organisations"): new_organisation,
+    ("GET", "/web/submissions/{submission_id}/evaluations"): _none,
+    ("GET", "/web/eval-results/{result_id}/download"): _none,
+    ("GET", "/web/submissions/{submission_id}/coverage"): _none,
+    ("POST", "/web/submissions/{submission_id}/coverage/what-if"): _form(
+        {"source": "preset", "preset": "ca-sb53-frontier-compute"}
+    ),
+    ("POST", "/web/submissions/{submission_id}/coverage/determinations"): lambda _, __: {
+        "data": {
+            "source": "preset",
+            "preset": "ca-sb53-frontier-compute",
+            "rationale": "declared 3e25 FLOP",
+            "digest": compute_only_digest("ca-sb53-frontier-compute"),
+        }
+    },
+    ("GET", "/web/submissions/{submission_id}/materials"): _none,
+    ("POST", "/web/submissions/{submission_id}/materials"): upload_form,
+    ("GET", "/web/materials/{material_id}/download"): _none,
+    ("GET", "/web/submissions/{submission_id}/audit"): _none,
+    ("GET", "/web/submissions/{submission_id}/gateway"): _none,
+    ("POST", "/web/submissions/{submission_id}/gateway/upstream"): _form(UPSTREAM_FORM),
+    ("POST", "/web/submissions/{submission_id}/gateway/limits"): limits_form,
+    ("POST", "/web/submissions/{submission_id}/gateway/keys"): _form({"name": "runner"}),
+    ("GET", "/web/submissions/{submission_id}/gateway/keys/{key_id}/revoke"): _none,
+    ("POST", "/web/submissions/{submission_id}/gateway/keys/{key_id}/revoke"): _none,
+    ("GET", "/web/submissions/{submission_id}/gateway/transcripts/{call_id}"): _none,
+    ("GET", "/web/clearinghouse/reports"): _none,
+    ("GET", "/web/clearinghouse/reports/{report_id}"): _none,
+    ("GET", "/web/clearinghouse/duplicates/{duplicate_id}/merge"): _none,
+    ("POST", "/web/clearinghouse/duplicates/{duplicate_id}/merge"): _none,
+    ("GET", "/web/clearinghouse/duplicates/{duplicate_id}/not-duplicate"): _none,
+    ("POST", "/web/clearinghouse/duplicates/{duplicate_id}/not-duplicate"): _none,
+    ("GET", "/web/clearinghouse/reports/{report_id}/publish"): _none,
+    ("POST", "/web/clearinghouse/reports/{report_id}/publish"): _none,
+    ("GET", "/web/clearinghouse/cases"): _none,
+    ("POST", "/web/clearinghouse/cases"): web_clearinghouse.case_form,
+    ("GET", "/web/clearinghouse/cases/{case_id}"): _none,
+    ("POST", "/web/clearinghouse/cases/{case_id}/vendors"): lambda s, _: {
+        "data": {"vendor_org_id": s.platform["other_developer"].org_id}
+    },
+    ("POST", "/web/clearinghouse/cases/{case_id}/vendors/{org_id}/statuses/{report_id}"): _form(
+        {"status": "affected", "due_on": "2026-08-01", "statement": "we ship it"}
+    ),
+    ("POST", "/web/clearinghouse/cases/{case_id}/messages"): _form({"text": "fix by Friday?"}),
 }
+
+
+def compute_only_digest(preset: str) -> str:
+    """What the what-if page of a compute-only preset shows for a fresh scenario's submission
+    (no evaluation run; the training compute ``Platform.submit`` declares), as its form
+    carries it to the determination."""
+    policy = parse_policy(preset_text(preset))
+    return whatif_digest(policy.sha256, judge(policy, Evidence(training_compute_flop=3e25)))
 
 
 def observe(platform: Platform) -> dict[str, dict[str, Seen]]:

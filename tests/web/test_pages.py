@@ -49,9 +49,9 @@ def test_developer_sees_and_controls_its_submission(platform: Platform) -> None:
     )
     assert consent.status_code == 303
     assert (
-        platform.call("developer", "GET", f"/submissions/{sub['id']}/nominations", 200).json()[0][
-            "status"
-        ]
+        platform.call("developer", "GET", f"/submissions/{sub['id']}/nominations", 200).json()[
+            "items"
+        ][0]["status"]
         == "consented"
     )
     released = platform.client.post(f"/web/submissions/{sub['id']}/release", follow_redirects=True)
@@ -159,7 +159,7 @@ def test_release_and_withdraw_are_confirmed_first(platform: Platform) -> None:
     found = platform.call("developer", "GET", f"/submissions/{sub['id']}", 200).json()
     assert found["window"]["state"] == "closed_withdrawn"
     trail = platform.call("developer", "GET", f"/submissions/{sub['id']}/audit", 200).json()
-    assert trail["items"][-1]["detail"] == {"reason": "launch cancelled"}
+    assert trail["items"][0]["detail"] == {"reason": "launch cancelled"}  # newest first
     sign_in(platform, "agency")
     refused = platform.client.get(f"/web/submissions/{sub['id']}/release")
     assert refused.status_code == 403 and "only the developer" in refused.text

@@ -23,13 +23,20 @@ from prereview.audit import merkle
 from prereview.audit.errors import LogMismatch
 from prereview.core.client import (
     DEFAULT_SERVER,
+    ActionOption,
+    ActorOption,
     ApiClient,
     JsonOption,
+    OldestFirstOption,
     ServerOption,
+    SinceOption,
+    UntilOption,
+    audit_filters,
     console,
     errors,
     escape,
     field,
+    organisation,
     show,
 )
 from prereview.core.errors import PrereviewError
@@ -308,12 +315,20 @@ def proof_consistency(
 @audit_app.command("entries")
 def entries(
     with_proofs: Annotated[bool, typer.Option(help="Fetch each entry's inclusion proof.")] = False,
+    submission: Annotated[
+        str | None, typer.Option("--submission", help="Only the entries about this submission.")
+    ] = None,
+    actor: ActorOption = None,
+    action: ActionOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    oldest_first: OldestFirstOption = False,
     limit: int = 50,
     offset: int = 0,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
-    """Every entry about your organisation's submissions (developers).
+    """Every entry about your organisation's submissions (developers), newest first.
 
     With ``--with-proofs`` each entry's text, leaf hash and inclusion proof are checked here
     against the checkpoint served with them, itself checked against the pinned key and the
@@ -321,19 +336,26 @@ def entries(
     """
     trust = _trust(server) if with_proofs else None
     client = ApiClient(server)
-    data = client.get("/audit/entries", limit=limit, offset=offset, with_proofs=with_proofs or None)
+    data = client.get(
+        "/audit/entries",
+        limit=limit,
+        offset=offset,
+        with_proofs=with_proofs or None,
+        submission=submission,
+        **audit_filters(actor, action, since, until, oldest_first),
+    )
     if trust is not None:
         _check_proven_page(_accept(trust, client, data["checkpoint"]), data)
     columns = [
         ("seq", field("seq")),
         ("at", field("at")),
-        ("submission", field("submission_id")),
-        ("org", field("actor_org_id")),
         ("action", field("action")),
-        ("object", lambda r: f"{r['object_type']} {r['object_id'] or ''}"),
+        ("organisation", organisation("actor_org_id")),
+        ("submission", field("submission_id")),
+        ("object", field("object_id")),
         ("proof", lambda r: len(r["inclusion"]["proof"]) if r.get("inclusion") else "-"),
     ]
-    show(data, as_json, columns)
+    show(data, as_json, columns, names=client)
 
 
 def _check_proven_page(stated: Checkpoint, data: Any) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from prereview.audit import service
+from prereview.audit.filters import EntryFilter, entry_filter
 from prereview.audit.schemas import (
     AuditEntryPage,
     CheckpointOut,
@@ -20,6 +22,8 @@ from prereview.core.pagination import PageRequest, page_request
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 Paging = Annotated[PageRequest, Depends(page_request)]
+Filters = Annotated[EntryFilter, Depends(entry_filter)]
+_ID = r"^[a-z]{3}_[0-9a-z]{26}$"
 
 
 def install_owned_submissions(app: FastAPI, owned_by: service.OwnedSubmissions) -> None:
@@ -90,21 +94,29 @@ def list_entries(
     ctx: Context,
     page: Paging,
     owned_by: OwnedBy,
+    filtered: Filters,
     with_proofs: Annotated[
         bool, Query(description="Add each entry's inclusion proof against the latest checkpoint.")
     ] = False,
+    submission: Annotated[
+        str | None, Query(pattern=_ID, description="Only the entries about this submission.")
+    ] = None,
 ) -> AuditEntryPage:
-    """Every entry about your organisation's submissions (developers), oldest first."""
+    """Every entry about your organisation's submissions (developers), newest first unless
+    `order=oldest`; filtered by actor, action, time and submission."""
+    filters = replace(filtered, submission_id=submission)
     # Both use cases exercise AUDIT_LIST; the proofs add a read of the latest checkpoint.
     if not with_proofs:
-        found = service.entries_for_developer(ctx.db, ctx.actor, page, owned_by)
+        found = service.entries_for_developer(ctx.db, ctx.actor, page, owned_by, filters)
         return AuditEntryPage(
             items=[ProvenEntryOut.from_entry(entry) for entry in found.rows],
             total=found.total,
             limit=found.limit,
             offset=found.offset,
         )
-    proven = service.entries_with_proofs(ctx.db, ctx.actor, page, owned_by, ctx.settings, ctx.now)
+    proven = service.entries_with_proofs(
+        ctx.db, ctx.actor, page, owned_by, ctx.settings, ctx.now, filters
+    )
     return AuditEntryPage(
         items=[
             ProvenEntryOut.with_proof(entry, proven.proofs.get(entry.seq))

@@ -29,6 +29,7 @@ from prereview.audit.errors import (
     NodeMissing,
     TreeRangeInvalid,
 )
+from prereview.audit.filters import EntryFilter as EntryFilter
 from prereview.audit.head import HEAD_ID as HEAD_ID
 from prereview.audit.head import locked_head as _locked_head
 from prereview.audit.head import log_size as log_size
@@ -392,15 +393,15 @@ def consistency_proof(db: Session, first: int, second: int) -> ConsistencyProof:
 
 
 def entries_for_submissions(
-    db: Session, submission_ids: list[str], page: PageRequest
+    db: Session,
+    submission_ids: list[str],
+    page: PageRequest,
+    filters: EntryFilter = EntryFilter(),
 ) -> Slice[AuditEntry]:
-    """The entries that concern any of ``submission_ids``, oldest first."""
-    query = (
-        select(AuditEntry)
-        .where(AuditEntry.submission_id.in_(submission_ids))
-        .order_by(AuditEntry.seq)
-    )
-    return paginate(db, query, page)
+    """The entries that concern any of ``submission_ids`` and pass ``filters`` (by default
+    all, newest first)."""
+    query = select(AuditEntry).where(AuditEntry.submission_id.in_(submission_ids))
+    return paginate(db, filters.apply(query), page)
 
 
 def entries_with_action(db: Session, submission_id: str, action: str) -> Sequence[AuditEntry]:
@@ -422,13 +423,18 @@ it in, so that the audit layer stays below the capabilities it records."""
 
 @use_case(Permission.AUDIT_LIST)
 def entries_for_developer(
-    db: Session, actor: Actor, page: PageRequest, owned_by: OwnedSubmissions
+    db: Session,
+    actor: Actor,
+    page: PageRequest,
+    owned_by: OwnedSubmissions,
+    filters: EntryFilter = EntryFilter(),
 ) -> Slice[AuditEntry]:
-    """Every entry about a submission of the actor's organisation (a developer), oldest first."""
+    """Every entry about a submission of the actor's organisation (a developer) that passes
+    ``filters`` (by default all, newest first)."""
     authorize(actor, Permission.AUDIT_LIST)
     owned = owned_by(actor.organisation_id)
-    query = select(AuditEntry).where(AuditEntry.submission_id.in_(owned)).order_by(AuditEntry.seq)
-    return paginate(db, query, page)
+    query = select(AuditEntry).where(AuditEntry.submission_id.in_(owned))
+    return paginate(db, filters.apply(query), page)
 
 
 # --- Use cases behind the HTTP routes ---------------------------------------------------------
@@ -495,6 +501,7 @@ def entries_with_proofs(
     owned_by: OwnedSubmissions,
     settings: Settings,
     now: datetime,
+    filters: EntryFilter = EntryFilter(),
 ) -> ProvenEntries:
     """:func:`entries_for_developer`, plus proofs against the latest checkpoint, in one query.
 
@@ -502,7 +509,7 @@ def entries_with_proofs(
     gets no proof; it will have one against the next checkpoint. Reading the checkpoint is
     :func:`read_checkpoint`'s own use case, so it checks its own permission.
     """
-    found = entries_for_developer(db, actor, page, owned_by)
+    found = entries_for_developer(db, actor, page, owned_by, filters)
     checkpoint, verifier = read_checkpoint(db, actor, settings, now)
     covered = [entry.seq for entry in found.rows if entry.seq < checkpoint.size]
     proofs = inclusion_proofs(db, covered, checkpoint.size) if covered else []

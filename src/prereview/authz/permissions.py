@@ -85,11 +85,16 @@ class Permission(StrEnum):
     CH_CASE_UPDATE = "clearinghouse:case:update"
     CH_EMBARGO_UPDATE = "clearinghouse:embargo:update"
     CH_VENDOR_STATUS_UPDATE = "clearinghouse:vendor-status:update"
+    # the case's thread: its vendors and the clearinghouse
+    CH_CASE_MESSAGE_LIST = "clearinghouse:case-message:list"
+    CH_CASE_MESSAGE_CREATE = "clearinghouse:case-message:create"
 
     # clearinghouse: vendors' products, partners' inventories, notifications
     CH_PRODUCT_REGISTER = "clearinghouse:product:create"
     CH_INVENTORY_REGISTER = "clearinghouse:inventory:create"
     CH_PRODUCT_LIST = "clearinghouse:product:list"
+    # an organisation withdraws one of its own product claims (made or run)
+    CH_PRODUCT_WITHDRAW = "clearinghouse:product:delete"
     CH_NOTIFICATION_LIST = "clearinghouse:notification:list"
     # a clearinghouse analyst verifies (or rejects, or revokes) an organisation's product claim
     CH_CLAIM_LIST = "clearinghouse:product-claim:list"
@@ -112,6 +117,9 @@ class Permission(StrEnum):
     COVERAGE_DETERMINATION_NOTICE = "coverage:determination-notice:read"
     COVERAGE_WHATIF_RUN = "coverage:whatif:run"
     COVERAGE_PRESET_LIST = "coverage:preset:list"
+
+    # attestation: signed, offline-checkable statements of a submission's review
+    ATTESTATION_CREATE = "attestation:participation:create"
 
     # gateway: the developer's upstream, reviewers' gateway keys, limits, kept transcripts
     GATEWAY_UPSTREAM_WRITE = "gateway:upstream:write"

@@ -215,6 +215,9 @@ CH_REPORTER = Relation("reporter", "only the reporting organisation may do this"
 NEED_TO_KNOW = Relation("need_to_know", "your organisation has no need to know this")
 DISCLOSED = Relation("disclosed", "the advisory is not public yet (unpublished or embargoed)")
 IN_EMBARGO = Relation("in_embargo", "your organisation is not a vendor on this case")
+CASE_MEMBER = Relation(
+    "need_to_know", "only the case's vendors and the clearinghouse take part in its messages"
+)
 _CLEARINGHOUSE = kind(OrgKind.CLEARINGHOUSE)
 
 POLICY: Mapping[Permission, Rule] = {
@@ -301,9 +304,16 @@ POLICY: Mapping[Permission, Rule] = {
     Permission.CH_VENDOR_STATUS_UPDATE: all_of(
         TLP_ALLOWS, any_of(all_of(SAME_ORG, NEED_TO_KNOW), _CLEARINGHOUSE)
     ),
+    # A case's messages are for its members: the clearinghouse and the case's vendors (the
+    # need to know a case confers); others who may read the case are told they are not one.
+    Permission.CH_CASE_MESSAGE_LIST: all_of(TLP_ALLOWS, any_of(_CLEARINGHOUSE, CASE_MEMBER)),
+    Permission.CH_CASE_MESSAGE_CREATE: all_of(TLP_ALLOWS, any_of(_CLEARINGHOUSE, CASE_MEMBER)),
     Permission.CH_PRODUCT_REGISTER: kind(OrgKind.DEVELOPER, OrgKind.TRUSTED_PARTNER),
     Permission.CH_INVENTORY_REGISTER: kind(OrgKind.TRUSTED_PARTNER),
     Permission.CH_PRODUCT_LIST: Authenticated(),
+    Permission.CH_PRODUCT_WITHDRAW: all_of(
+        kind(OrgKind.DEVELOPER, OrgKind.TRUSTED_PARTNER), SAME_ORG
+    ),
     Permission.CH_NOTIFICATION_LIST: Authenticated(),
     # A claim to make or run a product confers a need to know only once an analyst verified it.
     Permission.CH_CLAIM_LIST: _CLEARINGHOUSE,
@@ -332,6 +342,8 @@ POLICY: Mapping[Permission, Rule] = {
     # What-if reads only what the caller may already see (its results, the declared compute).
     Permission.COVERAGE_WHATIF_RUN: any_of(OWNER, all_of(kind(OrgKind.AGENCY), HAD_ACCESS)),
     Permission.COVERAGE_PRESET_LIST: Authenticated(),
+    # A participation attestation speaks for the developer, so only the developer asks for it.
+    Permission.ATTESTATION_CREATE: OWNER,
     # Gateway: the upstream and the limits are the developer's; keys are made by the members of
     # an organisation whose access is live, and revoked by that organisation or the developer;
     # kept transcripts are read by the developer and by the organisation that made the call.

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
@@ -244,6 +244,19 @@ def get_case(db: Session, actor: Actor, case_id: str, now: datetime) -> Case:
     return case
 
 
+def vendor_counts(db: Session, case_ids: Sequence[str]) -> dict[str, int]:
+    """How many vendors each of ``case_ids`` has (one query, for a list of cases)."""
+    counts = {case_id: 0 for case_id in case_ids}
+    if case_ids:
+        query = (
+            select(CaseVendor.case_id, func.count())
+            .where(CaseVendor.case_id.in_(list(case_ids)))
+            .group_by(CaseVendor.case_id)
+        )
+        counts.update({case_id: count for case_id, count in db.execute(query)})
+    return counts
+
+
 def case_report_ids(db: Session, case_id: str) -> list[str]:
     return list(
         db.scalars(
@@ -309,12 +322,9 @@ class VendorRow:
     statuses: dict[str, VendorStatus]
 
 
-@use_case(Permission.CH_CASE_READ)
-def vendor_table(
-    db: Session, actor: Actor, case_id: str, page: PageRequest, now: datetime
+def _vendor_page(
+    db: Session, case: Case, page: PageRequest
 ) -> tuple[Slice[CaseVendor], list[str], dict[str, dict[str, VendorStatus]]]:
-    """One page of the case's vendors and their status per vulnerability (two queries)."""
-    case, _ = readable_case(db, actor, case_id, Permission.CH_CASE_READ, now)
     vendors = paginate(
         db,
         select(CaseVendor).where(CaseVendor.case_id == case.id).order_by(CaseVendor.vendor_org_id),
@@ -329,8 +339,29 @@ def vendor_table(
             )
         ):
             statuses[status.vendor_org_id][status.report_id] = status
-    db.commit()
     return vendors, case_report_ids(db, case.id), statuses
+
+
+@use_case(Permission.CH_CASE_READ)
+def vendor_table(
+    db: Session, actor: Actor, case_id: str, page: PageRequest, now: datetime
+) -> tuple[Slice[CaseVendor], list[str], dict[str, dict[str, VendorStatus]]]:
+    """One page of the case's vendors and their status per vulnerability (two queries)."""
+    case, _ = readable_case(db, actor, case_id, Permission.CH_CASE_READ, now)
+    found = _vendor_page(db, case, page)
+    db.commit()
+    return found
+
+
+@use_case(Permission.CH_CASE_READ)
+def case_with_vendors(
+    db: Session, actor: Actor, case_id: str, page: PageRequest, now: datetime
+) -> tuple[Case, Slice[CaseVendor], list[str], dict[str, dict[str, VendorStatus]]]:
+    """The case and one page of its vendor table, as one audited read (the case's page)."""
+    case, _ = readable_case(db, actor, case_id, Permission.CH_CASE_READ, now)
+    vendors, report_ids, statuses = _vendor_page(db, case, page)
+    db.commit()
+    return case, vendors, report_ids, statuses
 
 
 @use_case(Permission.CH_VENDOR_STATUS_UPDATE, also=(Permission.CH_CASE_READ,))
@@ -344,8 +375,10 @@ def set_vendor_status(
     statement: str,
     justification: str | None,
     now: datetime,
+    due_on: date | None = None,
 ) -> VendorStatus:
-    """Record a vendor's status for one vulnerability of the case, and keep the history."""
+    """Record a vendor's status for one vulnerability of the case (and the day it is due),
+    and keep the history."""
     case, access = _reach_case(db, actor, case_id, Permission.CH_CASE_READ)
     vendor_in_case = is_case_vendor(db, case.id, vendor_org_id)
     own = actor.organisation_id == vendor_org_id
@@ -380,6 +413,7 @@ def set_vendor_status(
     row.status = state.value
     row.statement = statement
     row.justification = justification
+    row.due_on = due_on
     row.updated_by = actor.user_id
     row.updated_at = now
     db.add(
@@ -406,6 +440,7 @@ def set_vendor_status(
             "report_id": report_id,
             "previous": previous,
             "status": state.value,
+            "due_on": due_on.isoformat() if due_on else None,
         },
     )
     return row

@@ -1,5 +1,6 @@
 """Command line of the clearinghouse: ``prereview vuln import|list|show|publish|export``,
-coordinated disclosure (``vuln case create|list|show|add|embargo|vendors|vendor-status``) and,
+coordinated disclosure (``vuln case create|list|show|add|embargo|vendors|vendor-status|
+message|messages``) and,
 for analysts, ``vuln duplicates list|merge|reject|reopen`` and
 ``vuln claims list|verify|reject|revoke``. Every command is a call of the HTTP API.
 
@@ -29,6 +30,7 @@ from prereview.core.client import (
     errors,
     escape,
     field,
+    organisation,
     show,
 )
 
@@ -189,7 +191,7 @@ claims = typer.Typer(
 vuln.add_typer(claims, name="claims")
 CLAIM_COLUMNS = [
     ("id", field("id")),
-    ("organisation", field("org_id")),
+    ("organisation", organisation("org_id")),
     ("role", field("role")),
     ("identifier", field("identifier")),
     ("status", field("status")),
@@ -210,10 +212,9 @@ def list_claims(
     as_json: JsonOption = False,
 ) -> None:
     """The product claims waiting for an analyst (or those in another state), oldest first."""
-    found = ApiClient(server).get(
-        "/clearinghouse/claims", status=status, limit=limit, offset=offset
-    )
-    show(found, as_json, CLAIM_COLUMNS)
+    client = ApiClient(server)
+    found = client.get("/clearinghouse/claims", status=status, limit=limit, offset=offset)
+    show(found, as_json, CLAIM_COLUMNS, names=client)
 
 
 def _decide(decided: str, decision: str, note: str, server: str, as_json: bool) -> None:
@@ -509,17 +510,16 @@ def vendor_table(
     as_json: JsonOption = False,
 ) -> None:
     """Each vendor's status on each report of the case."""
-    table = ApiClient(server).get(
-        f"/clearinghouse/cases/{case_id}/vendors", limit=limit, offset=offset
-    )
+    client = ApiClient(server)
+    table = client.get(f"/clearinghouse/cases/{case_id}/vendors", limit=limit, offset=offset)
     if as_json:
         show(table, True)
         return
-    rows = [
-        {"vendor": row["vendor_org_id"], **{rid: s["status"] for rid, s in row["statuses"].items()}}
-        for row in table["items"]
+    reports = sorted({rid for row in table["items"] for rid in row["statuses"]})
+    columns = [("vendor", organisation("vendor_org_id"))] + [
+        (rid, lambda row, rid=rid: row["statuses"].get(rid, {}).get("status")) for rid in reports
     ]
-    show({**table, "items": rows}, False)
+    show(table, False, columns, names=client)
 
 
 @case.command("vendor-status")
@@ -538,13 +538,52 @@ def set_vendor_status(
     justification: Annotated[
         str | None, typer.Option(help="Why not affected (a CSAF VEX justification).")
     ] = None,
+    due: Annotated[str | None, typer.Option(help="The day it is due (YYYY-MM-DD).")] = None,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
     """State a vendor's status on one report of a case."""
     body = {"status": state, "statement": statement, "justification": justification}
+    if due:
+        body["due_on"] = due
     path = f"/clearinghouse/cases/{case_id}/vendors/{org_id}/statuses/{report_id}"
     show(ApiClient(server).request("PUT", path, json=body), as_json)
+
+
+MESSAGE_COLUMNS = [
+    ("when", field("created_at")),
+    ("from", field("author_org_name")),
+    ("who", field("author_name")),
+    ("message", field("text")),
+]
+
+
+@case.command("message")
+def post_case_message(
+    case_id: str,
+    text: Annotated[str, typer.Argument(help="The message, for the case's vendors and analysts.")],
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Post a message to a case's thread (its vendors and the clearinghouse read it)."""
+    show(
+        ApiClient(server).post(f"/clearinghouse/cases/{case_id}/messages", {"text": text}), as_json
+    )
+
+
+@case.command("messages")
+def list_case_messages(
+    case_id: str,
+    limit: int = 50,
+    offset: int = 0,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """A case's thread, oldest first."""
+    found = ApiClient(server).get(
+        f"/clearinghouse/cases/{case_id}/messages", limit=limit, offset=offset
+    )
+    show(found, as_json, MESSAGE_COLUMNS)
 
 
 def register(app: typer.Typer) -> None:

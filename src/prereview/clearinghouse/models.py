@@ -8,10 +8,20 @@ is computed from ``embargo_until`` and the clock when asked.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prereview.core.db import Base
@@ -55,12 +65,34 @@ class ReportRecipient(Base):
 
 
 class VulnIdentifier(Base):
-    """Every name a stored report is known by (its id and its aliases): intake's duplicate key."""
+    """Every name a stored report is known by (its id and its aliases), to find reports by name.
+
+    One name may be carried by many reports: distinct records (a PYSEC record for
+    ``tensorflow`` and another for ``tensorflow-gpu``) share the CVE they both name, and stay
+    distinct records; only a report's own id is unique (``ch_reports.id``).
+    """
 
     __tablename__ = "ch_identifiers"
 
     identifier: Mapped[str] = mapped_column(String(128), primary_key=True)
+    report_id: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
+
+
+class ReportVersion(Base):
+    """A version of a report that an update replaced, kept whole: updates never lose history."""
+
+    __tablename__ = "ch_report_versions"
+    __table_args__ = (UniqueConstraint("report_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     report_id: Mapped[str] = mapped_column(String(128), index=True)
+    # 1 for the first version stored; the current one is ``len(versions) + 1``.
+    version: Mapped[int] = mapped_column(Integer)
+    modified: Mapped[datetime | None]
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tlp: Mapped[str] = mapped_column(String(20))
+    stored_at: Mapped[datetime]
+    replaced_at: Mapped[datetime]
 
 
 class AffectedRow(Base):
@@ -158,6 +190,8 @@ class VendorStatus(Base):
     status: Mapped[str] = mapped_column(String(40))
     statement: Mapped[str] = mapped_column(Text, default="")
     justification: Mapped[str | None] = mapped_column(String(80))
+    # When the vendor is expected to have acted on it (a fix, a statement): a calendar day.
+    due_on: Mapped[date | None] = mapped_column(Date)
     updated_by: Mapped[str | None] = mapped_column(String(40))
     updated_at: Mapped[datetime]
 
@@ -175,6 +209,21 @@ class VendorStatusChange(Base):
     statement: Mapped[str] = mapped_column(Text, default="")
     changed_by: Mapped[str | None] = mapped_column(String(40))
     changed_at: Mapped[datetime]
+
+
+class CaseMessage(Base):
+    """A message in a case's thread, which the case's vendors and the clearinghouse read."""
+
+    __tablename__ = "ch_case_messages"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("ch_cases.id"), index=True)
+    author_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    author_user_id: Mapped[str] = mapped_column(String(40))
+    # The author's name as it was when they wrote (a thread reads as it was written).
+    author_name: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
 
 
 class ProductRegistration(Base):

@@ -12,11 +12,11 @@ from starlette.concurrency import run_in_threadpool
 
 from prereview.authz.request import Context
 from prereview.authz.usecase import exercises
-from prereview.clearinghouse import cases, service
+from prereview.clearinghouse import cases, messages, service
 from prereview.clearinghouse.cases import CaseCreate
 from prereview.clearinghouse.dedup import duplicates
 from prereview.clearinghouse.intake.formats import IntakeFormat
-from prereview.clearinghouse.models import Case, CaseVendor, VulnReport
+from prereview.clearinghouse.models import Case, CaseMessage, CaseVendor, VulnReport
 from prereview.clearinghouse.schemas import (
     CaseCreateIn,
     CaseMembers,
@@ -31,6 +31,8 @@ from prereview.clearinghouse.schemas import (
     EmbargoOut,
     EvidenceOut,
     IntakeOut,
+    MessageIn,
+    MessageOut,
     NotificationOut,
     ProductOut,
     ProductsIn,
@@ -40,6 +42,8 @@ from prereview.clearinghouse.schemas import (
     RelationsOut,
     ReportCreated,
     ReportOut,
+    ReportVersionOut,
+    ReportVersionsOut,
     StatusIn,
     StatusOut,
     VendorRowOut,
@@ -49,6 +53,7 @@ from prereview.clearinghouse.sharing import routing
 from prereview.core.markings import Tlp
 from prereview.core.pagination import Page, PageRequest, page_of, page_request
 from prereview.core.parsing import read_body
+from prereview.identity import service as identity
 from prereview.vault.deps import VaultDep
 
 router = APIRouter(prefix="/clearinghouse", tags=["clearinghouse"])
@@ -83,6 +88,16 @@ def report_out(row: VulnReport) -> ReportOut:
         case_id=row.case_id,
         published_at=row.published_at,
         created_at=row.created_at,
+        modified=doc.get("modified"),
+        withdrawn=doc.get("withdrawn"),
+        warnings=[
+            {
+                "path": f"$.flagged_aliases[{index}]",
+                "message": f"alias {alias!r} is not a vulnerability id: kept as given, "
+                "links nothing",
+            }
+            for index, alias in enumerate(doc.get("flagged_aliases", []))
+        ],
     )
 
 
@@ -162,8 +177,11 @@ def list_reports(
     package: Annotated[str | None, Query(description="a package key: pkg:pypi/name")] = None,
     published: bool | None = None,
     include_merged: bool = True,
+    alias: Annotated[
+        str | None, Query(max_length=128, description="any name: an id or an alias (a CVE id)")
+    ] = None,
 ) -> Page[ReportOut]:
-    where = service.ReportFilter(tlp, package, published, include_merged)
+    where = service.ReportFilter(tlp, package, published, include_merged, alias)
     return page_of(service.list_reports(ctx.db, ctx.actor, page, ctx.now, where), report_out)
 
 
@@ -174,6 +192,29 @@ def list_reports(
 )
 def read_report(ctx: Context, report_id: str) -> ReportOut:
     return report_out(service.get_report(ctx.db, ctx.actor, report_id, ctx.now))
+
+
+@router.get(
+    "/reports/{report_id}/versions",
+    response_model=ReportVersionsOut,
+    openapi_extra=exercises(service.report_versions),
+)
+def read_versions(ctx: Context, report_id: str) -> ReportVersionsOut:
+    row, versions = service.report_versions(ctx.db, ctx.actor, report_id, ctx.now)
+    return ReportVersionsOut(
+        id=row.id,
+        previous=[
+            ReportVersionOut(
+                version=v.version,
+                modified=v.modified,
+                tlp=v.tlp,
+                stored_at=v.stored_at,
+                replaced_at=v.replaced_at,
+                document=v.document,
+            )
+            for v in versions
+        ],
+    )
 
 
 @router.get(
@@ -365,6 +406,7 @@ def vendor_table(ctx: Context, case_id: str, page: Paging) -> VendorTable:
                             statement=s.statement,
                             justification=s.justification,
                             updated_at=s.updated_at,
+                            due_on=s.due_on,
                         )
                         if (s := mine.get(rid))
                         else StatusOut(
@@ -405,13 +447,51 @@ def set_status(
         data.statement,
         data.justification,
         ctx.now,
+        data.due_on,
     )
     return StatusOut(
         status=row.status,
         statement=row.statement,
         justification=row.justification,
         updated_at=row.updated_at,
+        due_on=row.due_on,
     )
+
+
+def message_out(db: Session, row: CaseMessage, names: dict[str, str] | None = None) -> MessageOut:
+    names = names if names is not None else identity.organisation_names(db, [row.author_org_id])
+    return MessageOut(
+        id=row.id,
+        case_id=row.case_id,
+        author_org_id=row.author_org_id,
+        author_org_name=names.get(row.author_org_id, row.author_org_id),
+        author_user_id=row.author_user_id,
+        author_name=row.author_name,
+        text=row.body,
+        created_at=row.created_at,
+    )
+
+
+@router.get(
+    "/cases/{case_id}/messages",
+    response_model=Page[MessageOut],
+    openapi_extra=exercises(messages.list_messages),
+)
+def list_messages(ctx: Context, case_id: str, page: Paging) -> Page[MessageOut]:
+    found = messages.list_messages(ctx.db, ctx.actor, case_id, page, ctx.now)
+    names = identity.organisation_names(ctx.db, {m.author_org_id for m in found.rows})
+    return page_of(found, lambda m: message_out(ctx.db, m, names))
+
+
+@router.post(
+    "/cases/{case_id}/messages",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MessageOut,
+    openapi_extra=exercises(messages.post_message),
+)
+def post_message(ctx: Context, case_id: str, data: MessageIn) -> MessageOut:
+    row = messages.post_message(ctx.db, ctx.actor, case_id, data.text, ctx.now)
+    return message_out(ctx.db, row)
 
 
 @router.post(
@@ -445,6 +525,18 @@ def register_inventory(ctx: Context, data: ProductsIn) -> list[ProductOut]:
 )
 def list_products(ctx: Context, page: Paging) -> Page[ProductOut]:
     return page_of(routing.list_products(ctx.db, ctx.actor, page), ProductOut.model_validate)
+
+
+@router.post(
+    "/products/{claim_id}/withdraw",
+    response_model=ProductOut,
+    openapi_extra=exercises(routing.withdraw_product),
+)
+def withdraw_product(ctx: Context, claim_id: str) -> ProductOut:
+    """Take back one of your organisation's product claims (made or run); answers with the
+    claim as it was."""
+    row = routing.withdraw_product(ctx.db, ctx.actor, claim_id, ctx.now)
+    return ProductOut.model_validate(row)
 
 
 @router.get(

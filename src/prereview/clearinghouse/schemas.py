@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +37,28 @@ class ReportOut(BaseModel):
     case_id: str | None
     published_at: datetime | None
     created_at: datetime
+    # The source's own times (OSV ``modified`` and ``withdrawn``): a withdrawn report stays.
+    modified: datetime | None = None
+    withdrawn: datetime | None = None
+    # What was kept but is not right, e.g. an alias that is not an id (path and message).
+    warnings: list[dict[str, str]] = Field(default_factory=list)
+
+
+class ReportVersionOut(BaseModel):
+    """A version of a report that an update replaced, whole as it was stored."""
+
+    version: int
+    modified: datetime | None
+    tlp: str
+    stored_at: datetime
+    replaced_at: datetime
+    document: dict[str, Any]
+
+
+class ReportVersionsOut(BaseModel):
+    id: str
+    # Oldest first; the current version is the report itself.
+    previous: list[ReportVersionOut]
 
 
 class IntakeOut(BaseModel):
@@ -147,6 +169,7 @@ class StatusOut(BaseModel):
     statement: str
     justification: str | None
     updated_at: datetime | None
+    due_on: date | None = None
 
 
 class VendorRowOut(BaseModel):
@@ -176,6 +199,10 @@ class StatusIn(BaseModel):
         ]
         | None
     ) = None
+    due_on: date | None = Field(
+        default=None,
+        description="The day the vendor is expected to have acted (a fix, a statement).",
+    )
 
 
 class StatusChangeOut(BaseModel):
@@ -243,3 +270,21 @@ class NotificationOut(BaseModel):
 class RelabelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tlp: Tlp
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=20_000, pattern=r"\S")
+
+
+class MessageOut(BaseModel):
+    """A message of a case's thread, with who wrote it (their name as it was then)."""
+
+    id: str
+    case_id: str
+    author_org_id: str
+    author_org_name: str
+    author_user_id: str
+    author_name: str
+    text: str
+    created_at: datetime

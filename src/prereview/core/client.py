@@ -6,15 +6,16 @@ environment only, so that it never appears in a process list or shell history.
 
 Everything the server sends is data, never markup: tables put each value in a plain
 :class:`~rich.text.Text`, messages pass values through :func:`escape`, and the consoles do not
-turn ``:name:`` into emoji (``gateway:key:create`` stays as it is). ``httpx`` and rich's tables
-and progress bars are imported when first used, so that ``prereview --help`` stays fast.
+turn ``:name:`` into emoji (``gateway:key:create`` stays as it is). Tables fit the terminal
+(:mod:`prereview.core.tables`) and name organisations rather than show their ids. ``httpx`` and
+rich's tables and progress bars are imported when first used, so that ``prereview --help``
+stays fast.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -53,6 +54,62 @@ YesOption = Annotated[
 ]
 
 
+ActorOption = Annotated[
+    str | None, typer.Option("--actor", help="Only what this user or organisation (its id) did.")
+]
+ActionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--action", help="Only this action, or its family (review:grant: every grant action)."
+    ),
+]
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help="Only entries at or after this ISO 8601 instant.")
+]
+UntilOption = Annotated[
+    str | None, typer.Option("--until", help="Only entries before this ISO 8601 instant.")
+]
+OldestFirstOption = Annotated[
+    bool, typer.Option("--oldest-first", help="Oldest entries first (default: newest first).")
+]
+
+
+def audit_filters(
+    actor: str | None,
+    action: str | None,
+    since: str | None,
+    until: str | None,
+    oldest_first: bool,
+) -> dict[str, Any]:
+    """The query parameters of an audit list's filters, as the commands' options give them."""
+    return {
+        "actor": actor,
+        "action": action,
+        "since": instant_option(since, "--since"),
+        "until": instant_option(until, "--until"),
+        "order": "oldest" if oldest_first else None,
+    }
+
+
+def instant_option(text: str | None, option: str) -> str | None:
+    """An option's ISO 8601 instant, refused here when it has no time zone."""
+    if text is None:
+        return None
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"'{text}' is not an ISO 8601 date-time", param_hint=option
+        ) from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter(
+            f"'{text}' has no time zone; add Z or an offset like +00:00", param_hint=option
+        )
+    return moment.isoformat()
+
+
 class CommandFailed(typer.Exit):
     """A failed request, already explained to the person on standard error."""
 
@@ -65,6 +122,7 @@ class ApiClient:
         import httpx
 
         self.http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout)
+        self._names: dict[str, str] = {}
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call ``/api/v1{path}``; print the problem and exit non-zero on an error answer."""
@@ -104,8 +162,34 @@ class ApiClient:
             )
             raise CommandFailed(2) from None
 
+    def organisation_names(self, org_ids: Iterable[str]) -> dict[str, str]:
+        """The directory's name for each of ``org_ids`` (one request per organisation not
+        asked about before); one the directory does not answer for keeps its id."""
+        import httpx
+
+        wanted = set(org_ids)
+        for org_id in sorted(wanted - self._names.keys()):
+            self._names[org_id] = org_id
+            try:
+                response = self.http.get(f"{API}/organisations/{org_id}")
+            except httpx.TransportError:
+                continue  # the table is still worth printing, with the id
+            found = response.json() if response.status_code == 200 else None
+            if isinstance(found, dict) and isinstance(found.get("name"), str):
+                self._names[org_id] = found["name"]
+        return {org_id: self._names[org_id] for org_id in wanted}
+
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    def get_all(self, path: str, **params: Any) -> list[Any]:
+        """Every item of a paginated list (``{items, total, limit, offset}``), page by page."""
+        items: list[Any] = []
+        while True:
+            page = self.get(path, **params, limit=200, offset=len(items))
+            items.extend(page["items"])
+            if not page["items"] or len(items) >= page["total"]:
+                return items
 
     def post(self, path: str, body: Mapping[str, Any] | None = None) -> Any:
         return self.request("POST", path, json=dict(body) if body is not None else None)
@@ -174,7 +258,6 @@ def confirm(what: str, yes: bool) -> None:
 
 
 Column = tuple[str, Callable[[Mapping[str, Any]], Any]]
-_ID = re.compile(r"^[a-z]{3}_[0-9a-z]{26}$")
 
 
 def field(name: str) -> Callable[[Mapping[str, Any]], Any]:
@@ -190,9 +273,16 @@ def field(name: str) -> Callable[[Mapping[str, Any]], Any]:
 
 
 def show(
-    data: Any, as_json: bool, columns: Sequence[Column] | None = None, title: str | None = None
+    data: Any,
+    as_json: bool,
+    columns: Sequence[Column] | None = None,
+    title: str | None = None,
+    names: ApiClient | None = None,
 ) -> None:
-    """Print an answer: JSON with ``--json``, otherwise a table (one row, or one per item)."""
+    """Print an answer: JSON with ``--json``, otherwise a table (one row, or one per item)
+    laid out in the terminal's width (:mod:`prereview.core.tables`). With ``names``, the
+    organisation columns (:func:`organisation`, and any ``*_org_id`` field shown) show the
+    organisation's name, looked up in the directory; ``--json`` keeps the ids."""
     if as_json:
         console.print_json(json.dumps(data, default=str))
         return
@@ -207,20 +297,60 @@ def show(
         return
     from rich.table import Table
 
+    from prereview.core.tables import fit, instant
+
     rows = list(rows)
-    cols = list(columns or [(key, field(key)) for key in _keys(rows)])
-    cells = [[_cell(get(row)) for _, get in cols] for row in rows]
+    cols = list(columns or [(key, _auto(key)) for key in _keys(rows)])
+    values = [[get(row) for _, get in cols] for row in rows]
+    if names is not None:
+        wanted = {v for index in _org_columns(cols) for v in _column(values, index) if v}
+        found = names.organisation_names(wanted)
+        for index in _org_columns(cols):
+            for row_values in values:
+                if isinstance(row_values[index], str):
+                    row_values[index] = found.get(row_values[index], row_values[index])
+    cells = [[instant(_cell(value)) for value in row_values] for row_values in values]
+    layout = fit([name for name, _ in cols], cells, console.width)
+    if layout.left_out:
+        hidden = f"not shown at {console.width} columns: {', '.join(layout.left_out)} (--json)"
+        footer = f"{footer}; {hidden}" if footer else hidden
     table = Table(title=title, caption=footer)
-    for index, (name, _) in enumerate(cols):
-        # Identifiers are for copying into the next command: never cut them short.
-        ids = [row[index] for row in cells if _ID.match(row[index])]
-        table.add_column(
-            name, min_width=max((len(i) for i in ids), default=None), no_wrap=bool(ids)
-        )
+    for index, width in zip(layout.kept, layout.widths, strict=True):
+        table.add_column(cols[index][0], width=width, overflow="fold")
     for row_cells in cells:
         # Text, not str: a value is shown as it is, never read as markup or emoji codes.
-        table.add_row(*(Text(cell) for cell in row_cells))
+        table.add_row(*(Text(row_cells[index]) for index in layout.kept))
     console.print(table)
+
+
+class OrganisationField:
+    """A column that shows an organisation: its id in ``--json``, its name in a table."""
+
+    def __init__(self, name: str) -> None:
+        self.get = field(name)
+
+    def __call__(self, row: Mapping[str, Any]) -> Any:
+        return self.get(row)
+
+
+def organisation(name: str) -> Callable[[Mapping[str, Any]], Any]:
+    """A column that shows the organisation whose id is in (dotted) field ``name`` (typed as
+    any column, so that it sits in a list of columns with lambdas)."""
+    return OrganisationField(name)
+
+
+def _auto(key: str) -> Callable[[Mapping[str, Any]], Any]:
+    return organisation(key) if key.endswith("org_id") else field(key)
+
+
+def _org_columns(cols: Sequence[Column]) -> list[int]:
+    return [i for i, (_, get) in enumerate(cols) if isinstance(get, OrganisationField)]
+
+
+def _column(values: Sequence[Sequence[Any]], index: int) -> Iterator[str]:
+    for row_values in values:
+        if isinstance(row_values[index], str):
+            yield row_values[index]
 
 
 def _keys(rows: Iterable[Mapping[str, Any]]) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Generic, TypeVar
 
@@ -52,6 +52,17 @@ def paginate(db: Session, query: Select[Row], page: PageRequest) -> Slice[Row]:
     total = db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = list(db.scalars(query.limit(page.limit).offset(page.offset)))
     return Slice(rows=rows, total=total, limit=page.limit, offset=page.offset)
+
+
+def page_of_list(items: Sequence[T], page: PageRequest) -> Page[T]:
+    """One page of a list already in memory (a submission's grants, keys, determinations:
+    lists bounded by what one submission holds), with the total it was cut from."""
+    return Page[T](
+        items=list(items[page.offset : page.offset + page.limit]),
+        total=len(items),
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 def page_of(found: Slice[Row], convert: Callable[[Row], T]) -> Page[T]:

@@ -81,6 +81,16 @@ class Settings(BaseSettings):
         description="Client side: where the pinned audit key and the last checkpoint seen are "
         "kept, one 0600 file per server.",
     )
+    attestation_key_file: Path = Field(
+        default=Path("var/attestation-signing.key"),
+        description="Ed25519 key (PKCS#8 PEM, 0600) that signs participation attestations; "
+        "created on first use.",
+    )
+    attestation_public_key: str | None = Field(
+        default=None,
+        description="Client side: the platform's attestation public key (PEM), or the path of a "
+        "file holding it, for `prereview attest verify`.",
+    )
     retention_days: int = Field(
         default=180,
         ge=0,

@@ -15,6 +15,7 @@ from prereview.core.client import (
     console,
     errors,
     field,
+    organisation,
     show,
 )
 from prereview.core.markings import TLP, Marking
@@ -44,7 +45,7 @@ def _runs(run: list[str] | None) -> dict[str, list[str]]:
 
 NOTICE_COLUMNS = [
     ("determination", field("id")),
-    ("agency", field("agency_org_id")),
+    ("agency", organisation("agency_org_id")),
     ("when", field("created_at")),
     ("outcome", lambda r: r["outcome"] or "(not disclosed)"),
 ]
@@ -139,9 +140,9 @@ def list_(
     client = ApiClient(server)
     if notices:
         found = client.get(f"/submissions/{submission_id}/determination-notices")
-        show(found, as_json, NOTICE_COLUMNS)
+        show(found, as_json, NOTICE_COLUMNS, names=client)
         return
-    found = client.get(f"/submissions/{submission_id}/determinations")
+    found = client.get_all(f"/submissions/{submission_id}/determinations")
     if as_json:
         show(found, True)
         return

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
 
 from prereview.authz.request import Context
 from prereview.authz.usecase import exercises
+from prereview.core.pagination import Page, PageRequest, page_of_list, page_request
 from prereview.coverage import service
 from prereview.coverage.models import Determination
 from prereview.coverage.policy import Policy, parse_policy
@@ -21,6 +24,7 @@ from prereview.coverage.schemas import (
 from prereview.review.service import Rules
 
 router = APIRouter(tags=["coverage"])
+Paging = Annotated[PageRequest, Depends(page_request)]
 
 
 def policy_out(policy: Policy) -> PolicyOut:
@@ -81,26 +85,26 @@ def determine(submission_id: str, data: DeterminationCreate, ctx: Context) -> De
 
 @router.get(
     "/submissions/{submission_id}/determinations",
-    response_model=list[DeterminationOut],
+    response_model=Page[DeterminationOut],
     openapi_extra=exercises(service.list_determinations),
 )
-def list_determinations(submission_id: str, ctx: Context) -> list[DeterminationOut]:
+def list_determinations(submission_id: str, ctx: Context, page: Paging) -> Page[DeterminationOut]:
     """Determinations in full, for agencies that hold or held a grant."""
     rules = Rules.from_settings(ctx.settings)
     found = service.list_determinations(ctx.db, ctx.actor, submission_id, ctx.now, rules)
-    return [determination_out(d) for d in found]
+    return page_of_list([determination_out(d) for d in found], page)
 
 
 @router.get(
     "/submissions/{submission_id}/determination-notices",
-    response_model=list[DeterminationNoticeOut],
+    response_model=Page[DeterminationNoticeOut],
     openapi_extra=exercises(service.notices),
 )
-def list_notices(submission_id: str, ctx: Context) -> list[DeterminationNoticeOut]:
+def list_notices(submission_id: str, ctx: Context, page: Paging) -> Page[DeterminationNoticeOut]:
     """For the developer: that determinations exist, and outcomes the policies disclose."""
     rules = Rules.from_settings(ctx.settings)
     found = service.notices(ctx.db, ctx.actor, submission_id, ctx.now, rules)
-    return [notice_out(d) for d in found]
+    return page_of_list([notice_out(d) for d in found], page)
 
 
 @router.post(
@@ -123,12 +127,13 @@ def what_if(submission_id: str, data: PolicyChoice, ctx: Context) -> WhatIfOut:
 
 @router.get(
     "/coverage/presets",
-    response_model=list[PresetOut],
+    response_model=Page[PresetOut],
     openapi_extra=exercises(service.presets),
 )
-def list_presets(ctx: Context) -> list[PresetOut]:
+def list_presets(ctx: Context, page: Paging) -> Page[PresetOut]:
     """The policies shipped with prereview, each citing its public source."""
-    return [
+    found = [
         PresetOut(name=name, policy=policy_out(policy), text=policy.text)
         for name, policy in service.presets(ctx.actor)
     ]
+    return page_of_list(found, page)

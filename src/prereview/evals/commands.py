@@ -6,10 +6,11 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,6 +26,10 @@ from prereview.core.client import (
     show,
     transfer_progress,
 )
+from prereview.evals.watch import GatewayWatch, run_in_background
+
+if TYPE_CHECKING:
+    from rich.status import Status
 
 # The result schemas (pydantic), httpx and Inspect AI are imported inside the commands that use
 # them, so that `prereview --help` stays fast.
@@ -174,36 +179,168 @@ def run(
         raise typer.Exit(2)
     model_name = model or f"openai/{_served_model(base_url, api_key or '')}"
     target = log_dir or Path("logs") / submission
-    with console.status(f"running {', '.join(names)} against {model_name} ..."):
+    watch = GatewayWatch()
+    # Inspect's OpenAI provider takes the HTTP client: the gateway's 429s are read through it.
+    model_args = {"http_client": watch.http_client()} if model_name.startswith("openai/") else None
+    before = _logs_in(target)
+    running = f"running {', '.join(names)} against {model_name} ... (Ctrl+C stops)"
+    with console.status(running) as spinner:
+        tell = _teller(spinner)
         try:
-            suite = run_suite(
-                model_name,
-                base_url=base_url,
-                api_key=api_key,
-                tasks=names,
-                epochs=epochs,
-                task_args=arguments,
-                log_dir=str(target),
-                max_samples=max_samples,
+            suite = run_in_background(
+                lambda: run_suite(
+                    model_name,
+                    base_url=base_url,
+                    api_key=api_key,
+                    tasks=names,
+                    epochs=epochs,
+                    task_args=arguments,
+                    log_dir=str(target),
+                    max_samples=max_samples,
+                    model_args=model_args,
+                ),
+                lambda: tell(watch.status(running)),
             )
         except (UnknownTask, UnisolatedSandbox) as exc:
             errors.print(f"[red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
-    stored = client.post(f"/submissions/{submission}/evals", _payload(suite.model, suite))
-    for result, task in zip(stored["tasks"], suite.tasks, strict=True):
+        except KeyboardInterrupt:
+            spinner.stop()
+            _stop(client, submission, target, before, as_json)
+    stored = _store(client, submission, suite.model, suite.tasks, suite.duration_s)
+    _report(client, submission, stored, as_json)
+
+
+def _teller(spinner: Status) -> Callable[[str], None]:
+    """Show a line on the spinner; without a terminal (no spinner is drawn), print it once
+    each time it changes, so that a log or a pipe says what the run is waiting on too."""
+    told: list[str] = []
+
+    def tell(text: str) -> None:
+        if spinner.console.is_terminal:
+            spinner.update(text)
+        elif not told or told[-1] != text:
+            told.append(text)
+            errors.print(text, markup=False, highlight=False)
+
+    return tell
+
+
+def _logs_in(folder: Path) -> set[Path]:
+    return set(folder.glob("*.eval")) | set(folder.glob("*.json")) if folder.is_dir() else set()
+
+
+def _finished(path: Path) -> bool:
+    """Whether the Inspect log at ``path`` is of a task that ended (not one still running)."""
+    from inspect_ai.log import read_eval_log
+
+    try:
+        return read_eval_log(str(path), header_only=True).status in {"success", "error"}
+    except Exception:  # a log being written, or not a log: not a finished task
+        return False
+
+
+def _stop(
+    client: ApiClient, submission: str, folder: Path, before: set[Path], as_json: bool
+) -> None:
+    """After Ctrl+C: upload the tasks of this run that finished, then end the process at
+    once (the abandoned run's thread, its model calls and its sandboxes end with it)."""
+    code = 130
+    try:
+        errors.print(
+            "[yellow]stopped[/] (Ctrl+C): the tasks still running are abandoned; "
+            "uploading those that finished"
+        )
+        finished = sorted(p for p in _logs_in(folder) - before if _finished(p))
+        if finished:
+            for stored in _store_logs(client, submission, finished):
+                _report(client, submission, stored, as_json)
+        else:
+            errors.print("no task had finished: nothing was uploaded")
+    except typer.Exit as exc:
+        code = exc.exit_code or code
+    finally:
+        for stream in (console.file, errors.file, sys.stdout, sys.stderr):
+            stream.flush()
+        os._exit(code)
+
+
+def _store(
+    client: ApiClient, submission: str, model: str, results: list[Any], duration_s: float
+) -> Any:
+    """Store one run's task results, then upload each task's log: the one path by which
+    ``eval run``, its Ctrl+C and ``eval upload`` give the server their results."""
+    from prereview.evals.runner import SuiteResult
+
+    suite = SuiteResult(model=model, tasks=results, duration_s=duration_s)
+    stored = client.post(f"/submissions/{submission}/evals", _payload(model, suite))
+    for result, task in zip(stored["tasks"], results, strict=True):
         path = Path(task.log_path)
         if path.is_file():
             _upload_log(client, result["id"], path)
-    runs = client.get(f"/submissions/{submission}/evals")
+    return stored
+
+
+def _store_logs(client: ApiClient, submission: str, paths: list[Path]) -> list[Any]:
+    """Store the runs the Inspect logs at ``paths`` record, one run per model."""
+    from inspect_ai.log import read_eval_log
+
+    from prereview.evals.runner import result_from_log
+
+    by_model: dict[str, list[Any]] = {}
+    for path in paths:
+        log = read_eval_log(str(path))
+        by_model.setdefault(log.eval.model, []).append(result_from_log(log))
+    return [
+        _store(client, submission, model, results, sum(r.duration_s or 0 for r in results))
+        for model, results in by_model.items()
+    ]
+
+
+def _report(client: ApiClient, submission: str, stored: Any, as_json: bool) -> None:
+    runs = client.get_all(f"/submissions/{submission}/evals")
     mine = [r for r in runs if r["id"] == stored["id"]]
     for result in (t for r in mine for t in r["tasks"]):
         if result.get("kind") != "evidence":
             why = result.get("kind_reason") or "its log was not uploaded"
             errors.print(
-                f"[yellow]note:[/] {result['task']} is a {result.get('kind')} result, not "
-                f"evidence for a coverage determination: {why}"
+                f"[yellow]note:[/] {escape(str(result['task']))} is a "
+                f"{escape(str(result.get('kind')))} result, not evidence for a coverage "
+                f"determination: {escape(str(why))}"
             )
     show(mine if as_json else _rows(mine), as_json, RESULT_COLUMNS, title=f"run {stored['id']}")
+
+
+@evals.command("upload")
+def upload(
+    logs: Annotated[
+        list[Path],
+        typer.Argument(help="Inspect logs (.eval or .json) of the suite's tasks.", exists=True),
+    ],
+    submission: Annotated[str, typer.Option("--submission", help="The submission they judge.")],
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Upload Inspect logs already on disk (a run stopped early, an eval set run elsewhere):
+    each log's results and the log itself, as `eval run` does; one run per model."""
+    from inspect_ai.log import read_eval_log
+
+    client = ApiClient(server, timeout=3600)
+    client.get(f"/submissions/{submission}")
+    for path in logs:
+        try:
+            status = read_eval_log(str(path), header_only=True).status
+        except Exception as exc:  # Inspect raises many kinds for a file that is not a log
+            errors.print(f"[red]error:[/] {escape(str(path))} is not an Inspect log ({exc})")
+            raise typer.Exit(2) from None
+        if status not in {"success", "error"}:
+            errors.print(
+                f"[red]error:[/] {escape(str(path))} is the log of a task that did not finish "
+                f"({escape(status)}); nothing was uploaded"
+            )
+            raise typer.Exit(2)
+    for stored in _store_logs(client, submission, list(logs)):
+        _report(client, submission, stored, as_json)
 
 
 @evals.command("results")
@@ -211,7 +348,7 @@ def results(
     submission_id: str, server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False
 ) -> None:
     """Every stored result of a submission: metric, stderr, 95% CI, samples, tokens, log."""
-    runs = ApiClient(server).get(f"/submissions/{submission_id}/evals")
+    runs = ApiClient(server).get_all(f"/submissions/{submission_id}/evals")
     show(runs if as_json else _rows(runs), as_json, RESULT_COLUMNS)
 
 

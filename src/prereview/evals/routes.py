@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from prereview.authz.request import Context
 from prereview.authz.usecase import exercises
 from prereview.core.filenames import content_disposition
+from prereview.core.pagination import Page, PageRequest, page_of_list, page_request
 from prereview.core.streaming import body_pieces
 from prereview.evals import service
 from prereview.evals.models import EvalRun, EvalTaskResult
@@ -20,6 +21,7 @@ from prereview.review.service import Rules
 from prereview.vault.deps import VaultDep
 
 router = APIRouter(tags=["evals"])
+Paging = Annotated[PageRequest, Depends(page_request)]
 LogName = Annotated[str, Query(min_length=1, max_length=255, pattern=r"^[^/\\\x00-\x1f]+$")]
 _BINARY_BODY = {
     "requestBody": {
@@ -97,13 +99,13 @@ def record_run(submission_id: str, data: EvalRunCreate, ctx: Context) -> EvalRun
 
 @router.get(
     "/submissions/{submission_id}/evals",
-    response_model=list[EvalRunOut],
+    response_model=Page[EvalRunOut],
     openapi_extra=exercises(service.list_runs),
 )
-def list_runs(submission_id: str, ctx: Context) -> list[EvalRunOut]:
+def list_runs(submission_id: str, ctx: Context, page: Paging) -> Page[EvalRunOut]:
     rules = Rules.from_settings(ctx.settings)
     runs = service.list_runs(ctx.db, ctx.actor, submission_id, ctx.now, rules)
-    return [run_out(r) for r in runs]
+    return page_of_list([run_out(r) for r in runs], page)
 
 
 @router.post(

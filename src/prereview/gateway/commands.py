@@ -21,6 +21,7 @@ from prereview.core.client import (
     confirm,
     escape,
     field,
+    organisation,
     show,
 )
 
@@ -40,7 +41,7 @@ gateway_app.add_typer(transcript_app, name="transcript")
 KEY_COLUMNS = [
     ("id", field("id")),
     ("name", field("name")),
-    ("org", field("org_id")),
+    ("organisation", organisation("org_id")),
     ("access", field("access")),
     ("prefix", field("prefix")),
     ("created", field("created_at")),
@@ -55,7 +56,7 @@ LIMIT_COLUMNS = [
 ]
 TRANSCRIPT_COLUMNS = [
     ("call", field("call_id")),
-    ("org", field("org_id")),
+    ("organisation", organisation("org_id")),
     ("endpoint", field("endpoint")),
     ("started", field("started_at")),
     ("request bytes", field("request_size")),
@@ -76,7 +77,11 @@ def upstream_set(
     submission_id: str,
     upstream_model: Annotated[str, typer.Option(help="The model name your endpoint expects.")],
     public_model: Annotated[
-        str | None, typer.Option(help="The name reviewers use (default: the upstream's).")
+        str | None,
+        typer.Option(
+            help="The name reviewers use (default: the submission's model name, spaces as '-'; "
+            "never the upstream's internal name)."
+        ),
     ] = None,
     base_url_env: Annotated[
         str, typer.Option(help="Environment variable holding the OpenAI base URL (…/v1).")
@@ -144,11 +149,16 @@ def key_create(
 
 @key_app.command("list")
 def key_list(
-    submission_id: str, server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False
+    submission_id: str,
+    limit: int = 50,
+    offset: int = 0,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
 ) -> None:
     """Keys on a submission (the developer sees every organisation's)."""
-    data = ApiClient(server).get(f"/submissions/{submission_id}/gateway/keys")
-    show(data, as_json, KEY_COLUMNS)
+    client = ApiClient(server)
+    data = client.get(f"/submissions/{submission_id}/gateway/keys", limit=limit, offset=offset)
+    show(data, as_json, KEY_COLUMNS, names=client)
 
 
 @key_app.command("revoke")
@@ -211,11 +221,17 @@ def limits_show(
 
 @transcript_app.command("list")
 def transcript_list(
-    submission_id: str, server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False
+    submission_id: str,
+    limit: int = 50,
+    offset: int = 0,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
 ) -> None:
     """Kept transcripts (where the developer keeps them)."""
-    data = ApiClient(server).get(f"/submissions/{submission_id}/gateway/transcripts")
-    show(data, as_json, TRANSCRIPT_COLUMNS)
+    client = ApiClient(server)
+    path = f"/submissions/{submission_id}/gateway/transcripts"
+    data = client.get(path, limit=limit, offset=offset)
+    show(data, as_json, TRANSCRIPT_COLUMNS, names=client)
 
 
 @transcript_app.command("show")

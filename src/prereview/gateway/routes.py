@@ -6,11 +6,14 @@ The model calls themselves are served by the engine mounted at ``/gateway`` (see
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
 
 from prereview.authz.request import Context, RequestContext
 from prereview.authz.usecase import exercises
 from prereview.core.context import get_context
+from prereview.core.pagination import Page, PageRequest, page_of_list, page_request
 from prereview.gateway import service
 from prereview.gateway.engine.upstreams import UpstreamGuard
 from prereview.gateway.models import GatewayKey, GatewayTranscript, GatewayUpstream
@@ -30,6 +33,7 @@ from prereview.review.service import Rules
 from prereview.vault.deps import VaultDep
 
 router = APIRouter(tags=["gateway"])
+Paging = Annotated[PageRequest, Depends(page_request)]
 
 
 def rules(ctx: RequestContext) -> Rules:
@@ -143,13 +147,12 @@ def create_key(request: Request, submission_id: str, data: KeyCreate, ctx: Conte
 
 @router.get(
     "/submissions/{submission_id}/gateway/keys",
-    response_model=list[KeyOut],
+    response_model=Page[KeyOut],
     openapi_extra=exercises(service.list_keys),
 )
-def list_keys(submission_id: str, ctx: Context) -> list[KeyOut]:
-    return [
-        key_out(k) for k in service.list_keys(ctx.db, ctx.actor, submission_id, ctx.now, rules(ctx))
-    ]
+def list_keys(submission_id: str, ctx: Context, page: Paging) -> Page[KeyOut]:
+    found = service.list_keys(ctx.db, ctx.actor, submission_id, ctx.now, rules(ctx))
+    return page_of_list([key_out(k) for k in found], page)
 
 
 @router.post(
@@ -166,14 +169,12 @@ def revoke_key(submission_id: str, key_id: str, ctx: Context) -> KeyOut:
 
 @router.get(
     "/submissions/{submission_id}/gateway/limits",
-    response_model=list[LimitsOut],
+    response_model=Page[LimitsOut],
     openapi_extra=exercises(service.list_limits),
 )
-def list_limits(submission_id: str, ctx: Context) -> list[LimitsOut]:
-    return [
-        limits_out(v)
-        for v in service.list_limits(ctx.db, ctx.actor, submission_id, ctx.now, rules(ctx))
-    ]
+def list_limits(submission_id: str, ctx: Context, page: Paging) -> Page[LimitsOut]:
+    found = service.list_limits(ctx.db, ctx.actor, submission_id, ctx.now, rules(ctx))
+    return page_of_list([limits_out(v) for v in found], page)
 
 
 @router.put(
@@ -206,12 +207,12 @@ def set_nomination_limits(
 
 @router.get(
     "/submissions/{submission_id}/gateway/transcripts",
-    response_model=list[TranscriptItem],
+    response_model=Page[TranscriptItem],
     openapi_extra=exercises(service.list_transcripts),
 )
-def list_transcripts(submission_id: str, ctx: Context) -> list[TranscriptItem]:
+def list_transcripts(submission_id: str, ctx: Context, page: Paging) -> Page[TranscriptItem]:
     rows = service.list_transcripts(ctx.db, ctx.actor, submission_id, ctx.now, rules(ctx))
-    return [transcript_item(r) for r in rows]
+    return page_of_list([transcript_item(r) for r in rows], page)
 
 
 @router.get(

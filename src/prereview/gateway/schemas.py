@@ -41,7 +41,9 @@ class UpstreamSet(BaseModel):
     base_url: Annotated[SecretStr, Field(description="OpenAI base URL, e.g. https://host/v1.")]
     upstream_model: ModelName
     public_model: ModelName | None = Field(
-        default=None, description="The name reviewers send; defaults to the upstream's name."
+        default=None,
+        description="The name reviewers send and see; defaults to the submission's model name "
+        "(white space as '-'), never to the upstream's internal name.",
     )
     api_key: SecretStr | None = Field(
         default=None, description="Sent as 'Authorization: Bearer <api_key>'."

@@ -91,6 +91,8 @@ def set_upstream(
     own address unless ``guard`` allow-lists its exact origin (see
     :mod:`prereview.gateway.engine.upstreams`); without a guard, nothing is allow-listed. The
     audit entry names the models and the header names, never the URL or a header value.
+    Without ``public_model``, reviewers see :func:`default_public_model` of the submission's
+    model name, never the upstream's own (internal) name.
     """
     submission, _ = review.reach_submission(
         db, actor, submission_id, Permission.GATEWAY_UPSTREAM_WRITE, now, rules
@@ -116,7 +118,8 @@ def set_upstream(
             submission_id=submission.id, version=0, created_at=now, updated_by=actor.user_id
         )
         db.add(upstream)
-    upstream.public_model = data.public_model or data.upstream_model
+    # Never the upstream's id by default: that is the lab's internal name for the model.
+    upstream.public_model = data.public_model or default_public_model(submission.model_name)
     upstream.upstream_model = data.upstream_model
     upstream.credential_header_names = sorted(headers)
     upstream.keep_transcripts = data.keep_transcripts
@@ -555,6 +558,12 @@ def audited_calls(db: Session, submission_id: str, org_id: str) -> list[AuditedC
             )
         )
     return calls
+
+
+def default_public_model(model_name: str) -> str:
+    """The name reviewers use when the developer names none: the submission's model name,
+    with each run of white space made one ``-`` (a model name in the OpenAI API has none)."""
+    return "-".join(model_name.split())[:200]
 
 
 def public_model(db: Session, submission_id: str) -> str | None:

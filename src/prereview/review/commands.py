@@ -10,13 +10,20 @@ import typer
 
 from prereview.core.client import (
     DEFAULT_SERVER,
+    ActionOption,
+    ActorOption,
     ApiClient,
     JsonOption,
+    OldestFirstOption,
     ServerOption,
+    SinceOption,
+    UntilOption,
     YesOption,
+    audit_filters,
     confirm,
     escape,
     field,
+    organisation,
     show,
 )
 from prereview.core.markings import TLP, Marking
@@ -46,32 +53,35 @@ SUBMISSION_COLUMNS = [
 ]
 GRANT_COLUMNS = [
     ("id", field("id")),
-    ("agency", field("agency_org_id")),
+    ("agency", organisation("agency_org_id")),
     ("granted", field("granted_at")),
     ("revoked", field("revoked_at")),
     ("active", field("active")),
 ]
 NOMINATION_COLUMNS = [
     ("id", field("id")),
-    ("partner", field("partner_org_id")),
-    ("by agency", field("agency_org_id")),
+    ("partner", organisation("partner_org_id")),
+    ("by agency", organisation("agency_org_id")),
     ("status", field("status")),
     ("reason", field("reason")),
 ]
+# Tables too wide for the terminal leave columns out from the right (prereview.core.tables):
+# what a person reads first comes first.
 FINDING_COLUMNS = [
     ("id", field("id")),
-    ("severity", field("severity")),
-    ("category", field("category")),
     ("title", field("title")),
+    ("severity", field("severity")),
     ("status", field("status")),
+    ("category", field("category")),
 ]
 QUEUE_COLUMNS = [
     ("submission", field("submission_id")),
     ("model", lambda r: f"{r['model_name']} {r['model_version']}"),
+    ("time left", lambda r: _countdown(r["window"]["seconds_left"])),
     ("window", field("window.state")),
     ("closes", field("window.closes_at")),
-    ("time left", lambda r: _countdown(r["window"]["seconds_left"])),
     ("my findings", field("my_findings")),
+    ("developer", organisation("developer_org_id")),
 ]
 _CONTACT = re.compile(r"^\s*(?P<name>[^<]+?)\s*<(?P<email>[^>]+)>\s*(?:\((?P<role>[^)]*)\))?\s*$")
 
@@ -224,21 +234,32 @@ def submission_withdraw(
 @submissions.command("audit")
 def submission_audit(
     submission_id: str,
+    actor: ActorOption = None,
+    action: ActionOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    oldest_first: OldestFirstOption = False,
     limit: int = 50,
     offset: int = 0,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
-    """Who touched what in your submission (the developer)."""
-    data = ApiClient(server).get(f"/submissions/{submission_id}/audit", limit=limit, offset=offset)
+    """Who touched what in your submission (the developer), newest first."""
+    client = ApiClient(server)
+    data = client.get(
+        f"/submissions/{submission_id}/audit",
+        limit=limit,
+        offset=offset,
+        **audit_filters(actor, action, since, until, oldest_first),
+    )
     columns = [
         ("seq", field("seq")),
         ("at", field("at")),
-        ("org", field("actor_org_id")),
         ("action", field("action")),
-        ("object", lambda r: f"{r['object_type']} {r['object_id'] or ''}"),
+        ("organisation", organisation("actor_org_id")),
+        ("object", field("object_id")),
     ]
-    show(data, as_json, columns)
+    show(data, as_json, columns, names=client)
 
 
 @windows.command("show")
@@ -283,10 +304,16 @@ def grant_create(
 
 @grants.command("list")
 def grant_list(
-    submission_id: str, server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False
+    submission_id: str,
+    limit: int = 50,
+    offset: int = 0,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
 ) -> None:
     """Grants on a submission."""
-    show(ApiClient(server).get(f"/submissions/{submission_id}/grants"), as_json, GRANT_COLUMNS)
+    client = ApiClient(server)
+    data = client.get(f"/submissions/{submission_id}/grants", limit=limit, offset=offset)
+    show(data, as_json, GRANT_COLUMNS, names=client)
 
 
 @grants.command("revoke")
@@ -322,14 +349,16 @@ def nomination_create(
 
 @nominations.command("list")
 def nomination_list(
-    submission_id: str, server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False
+    submission_id: str,
+    limit: int = 50,
+    offset: int = 0,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
 ) -> None:
     """Nominations on a submission."""
-    show(
-        ApiClient(server).get(f"/submissions/{submission_id}/nominations"),
-        as_json,
-        NOMINATION_COLUMNS,
-    )
+    client = ApiClient(server)
+    data = client.get(f"/submissions/{submission_id}/nominations", limit=limit, offset=offset)
+    show(data, as_json, NOMINATION_COLUMNS, names=client)
 
 
 def _decide(verb: str) -> Any:
@@ -415,9 +444,16 @@ def finding_respond(
     show(ApiClient(server).post(f"/findings/{finding_id}/responses", body), as_json)
 
 
-def queue(server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False) -> None:
+def queue(
+    limit: int = 50,
+    offset: int = 0,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
     """Your review queue: open windows, soonest closing first."""
-    show(ApiClient(server).get("/queue"), as_json, QUEUE_COLUMNS, title="Review queue")
+    client = ApiClient(server)
+    data = client.get("/queue", limit=limit, offset=offset)
+    show(data, as_json, QUEUE_COLUMNS, title="Review queue", names=client)
 
 
 def register(app: typer.Typer) -> None:

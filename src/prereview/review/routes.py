@@ -11,12 +11,13 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from prereview.audit.filters import EntryFilter, entry_filter
 from prereview.audit.schemas import AuditEntryOut
 from prereview.authz.request import Context, RequestContext
 from prereview.authz.usecase import exercises
 from prereview.core.filenames import content_disposition
 from prereview.core.markings import TLP, Marking
-from prereview.core.pagination import Page, PageRequest, page_of, page_request
+from prereview.core.pagination import Page, PageRequest, page_of, page_of_list, page_request
 from prereview.core.streaming import body_pieces
 from prereview.review import service
 from prereview.review.kinds import MaterialKind
@@ -216,14 +217,14 @@ def create_grant(submission_id: str, data: GrantCreate, ctx: Context) -> GrantOu
 
 @router.get(
     "/submissions/{submission_id}/grants",
-    response_model=list[GrantOut],
+    response_model=Page[GrantOut],
     openapi_extra=exercises(service.list_grants),
 )
-def list_grants(submission_id: str, ctx: Context) -> list[GrantOut]:
+def list_grants(submission_id: str, ctx: Context, page: Paging) -> Page[GrantOut]:
     submission, grants = service.list_grants(
         ctx.db, ctx.actor, submission_id, ctx.now, rules_of(ctx)
     )
-    return [grant_out(g, submission, ctx) for g in grants]
+    return page_of_list([grant_out(g, submission, ctx) for g in grants], page)
 
 
 @router.post(
@@ -249,14 +250,14 @@ def nominate(submission_id: str, data: NominationCreate, ctx: Context) -> Nomina
 
 @router.get(
     "/submissions/{submission_id}/nominations",
-    response_model=list[NominationOut],
+    response_model=Page[NominationOut],
     openapi_extra=exercises(service.list_nominations),
 )
-def list_nominations(submission_id: str, ctx: Context) -> list[NominationOut]:
+def list_nominations(submission_id: str, ctx: Context, page: Paging) -> Page[NominationOut]:
     found: Sequence[Any] = service.list_nominations(
         ctx.db, ctx.actor, submission_id, ctx.now, rules_of(ctx)
     )
-    return [NominationOut.model_validate(n) for n in found]
+    return page_of_list([NominationOut.model_validate(n) for n in found], page)
 
 
 def _decide(
@@ -334,9 +335,9 @@ def respond(finding_id: str, data: ResponseCreate, ctx: Context) -> FindingOut:
     return finding_out(service.respond(ctx.db, ctx.actor, finding_id, data, ctx.now))
 
 
-@router.get("/queue", response_model=list[QueueItem], openapi_extra=exercises(service.queue))
-def read_queue(ctx: Context) -> list[QueueItem]:
-    return [
+@router.get("/queue", response_model=Page[QueueItem], openapi_extra=exercises(service.queue))
+def read_queue(ctx: Context, page: Paging) -> Page[QueueItem]:
+    items = [
         QueueItem(
             submission_id=s.id,
             model_name=s.model_name,
@@ -347,6 +348,7 @@ def read_queue(ctx: Context) -> list[QueueItem]:
         )
         for s, w, count in service.queue(ctx.db, ctx.actor, ctx.now, rules_of(ctx))
     ]
+    return page_of_list(items, page)
 
 
 @router.get(
@@ -354,8 +356,17 @@ def read_queue(ctx: Context) -> list[QueueItem]:
     response_model=Page[AuditEntryOut],
     openapi_extra=exercises(service.audit_trail),
 )
-def read_audit(submission_id: str, ctx: Context, page: Paging) -> Page[AuditEntryOut]:
-    found = service.audit_trail(ctx.db, ctx.actor, submission_id, page, ctx.now, rules_of(ctx))
+def read_audit(
+    submission_id: str,
+    ctx: Context,
+    page: Paging,
+    filters: Annotated[EntryFilter, Depends(entry_filter)],
+) -> Page[AuditEntryOut]:
+    """Who touched what in the submission, newest first unless `order=oldest`; filtered by
+    actor, action and time."""
+    found = service.audit_trail(
+        ctx.db, ctx.actor, submission_id, page, ctx.now, rules_of(ctx), filters
+    )
     return page_of(found, AuditEntryOut.from_entry)
 
 
@@ -412,12 +423,12 @@ async def upload_material(
 
 @router.get(
     "/submissions/{submission_id}/materials",
-    response_model=list[MaterialOut],
+    response_model=Page[MaterialOut],
     openapi_extra=exercises(materials.list_materials),
 )
-def list_materials(submission_id: str, ctx: Context) -> list[MaterialOut]:
+def list_materials(submission_id: str, ctx: Context, page: Paging) -> Page[MaterialOut]:
     found = materials.list_materials(ctx.db, ctx.actor, submission_id, ctx.now, rules_of(ctx))
-    return [MaterialOut.model_validate(m) for m in found]
+    return page_of_list([MaterialOut.model_validate(m) for m in found], page)
 
 
 @router.get(

@@ -428,8 +428,15 @@ def queue(
 
 @use_case(Permission.AUDIT_READ)
 def audit_trail(
-    db: Session, actor: Actor, submission_id: str, page: PageRequest, now: datetime, rules: Rules
+    db: Session,
+    actor: Actor,
+    submission_id: str,
+    page: PageRequest,
+    now: datetime,
+    rules: Rules,
+    filters: audit.EntryFilter = audit.EntryFilter(),
 ) -> Slice[Any]:
-    """Every audit entry about the developer's submission: who touched what, when."""
+    """Every audit entry about the developer's submission: who touched what, when (newest
+    first, unless ``filters`` say otherwise)."""
     submission, _ = reach_submission(db, actor, submission_id, Permission.AUDIT_READ, now, rules)
-    return audit.entries_for_submissions(db, [submission.id], page)
+    return audit.entries_for_submissions(db, [submission.id], page, filters)

@@ -1,4 +1,9 @@
-"""Command line of the vault, run on the server machine: master-key rotation."""
+"""Command line of the vault, run on the server machine: master-key rotation.
+
+Retiring a master key cannot be undone (the key is gone from the keyring file, and with it
+every backup of a data key wrapped under it), so ``vault retire`` asks first, like every
+irreversible command (``--yes`` skips the question; without a terminal it needs ``--yes``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from prereview.core.client import console, escape
+from prereview.core.client import YesOption, confirm, console, errors, escape
 
 if TYPE_CHECKING:
     from prereview.core.context import AppContext
@@ -50,8 +55,12 @@ def rotate() -> None:
 
 
 @vault.command("retire")
-def retire(key_id: Annotated[str, typer.Argument(help="The master key to remove.")]) -> None:
-    """Remove an old master key once no data key uses it (completes shredding in backups)."""
+def retire(
+    key_id: Annotated[str, typer.Argument(help="The master key to remove.")],
+    yes: YesOption = False,
+) -> None:
+    """Remove an old master key once no data key uses it (completes shredding in backups;
+    asks first, --yes skips)."""
     from prereview.core.errors import PrereviewError
     from prereview.vault import service
 
@@ -59,9 +68,18 @@ def retire(key_id: Annotated[str, typer.Argument(help="The master key to remove.
     try:
         with context.sessions() as db:
             in_use = service.keys_using(db, key_id)
+        if key_id in provider.key_ids and key_id != provider.current_key_id and not in_use:
+            # Only a retirement that would go ahead is asked about; the keyring explains a
+            # refusal (unknown, current or still in use) below.
+            confirm(
+                f"Retiring master key {escape(key_id)} deletes it from the keyring file for "
+                "good: every copy of a data key wrapped under it, in any database backup, can "
+                "never be unwrapped again.",
+                yes,
+            )
         provider.retire(key_id, still_in_use=in_use)
     except PrereviewError as exc:
-        console.print(f"[red]error:[/] {escape(exc.detail)}")
+        errors.print(f"[red]error:[/] {escape(exc.detail)}")
         raise typer.Exit(1) from None
     finally:
         context.engine.dispose()

@@ -199,16 +199,17 @@ def hidden_names(db: Session, actor: Actor, names: Iterable[str], now: datetime)
     """Which of ``names`` (report ids or aliases) name a stored report ``actor`` may not read.
 
     Names that no stored report carries (an upstream CVE, say) are not hidden: they say
-    nothing of any report here.
+    nothing of any report here; nor is a name that a report the actor may read carries too.
     """
     wanted = list(dict.fromkeys(names))
-    owners: dict[str, str] = {}
+    owners: dict[str, set[str]] = {}
     for start in range(0, len(wanted), 500):
         rows = db.execute(
             select(VulnIdentifier.identifier, VulnIdentifier.report_id).where(
                 VulnIdentifier.identifier.in_(wanted[start : start + 500])
             )
         )
-        owners.update({identifier: owner for identifier, owner in rows})
-    visible = readable_ids(db, actor, owners.values(), now)
-    return {name for name, owner in owners.items() if owner not in visible}
+        for identifier, owner in rows:
+            owners.setdefault(identifier, set()).add(owner)
+    visible = readable_ids(db, actor, {o for named in owners.values() for o in named}, now)
+    return {name for name, named in owners.items() if not named & visible}

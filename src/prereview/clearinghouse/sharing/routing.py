@@ -21,10 +21,10 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from prereview.audit.usecase import commit_audited
+from prereview.audit.usecase import commit_audited, reach
 from prereview.authz.actor import Actor
 from prereview.authz.permissions import Permission
-from prereview.authz.policy import authorize
+from prereview.authz.policy import Access, authorize
 from prereview.authz.usecase import use_case
 from prereview.clearinghouse import errors
 from prereview.clearinghouse.models import (
@@ -245,6 +245,34 @@ def list_products(db: Session, actor: Actor, page: PageRequest) -> Slice[Product
         .order_by(ProductRegistration.created_at, ProductRegistration.identifier)
     )
     return paginate(db, query, page)
+
+
+@use_case(Permission.CH_PRODUCT_WITHDRAW)
+def withdraw_product(
+    db: Session, actor: Actor, claim_id: str, now: datetime
+) -> ProductRegistration:
+    """The actor's organisation takes back one of its product claims (made or run), whatever
+    its state: a verified one stops conferring a need to know at once. Another organisation's
+    claim is not found, so its existence is not confirmed; audited with what was withdrawn."""
+    row, _ = reach(
+        actor,
+        Permission.CH_PRODUCT_WITHDRAW,
+        db.get(ProductRegistration, claim_id),
+        lambda claim: Access(same_org=claim.org_id == actor.organisation_id),
+        hidden=lambda: errors.ClaimNotFound(f"no product claim '{claim_id}' of your organisation"),
+        knows=lambda access: access.same_org,
+    )
+    db.delete(row)
+    commit_audited(
+        db,
+        actor,
+        Permission.CH_PRODUCT_WITHDRAW,
+        object_type="product_claim",
+        object_id=row.id,
+        at=now,
+        detail={"role": row.role, "identifier": row.identifier, "status": row.status},
+    )
+    return row
 
 
 def notify_vendors(

@@ -78,10 +78,17 @@ def upload(
 
 @materials.command("list")
 def list_(
-    submission_id: str, server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False
+    submission_id: str,
+    limit: int = 50,
+    offset: int = 0,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
 ) -> None:
     """Materials of a submission that you may see."""
-    show(ApiClient(server).get(f"/submissions/{submission_id}/materials"), as_json, COLUMNS)
+    data = ApiClient(server).get(
+        f"/submissions/{submission_id}/materials", limit=limit, offset=offset
+    )
+    show(data, as_json, COLUMNS)
 
 
 @materials.command("download")

@@ -8,6 +8,32 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from prereview.web.pages import identity, review
+from prereview.web.pages import (
+    admin,
+    attestation,
+    audit,
+    clearinghouse,
+    clearinghouse_cases,
+    coverage,
+    evals,
+    gateway,
+    identity,
+    inventory,
+    materials,
+    review,
+)
 
-ROUTERS: tuple[APIRouter, ...] = (identity.router, review.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    identity.router,
+    review.router,
+    inventory.router,
+    admin.router,
+    evals.router,
+    coverage.router,
+    materials.router,
+    audit.router,
+    attestation.router,
+    gateway.router,
+    clearinghouse.router,
+    clearinghouse_cases.router,
+)

@@ -1,19 +1,24 @@
-"""Identity's pages: signing in with an API token and signing out.
+"""Identity's pages: signing in with an API token, signing out, and redeeming an invitation.
 
 Signing in opens a web session (:mod:`prereview.identity.sessions`); the cookie holds the
-session's secret, never the token.
+session's secret, never the token. Redeeming an invitation needs no session (the secret is the
+credential, as for the API's ``POST /invitations/redeem``): it creates the account and shows
+its first API token once, to sign in with.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
 from prereview.authz.request import DB, Now
-from prereview.core.errors import PrereviewError
-from prereview.identity import sessions
+from prereview.core.errors import InvalidInput, PrereviewError
+from prereview.identity import invitations, sessions
+from prereview.identity.schemas import InvitationRedeem
 from prereview.web.render import page
 from prereview.web.session import COOKIE, same_origin, session_limits
 
@@ -63,3 +68,38 @@ def logout(request: Request, db: DB, at: Now) -> RedirectResponse:
         secure=request.url.scheme == "https",
     )
     return response
+
+
+@router.get("/invitations/redeem", response_class=HTMLResponse)
+def redeem_form(request: Request) -> HTMLResponse:
+    return page(request, "identity/redeem.html")
+
+
+@router.post("/invitations/redeem", response_model=None)
+def redeem(
+    request: Request,
+    db: DB,
+    at: Now,
+    secret: Annotated[str, Form(max_length=200)],
+    name: Annotated[str, Form(max_length=200)],
+) -> Response:
+    """Redeem an invitation: the account is created and its first token shown this once."""
+    same_origin(request)
+    try:
+        data = InvitationRedeem(secret=secret.strip(), name=name)
+    except ValidationError:
+        error = InvalidInput("give the invitation's secret and your name (up to 200 characters)")
+        return page(request, "identity/redeem.html", error.status, error=error, typed_name=name)
+    ttl = timedelta(days=at.settings.token_ttl_days)
+    try:
+        done = invitations.redeem_invitation(db, data.secret, data.name, at.now, ttl)
+    except PrereviewError as error:
+        return page(request, "identity/redeem.html", error.status, error=error, typed_name=name)
+    return page(
+        request,
+        "identity/redeemed.html",
+        user=done.user,
+        organisation=done.user.organisation,
+        token=done.token.token,
+        secret=done.token.plaintext,
+    )

@@ -24,6 +24,7 @@ from prereview.review import service as review
 from prereview.review.kinds import FindingCategory, Severity
 from prereview.review.schemas import FindingCreate
 from prereview.review.window import Window
+from prereview.web.pages import clearinghouse as clearinghouse_pages
 from prereview.web.render import NOT_BLANK, guarded, page
 from prereview.web.session import PageContext, same_origin
 
@@ -44,6 +45,9 @@ def home(request: Request, ctx: PageContext) -> Response:
         if actor.org_kind in (OrgKind.AGENCY, OrgKind.TRUSTED_PARTNER):
             queue = review.queue(db, actor, now, rules)
             return page(request, "review/queue.html", queue=queue)
+        if actor.org_kind is OrgKind.CLEARINGHOUSE:
+            # The analyst's work starts at the triage queue of incoming reports.
+            return clearinghouse_pages.queue_page(request, ctx, clearinghouse_pages.QueueQuery())
         return page(request, "review/other.html")
 
     return guarded(request, build)
