@@ -68,6 +68,44 @@ EXPECTED: dict[str, tuple[int, ...]] = {
         303,
     ),
     "POST /web/submissions/{submission_id}/findings": (403, 404, 303, 404, 303, 404, 404, 303),
+    # the review forms answer as the API's actions: only a developer submits; the owner grants,
+    # revokes (confirmed first) and sets its planned release; the granted agency nominates;
+    # the owner answers a finding (a partner may not learn of the agency's finding)
+    "GET /web/submissions/new": (200, 200, 403, 403, 403, 403, 403, 303),
+    "POST /web/submissions/new": (303, 303, 403, 403, 403, 403, 403, 303),
+    "POST /web/submissions/{submission_id}/grants": (303, 404, 403, 404, 403, 404, 404, 303),
+    "GET /web/submissions/{submission_id}/grants/{grant_id}/revoke": (
+        200,
+        404,
+        403,
+        404,
+        403,
+        404,
+        404,
+        303,
+    ),
+    "POST /web/submissions/{submission_id}/grants/{grant_id}/revoke": (
+        303,
+        404,
+        403,
+        404,
+        403,
+        404,
+        404,
+        303,
+    ),
+    "POST /web/submissions/{submission_id}/planned-release": (
+        303,
+        404,
+        403,
+        404,
+        403,
+        404,
+        404,
+        303,
+    ),
+    "POST /web/submissions/{submission_id}/nominations": (403, 404, 303, 404, 403, 404, 404, 303),
+    "POST /web/findings/{finding_id}/responses": (303, 404, 403, 404, 404, 404, 404, 303),
     # an invitation is redeemed by whoever holds it, signed in or not (the secret is the
     # credential): the account is created and its first token shown
     "GET /web/invitations/redeem": (200, 200, 200, 200, 200, 200, 200, 200),
@@ -272,11 +310,11 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "POST /web/clearinghouse/cases/{case_id}/messages": (303, 404, 403, 404, 404, 404, 303, 303),
 }
 
-# What the submission page shows its readers (nominations only to the developer who decides
-# them, though the API also lets the nominating agency list them).
+# What the submission page shows its readers (nominations to the developer who decides them and
+# to the agencies, which the API lets list them and which nominate on the page).
 SHOWN_ON_SUBMISSION_PAGE: dict[str, frozenset[str]] = {
     "owner": frozenset({MODEL, REASON, FINDING}),
-    "agency": frozenset({MODEL, FINDING}),
+    "agency": frozenset({MODEL, REASON, FINDING}),  # the nominations made on the model
     "partner": frozenset({MODEL}),
 }
 

@@ -24,7 +24,7 @@ from prereview.coverage.service import judge
 from prereview.web.pages import ROUTERS
 from prereview.web.pages.coverage import whatif_digest
 from prereview.web.session import COOKIE
-from support import web_clearinghouse, web_evals
+from support import web_clearinghouse, web_evals, web_review
 from support.factories import Platform
 from support.matrix import ACTORS
 from support.web_console import SUBMISSION_IDS, UPSTREAM_FORM, limits_form, upload_form
@@ -126,7 +126,9 @@ class WebScenario:
         ):
             self.ids |= web_clearinghouse.clearinghouse_ids(self.platform)
         # Objects inside this scenario's submission.
-        for key, make_in in (SUBMISSION_IDS | web_evals.SUBMISSION_IDS).items():
+        for key, make_in in (
+            SUBMISSION_IDS | web_evals.SUBMISSION_IDS | web_review.SUBMISSION_IDS
+        ).items():
             if f"{{{key}}}" in template and key not in self.ids:
                 self.ids[key] = make_in(self.platform, self.submission_id)
         return template.format(
@@ -191,6 +193,14 @@ EXAMPLES: dict[tuple[str, str], Callable[[WebScenario, str | None], dict[str, An
             "category": "safeguard_bypass",
         }
     ),
+    ("GET", "/web/submissions/new"): _none,
+    ("POST", "/web/submissions/new"): _form(web_review.SUBMISSION_FORM),
+    ("POST", "/web/submissions/{submission_id}/grants"): web_review.grant_form,
+    ("GET", "/web/submissions/{submission_id}/grants/{grant_id}/revoke"): _none,
+    ("POST", "/web/submissions/{submission_id}/grants/{grant_id}/revoke"): _none,
+    ("POST", "/web/submissions/{submission_id}/planned-release"): web_review.planned_release_form,
+    ("POST", "/web/submissions/{submission_id}/nominations"): web_review.nomination_form,
+    ("POST", "/web/findings/{finding_id}/responses"): _form(web_review.RESPONSE_FORM),
     ("GET", "/web/invitations/redeem"): _none,
     ("POST", "/web/invitations/redeem"): fresh_invitation,
     ("GET", "/web/inventory"): _none,
