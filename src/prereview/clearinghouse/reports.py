@@ -166,7 +166,14 @@ def list_reports(
             )
         )
     found = paginate(db, query.order_by(VulnReport.seq.desc()), page)
-    confidential = [r for r in found.rows if r.tlp in CONFIDENTIAL_TLP]
+    audit_listed(db, actor, found.rows, now)
+    return found
+
+
+def audit_listed(db: Session, actor: Actor, rows: Sequence[VulnReport], now: datetime) -> None:
+    """Audit the listing of the AMBER and stricter reports among ``rows`` (a listing shows their
+    titles), committed before the caller answers; CLEAR and GREEN ones are not confidential."""
+    confidential = [r for r in rows if r.tlp in CONFIDENTIAL_TLP]
     if confidential:
         audit.record_many(
             db,
@@ -183,7 +190,6 @@ def list_reports(
             ],
         )
         db.commit()
-    return found
 
 
 @use_case(Permission.CH_REPORT_READ)

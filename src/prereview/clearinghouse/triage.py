@@ -18,14 +18,14 @@ from typing import Literal
 from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from prereview.audit import service as audit
 from prereview.authz.actor import Actor
 from prereview.authz.permissions import Permission
 from prereview.authz.policy import authorize
 from prereview.authz.usecase import use_case
 from prereview.clearinghouse import errors
 from prereview.clearinghouse.models import AffectedRow, DuplicateCandidateRow, VulnReport
-from prereview.clearinghouse.sharing.need_to_know import CONFIDENTIAL_TLP, visible_reports
+from prereview.clearinghouse.reports import audit_listed
+from prereview.clearinghouse.sharing.need_to_know import visible_reports
 from prereview.core.markings import Tlp
 from prereview.core.pagination import PageRequest, Slice, paginate
 
@@ -95,31 +95,10 @@ def triage_queue(
     else:
         query = query.order_by(VulnReport.seq.desc())
     found_page = paginate(db, query, page)
-    _audit_listed(db, actor, found_page.rows, now)
+    audit_listed(db, actor, found_page.rows, now)
     return found_page
 
 
-def _audit_listed(db: Session, actor: Actor, rows: Sequence[VulnReport], now: datetime) -> None:
-    confidential = [r for r in rows if r.tlp in CONFIDENTIAL_TLP]
-    if confidential:
-        audit.record_many(
-            db,
-            [
-                audit.NewEntry(
-                    actor=actor,
-                    action=Permission.CH_REPORT_LIST,
-                    object_type="vulnerability_report",
-                    object_id=r.id,
-                    at=now,
-                    detail={"tlp": r.tlp},
-                )
-                for r in confidential
-            ],
-        )
-    db.commit()
-
-
-@use_case(Permission.CH_REPORT_LIST)
 def report_sources(db: Session, actor: Actor, now: datetime) -> list[str]:
     """The organisations that reported what the actor may see (the queue's source filter)."""
     authorize(actor, Permission.CH_REPORT_LIST)
