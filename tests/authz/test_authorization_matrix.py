@@ -301,6 +301,16 @@ EXPECTED: dict[str, tuple[int, ...]] = {
         404,
         401,
     ),
+    "GET /taxii2/api/collections/{collection_id}/objects/{object_id}/versions/": (
+        404,
+        404,
+        404,
+        404,
+        404,
+        404,
+        404,
+        401,
+    ),
     # gateway: the developer's upstream and limits; keys and transcripts of the calling org
     "PUT /api/v1/submissions/{submission_id}/gateway/upstream": (
         200,

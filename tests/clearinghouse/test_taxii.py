@@ -122,10 +122,13 @@ def test_taxii_client_pages_collections_by_tlp_and_sector(platform: Platform, se
     other_amber = next(c for c in other.api_roots[0].collections if c.id == amber_id)
     assert vulnerabilities([other_amber.get_objects()]) == []
 
-    # Sector collections: healthcare runs framekit, financial services does not.
+    # Sector collections: healthcare runs framekit, financial services does not; each sector's
+    # partners see their own sector's collection only.
     health = collection_named(api_root, "Advisories for the healthcare and public health sector")
     assert "G-3" in vulnerabilities([health.get_objects()])
-    money = collection_named(api_root, "Advisories for the financial services sector")
+    money_title = "Advisories for the financial services sector"
+    assert money_title not in {c.title for c in api_root.collections}
+    money = collection_named(other.api_roots[0], money_title)
     assert vulnerabilities([money.get_objects()]) == []
 
     # The embargo lifts by the clock: the advisory appears, dated when it became public.

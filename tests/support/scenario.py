@@ -440,6 +440,7 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ("GET", "/taxii2/api/collections/{collection_id}/objects/"): _none,
     ("GET", "/taxii2/api/collections/{collection_id}/manifest/"): _none,
     ("GET", "/taxii2/api/collections/{collection_id}/objects/{object_id}/"): _none,
+    ("GET", "/taxii2/api/collections/{collection_id}/objects/{object_id}/versions/"): _none,
 }
 
 

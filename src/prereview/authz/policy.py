@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from prereview.authz.actor import Actor
-from prereview.authz.kinds import OrgKind, Role
+from prereview.authz.kinds import OrgKind, Role, Sector
 from prereview.authz.permissions import Permission
 from prereview.authz.usecase import check_declared
 from prereview.core.errors import Forbidden
@@ -58,6 +58,8 @@ class Access:
     """The actor's organisation is a vendor on the case, inside its embargo."""
     loosens_tlp: bool = False
     """The change asked for would loosen the object's TLP label (TLP 2.0: only its source may)."""
+    sector: Sector | None = None
+    """The object is shared with one critical-infrastructure sector's members only."""
 
 
 class Rule(Protocol):
@@ -211,6 +213,23 @@ class NotLoosening:
 
 
 NOT_LOOSENING = NotLoosening()
+
+
+@dataclass(frozen=True)
+class SectorMember:
+    """Material shared with a sector reaches that sector's trusted partners (and the
+    clearinghouse that shares it): what a sector's members run is theirs to know, not a
+    developer's, an agency's or another sector's."""
+
+    def check(self, actor: Actor, access: Access) -> None:
+        if access.sector is None or actor.org_kind is OrgKind.CLEARINGHOUSE:
+            return
+        if actor.org_kind is OrgKind.TRUSTED_PARTNER and actor.sector is access.sector:
+            return
+        raise PolicyDenied("this is shared with the members of another sector only")
+
+
+SECTOR_MEMBER = SectorMember()
 CH_REPORTER = Relation("reporter", "only the reporting organisation may do this")
 NEED_TO_KNOW = Relation("need_to_know", "your organisation has no need to know this")
 DISCLOSED = Relation("disclosed", "the advisory is not public yet (unpublished or embargoed)")
@@ -323,8 +342,9 @@ POLICY: Mapping[Permission, Rule] = {
         TLP_ALLOWS, any_of(DISCLOSED, CH_REPORTER, _CLEARINGHOUSE, IN_EMBARGO)
     ),
     Permission.EXCHANGE_TAXII_READ: Authenticated(),
-    # TAXII collections, like lists, hold only what TLP and the embargo let the caller see.
-    Permission.EXCHANGE_TAXII_OBJECTS: Authenticated(),
+    # TAXII collections, like lists, hold only what TLP and the embargo let the caller see;
+    # a sector's collection is for that sector's members.
+    Permission.EXCHANGE_TAXII_OBJECTS: SECTOR_MEMBER,
     # Evaluation results, per run: the developer; agencies with a live grant; after an
     # agency's access ends, its own runs only. A run and its logs are uploaded by an agency
     # with a live grant, the logs by the run's own agency; a log is read by the developer and

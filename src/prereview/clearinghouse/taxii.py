@@ -7,8 +7,13 @@ and one object's versions. Clients authenticate with their platform API token, a
 (any user name, the token as password) or as a Bearer token.
 
 What a collection holds is decided by the clearinghouse's rules: only advisories that are
-published and out of embargo, and that the caller's TLP lets it read. An object's
-``date_added`` is when it became available here: the later of publication and embargo end.
+published and out of embargo, and that the caller's TLP lets it read; a sector's collection
+is for that sector's trusted partners (and the clearinghouse), and hidden from everyone else
+(404, not listed). An object's ``date_added`` is when it entered the collection: when this
+version was stored or published here (never the source's original publication date, so that
+an advisory from 2021 published here today reaches clients polling with ``added_after``),
+its embargo's end, and for a sector collection, when a partner of the sector registered a
+product it affects.
 """
 
 from __future__ import annotations
@@ -22,17 +27,24 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
 from prereview.authz.actor import Actor
 from prereview.authz.kinds import OrgKind, Sector
 from prereview.authz.permissions import Permission
-from prereview.authz.policy import authorize
+from prereview.authz.policy import Access, allowed, authorize
 from prereview.authz.request import DB, Now
 from prereview.authz.usecase import exercises, use_case
 from prereview.clearinghouse import service as clearinghouse
-from prereview.clearinghouse.sharing.need_to_know import CONFIDENTIAL_TLP
+from prereview.clearinghouse.models import (
+    AffectedRow,
+    ProductRegistration,
+    ReportVersion,
+    VulnReport,
+)
+from prereview.clearinghouse.sharing.need_to_know import CONFIDENTIAL_TLP, INVENTORY
 from prereview.core.context import get_context
 from prereview.core.errors import InvalidInput, NotFound, PrereviewError, Unauthenticated
 from prereview.core.markings import Tlp
@@ -87,7 +99,16 @@ class Collection:
     tlp: Tlp | None = None
     sector: Sector | None = None
 
+    @property
+    def access(self) -> Access:
+        return Access(sector=self.sector)
+
+    def readable_by(self, actor: Actor) -> bool:
+        return allowed(actor, Permission.EXCHANGE_TAXII_OBJECTS, self.access)
+
     def info(self) -> dict[str, Any]:
+        # Only readable collections are described (a sector's are hidden from outsiders), and
+        # the server accepts no objects: can_read and can_write say exactly that.
         return {
             "id": self.id,
             "title": self.title,
@@ -164,9 +185,11 @@ def _answer(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSON
     return JSONResponse(body, media_type=TAXII_MEDIA_TYPE, headers=headers)
 
 
-def _collection(collection_id: str) -> Collection:
+def _collection(collection_id: str, actor: Actor) -> Collection:
+    """The collection, if the actor may read it: one it may not is not found (its existence
+    would tell an outsider which sectors the clearinghouse serves and what they run)."""
     found = COLLECTIONS.get(collection_id)
-    if found is None:
+    if found is None or not found.readable_by(actor):
         raise CollectionNotFound(f"no collection '{collection_id}'")
     return found
 
@@ -210,7 +233,8 @@ def api_root(request: Request, actor: TaxiiActor) -> JSONResponse:
 def collections(request: Request, actor: TaxiiActor) -> JSONResponse:
     _accepts(request)
     read_server(actor)
-    return _answer({"collections": [c.info() for c in COLLECTIONS.values()]})
+    readable = [c.info() for c in COLLECTIONS.values() if c.readable_by(actor)]
+    return _answer({"collections": readable})
 
 
 @router.get(
@@ -220,7 +244,7 @@ def collections(request: Request, actor: TaxiiActor) -> JSONResponse:
 def collection(collection_id: str, request: Request, actor: TaxiiActor) -> JSONResponse:
     _accepts(request)
     read_server(actor)
-    return _answer(_collection(collection_id).info())
+    return _answer(_collection(collection_id, actor).info())
 
 
 @dataclass(frozen=True)
@@ -242,12 +266,55 @@ def _sector_orgs(db: Session, actor: Actor, sector: Sector) -> list[str]:
     return [org.id for org in partners.rows if org.sector is sector]
 
 
+def _stored_here(db: Session, reports: list[VulnReport]) -> dict[str, datetime]:
+    """When each report's current version was stored here: the last time an update replaced
+    a version (``modified_at`` is then the source's modification date, not ours)."""
+    ids = [r.id for r in reports]
+    query = (
+        select(ReportVersion.report_id, func.max(ReportVersion.replaced_at))
+        .where(ReportVersion.report_id.in_(ids))
+        .group_by(ReportVersion.report_id)
+    )
+    return {report_id: at for report_id, at in db.execute(query)} if ids else {}
+
+
+def _first_run_by(db: Session, reports: list[VulnReport], orgs: list[str]) -> dict[str, datetime]:
+    """When a product each report affects was first registered as run by one of ``orgs``:
+    when the advisory became visible in the sector's collection."""
+    ids = [r.id for r in reports]
+    if not ids or not orgs:
+        return {}
+    query = (
+        select(AffectedRow.report_id, func.min(ProductRegistration.created_at))
+        .join(ProductRegistration, ProductRegistration.package_key == AffectedRow.package_key)
+        .where(
+            AffectedRow.report_id.in_(ids),
+            ProductRegistration.org_id.in_(orgs),
+            ProductRegistration.role == INVENTORY,
+        )
+        .group_by(AffectedRow.report_id)
+    )
+    return {report_id: at for report_id, at in db.execute(query)}
+
+
 def _entries(db: Session, actor: Actor, chosen: Collection, now: datetime) -> Iterator[_Entry]:
     """Every object of the collection the actor may read, in date_added order."""
     sector_orgs = _sector_orgs(db, actor, chosen.sector) if chosen.sector else None
-    rows = clearinghouse.disclosed_advisory_rows(
+    available = clearinghouse.disclosed_advisory_rows(
         db, actor, now, tlp=str(chosen.tlp) if chosen.tlp else None, run_by=sector_orgs
     )
+    reports = [row for _, row in available]
+    stored = _stored_here(db, reports)
+    run_since = _first_run_by(db, reports, sector_orgs or [])
+    rows: list[tuple[datetime, VulnReport]] = []
+    for disclosed_at, row in available:
+        # Publishing here (or relabelling into this TLP) sets modified_at to that moment; an
+        # update from the source sets it to the source's date, possibly ahead of ours, which
+        # is not when it entered (the update's replaced_at is).
+        changed = row.modified_at if row.modified_at and row.modified_at <= now else None
+        moments = [disclosed_at, changed, stored.get(row.id), run_since.get(row.id)]
+        rows.append((max(m for m in moments if m is not None), row))
+    rows.sort(key=lambda pair: (pair[0], pair[1].seq))
     for added, row in rows:
         advisory = clearinghouse.advisory_of(row)
         bundle = advisory_to_stix(advisory, PUBLISHER_NAME)
@@ -282,7 +349,7 @@ def collection_page(
     """One page of a collection's objects: entries, whether there are more, the next token.
     Confidential (AMBER and stricter) reports served are audited."""
     authorize(actor, Permission.EXCHANGE_TAXII_OBJECTS)
-    chosen = _collection(collection_id)
+    chosen = _collection(collection_id, actor)
     after = _parse_time(added_after, "added_after")
     try:
         offset = int(next_token) if next_token else 0
@@ -428,6 +495,35 @@ def one_object(
     if not page:
         raise NotFound(f"no object '{object_id}' in collection '{collection_id}'")
     body: dict[str, Any] = {"more": more, "objects": [e.object for e in page]}
+    if token:
+        body["next"] = token
+    return _answer(body, _date_headers(page))
+
+
+@router.get(
+    "/api/collections/{collection_id}/objects/{object_id}/versions/",
+    openapi_extra=exercises(collection_page),
+)
+def object_versions(
+    collection_id: str,
+    object_id: str,
+    request: Request,
+    db: DB,
+    actor: TaxiiActor,
+    at: Now,
+    added_after: str | None = None,
+    limit: Limit = None,
+    next: str | None = None,
+) -> JSONResponse:
+    """The versions of one object the collection holds (TAXII 2.1 section 5.7), oldest first,
+    under the same rules as the object itself."""
+    _accepts(request)
+    page, more, token = collection_page(
+        db, actor, collection_id, at.now, added_after, limit, next, object_id, None
+    )
+    if not page and added_after is None and next is None:
+        raise NotFound(f"no object '{object_id}' in collection '{collection_id}'")
+    body: dict[str, Any] = {"more": more, "versions": [e.version for e in page]}
     if token:
         body["next"] = token
     return _answer(body, _date_headers(page))
