@@ -41,7 +41,7 @@ def _sign_out(page: Page) -> None:
 def test_upload_with_progress_download_and_who_downloaded(
     page: Page, live: Live, sign_in: SignIn
 ) -> None:
-    sid = _submission(live, "Helios")
+    sid = _submission(live, "Aquila")
     sign_in(page, "developer")
     page.goto(f"/web/submissions/{sid}")
     page.get_by_role("link", name="Materials").click()

@@ -36,7 +36,7 @@ def _key(live: Live, sid: str, key_id: str) -> dict[str, Any]:
 def test_reviewer_makes_a_key_shown_once_copies_it_and_revokes_it(
     page: Page, live: Live, sign_in: SignIn
 ) -> None:
-    sid = _granted(live, "Atlas")
+    sid = _granted(live, "Keystone")
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
     sign_in(page, "agency")
     page.goto(f"/web/submissions/{sid}")
@@ -83,7 +83,7 @@ def test_without_javascript_the_key_is_selectable_and_revoking_confirms(
     plain_page: Page, live: Live, sign_in: SignIn
 ) -> None:
     page = plain_page
-    sid = _granted(live, "Borealis")
+    sid = _granted(live, "Capella")
     sign_in(page, "agency")
     page.goto(f"/web/submissions/{sid}/gateway")
     page.fill("#key-name", "notebook")
