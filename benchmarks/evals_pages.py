@@ -19,14 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -37,45 +33,14 @@ from prereview.core.migrate import upgrade
 from prereview.core.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from server_timing import Timed, ms
+
 from support.factories import Platform
 from support.factories.evals import eval_log, gateway_calls, register_gateway, upload_run
 
 SITE = "http://testserver"
 CATEGORIES = ("web", "memory", "crypto", "forensics", "reverse", "privesc")
 SAMPLES = 26
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-App = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class Timed:
-    """The app, recording how long it took to answer the last HTTP request."""
-
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.last = 0.0
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-
-        async def timed(message: Message) -> None:
-            if message["type"] == "http.response.body" and not message.get("more_body"):
-                self.last = time.perf_counter() - started
-            await send(message)
-
-        await self.app(scope, receive, timed)
-
-
-def _ms(seconds: list[float]) -> dict[str, float]:
-    ordered = sorted(seconds)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50_ms": round(statistics.median(ordered) * 1000, 1), "p95_ms": round(p95 * 1000, 1)}
 
 
 def main() -> None:
@@ -133,7 +98,7 @@ def main() -> None:
                 answer = client.request(method, url, data=data, headers={"origin": SITE})
                 assert answer.status_code == 200, (name, answer.status_code, answer.text[:300])
                 samples.append(timed.last)
-            figures[name] = _ms(samples)
+            figures[name] = ms(samples)
         drawn = answer_intervals(client, sid)
     context.engine.dispose()
     print(

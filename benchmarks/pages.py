@@ -29,12 +29,10 @@ import argparse
 import json
 import os
 import re
-import statistics
 import sys
 import tempfile
-import time
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -52,6 +50,7 @@ from prereview.web.pages import ROUTERS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from demo_clearinghouse import populate
+from server_timing import Timed, ms
 
 PAGES_PER_ROLE = 80
 URLS_PER_ROUTE = 6  # (person, address) pairs timed per route: the figures are per route
@@ -60,33 +59,6 @@ SITE = "http://testserver"
 NOT_PAGES = ("/web/logout", "/web/static/", "/download", "/export")
 PEOPLE = ("DEV_TOKEN", "CAISI_TOKEN", "CISA_TOKEN", "HOSPITAL_TOKEN", "BANK_TOKEN")
 CLEARINGHOUSE = "CLEARINGHOUSE_TOKEN"
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-App = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class Timed:
-    """The app, recording how long it took to answer the last HTTP request."""
-
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.last = 0.0
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-
-        async def timed(message: Message) -> None:
-            if message["type"] == "http.response.body" and not message.get("more_body"):
-                self.last = time.perf_counter() - started
-            await send(message)
-
-        await self.app(scope, receive, timed)
 
 
 class Links(HTMLParser):
@@ -149,12 +121,6 @@ def _crawl(client: TestClient) -> list[str]:
                 seen.add(link)
                 queue.append(link)
     return pages
-
-
-def _ms(seconds: list[float]) -> dict[str, float]:
-    ordered = sorted(seconds)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50_ms": round(statistics.median(ordered) * 1000, 1), "p95_ms": round(p95 * 1000, 1)}
 
 
 def _time(client: TestClient, timed: Timed, url: str, repeats: int) -> tuple[int, list[float]]:
@@ -252,7 +218,7 @@ def main() -> None:
                     status, measured = _time(client, timed, url, repeats)
                     statuses.add(status)
                     samples += measured
-                pages[route] = _ms(samples) | {"urls": len(reached), "status": sorted(statuses)}
+                pages[route] = ms(samples) | {"urls": len(reached), "status": sorted(statuses)}
 
             # Made after the pages are timed, so that those are the demo's pages (the case list
             # and the crawl's case pages without a 200-vendor case among them).
@@ -264,7 +230,7 @@ def main() -> None:
                 url = web_case.replace("{case_id}", case_id)
                 client.get(url)
                 status, measured = _time(client, timed, url, repeats)
-                case["web_page"] = {"route": web_case, "status": status} | _ms(measured)
+                case["web_page"] = {"route": web_case, "status": status} | ms(measured)
             else:
                 case["web_page"] = None
             header = {"Authorization": f"Bearer {tokens[CLEARINGHOUSE]}"}
@@ -276,7 +242,7 @@ def main() -> None:
                 for _ in range(repeats + 1):
                     client.get(path, headers=header)
                     samples.append(timed.last)
-                case[name] = _ms(samples[1:])
+                case[name] = ms(samples[1:])
         context.engine.dispose()
 
     mounted = {t for t, _ in routes}
