@@ -1,4 +1,10 @@
-"""Precision, recall and F1 of the duplicate finder on a labelled set, and its throughput.
+"""Precision, recall and F1 of the duplicate finder on synthetic rewrites, and its throughput.
+
+What it measures: whether the finder tells a rewrite of a report from a template twin when
+neither carries an identifier or version ranges, only text, product, CWE and the code it
+points at (the ``code_and_text`` evidence of the finder: model-found reports). The texts are
+invented and the rewrites generated, so it says nothing about real advisories; that figure
+is ``benchmarks/dedup_real.py`` (real PyPA duplicates and templated siblings).
 
 The labelled set (:mod:`prereview.clearinghouse.dedup.labelled`, which the test suite checks
 too) is built from the seed corpus (invented OSV advisories shipped in

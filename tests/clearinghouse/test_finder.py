@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from prereview.clearinghouse.dedup.evidence import (
+    Evidence,
+    evidence_of_document,
+    evidence_of_report,
+)
 from prereview.clearinghouse.dedup.finder import (
     DedupConfig,
     DuplicateFinder,
@@ -57,7 +63,7 @@ def test_other_product_or_other_cwe_is_never_proposed() -> None:
     finder.add("A", ORIGINAL, PACKAGE, ["CWE-787"])
     assert finder.query(ORIGINAL, ["pkg:conan/otherlib"], ["CWE-787"]) == []
     assert finder.query(ORIGINAL, PACKAGE, ["CWE-125"]) == []
-    # A report without a CWE is compared on product and text alone.
+    # A report without a CWE is compared on product, text and code alone.
     assert [c.report_id for c in finder.query(ORIGINAL, PACKAGE, [])] == ["A"]
 
 
@@ -90,6 +96,99 @@ def test_domain_reports_are_indexed_by_title_description_products_and_code() -> 
     assert finder.add_report(first) == []
     assert [c.report_id for c in finder.query_report(second)] == ["R-1"]
     assert finder.query_report(other) == []
+
+
+def _names(*names: str) -> Evidence:
+    return Evidence(names=frozenset(names))
+
+
+def test_different_cves_are_never_duplicates_however_alike_their_text() -> None:
+    finder = DuplicateFinder()
+    finder.add("A", ORIGINAL, PACKAGE, ["CWE-787"], evidence=_names("A", "CVE-2026-1000"))
+    assert finder.query(ORIGINAL, PACKAGE, ["CWE-787"], evidence=_names("B", "CVE-2026-1001")) == []
+    # The same CVE joins them, named by either side, whatever the text.
+    (found,) = finder.query("Another text", PACKAGE, evidence=_names("B", "CVE-2026-1000"))
+    assert (found.report_id, found.evidence) == ("A", "identifier")
+    assert [c.report_id for c in finder.query("x", PACKAGE, evidence=_names("B", "A"))] == ["A"]
+    # One CVE in another package is a related record, never a duplicate.
+    other = ["pkg:conan/libnetparse-gpu"]
+    assert finder.query(ORIGINAL, other, evidence=_names("C", "CVE-2026-1000")) == []
+
+
+def test_proposals_never_chain_through_a_third_report() -> None:
+    """B names GHSA one and two, A names one, C names two: B~A and C~B, never C~A."""
+    finder = DuplicateFinder()
+    ghsa_one, ghsa_two = "GHSA-aaaa-bbbb-cccc", "GHSA-dddd-eeee-ffff"
+    assert finder.add("A", "Alpha text", PACKAGE, evidence=_names("A", ghsa_one)) == []
+    second = finder.add("B", "Beta words", PACKAGE, evidence=_names("B", ghsa_one, ghsa_two))
+    assert [c.report_id for c in second] == ["A"]
+    third = finder.add("C", "Gamma prose", PACKAGE, evidence=_names("C", ghsa_two))
+    assert [c.report_id for c in third] == ["B"]
+
+
+def test_templated_text_without_code_ranges_or_ids_is_not_evidence() -> None:
+    template = (
+        "TensorFlow is an open source platform for machine learning. In affected versions an "
+        "attacker can trigger a denial of service via a crafted input. The fix will be included "
+        "in TensorFlow 2.7.0. We will also cherrypick this commit on TensorFlow 2.6.1."
+    )
+    finder = DuplicateFinder()
+    finder.add("T-1", template + " The check on shapes is missing.", ["pkg:pypi/tensorflow"])
+    assert finder.query(template + " The rank is not validated.", ["pkg:pypi/tensorflow"]) == []
+
+
+def _osv_like(report_id: str, fix: str, details: str) -> dict[str, Any]:
+    return {
+        "id": report_id,
+        "title": "XSS",
+        "description": details,
+        "reporter": "PyPA",
+        "affected": [
+            {
+                "purl": "pkg:pypi/modoboa",
+                "ranges": [
+                    {
+                        "type": "GIT",
+                        "repo": "https://github.com/modoboa/modoboa",
+                        "events": [
+                            {"kind": "introduced", "version": "0"},
+                            {"kind": "fixed", "version": fix},
+                        ],
+                    },
+                    {
+                        "type": "ECOSYSTEM",
+                        "events": [
+                            {"kind": "introduced", "version": "0"},
+                            {"kind": "fixed", "version": "2.0.4"},
+                        ],
+                    },
+                ],
+            }
+        ],
+        "references": [{"url": f"https://github.com/modoboa/modoboa/commit/{fix}", "type": "FIX"}],
+    }
+
+
+def test_a_fix_commit_and_ranges_tell_copies_from_template_twins() -> None:
+    details = (
+        "Cross-site Scripting (XSS) - Stored in GitHub repository modoboa/modoboa prior to 2.0.4."
+    )
+    first = parse_report(_osv_like("M-1", "a" * 40, details))
+    twin = parse_report(_osv_like("M-2", "b" * 40, details))
+    copy = parse_report(_osv_like("M-3", "a" * 40, details))
+    # What the index rebuilds from a stored document is what intake saw.
+    assert evidence_of_document(first.model_dump(mode="json")) == evidence_of_report(first)
+    assert evidence_of_report(first).commits == {"aaaaaaa"}
+    finder = DuplicateFinder()
+    finder.add_report(first)
+    assert finder.add_report(twin) == []  # the same text, fixed by another commit
+    found = finder.add_report(copy)
+    assert [(c.report_id, c.evidence) for c in found] == [("M-1", "fix")]
+    # Its own fix commit, but other affected versions: the ranges outweigh the commit.
+    shifted = _osv_like("M-4", "a" * 40, details)
+    shifted["affected"][0]["ranges"] = shifted["affected"][0]["ranges"][1:]
+    shifted["affected"][0]["ranges"][0]["events"][1]["version"] = "2.0.5"
+    assert finder.query_report(parse_report(shifted)) == []
 
 
 def test_code_locations_come_from_text_and_explicit_locations() -> None:

@@ -1,20 +1,34 @@
-"""Likely duplicates among vulnerability reports that share no identifier.
+"""Likely duplicates among vulnerability reports: pairs joined on their own evidence only.
 
-Two reports are *candidate* duplicates when they name the same product (package key) and CWE,
-and their text is near-identical or they point at the same code. An analyst confirms or rejects
-each merge; this module only proposes.
+Measured on real advisories (``benchmarks/dedup_real.py``), near-identical text inside one
+package is the normal case (templated advisories), not evidence. So a pair of reports about
+the same product (package key) is proposed only on evidence of its own (see :mod:`.evidence`):
 
-How: the normalised title, description and code locations are cut into word shingles and
-sketched with ``datasketch`` MinHash; one ``MinHashLSH`` index per product finds the reports
-whose sketches collide. Each collision is then scored by the *overlap coefficient*
-``|A∩B| / min(|A|, |B|)`` (estimated from the MinHash Jaccard and the two set sizes), which,
-unlike Jaccard, does not punish a truncated report or one padded with boilerplate.
+- ``identifier``: they share a name (one names the other, or both name one CVE/GHSA id);
+- ``fix``: they name the same fix commit or ``FIX`` reference;
+- ``ranges_and_text``: both state the same affected version ranges and their text is
+  near-identical (``strict_threshold``), the case of a report re-sent without its ids;
+- ``code_and_text``: both point at the same code (a file or function) and their text is
+  similar (``threshold``), the case of model-found reports without identifiers.
+
+and never when each names a CVE id the other does not, when each is fixed by its own commit,
+when their affected ranges, CWEs or code differ. A pair is judged on the two reports alone:
+a report is never proposed because it resembles a third that resembles the new one, so
+proposals never chain (A~B and B~C never make A~C).
+
+How text is compared: the normalised title, description and code locations (vulnerability ids
+taken out: they are names, compared as such) are cut into word shingles and sketched with
+``datasketch`` MinHash; one ``MinHashLSH`` index per product finds the reports whose sketches
+collide, and an index of names and fix commits finds the rest. Each candidate is scored by the
+*overlap coefficient* ``|A∩B| / min(|A|, |B|)`` (estimated from the MinHash Jaccard and the two
+set sizes), which, unlike Jaccard, does not punish a truncated report or one padded with
+boilerplate.
 
 Code decides where text cannot: files and functions are taken from explicit locations and from
 the text (``parse_header()``, ``src/http.c``, ``Frame::grow``, snake_case and camelCase names).
 A candidate is dropped when each side names code the other does not (the same template text
-about a different function is a different bug), and a report that names no code is proposed as
-a duplicate of at most one of several reports whose code conflicts (see ``_exclusive``).
+about a different function is a different bug), and a text match is proposed as a duplicate
+of at most one of several reports whose code conflicts (see ``_exclusive``).
 
 The index is incremental (one report at a time, as ingest sees them) and in memory; the DB
 layer rebuilds it from stored reports at start-up.
@@ -32,6 +46,11 @@ from functools import cache
 import numpy as np
 from datasketch import MinHash, MinHashLSH  # type: ignore[import-untyped]
 
+from prereview.clearinghouse.dedup.evidence import (
+    Evidence,
+    evidence_of_report,
+    strip_vulnerability_ids,
+)
 from prereview.vulnerability.report import Report
 
 _WORD = re.compile(r"[a-z0-9_]+(?:[./:-][a-z0-9_]+)*")
@@ -54,13 +73,15 @@ class DedupConfig:
 
     ``lsh_threshold`` is the Jaccard similarity the LSH bands are tuned to catch (kept low so
     that truncated and padded variants still collide); ``threshold`` is the overlap coefficient
-    a collision must reach to be proposed.
+    two reports about the same code must reach, ``strict_threshold`` the one two reports with
+    the same affected ranges and no shared code must reach (a copy, not a template sibling).
     """
 
     num_perm: int = 128
     shingle_size: int = 2
     lsh_threshold: float = 0.3
     threshold: float = 0.5
+    strict_threshold: float = 0.9
     seed: int = 1
 
     def lsh_params(self) -> tuple[int, int]:
@@ -112,6 +133,8 @@ class DuplicateCandidate:
     same_code: bool
     packages: tuple[str, ...]
     cwes: tuple[str, ...]
+    # What joins the pair: identifier, fix, ranges_and_text or code_and_text (see the module).
+    evidence: str = "code_and_text"
 
 
 @dataclass
@@ -121,6 +144,7 @@ class _Entry:
     packages: frozenset[str]
     cwes: frozenset[str]
     code: CodeLocations
+    stated: Evidence
 
 
 def normalise_text(text: str) -> str:
@@ -191,6 +215,9 @@ def shingle_hashes(text: str, size: int, extra: Iterable[str] = ()) -> set[int]:
     return hashes
 
 
+_STATED = frozenset({"identifier"})
+
+
 @dataclass
 class DuplicateFinder:
     """An incremental index of reports that proposes likely duplicates of a new one."""
@@ -204,6 +231,9 @@ class DuplicateFinder:
         self._scheme = seed_sketch.scheme
         self._by_package: dict[str, MinHashLSH] = {}
         self._entries: dict[str, _Entry] = {}
+        # Names and fix commits -> the reports stating them: candidates that text may not find.
+        self._by_name: dict[str, set[str]] = {}
+        self._by_fix: dict[str, set[str]] = {}
         # Proposed pairs, both ways, with their similarity: evidence for later decisions.
         self._links: dict[str, dict[str, float]] = {}
 
@@ -225,32 +255,45 @@ class DuplicateFinder:
         return sketch
 
     def _entry(
-        self, text: str, packages: Iterable[str], cwes: Iterable[str], code_locations: Iterable[str]
+        self,
+        text: str,
+        packages: Iterable[str],
+        cwes: Iterable[str],
+        code_locations: Iterable[str],
+        stated: Evidence | None,
     ) -> _Entry:
+        text = strip_vulnerability_ids(text)
         code = extract_code_locations(text, code_locations)
         # Code locations are shingles too: two short reports about the same function collide.
         extra = [f"file:{name}" for name in code.files] + [
             f"func:{name}" for name in code.functions
         ]
         hashes = shingle_hashes(text, self.config.shingle_size, extra)
-        return _Entry(self._sketch(hashes), len(hashes), frozenset(packages), frozenset(cwes), code)
+        return _Entry(
+            self._sketch(hashes),
+            len(hashes),
+            frozenset(packages),
+            frozenset(cwes),
+            code,
+            stated or Evidence(),
+        )
 
-    def _candidates(self, probe: _Entry, exclude: str | None) -> list[DuplicateCandidate]:
-        keys: list[str] = []
-        seen: set[str] = set()
+    def _colliding(self, probe: _Entry, exclude: str | None) -> list[str]:
+        """Reports about a product of the probe's whose text, names or fixes it may share."""
+        found: dict[str, None] = {}
         for package in probe.packages:
             index = self._by_package.get(package)
-            if index is None:
-                continue
-            for key in index.query(probe.minhash):
-                if key in seen or key == exclude:
-                    continue
-                seen.add(key)
-                other = self._entries[key]
-                if probe.cwes and other.cwes and not probe.cwes & other.cwes:
-                    continue
-                if not probe.code.conflicts_with(other.code):
-                    keys.append(key)
+            if index is not None:
+                found.update(dict.fromkeys(index.query(probe.minhash)))
+        for name in probe.stated.names:
+            found.update(dict.fromkeys(self._by_name.get(name, ())))
+        for fix in probe.stated.commits | probe.stated.fix_urls:
+            found.update(dict.fromkeys(self._by_fix.get(fix, ())))
+        found.pop(exclude or "", None)
+        return [key for key in found if self._entries[key].packages & probe.packages]
+
+    def _candidates(self, probe: _Entry, exclude: str | None) -> list[DuplicateCandidate]:
+        keys = self._colliding(probe, exclude)
         if not keys:
             return []
         # One numpy comparison for all collisions instead of one MinHash.jaccard call each.
@@ -262,7 +305,10 @@ class DuplicateFinder:
             if (candidate := self._score(probe, key, jaccard)) is not None
         ]
         found.sort(key=lambda c: (-c.similarity, c.report_id))
-        return self._exclusive(probe, found)
+        # Stated evidence stands on its own; text matches are kept apart from code conflicts.
+        stated = [c for c in found if c.evidence in _STATED]
+        by_text = self._exclusive(probe, [c for c in found if c.evidence not in _STATED])
+        return sorted(stated + by_text, key=lambda c: (-c.similarity, c.report_id))
 
     def _exclusive(
         self, probe: _Entry, ranked: list[DuplicateCandidate]
@@ -293,7 +339,8 @@ class DuplicateFinder:
         shared = jaccard * (probe.size + other.size) / (1.0 + jaccard)
         overlap = min(1.0, shared / max(1, min(probe.size, other.size)))
         same_code = probe.code.overlaps(other.code)
-        if overlap < self.config.threshold:
+        evidence = self._judge(probe, other, overlap, same_code)
+        if evidence is None:
             return None
         return DuplicateCandidate(
             report_id=key,
@@ -302,7 +349,37 @@ class DuplicateFinder:
             same_code=same_code,
             packages=tuple(sorted(probe.packages & other.packages)),
             cwes=tuple(sorted(probe.cwes & other.cwes)),
+            evidence=evidence,
         )
+
+    def _judge(self, probe: _Entry, other: _Entry, overlap: float, same_code: bool) -> str | None:
+        """The evidence of their own that two reports about one product are one bug, if any.
+
+        The order matters: distinct CVE ids outweigh everything, a shared name everything else;
+        text counts only beside the same fix, the same affected ranges (near-identical text)
+        or the same code, and never across different fixes, ranges, CWEs or code.
+        """
+        mine, theirs = probe.stated, other.stated
+        if mine.distinct_from(theirs) is not None:
+            return None
+        if mine.names & theirs.names:
+            return "identifier"
+        if mine.fixed_apart(theirs) or mine.ranges_differ(theirs):
+            return None
+        if probe.cwes and other.cwes and not probe.cwes & other.cwes:
+            return None
+        if probe.code.conflicts_with(other.code):
+            return None
+        # One commit often fixes several bugs of a release (typed-ast, TensorFlow): a shared
+        # fix joins two reports only if their text is about the same thing too.
+        if mine.same_fix(theirs) and overlap >= self.config.strict_threshold:
+            return "fix"
+        same_ranges = bool(mine.ranges) and mine.ranges == theirs.ranges
+        if same_ranges and overlap >= self.config.strict_threshold:
+            return "ranges_and_text"
+        if same_code and overlap >= self.config.threshold:
+            return "code_and_text"
+        return None
 
     def add(
         self,
@@ -311,13 +388,22 @@ class DuplicateFinder:
         packages: Iterable[str],
         cwes: Iterable[str] = (),
         code_locations: Iterable[str] = (),
+        evidence: Evidence | None = None,
     ) -> list[DuplicateCandidate]:
-        """Index one report and return the likely duplicates already indexed, best first."""
+        """Index one report and return the likely duplicates already indexed, best first.
+
+        ``evidence`` is what the report states (names, ranges, fixes); without it, only text
+        and code can join it to another report.
+        """
         if report_id in self._entries:
             raise ValueError(f"report {report_id!r} is already indexed")
-        entry = self._entry(text, packages, cwes, code_locations)
+        entry = self._entry(text, packages, cwes, code_locations, evidence)
         candidates = self._candidates(entry, exclude=report_id)
         self._entries[report_id] = entry
+        for name in entry.stated.names:
+            self._by_name.setdefault(name, set()).add(report_id)
+        for fix in entry.stated.commits | entry.stated.fix_urls:
+            self._by_fix.setdefault(fix, set()).add(report_id)
         for candidate in candidates:
             self._links.setdefault(report_id, {})[candidate.report_id] = candidate.similarity
             self._links.setdefault(candidate.report_id, {})[report_id] = candidate.similarity
@@ -335,9 +421,11 @@ class DuplicateFinder:
         packages: Iterable[str],
         cwes: Iterable[str] = (),
         code_locations: Iterable[str] = (),
+        evidence: Evidence | None = None,
     ) -> list[DuplicateCandidate]:
         """The likely duplicates of a report without indexing it."""
-        return self._candidates(self._entry(text, packages, cwes, code_locations), exclude=None)
+        entry = self._entry(text, packages, cwes, code_locations, evidence)
+        return self._candidates(entry, exclude=None)
 
     def remove(self, report_id: str) -> None:
         """Forget a report (for example one an analyst merged into another)."""
@@ -346,21 +434,39 @@ class DuplicateFinder:
             self._links.get(linked, {}).pop(report_id, None)
         for package in entry.packages:
             self._by_package[package].remove(report_id)
+        for name in entry.stated.names:
+            self._forget(self._by_name, name, report_id)
+        for fix in entry.stated.commits | entry.stated.fix_urls:
+            self._forget(self._by_fix, fix, report_id)
+
+    @staticmethod
+    def _forget(index: dict[str, set[str]], key: str, report_id: str) -> None:
+        holders = index.get(key)
+        if holders is not None:
+            holders.discard(report_id)
+            if not holders:
+                del index[key]
 
     def add_report(self, report: Report) -> list[DuplicateCandidate]:
-        """Index a domain report (title, description, code locations, products, CWEs)."""
+        """Index a domain report (title, description, code locations, products, CWEs, and
+        the ids, ranges and fixes it states)."""
         return self.add(
             report.id,
             report_text(report),
             report.package_keys,
             report.cwes,
             report.code_locations,
+            evidence_of_report(report),
         )
 
     def query_report(self, report: Report) -> list[DuplicateCandidate]:
         """The likely duplicates of a domain report, without indexing it."""
         return self.query(
-            report_text(report), report.package_keys, report.cwes, report.code_locations
+            report_text(report),
+            report.package_keys,
+            report.cwes,
+            report.code_locations,
+            evidence_of_report(report),
         )
 
 

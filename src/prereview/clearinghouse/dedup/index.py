@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from prereview.clearinghouse.dedup.evidence import evidence_of_document
 from prereview.clearinghouse.dedup.finder import DuplicateFinder
 from prereview.clearinghouse.models import VulnReport
 
@@ -59,6 +60,7 @@ class DuplicateIndex:
                     packages,
                     cwes,
                     document.get("code_locations", []),
+                    evidence_of_document(document),
                 )
                 added += 1
 
