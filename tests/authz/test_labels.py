@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from prereview.authz.permissions import Permission
 from prereview.authz.usecase import observe_use_cases
 from support.factories import Platform
-from support.matrix import ACTORS
+from support.matrix import ACTORS, SHARDS, shard
 from support.scenario import Scenario, operations
 
 
-def test_each_route_runs_the_use_case_its_label_names(platform: Platform) -> None:
+@pytest.mark.parametrize("part", range(SHARDS))
+def test_each_route_runs_the_use_case_its_label_names(platform: Platform, part: int) -> None:
     spec: dict[str, Any] = platform.client.app.openapi()  # type: ignore[attr-defined]
     shared = Scenario.build(platform)
     ran: list[Permission] = []
@@ -29,7 +32,7 @@ def test_each_route_runs_the_use_case_its_label_names(platform: Platform) -> Non
     mismatched: dict[str, tuple[str, list[str]]] = {}
     checked = 0
     try:
-        for method, template in operations(spec):
+        for method, template in shard(operations(spec), part):
             label = spec["paths"][template][method.lower()]["x-permission"]
             if label == "public":
                 continue
@@ -44,5 +47,5 @@ def test_each_route_runs_the_use_case_its_label_names(platform: Platform) -> Non
     finally:
         stop()
         platform.client.event_hooks = hooks
-    assert checked > 100
+    assert checked >= 10  # not vacuous: most routes let some caller through
     assert not mismatched, mismatched

@@ -11,7 +11,7 @@ session of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -279,12 +279,15 @@ def compute_only_digest(preset: str) -> str:
     return whatif_digest(policy.sha256, judge(policy, Evidence(training_compute_flop=3e25)))
 
 
-def observe(platform: Platform) -> dict[str, dict[str, Seen]]:
-    """{"METHOD path": {actor: Seen}} for every web route, as every kind of actor."""
+def observe(
+    platform: Platform, only: Sequence[tuple[str, str]] | None = None
+) -> dict[str, dict[str, Seen]]:
+    """{"METHOD path": {actor: Seen}} for the web routes in ``only`` (default: every one), as
+    every kind of actor."""
     sessions = {member: sign_in(platform, member) for member in ACTORS.values() if member}
     shared = WebScenario.build(platform, MODEL, REASON, FINDING)
     seen: dict[str, dict[str, Seen]] = {}
-    for method, template in routes():
+    for method, template in routes() if only is None else only:
         example = EXAMPLES[(method, template)]
         row: dict[str, Seen] = {}
         for actor, member in ACTORS.items():
