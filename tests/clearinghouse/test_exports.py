@@ -125,6 +125,24 @@ def test_a_csaf_export_imports_back_as_a_duplicate(platform: Platform) -> None:
         params={"format": "csaf"},
     ).json()
     assert answer["errors"] and all({"path", "message"} <= set(e) for e in answer["errors"])
+    # Schema-valid but failing a mandatory test of CSAF 2.0 (6.1.1, a product never defined).
+    undefined = json.loads(csaf.content)
+    affected = undefined["vulnerabilities"][0]["product_status"]["known_affected"]
+    affected.append("CSAFPID-9999")
+    refused = platform.call(
+        "partner",
+        "POST",
+        "/clearinghouse/imports",
+        422,
+        content=json.dumps(undefined).encode(),
+        params={"format": "csaf"},
+    ).json()
+    assert refused["type"] == "urn:prereview:problem:exchange-csaf-mandatory-test-failed"
+    assert refused["tests"] == ["6.1.1"]
+    (error,) = refused["errors"]
+    assert (
+        error["path"] == f"$.vulnerabilities[0].product_status.known_affected[{len(affected) - 1}]"
+    )
 
 
 @pytest.mark.parametrize("tlp", ["AMBER+STRICT"])

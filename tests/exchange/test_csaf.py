@@ -13,9 +13,9 @@ import pytest
 
 from prereview.exchange.csaf import CsafProfile, CsafPublisher, advisory_to_csaf, vers_constraints
 from prereview.exchange.csaf_import import cpe22_to_23, csaf_to_reports, load_csaf
+from prereview.exchange.csaf_tests import current_cwe_name
 from prereview.exchange.errors import InvalidExchangeDocument
 from prereview.exchange.validation import Standard, schema_set
-from prereview.vulnerability.cwe import cwe_name
 from prereview.vulnerability.report import Advisory, parse_report, publish
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,10 +81,8 @@ def test_exports_satisfy_the_official_csaf_schema(profile: CsafProfile) -> None:
     assert document["document"]["category"] == str(profile)
     vulnerability = document["vulnerabilities"][0]
     assert vulnerability["cve"] == "CVE-2026-40001"
-    if cwe_name("CWE-89") is not None:
-        assert vulnerability["cwe"] == {"id": "CWE-89", "name": cwe_name("CWE-89")}
-    else:  # no CWE catalogue installed: no name is guessed, the ids go in a note
-        assert "cwe" not in vulnerability
+    assert vulnerability["cwe"] == {"id": "CWE-89", "name": current_cwe_name("CWE-89")}
+    assert vulnerability["ids"][0] == {"system_name": "prereview", "text": "PRV-2026-0042"}
     assert vulnerability["scores"][0]["cvss_v3"]["baseScore"] == 9.8
     notes = {n["title"]: n["text"] for n in vulnerability["notes"]}
     assert notes["CVSS v4.0"].startswith("CVSS:4.0/AV:N")  # kept, not dropped
@@ -148,7 +146,7 @@ def test_an_export_imports_back_to_the_same_vulnerability() -> None:
     assert report.id == original.id == "PRV-2026-0042"
     assert set(report.aliases) == {"CVE-2026-40001", "GHSA-2222-3333-4444"}
     assert report.cvss_v3 == original.cvss_v3
-    assert report.cwes == (["CWE-89"] if cwe_name("CWE-89") else [])
+    assert report.cwes == ["CWE-89"]
     assert report.package_keys == original.package_keys
     reportsrv = next(p for p in report.affected if p.purl == "pkg:pypi/reportsrv")
     fixed = [e.version for r in reportsrv.ranges for e in r.events if e.kind == "fixed"]
@@ -176,7 +174,9 @@ def test_product_tree_identifiers_are_resolved() -> None:
     items = load_csaf((STANDARDS / "csaf/examples/csaf/bsi-2022-0001.json").read_bytes(), "BSI")
     report = items[0].report
     assert report is not None
-    assert report.id == "CVE-2022-27193"
+    # Named by publisher namespace and tracking id (what CSAF makes unique), not by its CVE.
+    assert report.id == "www.bsi.bund.de:BSI-2022-0001"
+    assert "CVE-2022-27193" in report.aliases
     assert report.cwes == ["CWE-611"]
     assert report.cvss_v3 is not None
     assert report.affected  # every product has a purl or CPE, real or generic

@@ -12,6 +12,7 @@ Import: :func:`csaf_to_reports`, one item per vulnerability of the document.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,8 +22,9 @@ from typing import Any
 from packageurl import PackageURL
 
 from prereview.core.markings import Tlp
+from prereview.exchange.csaf_tests import current_cwe_name, mandatory_findings
 from prereview.exchange.documents import rfc3339
-from prereview.vulnerability.cwe import cwe_name
+from prereview.exchange.errors import NotExportable
 from prereview.vulnerability.report import (
     AffectedProduct,
     EventKind,
@@ -34,6 +36,10 @@ from prereview.vulnerability.report import (
 )
 
 CSAF_VERSION = "2.0"
+# CSAF 2.0 has no "withdrawn" status (2.1 adds one): a withdrawn advisory says so in a revision
+# of its own, a document note and the vulnerability's notes, and is re-published as final.
+WITHDRAWN_SUMMARY = "Withdrawn by its source: this advisory should no longer be used"
+WITHDRAWN_NOTE_TITLE = "Withdrawn"
 _TLP_TO_CSAF = {
     Tlp.CLEAR: "WHITE",
     Tlp.GREEN: "GREEN",
@@ -207,10 +213,26 @@ def _revision_history(
         revisions = [(published, "Initial release")]
         if modified > published:
             revisions = [*revisions, (modified, "Updated")]
+    if advisory.withdrawn is not None:
+        revisions = [*revisions, (advisory.withdrawn, WITHDRAWN_SUMMARY)]
+    # Numbered in date order: mandatory tests 6.1.14 and 6.1.21 read the history that way.
+    ordered = sorted(revisions, key=lambda revision: revision[0])
     return [
         {"date": rfc3339(date), "number": str(number), "summary": summary}
-        for number, (date, summary) in enumerate(revisions, start=1)
+        for number, (date, summary) in enumerate(ordered, start=1)
     ]
+
+
+def csaf_filename(tracking_id: str) -> str:
+    """The file name CSAF 2.0 section 5.1 gives a document: its tracking id in lower case,
+    each run of characters other than ``+``, ``-``, a-z and 0-9 replaced by ``_``, ``.json``."""
+    return re.sub(r"[^+\-a-z0-9]+", "_", tracking_id.lower()) + ".json"
+
+
+def canonical_url(directory_url: str, tracking_id: str) -> str:
+    """The canonical URL of a document kept under ``directory_url`` (recommended test 6.2.11:
+    an https URL that ends with the document's file name)."""
+    return f"{directory_url.rstrip('/')}/{csaf_filename(tracking_id)}"
 
 
 def advisory_to_csaf(
@@ -224,8 +246,10 @@ def advisory_to_csaf(
     """The CSAF 2.0 document of a published advisory in the given profile.
 
     ``revisions`` (date, summary) default to the publication and, if later, the last change.
-    ``self_url`` is the document's canonical URL, which by CSAF convention ends in the tracking
-    id in lower case with ``.json``.
+    ``self_url`` is the document's canonical URL; recommended test 6.2.11 wants it to end with
+    :func:`csaf_filename` of the tracking id (the report's id), see :func:`canonical_url`. A
+    withdrawn advisory carries its withdrawal as its last revision and as notes. Raises
+    ``NotExportable`` naming the tests if the document would fail a mandatory test.
     """
     if advisory.published is None:
         raise ValueError("only a published advisory can be exported as CSAF")
@@ -273,7 +297,10 @@ def advisory_to_csaf(
             "text": f"TLP:{advisory.tlp} (TLP 2.0)",
             "tlp": {"label": _TLP_TO_CSAF[advisory.tlp], "url": "https://www.first.org/tlp/"},
         },
-        "notes": [{"category": "summary", "title": "Summary", "text": advisory.title}],
+        "notes": [
+            {"category": "summary", "title": "Summary", "text": advisory.title},
+            *_withdrawn_notes(advisory),
+        ],
         "tracking": {
             "id": advisory.id,
             "status": "final",
@@ -290,15 +317,18 @@ def advisory_to_csaf(
     cve = next((i for i in advisory.identifiers if i.startswith("CVE-")), None)
     if cve is not None:
         vulnerability["cve"] = cve
-    vulnerability["ids"] = [
-        {"system_name": "prereview" if i == advisory.id else i.split("-", 1)[0], "text": i}
-        for i in advisory.identifiers
-        if i != cve
+    # The report's own id always comes first (system "prereview"), even when it is the CVE:
+    # a re-import then finds the same record, and ``ids`` is never the empty list the schema
+    # forbids.
+    vulnerability["ids"] = [{"system_name": "prereview", "text": advisory.id}] + [
+        {"system_name": alias.split("-", 1)[0], "text": alias}
+        for alias in advisory.aliases
+        if alias != cve
     ]
     notes: list[dict[str, str]] = [
         {"category": "description", "title": "Description", "text": advisory.description}
     ]
-    named = [(c, cwe_name(c)) for c in advisory.cwes]
+    named = [(c, current_cwe_name(c)) for c in advisory.cwes]
     first_named = next(((c, n) for c, n in named if n is not None), None)
     if first_named is not None:
         vulnerability["cwe"] = {"id": first_named[0], "name": first_named[1]}
@@ -314,7 +344,7 @@ def advisory_to_csaf(
                 f"{advisory.cvss_v4.severity})",
             }
         )
-    vulnerability["notes"] = notes
+    vulnerability["notes"] = notes + _withdrawn_notes(advisory)
     status: dict[str, list[str]] = {}
     if affected:
         status["known_affected"] = affected
@@ -340,7 +370,21 @@ def advisory_to_csaf(
             "vulnerabilities": [vulnerability],
         }
     )
+    findings = mandatory_findings(sorted_document)
+    if findings:  # never hand out a document that conforming consumers must refuse
+        raise NotExportable(
+            f"the CSAF document of {advisory.id} would fail mandatory test(s) "
+            + ", ".join(sorted({f.test for f in findings})),
+            errors=[finding.as_problem() for finding in findings],
+        )
     return sorted_document
+
+
+def _withdrawn_notes(advisory: Report) -> list[dict[str, str]]:
+    if advisory.withdrawn is None:
+        return []
+    text = f"{WITHDRAWN_SUMMARY} (withdrawn {rfc3339(advisory.withdrawn)})."
+    return [{"category": "general", "title": WITHDRAWN_NOTE_TITLE, "text": text}]
 
 
 def _sorted_keys(value: Any) -> Any:

@@ -11,16 +11,24 @@ is reported as skipped, not as an error.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from packageurl import PackageURL
 from pydantic import ValidationError
 
+from prereview.exchange.csaf import WITHDRAWN_NOTE_TITLE, WITHDRAWN_SUMMARY
+from prereview.exchange.csaf_tests import mandatory_findings
 from prereview.exchange.documents import load_documents, plain_json
-from prereview.exchange.errors import UnreadableDocument
+from prereview.exchange.errors import (
+    FailsCsafMandatoryTests,
+    InvalidExchangeDocument,
+    UnreadableDocument,
+)
 from prereview.exchange.validation import Standard, schema_set
 from prereview.vulnerability.problems import Problem
 from prereview.vulnerability.report import Report, problems_from
@@ -31,6 +39,8 @@ _CSAF_TLP = {"WHITE": "CLEAR", "GREEN": "GREEN", "AMBER": "AMBER", "RED": "RED"}
 _CPE22 = re.compile(r"^cpe:/([aho]?)((?::[^:]*){0,6})$")
 _VULN_ID = re.compile(r"[^A-Za-z0-9._:+-]")
 _VERS = re.compile(r"^vers:[a-z0-9.+-]+/(.+)$")
+# Schema problems inside a CVSS object are mandatory test 6.1.8's to report, with its number.
+_IN_CVSS = re.compile(r"^\$\.vulnerabilities\[\d+\]\.scores\[\d+\]\.cvss_v[23](\.|\[|$)")
 
 
 @dataclass(frozen=True)
@@ -193,6 +203,53 @@ def _notes_text(notes: list[Mapping[str, Any]], categories: tuple[str, ...]) -> 
     )
 
 
+def _withdrawn(doc: Mapping[str, Any]) -> str | None:
+    """When the document says it was withdrawn, as our exports say it (CSAF 2.0 has no status
+    for it): a "Withdrawn" note and the revision that withdrew it."""
+    notes = doc.get("notes") or []
+    if not any(n.get("title") == WITHDRAWN_NOTE_TITLE for n in notes):
+        return None
+    history = doc["tracking"]["revision_history"]
+    dates = [r["date"] for r in history if r.get("summary") == WITHDRAWN_SUMMARY]
+    return dates[-1] if dates else None
+
+
+def _record_id(
+    doc: Mapping[str, Any],
+    vulnerability: Mapping[str, Any],
+    names: list[str],
+    count: int,
+    index: int,
+) -> str:
+    """The id of the report a vulnerability of a CSAF document becomes.
+
+    Our own exports name the report's own id (system "prereview"): a round trip keeps it, so
+    the record re-imported is the same record, not a new one its CVE links. Any other
+    document is named by what CSAF makes globally unique, its publisher's namespace and
+    tracking id (section 3.2.1.12.4 ID), never by its CVE: two publishers' advisories about one
+    CVE are two records, which the CVE (an alias) links. A document of several
+    vulnerabilities adds each one's CVE, first id or position.
+    """
+    own = next(
+        (
+            _VULN_ID.sub("-", entry["text"]).strip("-")
+            for entry in vulnerability.get("ids") or []
+            if entry.get("system_name") == "prereview"
+        ),
+        None,
+    )
+    if own:
+        return own
+    host = urlsplit(str(doc["publisher"]["namespace"])).hostname or "csaf"
+    parts = [host, doc["tracking"]["id"]]
+    if count > 1:
+        parts.append(names[0] if names else str(index + 1))
+    record_id = _VULN_ID.sub("-", ":".join(parts)).strip("-")
+    if len(record_id) > 128:  # the id pattern's limit: keep it unique with a digest
+        record_id = record_id[:111] + "-" + hashlib.sha256(record_id.encode()).hexdigest()[:16]
+    return record_id
+
+
 def _items(document: Mapping[str, Any], reporter: str) -> Iterator[ImportedItem]:
     doc = document["document"]
     products = product_index(document)
@@ -221,19 +278,7 @@ def _items(document: Mapping[str, Any], reporter: str) -> Iterator[ImportedItem]
         names = [vulnerability["cve"]] if vulnerability.get("cve") else []
         names += [entry["text"] for entry in vulnerability.get("ids") or []]
         names = [_VULN_ID.sub("-", n).strip("-") for n in names]
-        # Our own exports name the report's own id (system "prereview"): a round trip keeps it,
-        # so the record re-imported is the same record, not a new one its CVE links.
-        own = next(
-            (
-                _VULN_ID.sub("-", entry["text"]).strip("-")
-                for entry in vulnerability.get("ids") or []
-                if entry.get("system_name") == "prereview"
-            ),
-            None,
-        )
-        if own:
-            names = [own, *(n for n in names if n != own)]
-        vuln_id = names[0] if names else f"{_VULN_ID.sub('-', doc['tracking']['id'])}-{index + 1}"
+        vuln_id = _record_id(doc, vulnerability, names, len(vulnerabilities), index)
         description = _notes_text(
             vulnerability.get("notes") or [], ("description", "summary", "details")
         )
@@ -260,11 +305,14 @@ def _items(document: Mapping[str, Any], reporter: str) -> Iterator[ImportedItem]
                 {"url": ref["url"], "type": "ADVISORY" if ref.get("category") == "self" else "WEB"}
                 for ref in vulnerability.get("references") or []
             ],
-            "aliases": sorted({n for n in names[1:] if n != vuln_id}),
+            "aliases": sorted({n for n in names if n != vuln_id}),
             "published": vulnerability.get("release_date")
             or doc["tracking"]["initial_release_date"],
             "modified": doc["tracking"]["current_release_date"],
         }
+        withdrawn = _withdrawn(doc)
+        if withdrawn is not None:
+            data["withdrawn"] = withdrawn
         if tlp in _CSAF_TLP:
             data["tlp"] = _CSAF_TLP[tlp]
         try:
@@ -273,14 +321,33 @@ def _items(document: Mapping[str, Any], reporter: str) -> Iterator[ImportedItem]
             yield ImportedItem(path, problems=problems_from(exc))
 
 
-def csaf_to_reports(document: Any, reporter: str) -> list[ImportedItem]:
-    """One item per vulnerability of a CSAF 2.0 document; schema problems raise for the whole.
+def require_conformant(document: Any) -> None:
+    """Raise unless ``document`` is CSAF 2.0: its JSON schema, then the mandatory tests.
 
-    ``reporter`` is the submitting organisation. Raises ``InvalidExchangeDocument`` listing
-    every schema problem (JSON path and message) when the document is not CSAF 2.0.
+    Schema problems raise ``InvalidExchangeDocument`` (every problem by JSON path), except
+    those inside CVSS objects, which test 6.1.8 reports; a failed mandatory test raises
+    ``FailsCsafMandatoryTests`` naming each test number and path.
+    """
+    problems = [
+        problem
+        for problem in schema_set().problems(document, Standard.CSAF)
+        if not _IN_CVSS.match(problem["path"])
+    ]
+    if problems:
+        raise InvalidExchangeDocument(str(Standard.CSAF), problems)
+    findings = mandatory_findings(document)
+    if findings:
+        raise FailsCsafMandatoryTests([finding.as_problem() for finding in findings])
+
+
+def csaf_to_reports(document: Any, reporter: str) -> list[ImportedItem]:
+    """One item per vulnerability of a CSAF 2.0 document; a non-conformant one raises whole.
+
+    ``reporter`` is the submitting organisation. See :func:`require_conformant` for what is
+    refused and how.
     """
     document = plain_json(document)
-    schema_set().require_valid(document, Standard.CSAF)
+    require_conformant(document)
     return list(_items(document, reporter))
 
 
@@ -294,4 +361,11 @@ def load_csaf(payload: str | bytes, reporter: str) -> list[ImportedItem]:
     return csaf_to_reports(documents[0], reporter)
 
 
-__all__ = ["ImportedItem", "cpe22_to_23", "csaf_to_reports", "load_csaf", "product_index"]
+__all__ = [
+    "ImportedItem",
+    "cpe22_to_23",
+    "csaf_to_reports",
+    "load_csaf",
+    "product_index",
+    "require_conformant",
+]

@@ -4,6 +4,13 @@ Only an advisory that has a CVE id (as its id or an alias) can become a CVE reco
 and 4.0 both have a place in ``metrics`` and both are kept. Ranges become CVE ``versions``
 entries (``version`` .. ``lessThan`` / ``lessThanOrEqual``) with the purl type as
 ``versionType``; a record's one mandatory reference is the advisory's own page.
+
+Who assigned the CVE: the record names its assigner (``cveMetadata.assignerOrgId``, and the
+``cna`` container's provider) only when the caller knows it (``assigned_by``, for example the
+clearinghouse when it is the CNA that assigned the id). Otherwise both carry
+:data:`UNKNOWN_ASSIGNER`, a fixed id that names no organisation (the schema requires a UUID),
+and the clearinghouse appears where the CVE schema puts a party that adds information to a
+record it did not assign: an ADP container with its own ``providerMetadata`` and its advisory.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from prereview.vulnerability.report import (
     ModelRun,
     Person,
     RangeType,
+    ReferenceType,
     Report,
 )
 
@@ -43,6 +51,19 @@ _COLLECTION_URL = {
     "ConanCenter": "https://conan.io/center",
 }
 _CVSS_KEY = {"3.0": "cvssV3_0", "3.1": "cvssV3_1", "4.0": "cvssV4_0"}
+# OSV reference type -> the CVE schema's reference tag (WEB says nothing more than "a page").
+_REFERENCE_TAG = {
+    ReferenceType.ADVISORY: "third-party-advisory",
+    ReferenceType.ARTICLE: "technical-description",
+    ReferenceType.DETECTION: "signature",
+    ReferenceType.DISCUSSION: "mailing-list",
+    ReferenceType.REPORT: "issue-tracking",
+    ReferenceType.FIX: "patch",
+    ReferenceType.INTRODUCED: "related",
+    ReferenceType.GIT: "related",
+    ReferenceType.PACKAGE: "product",
+    ReferenceType.EVIDENCE: "exploit",
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,9 @@ class CveAssigner:
 
     org_id: UUID
     short_name: str
+
+
+UNKNOWN_ASSIGNER = CveAssigner(UUID("00000000-0000-4000-8000-000000000000"), "unknown")
 
 
 def cve_id_of(advisory: Report) -> str:
@@ -129,8 +153,41 @@ def _credits(advisory: Report) -> list[dict[str, str]]:
     return [{"lang": "en", "value": advisory.reporter, "type": "reporter"}]
 
 
+def _metadata(cve_id: str, assigner: CveAssigner, state: str) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"cveId": cve_id, "assignerOrgId": str(assigner.org_id)}
+    if assigner != UNKNOWN_ASSIGNER:
+        metadata["assignerShortName"] = assigner.short_name
+    metadata["state"] = state
+    return metadata
+
+
+def _provider(party: CveAssigner, updated: str) -> dict[str, Any]:
+    provider: dict[str, Any] = {"orgId": str(party.org_id)}
+    if party != UNKNOWN_ASSIGNER:
+        provider["shortName"] = party.short_name
+    provider["dateUpdated"] = updated
+    return provider
+
+
+def _references(advisory: Report, advisory_url: str | None) -> list[dict[str, Any]]:
+    """One entry per URL (the schema wants them unique), the tags of every listing merged."""
+    tags: dict[str, list[str]] = {}
+    if advisory_url is not None:
+        tags[advisory_url] = ["third-party-advisory"]
+    for reference in advisory.references:
+        listed = tags.setdefault(str(reference.url), [])
+        tag = _REFERENCE_TAG.get(reference.type)
+        if tag is not None and tag not in listed:
+            listed.append(tag)
+    return [{"url": url, **({"tags": sorted(t)} if t else {})} for url, t in tags.items()]
+
+
 def _rejected(
-    advisory: Report, cve_id: str, assigner: CveAssigner, published: str, updated: str
+    advisory: Report,
+    cve_id: str,
+    assigner: CveAssigner,
+    published: str,
+    updated: str,
 ) -> dict[str, Any]:
     """The CVE record of a withdrawn advisory: state REJECTED, the withdrawal as its reason."""
     assert advisory.withdrawn is not None
@@ -143,35 +200,51 @@ def _rejected(
         "dataType": "CVE_RECORD",
         "dataVersion": CVE_DATA_VERSION,
         "cveMetadata": {
-            "cveId": cve_id,
-            "assignerOrgId": str(assigner.org_id),
-            "assignerShortName": assigner.short_name,
-            "state": "REJECTED",
+            **_metadata(cve_id, assigner, "REJECTED"),
             "datePublished": published,
             "dateUpdated": updated,
             "dateRejected": withdrawn,
         },
         "containers": {
             "cna": {
-                "providerMetadata": {
-                    "orgId": str(assigner.org_id),
-                    "shortName": assigner.short_name,
-                    "dateUpdated": updated,
-                },
+                "providerMetadata": _provider(assigner, updated),
                 "rejectedReasons": [{"lang": "en", "value": reason[:4096]}],
             }
         },
     }
 
 
-def advisory_to_cve5(advisory: Report, assigner: CveAssigner, advisory_url: str) -> dict[str, Any]:
+def _adp(
+    provider: CveAssigner, assigner: CveAssigner, advisory_url: str, updated: str
+) -> dict[str, Any]:
+    """The clearinghouse's own container, unless it is the record's CNA (then ``cna`` is its)."""
+    if provider == assigner:
+        return {}
+    container = {
+        "providerMetadata": _provider(provider, updated),
+        "title": f"{provider.short_name} advisory",
+        "references": [{"url": advisory_url, "tags": ["third-party-advisory"]}],
+    }
+    return {"adp": [container]}
+
+
+def advisory_to_cve5(
+    advisory: Report,
+    provider: CveAssigner,
+    advisory_url: str,
+    *,
+    assigned_by: CveAssigner | None = None,
+) -> dict[str, Any]:
     """The CVE record (state PUBLISHED) of a published advisory with a CVE id; of a withdrawn
     one, the record in state REJECTED with the withdrawal as its reason (the CVE schema's one
     way to say "no longer to be used").
 
+    ``provider`` is the clearinghouse (its ADP container); ``assigned_by`` the CNA that
+    assigned the CVE id, when known (the clearinghouse itself only if it assigned it).
     ``advisory_url`` is where the clearinghouse publishes the advisory: every CVE record needs
     at least one reference, and that one always exists.
     """
+    assigner = assigned_by or UNKNOWN_ASSIGNER
     cve_id = cve_id_of(advisory)
     if advisory.published is None:
         raise NotExportable(
@@ -194,17 +267,12 @@ def advisory_to_cve5(advisory: Report, assigner: CveAssigner, advisory_url: str)
         if score is not None
     ]
     cna: dict[str, Any] = {
-        "providerMetadata": {
-            "orgId": str(assigner.org_id),
-            "shortName": assigner.short_name,
-            "dateUpdated": updated,
-        },
+        "providerMetadata": _provider(assigner, updated),
         "datePublic": rfc3339(advisory.published),
         "title": advisory.title[:256],
         "descriptions": [{"lang": "en", "value": advisory.description[:4096]}],
         "affected": [_affected(product) for product in advisory.affected],
-        "references": [{"url": advisory_url, "tags": ["vendor-advisory"]}]
-        + [{"url": str(ref.url)} for ref in advisory.references if str(ref.url) != advisory_url],
+        "references": _references(advisory, advisory_url),
         "credits": _credits(advisory),
     }
     if advisory.cwes:
@@ -222,12 +290,9 @@ def advisory_to_cve5(advisory: Report, assigner: CveAssigner, advisory_url: str)
         "dataType": "CVE_RECORD",
         "dataVersion": CVE_DATA_VERSION,
         "cveMetadata": {
-            "cveId": cve_id,
-            "assignerOrgId": str(assigner.org_id),
-            "assignerShortName": assigner.short_name,
-            "state": "PUBLISHED",
+            **_metadata(cve_id, assigner, "PUBLISHED"),
             "datePublished": rfc3339(advisory.published),
             "dateUpdated": updated,
         },
-        "containers": {"cna": cna},
+        "containers": {"cna": cna, **_adp(provider, assigner, advisory_url, updated)},
     }

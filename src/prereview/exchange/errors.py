@@ -38,3 +38,23 @@ class NotExportable(InvalidInput):
 
     slug = "exchange-not-exportable"
     title = "The advisory cannot be exported in this format"
+
+
+class FailsCsafMandatoryTests(InvalidInput):
+    """A CSAF document that is schema-valid but fails mandatory tests of CSAF 2.0 section 6.1.
+
+    ``tests`` lists the failed test numbers; each of ``errors`` names its test, JSON path and
+    what is wrong, so that a publisher can fix the document in one round trip."""
+
+    slug = "exchange-csaf-mandatory-test-failed"
+    title = "The CSAF document fails mandatory tests of CSAF 2.0 (section 6.1)"
+
+    def __init__(self, problems: Sequence[dict[str, str]]) -> None:
+        tests = sorted({p["test"] for p in problems}, key=lambda t: [int(n) for n in t.split(".")])
+        super().__init__(
+            f"the CSAF 2.0 document fails mandatory test(s) {', '.join(tests)}",
+            standard="CSAF 2.0",
+            tests=tests,
+            errors=list(problems),
+        )
+        self.tests = tests

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from stix2 import Bundle, ExternalReference, Identity, MarkingDefinition, Vulnerability  # type: ignore[import-untyped]
@@ -63,30 +64,32 @@ def clearinghouse_identity(name: str) -> Identity:
     )
 
 
-def _external_references(advisory: Report, advisory_url: str | None) -> list[ExternalReference]:
-    references = [
-        ExternalReference(
-            source_name="prereview",
-            external_id=advisory.id,
-            **({"url": advisory_url} if advisory_url else {}),
-        )
-    ]
+def _external_references(advisory: Report) -> list[ExternalReference]:
+    """The names the vulnerability is known by: its CVE first (``source_name: "cve"``, as STIX
+    2.1 section 4.15 asks of a vulnerability), then the report's own id, other aliases, CWEs.
+
+    None has a URL: strict validation (a SHOULD of STIX 2.1) wants a hash of whatever a URL
+    points at, which a clearinghouse cannot vouch for, and a custom property would need an
+    extension definition of its own; the links are listed in the description instead."""
+    cve = _cve(advisory)
+    references = [ExternalReference(source_name="cve", external_id=cve)] if cve else []
+    if advisory.id != cve:
+        references.append(ExternalReference(source_name="prereview", external_id=advisory.id))
     for alias in advisory.aliases:
-        source = "cve" if alias.startswith("CVE-") else alias.split("-", 1)[0].lower()
-        references.append(ExternalReference(source_name=source, external_id=alias))
-    references += [
-        ExternalReference(
-            source_name="cwe",
-            external_id=cwe,
-            url=f"https://cwe.mitre.org/data/definitions/{cwe[4:]}.html",
-        )
-        for cwe in advisory.cwes
-    ]
-    references += [
-        ExternalReference(source_name=str(ref.type).lower(), url=str(ref.url))
-        for ref in advisory.references
-    ]
+        if alias != cve:
+            source = alias.split("-", 1)[0].lower()
+            references.append(ExternalReference(source_name=source, external_id=alias))
+    references += [ExternalReference(source_name="cwe", external_id=cwe) for cwe in advisory.cwes]
     return references
+
+
+def _cve(advisory: Report) -> str | None:
+    return next((i for i in advisory.identifiers if i.startswith("CVE-")), None)
+
+
+def _links(advisory: Report, advisory_url: str | None) -> list[dict[str, str]]:
+    links = [{"type": "ADVISORY", "url": advisory_url}] if advisory_url else []
+    return links + [{"type": str(ref.type), "url": str(ref.url)} for ref in advisory.references]
 
 
 def advisory_to_stix(
@@ -103,19 +106,38 @@ def advisory_to_stix(
         description += "\n\n" + "\n".join(
             f"CVSS {s.version}: {s.vector} ({s.base_score} {s.severity})" for s in scores
         )
+    links = _links(advisory, advisory_url)
+    if links:
+        description += "\n\nReferences:\n" + "\n".join(
+            f"- {link['type']}: {link['url']}" for link in links
+        )
+    created = advisory.published
+    modified = max(d for d in (created, advisory.modified, advisory.withdrawn) if d is not None)
     vulnerability = Vulnerability(
         id=stable_id("vulnerability", advisory.id),
-        created=advisory.published,
-        modified=advisory.modified or advisory.published,
-        name=next((a for a in advisory.aliases if a.startswith("CVE-")), advisory.id),
+        created=created,
+        modified=modified,
+        name=_cve(advisory) or advisory.id,
         description=description,
-        external_references=_external_references(advisory, advisory_url),
+        external_references=_external_references(advisory),
         created_by_ref=identity.id,
         object_marking_refs=[marking.id],
+        # A withdrawn advisory is revoked (STIX 2.1 section 3.6): no longer to be used.
+        revoked=advisory.withdrawn is not None,
     )
     bundle = Bundle(
         objects=[identity, marking, vulnerability],
         id=stable_id("bundle", f"{advisory.id}@{advisory.modified}"),
     )
     result: dict[str, Any] = json.loads(bundle.serialize())
+    # stix2 writes years before 1000 with fewer than four digits ("1-01-01T..."), which STIX's
+    # timestamp format forbids; real records carry such placeholder dates (0001-01-01).
+    (exported,) = [o for o in result["objects"] if o["type"] == "vulnerability"]
+    exported["created"], exported["modified"] = stix_timestamp(created), stix_timestamp(modified)
     return result
+
+
+def stix_timestamp(moment: datetime) -> str:
+    """A STIX 2.1 timestamp: UTC, four-digit year, milliseconds."""
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
