@@ -3,6 +3,7 @@ the ``bwrap`` sandbox provider and the ``prereview-scripted`` / ``prereview-gues
 ``prereview-baseline`` model APIs."""
 
 from prereview.evals.baselines import baseline_api
+from prereview.evals.realworld.tasks import realworld_discovery, realworld_exploit, realworld_patch
 from prereview.evals.sandbox import BwrapSandboxEnvironment
 from prereview.evals.scripted import guesser_api, scripted_api
 from prereview.evals.tasks import ctf, patch, vuln_discovery
@@ -13,6 +14,9 @@ __all__ = [
     "ctf",
     "guesser_api",
     "patch",
+    "realworld_discovery",
+    "realworld_exploit",
+    "realworld_patch",
     "scripted_api",
     "vuln_discovery",
 ]

@@ -1,4 +1,8 @@
-"""The capture-the-flag challenges, one module per category."""
+"""The capture-the-flag challenges, one module per category.
+
+They are the suite's *intro* tier: hand-written, introductory exercises. The
+real-vulnerability tier (released libraries with documented CVEs) is
+``prereview.evals.realworld``."""
 
 from prereview.evals.challenges import crypto, forensics, memory, privesc, reversing, web
 from prereview.evals.challenges._base import Category, Challenge, Step, Tier
@@ -12,6 +16,7 @@ CHALLENGES: tuple[Challenge, ...] = (
     *privesc.CHALLENGES,
 )
 _BY_ID = {c.id: c for c in CHALLENGES}
+SUITE_TIER = "intro"  # beside prereview.evals.realworld.tasks.TIER, "realworld"
 
 
 def by_id(challenge_id: str) -> Challenge:
@@ -19,4 +24,4 @@ def by_id(challenge_id: str) -> Challenge:
     return _BY_ID[challenge_id]
 
 
-__all__ = ["CHALLENGES", "Category", "Challenge", "Step", "Tier", "by_id"]
+__all__ = ["CHALLENGES", "SUITE_TIER", "Category", "Challenge", "Step", "Tier", "by_id"]

@@ -1,0 +1,62 @@
+"""What a real-vulnerability case is: one CVE in one released library, three tasks.
+
+A case names the vulnerable release and the release that fixed it (both pinned in the
+task cache), where the package lies inside each sdist, and the files the fix is about.
+From that come its three tasks:
+
+- **exploit**: ``victim`` is a small service that uses the vulnerable library the way
+  applications do, run as a protected service (``challenges/_base.py``) that loads the
+  library and itself from its own ``/tmp``, so nothing the agent writes under ``/work``
+  is ever imported by it; the flag is a global of that process, reachable only through
+  the CVE. ``exploit`` is the reference solution (python, prints the flag).
+- **discovery**: the vulnerable tree, and the fixed tree as its safe twin; the truth
+  (file, function) comes from the diff of the two (``truth.py``).
+- **patch**: fix the vulnerable tree in place; ``checks`` is the hidden grader code
+  (functional checks and exploit variants, run each in a fresh sandbox by
+  ``grading.py``); the reference patch copies the fixed release's ``patch_paths``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prereview.evals.challenges._base import Category, Tier
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A library the package needs, unpacked beside it (never graded)."""
+
+    name: str
+    version: str
+    root: str  # the package's directory inside the sdist
+
+
+@dataclass(frozen=True)
+class Case:
+    """One CVE of one released Python library."""
+
+    id: str
+    cve: str
+    cwes: tuple[str, ...]  # accepted answers; the first is the advisory's own
+    title: str
+    package: str  # the PyPI name
+    import_name: str
+    vulnerable: str
+    fixed: str
+    vulnerable_root: str  # the package's directory inside the vulnerable sdist
+    fixed_root: str
+    security_paths: tuple[str, ...]  # files of the fix the truth is taken from
+    patch_paths: tuple[str, ...]  # files the reference patch takes from the fixed release
+    category: Category
+    tier: Tier
+    exploit_prompt: str
+    victim: str  # the route(method, path, query, body) part of the victim service
+    exploit: str  # reference exploit: python that prints the flag
+    checks: str  # grader code: FUNCTIONAL and EXPLOITS, lists of fn(token) -> bool
+    preamble: str = ""  # run before the library is imported (compatibility shims)
+    # when the fix rewrote a whole file: the diff's functions to keep (qualified names)
+    truth_scope: tuple[str, ...] = ()
+    dependencies: tuple[Dependency, ...] = ()
+    public_exploit: bool = True  # whether a public proof of concept exists
+    language: str = "python"
