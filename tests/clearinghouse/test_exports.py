@@ -101,6 +101,28 @@ def test_exports_wait_for_publication_and_pass_the_official_schemas(
         assert run.stdout.count("Overall: PASS") == 2, run.stdout + run.stderr
 
 
+def test_a_csaf_document_names_its_canonical_file_and_is_served_there(platform: Platform) -> None:
+    rid = _advisory(platform)
+    platform.call("agency", "PUT", f"/clearinghouse/reports/{rid}/tlp", 200, json={"tlp": "CLEAR"})
+    platform.call(
+        "clearinghouse", "POST", f"/clearinghouse/reports/{rid}/publish", 200, json={"tlp": "CLEAR"}
+    )
+    document = platform.call(
+        "developer", "GET", f"/clearinghouse/advisories/{rid}.csaf.json", 200
+    ).json()
+    (self_ref,) = [r for r in document["document"]["references"] if r["category"] == "self"]
+    # CSAF 5.1: the tracking id in lower case, other characters as "_", ".json" (test 6.2.11).
+    assert self_ref["url"].endswith(f"/clearinghouse/advisories/{rid}/csaf/prv-2026-0001.json")
+    path = self_ref["url"].split("/api/v1", 1)[1]
+    assert platform.call("other_partner", "GET", path, 200).json() == document
+    other = platform.call(
+        "developer", "GET", f"/clearinghouse/advisories/{rid}/csaf/{rid}.json", 404
+    ).json()
+    assert other["type"] == "urn:prereview:problem:clearinghouse-csaf-file-not-found"
+    # The name is checked after the advisory: one that may not be read is not found as before.
+    platform.call(None, "GET", path, 401)
+
+
 def test_a_csaf_export_imports_back_as_a_duplicate(platform: Platform) -> None:
     rid = _advisory(platform, tlp="CLEAR")
     platform.call("clearinghouse", "POST", f"/clearinghouse/reports/{rid}/publish", 200)

@@ -17,7 +17,8 @@ from fastapi.responses import JSONResponse
 from prereview.authz.request import Context
 from prereview.authz.usecase import exercises
 from prereview.clearinghouse import service as clearinghouse
-from prereview.exchange.csaf import CsafProfile, CsafPublisher, advisory_to_csaf
+from prereview.clearinghouse.errors import CsafFileNotFound
+from prereview.exchange.csaf import CsafProfile, CsafPublisher, advisory_to_csaf, csaf_filename
 from prereview.exchange.cve5 import CveAssigner, advisory_to_cve5
 from prereview.exchange.osv import advisory_to_osv
 from prereview.exchange.stix import advisory_to_stix
@@ -56,7 +57,39 @@ def export_csaf(
     advisory = clearinghouse.exportable_advisory(ctx.db, ctx.actor, report_id, ctx.now)
     chosen = CsafProfile.VEX if profile == "vex" else CsafProfile.SECURITY_ADVISORY
     document = advisory_to_csaf(
-        advisory, publisher_for(request), chosen, self_url=_url(request, report_id, "csaf")
+        advisory, publisher_for(request), chosen, self_url=csaf_self_url(request, report_id)
+    )
+    return _json(document)
+
+
+def csaf_self_url(request: Request, report_id: str) -> str:
+    """The document's canonical address: the file name CSAF section 5.1 gives it, under the
+    report's directory (recommended test 6.2.11 checks that the two agree)."""
+    name = csaf_filename(report_id)
+    return str(request.url_for("export_csaf_file", report_id=report_id, csaf_name=name))
+
+
+@router.get(
+    "/{report_id}/csaf/{csaf_name}",
+    name="export_csaf_file",
+    openapi_extra=exercises(clearinghouse.exportable_advisory),
+)
+def export_csaf_file(
+    report_id: str,
+    csaf_name: str,
+    request: Request,
+    ctx: Context,
+) -> JSONResponse:
+    """The security advisory under its canonical file name (what its ``self`` reference names);
+    any other name is not found, after the advisory itself has been authorized."""
+    advisory = clearinghouse.exportable_advisory(ctx.db, ctx.actor, report_id, ctx.now)
+    if csaf_name != csaf_filename(report_id):
+        raise CsafFileNotFound(f"this advisory's CSAF document is {csaf_filename(report_id)}")
+    document = advisory_to_csaf(
+        advisory,
+        publisher_for(request),
+        CsafProfile.SECURITY_ADVISORY,
+        self_url=csaf_self_url(request, report_id),
     )
     return _json(document)
 

@@ -25,7 +25,12 @@ from prereview.authz.kinds import OrgKind
 from prereview.authz.request import RequestContext
 from prereview.clearinghouse import errors as clearinghouse_errors
 from prereview.clearinghouse import service as clearinghouse
-from prereview.clearinghouse.exports import CVE_ASSIGNER, PUBLISHER_NAME, publisher_for
+from prereview.clearinghouse.exports import (
+    CVE_ASSIGNER,
+    PUBLISHER_NAME,
+    csaf_self_url,
+    publisher_for,
+)
 from prereview.clearinghouse.sharing import routing
 from prereview.core.errors import NotFound
 from prereview.core.pagination import MAX_LIMIT, PageRequest
@@ -240,7 +245,7 @@ def _document(request: Request, advisory: Any, report_id: str, fmt: str) -> dict
             advisory,
             publisher_for(request),
             CsafProfile.SECURITY_ADVISORY,
-            self_url=self_url("csaf"),
+            self_url=csaf_self_url(request, report_id),
         )
     if fmt == "osv":
         return advisory_to_osv(advisory)
