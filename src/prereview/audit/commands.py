@@ -185,12 +185,42 @@ def _checked(check: Any, *args: Any) -> None:
         raise typer.Exit(1) from None
 
 
-def _trust(server: str, key: str | None = None) -> LogTrust:
+WitnessKeyOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--witness-key",
+        help="A trusted witness's verifier key (<name>+<key ID>+<key>, type 0x04); repeat for "
+        "several. Default: PREREVIEW_AUDIT_WITNESS_KEYS.",
+    ),
+]
+MinWitnessesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--min-witnesses",
+        min=0,
+        help="Valid witness cosignatures the checkpoint needs. Default: "
+        "PREREVIEW_AUDIT_MIN_WITNESSES (0).",
+    ),
+]
+
+
+def _trust(
+    server: str,
+    key: str | None = None,
+    witness_keys: list[str] | None = None,
+    min_witnesses: int | None = None,
+) -> LogTrust:
     from prereview.audit.trust import LogTrust
     from prereview.core.settings import load_settings
 
     try:
-        return LogTrust.for_server(load_settings(), server, key)
+        return LogTrust.for_server(
+            load_settings(),
+            server,
+            key,
+            witness_keys=witness_keys or (),
+            min_witnesses=min_witnesses,
+        )
     except PrereviewError as exc:
         errors.print(f"[red]error:[/] {escape(exc.detail)}")
         raise typer.Exit(2) from None
@@ -232,6 +262,8 @@ def checkpoint(
         str | None,
         typer.Option(help="The log's trusted key; default: PREREVIEW_AUDIT_PUBLIC_KEY, or pinned."),
     ] = None,
+    witness_key: WitnessKeyOption = None,
+    min_witnesses: MinWitnessesOption = None,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
@@ -239,8 +271,10 @@ def checkpoint(
 
     The first use pins the log's key (or takes PREREVIEW_AUDIT_PUBLIC_KEY); later ones fail on
     a key change, a smaller log, or a log that does not extend the checkpoint saved last time.
+    With --min-witnesses N, it also needs N valid cosignatures by the witness keys given
+    (C2SP tlog-cosignature), which witnesses give only to a log that never forked.
     """
-    trust = _trust(server, verifier_key)
+    trust = _trust(server, verifier_key, witness_key, min_witnesses)
     client = ApiClient(server)
     data = client.get("/audit/checkpoint")
     _accept(trust, client, data)
@@ -251,11 +285,13 @@ def checkpoint(
 def proof_inclusion(
     seq: Annotated[int, typer.Argument(min=0, help="The entry.")],
     size: Annotated[int | None, typer.Option(min=1, help="Default: latest checkpoint.")] = None,
+    witness_key: WitnessKeyOption = None,
+    min_witnesses: MinWitnessesOption = None,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
     """Proof that entry SEQ is in the log, verified here against the trusted checkpoint."""
-    trust = _trust(server)
+    trust = _trust(server, None, witness_key, min_witnesses)
     client = ApiClient(server)
     trusted = _latest(trust, client)
     data = client.get("/audit/proof/inclusion", seq=seq, size=size or trusted.size)
@@ -287,12 +323,14 @@ def proof_inclusion(
 def proof_consistency(
     first: Annotated[int, typer.Argument(min=0, help="The older tree's size.")],
     second: Annotated[int, typer.Argument(min=0, help="The newer tree's size.")],
+    witness_key: WitnessKeyOption = None,
+    min_witnesses: MinWitnessesOption = None,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
     """Proof that the log of SECOND entries extends the log of FIRST; verified here, and tied
     to the trusted checkpoint."""
-    trust = _trust(server)
+    trust = _trust(server, None, witness_key, min_witnesses)
     client = ApiClient(server)
     _latest(trust, client)
     data = client.get("/audit/proof/consistency", first=first, second=second)
@@ -325,6 +363,8 @@ def entries(
     oldest_first: OldestFirstOption = False,
     limit: int = 50,
     offset: int = 0,
+    witness_key: WitnessKeyOption = None,
+    min_witnesses: MinWitnessesOption = None,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
@@ -334,7 +374,7 @@ def entries(
     against the checkpoint served with them, itself checked against the pinned key and the
     checkpoint saved last time.
     """
-    trust = _trust(server) if with_proofs else None
+    trust = _trust(server, None, witness_key, min_witnesses) if with_proofs else None
     client = ApiClient(server)
     data = client.get(
         "/audit/entries",

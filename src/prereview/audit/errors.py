@@ -128,3 +128,23 @@ class TrustStateInvalid(AuditError):
     slug = "audit-trust-state-invalid"
     status = 422
     title = "The saved audit trust state is not valid"
+
+
+# --- Witness cosignatures (C2SP tlog-cosignature) ---------------------------------------------
+
+
+class CosignatureInvalid(CheckpointInvalid):
+    """A cosignature line names a trusted witness key but does not verify over the checkpoint.
+
+    ``extra["witness"]`` is the witness key's ``<name>+<key ID>``.
+    """
+
+    slug = "audit-cosignature-invalid"
+    title = "A witness cosignature does not verify"
+
+
+class WitnessQuorumUnmet(CheckpointInvalid):
+    """The checkpoint carries fewer valid cosignatures from trusted witnesses than required."""
+
+    slug = "audit-witnesses-missing"
+    title = "Not enough witnesses cosigned the checkpoint"

@@ -92,3 +92,24 @@ class AuditPublishedCheckpoint(Base):
     note: Mapped[str] = mapped_column(Text)
     verifier: Mapped[str] = mapped_column(Text)
     signed_at: Mapped[datetime]
+
+
+class AuditCosignature(Base):
+    """A witness's cosignature (C2SP tlog-cosignature) of one checkpoint.
+
+    ``witness`` is the witness key's ``<name>+<key ID>``; ``line`` the signature line as the
+    witness returned it (checked before it is stored), appended to the note when the
+    checkpoint is served. The largest ``size`` per witness is the size it last cosigned.
+    """
+
+    __tablename__ = "audit_cosignatures"
+
+    # No foreign key: like the published checkpoints, the cosignatures outlive a rebuilt log's
+    # checkpoint rows, and a line is served only on the checkpoint it verifies over.
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    witness: Mapped[str] = mapped_column(String(300), primary_key=True)
+    line: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_audit_cosignatures_witness_size", "witness", "size"),)

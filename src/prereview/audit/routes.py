@@ -16,6 +16,7 @@ from prereview.audit.schemas import (
     InclusionProofOut,
     ProvenEntryOut,
 )
+from prereview.audit.witnessing import WitnessPublisher, served_note
 from prereview.authz.request import Context
 from prereview.authz.usecase import exercises
 from prereview.core.pagination import PageRequest, page_request
@@ -39,15 +40,30 @@ def owned_submissions(request: Request) -> service.OwnedSubmissions:
 OwnedBy = Annotated[service.OwnedSubmissions, Depends(owned_submissions)]
 
 
+def install_witnessing(app: FastAPI, publisher: WitnessPublisher) -> None:
+    """Have each new checkpoint sent to the witnesses by ``publisher`` before it is served."""
+    app.state.witness_publisher = publisher
+
+
+def witness_publisher(request: Request) -> WitnessPublisher | None:
+    publisher: WitnessPublisher | None = getattr(request.app.state, "witness_publisher", None)
+    return publisher
+
+
+Publisher = Annotated[WitnessPublisher | None, Depends(witness_publisher)]
+
+
 @router.get(
     "/checkpoint",
     response_model=CheckpointOut,
     openapi_extra=exercises(service.read_checkpoint),
 )
-def read_checkpoint(ctx: Context) -> CheckpointOut:
-    """The latest signed checkpoint; signed afresh when the log has grown since the last."""
+def read_checkpoint(ctx: Context, publisher: Publisher) -> CheckpointOut:
+    """The latest signed checkpoint; signed afresh when the log has grown since the last, and
+    with the cosignatures of the witnesses that have cosigned it."""
     checkpoint, verifier = service.read_checkpoint(ctx.db, ctx.actor, ctx.settings, ctx.now)
-    return CheckpointOut.from_checkpoint(checkpoint, verifier)
+    note = served_note(ctx.db, checkpoint, publisher)
+    return CheckpointOut.from_checkpoint(checkpoint, verifier, note)
 
 
 @router.get(
@@ -92,6 +108,7 @@ def read_consistency_proof(
 )
 def list_entries(
     ctx: Context,
+    publisher: Publisher,
     page: Paging,
     owned_by: OwnedBy,
     filtered: Filters,
@@ -125,5 +142,9 @@ def list_entries(
         total=proven.found.total,
         limit=proven.found.limit,
         offset=proven.found.offset,
-        checkpoint=CheckpointOut.from_checkpoint(proven.checkpoint, proven.verifier_key),
+        checkpoint=CheckpointOut.from_checkpoint(
+            proven.checkpoint,
+            proven.verifier_key,
+            served_note(ctx.db, proven.checkpoint, publisher),
+        ),
     )

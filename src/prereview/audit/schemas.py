@@ -58,19 +58,25 @@ class CheckpointOut(BaseModel):
     origin: str = Field(description="The log's name, the first line of the checkpoint.")
     size: int = Field(description="Entries the checkpoint covers.")
     root: str = Field(description="RFC 9162 root of the tree of `size` entries, base64.")
-    note: str = Field(description="The C2SP signed note (tlog-checkpoint), Ed25519-signed.")
+    note: str = Field(
+        description="The C2SP signed note (tlog-checkpoint), Ed25519-signed, followed by the "
+        "witnesses' cosignature lines (C2SP tlog-cosignature) received so far."
+    )
     verifier_key: str = Field(
         description="The signer's public key in note verifier format: <name>+<key ID>+<key>."
     )
     signed_at: datetime
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: AuditCheckpoint, verifier_key: str) -> CheckpointOut:
+    def from_checkpoint(
+        cls, checkpoint: AuditCheckpoint, verifier_key: str, note: str | None = None
+    ) -> CheckpointOut:
+        """``note``: the note as served, with cosignatures (default: the log's note alone)."""
         return cls(
             origin=checkpoint.note.split("\n", 1)[0],  # a checkpoint's first line is its origin
             size=checkpoint.size,
             root=b64(checkpoint.root),
-            note=checkpoint.note,
+            note=checkpoint.note if note is None else note,
             verifier_key=verifier_key,
             signed_at=checkpoint.signed_at,
         )

@@ -26,7 +26,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from prereview.audit import merkle
 from prereview.audit.checkpoint import Checkpoint, NoteVerifier, parse_and_verify_checkpoint
+from prereview.audit.cosignature import Cosignature, CosignatureVerifier, note_cosignatures
 from prereview.audit.errors import (
     CheckpointInvalid,
     KeyInvalid,
@@ -42,6 +43,7 @@ from prereview.audit.errors import (
     ProofInvalid,
     TrustKeyChanged,
     TrustStateInvalid,
+    WitnessQuorumUnmet,
 )
 from prereview.audit.journal import PublishedCheckpoint
 from prereview.core.settings import Settings
@@ -219,16 +221,46 @@ class Accepted:
 class LogTrust:
     """The client's trust in one server's log, backed by its state file."""
 
-    def __init__(self, path: Path, server: str, expected_key: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        server: str,
+        expected_key: str | None = None,
+        *,
+        witnesses: Sequence[CosignatureVerifier] = (),
+        min_witnesses: int = 0,
+    ) -> None:
         self.path = path
         self.server = server
         self.expected_key = expected_key
+        self.witnesses = tuple(witnesses)
+        self.min_witnesses = min_witnesses
 
     @classmethod
-    def for_server(cls, settings: Settings, server: str, key: str | None = None) -> LogTrust:
-        """The trust in ``server``'s log; ``key`` (a command-line option) beats the settings."""
+    def for_server(
+        cls,
+        settings: Settings,
+        server: str,
+        key: str | None = None,
+        *,
+        witness_keys: Sequence[str] = (),
+        min_witnesses: int | None = None,
+    ) -> LogTrust:
+        """The trust in ``server``'s log; ``key``, ``witness_keys`` and ``min_witnesses``
+        (command-line options) beat the settings."""
         expected = str(NoteVerifier.from_string(key)) if key else configured_key(settings)
-        return cls(trust_file(settings.audit_trust_dir, server), server, expected)
+        keys = (
+            list(witness_keys)
+            or settings.audit_witness_keys
+            or [item.key for item in settings.audit_witnesses]
+        )
+        return cls(
+            trust_file(settings.audit_trust_dir, server),
+            server,
+            expected,
+            witnesses=[CosignatureVerifier.from_string(k) for k in keys],
+            min_witnesses=settings.audit_min_witnesses if min_witnesses is None else min_witnesses,
+        )
 
     def state(self) -> TrustState | None:
         return load_state(self.path)
@@ -248,8 +280,10 @@ class LogTrust:
         """Check a served checkpoint (``note`` and ``verifier_key``) and save it.
 
         Raises ``TrustKeyChanged`` (another key), ``LogRolledBack`` (a smaller tree),
-        ``LogInconsistent`` (a tree that does not extend the saved one) or another
-        ``CheckpointInvalid`` (a bad signature); nothing is saved then.
+        ``LogInconsistent`` (a tree that does not extend the saved one), ``WitnessQuorumUnmet``
+        or ``CosignatureInvalid`` (fewer than ``min_witnesses`` valid witness cosignatures, see
+        :func:`require_witnesses`) or another ``CheckpointInvalid`` (a bad signature); nothing
+        is saved then.
         """
         state = self.state()
         pinned = self._pinned_key(state)
@@ -265,6 +299,7 @@ class LogTrust:
         stated = parse_and_verify_checkpoint(
             note, key, origin=state.origin if state is not None else None
         )
+        require_witnesses(note, stated, self.witnesses, self.min_witnesses)
         latest = state.latest if state is not None else None
         if latest is not None:
             self._check_extends(latest, stated, consistency)
@@ -336,6 +371,38 @@ class LogTrust:
         except FileNotFoundError:
             return False
         return True
+
+
+def require_witnesses(
+    note: str,
+    stated: Checkpoint,
+    witnesses: Sequence[CosignatureVerifier],
+    required: int,
+) -> list[Cosignature]:
+    """The valid cosignatures on ``note`` by ``witnesses``; at least ``required`` of them.
+
+    Raises :class:`CosignatureInvalid` for a line of a trusted witness that does not verify
+    (the checkpoint is not the one that witness saw), and :class:`WitnessQuorumUnmet` naming
+    the witnesses whose cosignatures are missing.
+    """
+    if required == 0:
+        return note_cosignatures(note, witnesses) if witnesses else []
+    if len(witnesses) < required:
+        raise WitnessQuorumUnmet(
+            f"{required} witness cosignatures are required, but only {len(witnesses)} witness "
+            "keys are configured: give them with --witness-key or PREREVIEW_AUDIT_WITNESS_KEYS."
+        )
+    found = note_cosignatures(note, witnesses)
+    if len(found) < required:
+        signed = {(c.witness, c.key_id) for c in found}
+        missing = [w.label for w in witnesses if (w.name, w.key_id) not in signed]
+        raise WitnessQuorumUnmet(
+            f"The checkpoint of size {stated.size} has {len(found)} valid witness "
+            f"cosignatures, {required} are required; missing: {', '.join(missing)}. The log "
+            "has not had it cosigned yet (try again shortly), or the witnesses refused it as "
+            "inconsistent with what they saw before (a fork)."
+        )
+    return found
 
 
 def load_witness(path: Path, origin: str | None = None) -> list[PublishedCheckpoint]:
