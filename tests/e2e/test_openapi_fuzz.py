@@ -41,7 +41,7 @@ from prereview.core.settings import Settings
 from prereview.web import pages as web_pages
 from prereview.web.session import COOKIE
 from support.factories import Platform
-from support.scenario import Scenario, clearinghouse_ids, gateway_ids, spare_user
+from support.scenario import Scenario, clearinghouse_ids, gateway_ids, pack_ids, spare_user
 
 CALLERS: tuple[str | None, ...] = (
     "developer",
@@ -114,6 +114,7 @@ def real_ids(scenario: Scenario) -> dict[str, str]:
         scenario.path_params("developer")
         | clearinghouse_ids(scenario)
         | gateway_ids(scenario)
+        | pack_ids(scenario)
         | {"user_id": spare_user(scenario)}
     )
 

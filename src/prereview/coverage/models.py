@@ -36,4 +36,6 @@ class Determination(Base):
     markings: Mapped[list[str]] = mapped_column(JSON)
     #: The evidence runs the determination rests on (null: recorded before runs were named).
     evidence_runs: Mapped[list[str] | None] = mapped_column(JSON)
+    #: The task packs (name, version, SHA-256) its evidence came from (null: recorded before).
+    evidence_packs: Mapped[list[dict[str, str | None]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]

@@ -54,6 +54,7 @@ def determination_out(determination: Determination) -> DeterminationOut:
         tlp=determination.tlp,
         markings=determination.markings,
         evidence_runs=determination.evidence_runs,
+        evidence_packs=determination.evidence_packs,
         created_at=determination.created_at,
     )
 

@@ -74,6 +74,11 @@ class DeterminationOut(BaseModel):
     tlp: TLP
     markings: list[str]
     evidence_runs: list[str] | None
+    evidence_packs: list[dict[str, str | None]] | None = Field(
+        default=None,
+        description="The task packs (name, version, SHA-256) the evidence came from: "
+        "prereview-suite and any agency's private packs",
+    )
     created_at: datetime
 
 

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -122,6 +123,14 @@ def evidence_of(
         selection={
             "runs": sorted({r.run_id for r in chosen}),
             "named": runs is not None,
+            # Which task packs (the built-in suite, agencies' private packs) and versions.
+            "packs": [
+                {"name": name, "version": version, "sha256": sha256}
+                for name, version, sha256 in sorted(
+                    {(r.pack or "prereview-suite", r.pack_version, r.pack_sha256) for r in chosen},
+                    key=lambda p: (p[0], p[1] or "", p[2] or ""),
+                )
+            ],
         },
     )
 
@@ -166,6 +175,7 @@ def determine(
         tlp=data.tlp,
         markings=[m.value for m in dict.fromkeys(data.markings)],
         evidence_runs=list(evidence.selection["runs"]),
+        evidence_packs=list(evidence.selection["packs"]),
         created_at=now,
     )
     db.add(determination)
@@ -194,7 +204,7 @@ def determine(
 def record_digest(determination: Determination) -> str:
     """SHA-256 of the determination's content: the log commits to all of it without showing it
     to the developer, who reads the entries of its own submissions."""
-    content = {
+    content: dict[str, Any] = {
         "id": determination.id,
         "submission_id": determination.submission_id,
         "agency_org_id": determination.agency_org_id,
@@ -209,6 +219,8 @@ def record_digest(determination: Determination) -> str:
     }
     if determination.evidence_runs is not None:  # recorded since runs were named
         content["evidence_runs"] = determination.evidence_runs
+    if determination.evidence_packs is not None:  # recorded since packs were named
+        content["evidence_packs"] = determination.evidence_packs
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -26,6 +26,7 @@ from prereview.core.client import (
     show,
     transfer_progress,
 )
+from prereview.evals.packs.commands import packs
 from prereview.evals.watch import GatewayWatch, run_in_background
 
 if TYPE_CHECKING:
@@ -62,12 +63,14 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _payload(model: str, suite: Any) -> dict[str, Any]:
+def _payload(model: str, suite: Any, pack_id: str | None = None) -> dict[str, Any]:
     # Only the fields the API knows: the runner's summary may carry more than it stores.
     from prereview.evals.schemas import TaskResultIn
 
     known = set(TaskResultIn.model_fields)
     tasks = [{k: _finite(v) for k, v in asdict(t).items() if k in known} for t in suite.tasks]
+    if pack_id:
+        tasks = [t | {"pack_id": pack_id} for t in tasks]
     return {"model": model, "duration_s": suite.duration_s, "tasks": tasks}
 
 
@@ -151,6 +154,13 @@ def run(
     log_dir: Annotated[
         Path | None, typer.Option(help="Where Inspect writes its logs (kept).")
     ] = None,
+    pack: Annotated[
+        str | None,
+        typer.Option(
+            help="Run a private task pack (its id, or name@version) instead of the suite: it "
+            "is downloaded, checked against its recorded SHA-256, then run (--tasks: its own)."
+        ),
+    ] = None,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
@@ -183,6 +193,23 @@ def run(
     # Inspect's OpenAI provider takes the HTTP client: the gateway's 429s are read through it.
     model_args = {"http_client": watch.http_client()} if model_name.startswith("openai/") else None
     before = _logs_in(target)
+    if pack is not None:
+        chosen = None if tasks == "ctf,vuln_discovery,patch" else names
+        stored = _run_pack(
+            client,
+            submission,
+            pack,
+            model_name,
+            base_url,
+            api_key,
+            chosen,
+            epochs,
+            target,
+            max_samples,
+            model_args,
+        )
+        _report(client, submission, stored, as_json)
+        return
     running = f"running {', '.join(names)} against {model_name} ... (Ctrl+C stops)"
     with console.status(running) as spinner:
         tell = _teller(spinner)
@@ -209,6 +236,53 @@ def run(
             _stop(client, submission, target, before, as_json)
     stored = _store(client, submission, suite.model, suite.tasks, suite.duration_s)
     _report(client, submission, stored, as_json)
+
+
+def _run_pack(
+    client: ApiClient,
+    submission: str,
+    reference: str,
+    model_name: str,
+    base_url: str,
+    api_key: str | None,
+    tasks: list[str] | None,
+    epochs: int,
+    target: Path,
+    max_samples: int | None,
+    model_args: dict[str, Any] | None,
+) -> Any:
+    """Download the pack into a private folder, refuse it unless its bytes match the recorded
+    SHA-256, run it, and store the run with its pack named on every task."""
+    import tempfile
+
+    from prereview.evals.packs.commands import fetch, resolve
+    from prereview.evals.packs.errors import PackInvalid, PackTampered
+    from prereview.evals.packs.runner import PackRef, run_pack
+    from prereview.evals.runner import UnisolatedSandbox
+
+    found = resolve(client, reference)
+    ref = PackRef(found["id"], found["name"], found["version"], found["sha256"])
+    with tempfile.TemporaryDirectory(prefix="prereview-pack-") as folder:
+        path = Path(folder) / "pack.tar.gz"
+        fetch(client, found, path)
+        with console.status(f"running {ref.name}@{ref.version} against {model_name} ..."):
+            try:
+                suite = run_pack(
+                    path,
+                    ref,
+                    model_name,
+                    base_url=base_url,
+                    api_key=api_key,
+                    tasks=tasks,
+                    epochs=epochs,
+                    log_dir=str(target),
+                    max_samples=max_samples,
+                    model_args=model_args,
+                )
+            except (PackTampered, PackInvalid, UnisolatedSandbox) as exc:
+                errors.print(f"[red]error:[/] {escape(exc.detail)}")
+                raise typer.Exit(2) from None
+    return _store(client, submission, suite.model, suite.tasks, suite.duration_s, found["id"])
 
 
 def _teller(spinner: Status) -> Callable[[str], None]:
@@ -266,14 +340,19 @@ def _stop(
 
 
 def _store(
-    client: ApiClient, submission: str, model: str, results: list[Any], duration_s: float
+    client: ApiClient,
+    submission: str,
+    model: str,
+    results: list[Any],
+    duration_s: float,
+    pack_id: str | None = None,
 ) -> Any:
     """Store one run's task results, then upload each task's log: the one path by which
     ``eval run``, its Ctrl+C and ``eval upload`` give the server their results."""
     from prereview.evals.runner import SuiteResult
 
     suite = SuiteResult(model=model, tasks=results, duration_s=duration_s)
-    stored = client.post(f"/submissions/{submission}/evals", _payload(model, suite))
+    stored = client.post(f"/submissions/{submission}/evals", _payload(model, suite, pack_id))
     for result, task in zip(stored["tasks"], results, strict=True):
         path = Path(task.log_path)
         if path.is_file():
@@ -384,6 +463,9 @@ def log_download(
         finally:
             partial.unlink(missing_ok=True)
     console.print(f"{target} ({received} bytes, sha256 {expected} verified)", markup=False)
+
+
+evals.add_typer(packs, name="pack")
 
 
 def register(app: typer.Typer) -> None:

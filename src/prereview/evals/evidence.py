@@ -31,6 +31,7 @@ from inspect_ai.scorer import value_to_float
 
 from prereview.core.errors import InvalidInput
 from prereview.evals.challenges._base import FLAG_PATTERN
+from prereview.evals.packs.archive import LOG_METADATA_KEY
 from prereview.evals.scoring import FLAG_KEY, wilson_interval
 
 _to_float = value_to_float()
@@ -87,6 +88,8 @@ class Recomputed:
     suite_version: str
     config_sha256: str
     details: dict[str, Any] = field(default_factory=dict)
+    #: The private task pack the log says it ran (its metadata), for the server to check.
+    pack: dict[str, Any] | None = None
 
 
 def read_log(path: Path) -> EvalLog:
@@ -232,6 +235,7 @@ def recompute(log: EvalLog) -> Recomputed:
     usage = log.stats.model_usage
     started, completed = _time(log.stats.started_at), _time(log.stats.completed_at)
     packages = log.eval.packages or {}
+    claim = (log.eval.metadata or {}).get(LOG_METADATA_KEY)
     return Recomputed(
         task=log.eval.task.split("/")[-1],
         status=log.status,
@@ -263,6 +267,7 @@ def recompute(log: EvalLog) -> Recomputed:
         completed_at=completed,
         suite_version=_suite_version(log, packages),
         config_sha256=_config_digest(log),
+        pack=claim if isinstance(claim, dict) else None,
     )
 
 

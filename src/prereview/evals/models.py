@@ -75,5 +75,11 @@ class EvalTaskResult(Base):
     log_model: Mapped[str | None] = mapped_column(String(200))
     log_started_at: Mapped[datetime | None]
     log_completed_at: Mapped[datetime | None]
+    # The task pack the task came from, as the log names it and the server checked it: the
+    # built-in suite (``prereview-suite``, no ``pack_id``) or an agency's private pack.
+    pack_id: Mapped[str | None] = mapped_column(ForeignKey("eval_packs.id"), index=True)
+    pack_name: Mapped[str | None] = mapped_column(String(100))
+    pack_version: Mapped[str | None] = mapped_column(String(40))
+    pack_sha256: Mapped[str | None] = mapped_column(String(64))
 
     run: Mapped[EvalRun] = relationship(back_populates="results")

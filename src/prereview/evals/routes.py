@@ -70,6 +70,9 @@ def result_out(result: EvalTaskResult) -> TaskResultOut:
         clusters=result.clusters,
         model_calls=result.model_calls,
         log_model=result.log_model,
+        pack=result.pack_name,
+        pack_version=result.pack_version,
+        pack_sha256=result.pack_sha256,
     )
 
 

@@ -21,6 +21,8 @@ from inspect_ai.model import GenerateConfig, Model, get_model
 
 from prereview.core.errors import InvalidInput
 from prereview.evals import _registry  # noqa: F401 - registers the sandbox and model APIs
+from prereview.evals.packs.archive import LOG_METADATA_KEY
+from prereview.evals.packs.suite import suite_claim
 from prereview.evals.sandbox import BwrapConfig
 from prereview.evals.tasks import ctf, patch, vuln_discovery
 
@@ -198,6 +200,8 @@ def run_suite(
         log_level="warning",
         fail_on_error=False,
         score_display=False,
+        # The suite is a pack too: its name, version and source digest go into every log.
+        metadata={LOG_METADATA_KEY: suite_claim()},
     )
     return SuiteResult(
         model=str(resolved),

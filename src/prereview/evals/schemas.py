@@ -40,6 +40,17 @@ class TaskResultIn(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict, max_length=64)
     duration_s: Seconds | None = None
     error: Annotated[str, Field(max_length=4000)] | None = None
+    pack_id: (
+        Annotated[
+            str,
+            Field(
+                pattern=r"^pck_[A-Za-z0-9_-]{1,60}$",
+                description="The private task pack the task came from (its id); omitted: "
+                "the built-in suite. The log must name the same pack, version and SHA-256.",
+            ),
+        ]
+        | None
+    ) = None
 
     @model_validator(mode="after")
     def _interval_holds_the_estimate(self) -> TaskResultIn:
@@ -98,6 +109,13 @@ class TaskResultOut(BaseModel):
     clusters: int | None = None
     model_calls: int | None = None
     log_model: str | None = None
+    pack: str | None = Field(
+        default=None,
+        description="The task pack the task came from: prereview-suite, or a private pack's "
+        "name (whoever may not read a private pack sees its name in place of the task's)",
+    )
+    pack_version: str | None = None
+    pack_sha256: str | None = None
 
 
 class EvalRunOut(BaseModel):

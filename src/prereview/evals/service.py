@@ -39,6 +39,7 @@ from prereview.core.ids import new_id
 from prereview.evals import errors, evidence
 from prereview.evals.evidence import Recomputed
 from prereview.evals.models import EvalRun, EvalTaskResult
+from prereview.evals.packs import service as packs
 from prereview.evals.provenance import EVIDENCE, PENDING, classify
 from prereview.evals.schemas import EvalRunCreate
 from prereview.evals.scoring import Z95 as Z95
@@ -81,6 +82,9 @@ class ResultSummary:
     org_id: str = ""
     kind: str = PENDING
     clusters: int = 0
+    pack: str | None = None  # the pack's name (the built-in suite's is ``prereview-suite``)
+    pack_version: str | None = None
+    pack_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,7 @@ class SubmissionRef(Protocol):
     def training_compute_flop(self) -> float | None: ...
 
 
-@use_case(Permission.EVAL_RUN_CREATE)
+@use_case(Permission.EVAL_RUN_CREATE, also=(Permission.EVAL_PACK_READ,))
 def record_run(
     db: Session, actor: Actor, submission_id: str, data: EvalRunCreate, now: datetime, rules: Rules
 ) -> EvalRun:
@@ -122,7 +126,12 @@ def record_run(
         created_at=now,
     )
     db.add(run)
+    # A private pack's task: the agency must be able to read the pack now. The audit entry
+    # (which the developer reads) names the pack, never its task.
+    logged: list[str] = []
     for position, task in enumerate(data.tasks):
+        pack = packs.usable_pack(db, actor, task.pack_id, now) if task.pack_id else None
+        logged.append(pack.name if pack else task.task)
         db.add(
             EvalTaskResult(
                 id=new_id("evr"),
@@ -134,6 +143,9 @@ def record_run(
                 log_sha256=None,
                 log_uploaded_at=None,
                 kind=PENDING,
+                pack_name=pack.name if pack else None,
+                pack_version=pack.version if pack else None,
+                pack_sha256=pack.sha256 if pack else None,
                 **task.model_dump(),
             )
         )
@@ -150,12 +162,12 @@ def record_run(
             "model": data.model,
             "tasks": [
                 {
-                    "task": t.task,
+                    "task": name,
                     "status": t.status,
                     "accuracy": t.accuracy,
                     "ci": [t.ci_lower, t.ci_upper],
                 }
-                for t in data.tasks
+                for t, name in zip(data.tasks, logged, strict=True)
             ],
         },
     )
@@ -163,13 +175,14 @@ def record_run(
     return run
 
 
-@use_case(Permission.EVAL_RESULT_READ)
+@use_case(Permission.EVAL_RESULT_READ, also=(Permission.EVAL_PACK_READ,))
 def list_runs(
     db: Session, actor: Actor, submission_id: str, now: datetime, rules: Rules
 ) -> Sequence[EvalRun]:
     """The runs on the submission the actor may read: all of them for its developer and for
     agencies with a live grant; once an agency's access has ended, its own runs only (never
-    another agency's). An agency's read is audited."""
+    another agency's). An agency's read is audited. Of a private pack's results, whoever may
+    not read the pack (the developer, another agency) sees the pack's name and the scores."""
     # May the actor read any run at all (its own, at least)? Then each run is checked.
     submission, own = reach_submission(
         db,
@@ -201,7 +214,8 @@ def list_runs(
             at=now,
             detail={"run_ids": [r.id for r in runs]},
         )
-    return runs
+    results = [result for run in runs for result in run.results]
+    return packs.withhold_details(runs, packs.hidden_pack_results(db, actor, results, now))
 
 
 def _reach_result(
@@ -331,6 +345,12 @@ def finish_log_upload(
             {"task": result.task, "accuracy": result.accuracy, "samples": result.samples or None},
             found,
         )
+        stamp = packs.stamp_for_log(db, actor, result.pack_id, found.pack, found.suite_version, now)
+        # What the audit entry (the developer reads it) says of a private pack's log: the
+        # pack, never the task (Inspect names the log file after it).
+        private = stamp.pack_id is not None
+        shown_file = f"{stamp.name}.eval" if private else plan.filename
+        shown_version = f"{stamp.name}@{stamp.version}" if private else found.suite_version
         kind, reason = classify(db, result, found)
         result.status = found.status
         result.accuracy = found.accuracy
@@ -356,6 +376,9 @@ def finish_log_upload(
         result.log_model = found.model[:200]
         result.log_started_at = found.started_at
         result.log_completed_at = found.completed_at
+        result.pack_name = stamp.name
+        result.pack_version = stamp.version
+        result.pack_sha256 = stamp.sha256
         result.log_filename = plan.filename
         result.log_size = stored.size
         result.log_sha256 = stored.sha256
@@ -369,7 +392,7 @@ def finish_log_upload(
             submission_id=plan.submission_id,
             at=now,
             detail={
-                "filename": plan.filename,
+                "filename": shown_file,
                 "size": stored.size,
                 "sha256": stored.sha256,
                 "kind": kind,
@@ -379,8 +402,9 @@ def finish_log_upload(
                 "samples": found.samples,
                 "accuracy": found.accuracy,
                 "ci": [found.ci_lower, found.ci_upper],
-                "suite_version": found.suite_version,
+                "suite_version": shown_version,
                 "config_sha256": found.config_sha256,
+                "pack": {"name": stamp.name, "version": stamp.version, "sha256": stamp.sha256},
             },
         )
     return result
@@ -397,8 +421,12 @@ class LogDownload:
     chunks: Iterator[bytes]
 
 
-def _redacted_copy(chunks: Iterator[bytes], suffix: str) -> tuple[Path, int, str]:
-    """Write the developer's copy of a log to a private temporary folder."""
+def _redacted_copy(
+    chunks: Iterator[bytes], suffix: str, result: EvalTaskResult
+) -> tuple[Path, int, str]:
+    """Write the developer's copy of a log to a private temporary folder: a private pack's
+    log rebuilt from an allow-list (:mod:`prereview.evals.packs.redact`), any other with its
+    answers taken out."""
     folder = Path(tempfile.mkdtemp(prefix="prereview-redact-"))
     try:
         source = folder / ("full" + suffix)
@@ -406,7 +434,18 @@ def _redacted_copy(chunks: Iterator[bytes], suffix: str) -> tuple[Path, int, str
             for chunk in chunks:
                 sink.write(chunk)
         target = folder / "redacted.eval"
-        evidence.write_redacted(evidence.read_log(source), target)
+        if result.pack_id is not None:
+            from prereview.evals.packs.redact import write_redacted_pack_log
+
+            write_redacted_pack_log(
+                evidence.read_log(source),
+                target,
+                result.pack_name or "private-pack",
+                result.pack_version or "",
+                result.pack_sha256 or "",
+            )
+        else:
+            evidence.write_redacted(evidence.read_log(source), target)
         source.unlink()
         digest = hashlib.sha256(target.read_bytes()).hexdigest()
         return target, target.stat().st_size, digest
@@ -442,8 +481,9 @@ def open_log(
     download = LogDownload(filename, result.log_size, result.log_sha256, False, chunks)
     if access.owner:
         db.rollback()  # nothing stays open while the copy is made
-        path, size, digest = _redacted_copy(chunks, Path(filename).suffix)
-        name = Path(filename).stem + ".redacted.eval"
+        path, size, digest = _redacted_copy(chunks, Path(filename).suffix, result)
+        stem = result.pack_name if result.pack_id is not None else Path(filename).stem
+        name = f"{stem}.redacted.eval"
         download = LogDownload(name, size, digest, True, _stream_and_remove(path))
     commit_audited(
         db,
@@ -454,7 +494,7 @@ def open_log(
         submission_id=result.submission_id,
         at=now,
         detail={
-            "filename": result.log_filename,
+            "filename": download.filename if result.pack_id else result.log_filename,
             "sha256": result.log_sha256,
             "redacted": download.redacted,
         },
@@ -497,6 +537,9 @@ def results_for(
             org_id=org_id,
             kind=r.kind,
             clusters=r.clusters or 0,
+            pack=r.pack_name,
+            pack_version=r.pack_version,
+            pack_sha256=r.pack_sha256,
         )
         for r, model, created_at, org_id in rows
     ]
