@@ -415,6 +415,38 @@ def entries_with_action(db: Session, submission_id: str, action: str) -> Sequenc
     return db.scalars(query).all()
 
 
+def checkpoint_at(db: Session, size: int) -> AuditCheckpoint | None:
+    """The checkpoint signed at tree ``size``, if one was."""
+    return db.get(AuditCheckpoint, size)
+
+
+def entries_with_actions(
+    db: Session,
+    actions: Sequence[str],
+    *,
+    below: int,
+    before: datetime,
+    after: int = -1,
+    limit: int | None = None,
+) -> Sequence[AuditEntry]:
+    """The entries of any of ``actions`` in the tree of ``below`` entries (seq < ``below``),
+    dated before ``before``, from seq ``after + 1`` on, oldest first, at most ``limit`` (for
+    the transparency report, which is computed from entries, and for its auditors)."""
+    query = (
+        select(AuditEntry)
+        .where(
+            AuditEntry.action.in_(actions),
+            AuditEntry.seq < below,
+            AuditEntry.seq > after,
+            AuditEntry.at < before,
+        )
+        .order_by(AuditEntry.seq)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return db.scalars(query).all()
+
+
 OwnedSubmissions = Callable[[str], Select[str]]
 """The ids of the submissions an organisation develops, as a subquery. The log knows no
 submissions: review answers this (``review.service.submission_ids_of``), and the app passes

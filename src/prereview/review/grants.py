@@ -95,11 +95,14 @@ def grant(
         object_id=new.id,
         submission_id=submission.id,
         at=now,
+        # The policy maximum in force, so that the transparency report can state the days
+        # used out of it from the log alone.
         detail={
             "agency_org_id": agency.id,
             "window_ends_at": submission.window_ends_at.isoformat()
             if submission.window_ends_at
             else None,
+            "max_window_days": rules.max_window.days,
         },
     )
     return new

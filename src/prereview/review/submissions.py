@@ -290,7 +290,14 @@ def create_submission(
         Permission.SUBMISSION_CREATE,
         submission,
         now,
-        {"model": f"{data.model_name} {data.model_version}"},
+        # The planned release closes the window: logged so that the transparency report can
+        # tell from the log alone when access ended.
+        {"model": f"{data.model_name} {data.model_version}"}
+        | (
+            {"planned_release_at": data.planned_release_at.isoformat()}
+            if data.planned_release_at
+            else {}
+        ),
     )
     return submission
 

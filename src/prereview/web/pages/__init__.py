@@ -21,6 +21,7 @@ from prereview.web.pages import (
     inventory,
     materials,
     review,
+    transparency,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -36,4 +37,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     gateway.router,
     clearinghouse.router,
     clearinghouse_cases.router,
+    transparency.router,
 )
