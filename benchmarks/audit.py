@@ -11,7 +11,13 @@ like a real one (an actor, an action, a submission, a small detail); a signed ch
 then, at size N, the mean time and size of P inclusion proofs of random entries and of P
 consistency proofs from random sizes to N (each proof is checked, untimed, with
 :mod:`prereview.audit.merkle`), and the time of :func:`prereview.audit.verify.verify_stored_log`,
-the code path of ``prereview audit verify``. Prints one JSON line per database.
+the code path of ``prereview audit verify``. Then the offline verifier's speed:
+:func:`prereview.audit.merkle.verify_inclusion` (what ``prereview audit proof`` and the
+client's checks run) over V inclusion proofs of random entries taken from the log, timed as
+``benchmarks/attestation.py`` times the attestation verifier (goal: 10,000 proofs/s); and tile
+serving (:mod:`prereview.audit.tiles_routes`, C2SP tlog-tiles): T random tiles of the tree of
+size N fetched through the app in process, tiles per second (client included) and the server
+time's p50 and p95 (``benchmarks/server_timing.py``). Prints one JSON line per database.
 """
 
 from __future__ import annotations
@@ -32,14 +38,19 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from fastapi.testclient import TestClient
+from server_timing import Timed, ms
 
-from prereview.audit import merkle, service
+from prereview.api import create_app
+from prereview.audit import merkle, service, tiles
 from prereview.audit.checkpoint import NoteSigner
 from prereview.audit.verify import verify_stored_log
 from prereview.authz.actor import Actor
 from prereview.authz.kinds import OrgKind, Role
+from prereview.core.context import AppContext
 from prereview.core.db import make_engine, session_factory, transaction
 from prereview.core.migrate import upgrade
+from prereview.core.settings import Settings
 
 ORIGIN = "bench.prereview.local/audit"
 ACTIONS = (
@@ -97,7 +108,117 @@ def _mean_ms(samples: list[float]) -> float:
     return round(statistics.fmean(samples) * 1000, 3)
 
 
-def run(db: str, url: str, n: int, batch: int, proofs: int) -> dict[str, Any]:
+def verifier_speed(sessions: Any, size: int, root: bytes, count: int) -> dict[str, Any]:
+    """Inclusion proofs verified per second by the offline verifier, on proofs from the log."""
+    rng = random.Random(6962)
+    seqs = [rng.randrange(size) for _ in range(count)]
+    cases: list[tuple[bytes, int, list[bytes]]] = []
+    with sessions() as session:
+        for start in range(0, count, 500):  # one node query per 500 proofs
+            for p in service.inclusion_proofs(session, seqs[start : start + 500], size):
+                cases.append((p.leaf_hash, p.seq, p.path))
+    began = time.perf_counter()
+    for leaf, seq, path in cases:
+        merkle.verify_inclusion(leaf, seq, size, path, root)
+    elapsed = time.perf_counter() - began
+    return {"verifier_proofs": count, "verifier_proofs_per_s": round(count / elapsed)}
+
+
+def tile_serving(url: str, size: int, count: int) -> dict[str, Any]:
+    """Random tiles of the tree of ``size`` through the app: tiles per second, server time."""
+    rng = random.Random(8192)
+    every = tiles.tiles_of(size)
+    picked = [every[rng.randrange(len(every))] for _ in range(count)]
+    with tempfile.TemporaryDirectory(prefix="prereview-bench-tiles-") as folder:
+        here = Path(folder)
+        settings = Settings(
+            database_url=url,
+            master_key_file=here / "master.keys",
+            audit_key_file=here / "audit.key",
+            blob_dir=here / "blobs",
+        )
+        context = AppContext.create(settings)
+        # Migrated by this script a moment ago: no second look at the schema.
+        timed = Timed(create_app(context=context, check_schema=False))
+        server: list[float] = []
+        try:
+            with TestClient(timed) as client:
+                began = time.perf_counter()
+                for tile in picked:
+                    answer = client.get(f"/audit/log/{tile.path}")
+                    if answer.status_code != 200 or len(answer.content) != 32 * tile.width:
+                        raise RuntimeError(f"{tile.path}: {answer.status_code}")
+                    server.append(timed.last)
+                elapsed = time.perf_counter() - began
+        finally:
+            context.engine.dispose()
+    timing = ms(server)
+    return {
+        "tiles_fetched": count,
+        "tiles_per_s": round(count / elapsed),
+        "tile_p50_ms": timing["p50_ms"],
+        "tile_p95_ms": timing["p95_ms"],
+    }
+
+
+def witnessed_latency(
+    sessions: Any, signer: NoteSigner, first: int, rounds: int, actors: list[Actor]
+) -> dict[str, Any]:
+    """Checkpoint-to-cosigned latency with two witnesses on loopback (real servers, each with
+    its own key and SQLite state): per round, 10 entries appended, then the time from signing
+    the checkpoint to both cosignatures checked and stored, the code path of a checkpoint read
+    (:class:`prereview.audit.witnessing.WitnessPublisher`)."""
+    from prereview.audit.witnessing import WitnessPublisher, cosignature_lines
+    from prereview.core.clock import SystemClock
+    from prereview.core.settings import WitnessEndpoint
+    from prereview.witness.local import LocalWitness
+
+    with tempfile.TemporaryDirectory(prefix="prereview-witness-") as folder:
+        logs = {ORIGIN: [signer.verifier]}
+        pair = [LocalWitness(f"bench.example/w{i}", Path(folder) / f"w{i}", logs) for i in (1, 2)]
+        for witness in pair:
+            witness.start()
+        settings = Settings(
+            audit_witnesses=[WitnessEndpoint(url=w.url, key=w.verifier_key) for w in pair]
+        )
+        publisher = WitnessPublisher(sessions, settings, SystemClock())
+        samples: list[float] = []
+        try:
+            for number in range(rounds):
+                with transaction(sessions) as session:
+                    service.record_many(session, entries(first + 10 * number, 10, actors))
+                t0 = time.perf_counter()
+                with sessions() as session:
+                    size = service.sign_checkpoint_now(session, signer, ORIGIN, START).size
+                publisher.cosign_now()
+                samples.append(time.perf_counter() - t0)
+                with sessions() as session:
+                    if len(cosignature_lines(session, size)) != 2:
+                        raise RuntimeError(f"the checkpoint of size {size} lacks a cosignature")
+        finally:
+            publisher.close()
+            for witness in pair:
+                witness.stop()
+    samples.sort()
+    return {
+        "cosigned_rounds": rounds,
+        "checkpoint_to_cosigned_p50_ms": round(statistics.median(samples) * 1000, 2),
+        "checkpoint_to_cosigned_p95_ms": round(
+            samples[max(0, math.ceil(0.95 * rounds) - 1)] * 1000, 2
+        ),
+    }
+
+
+def run(
+    db: str,
+    url: str,
+    n: int,
+    batch: int,
+    proofs: int,
+    verify_proofs: int,
+    tile_reads: int,
+    witness_rounds: int = 50,
+) -> dict[str, Any]:
     """Fill a fresh database with ``n`` entries and measure; the JSON line's fields."""
     upgrade(url)
     engine = make_engine(url)
@@ -150,6 +271,9 @@ def run(db: str, url: str, n: int, batch: int, proofs: int) -> dict[str, Any]:
             verify_s = time.perf_counter() - t0
         if verified.size != n or verified.root != root:
             raise RuntimeError("verify_stored_log disagrees with the signed checkpoint")
+        offline = verifier_speed(sessions, size, root, verify_proofs)
+        served = tile_serving(url, size, tile_reads)
+        witnessed = witnessed_latency(sessions, signer, n, witness_rounds, actors)
     finally:
         engine.dispose()
     return {
@@ -161,6 +285,10 @@ def run(db: str, url: str, n: int, batch: int, proofs: int) -> dict[str, Any]:
         "inclusion_proof_ms": _mean_ms(inclusion_s),
         "consistency_proof_ms": _mean_ms(consistency_s),
         "verify_all_s": round(verify_s, 2),
+        **offline,
+        "goal_verifier_proofs_per_s": 10_000,
+        **served,
+        **witnessed,
         "batch": batch,
         "log2_entries": round(math.log2(n), 2),
     }
@@ -171,6 +299,13 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=10_000, help="entries per transaction")
     parser.add_argument("--proofs", type=int, default=100, help="proofs of each kind to time")
+    parser.add_argument(
+        "--verify-proofs", type=int, default=20_000, help="proofs for the verifier's speed"
+    )
+    parser.add_argument("--tiles", type=int, default=2_000, help="tile reads to time")
+    parser.add_argument(
+        "--witness-rounds", type=int, default=50, help="checkpoints cosigned by two witnesses"
+    )
     parser.add_argument(
         "--db", action="append", choices=["sqlite", "postgresql"], help="repeat; default both"
     )
@@ -185,7 +320,16 @@ def main() -> None:
     for db in args.db or ["sqlite", "postgresql"]:
         database = sqlite_database() if db == "sqlite" else postgres_database(args.pg)
         with database as url:
-            line = run(db, url, args.entries, args.batch, args.proofs)
+            line = run(
+                db,
+                url,
+                args.entries,
+                args.batch,
+                args.proofs,
+                args.verify_proofs,
+                args.tiles,
+                args.witness_rounds,
+            )
         print(json.dumps(line), flush=True)
 
 
