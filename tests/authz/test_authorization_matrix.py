@@ -209,6 +209,41 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "GET /api/v1/clearinghouse/products": (200, 200, 200, 200, 200, 200, 200, 401),
     "POST /api/v1/clearinghouse/inventory": (403, 403, 403, 403, 201, 201, 403, 401),
     "GET /api/v1/clearinghouse/notifications": (200, 200, 200, 200, 200, 200, 200, 401),
+    # A model-found label: only the reporter (the granted agency), and only for a review it
+    # was in; the clearinghouse and the vendor read the report but did not report it.
+    "POST /api/v1/clearinghouse/reports/{report_id}/model-label": (
+        403,
+        404,
+        200,
+        404,
+        404,
+        404,
+        403,
+        401,
+    ),
+    "GET /api/v1/clearinghouse/triage/summary": (403, 403, 403, 403, 403, 403, 200, 401),
+    # A vendor's capacity (here each caller's own organisation): its members read it, its
+    # administrators set it (an agency makes no products), the clearinghouse both.
+    "GET /api/v1/clearinghouse/vendors/{org_id}/capacity": (
+        200,
+        200,
+        200,
+        200,
+        200,
+        200,
+        200,
+        401,
+    ),
+    "PUT /api/v1/clearinghouse/vendors/{org_id}/capacity": (
+        200,
+        200,
+        403,
+        403,
+        200,
+        200,
+        200,
+        401,
+    ),
     # A product claim (the other partner's, pending) is withdrawn by its own organisation only;
     # to anyone else it does not exist.
     "POST /api/v1/clearinghouse/products/{claim_id}/withdraw": (
@@ -235,6 +270,16 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     ),
     "GET /api/v1/clearinghouse/advisories/for-me": (200, 200, 200, 200, 200, 200, 200, 401),
     "GET /api/v1/clearinghouse/advisories/{report_id}.csaf.json": (
+        200,
+        404,
+        200,
+        404,
+        404,
+        404,
+        200,
+        401,
+    ),
+    "GET /api/v1/clearinghouse/advisories/{report_id}/csaf/{csaf_name}": (
         200,
         404,
         200,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from prereview.clearinghouse.taxii import COLLECTIONS
+from prereview.exchange.csaf import csaf_filename
 from prereview.exchange.stix import stable_id
 from support.factories import Platform
 from support.factories.evals import eval_log, solved
@@ -35,6 +36,7 @@ class Scenario:
     eval_result_id: str = ""
     clearinghouse: dict[str, str] = field(default_factory=dict)
     gateway: dict[str, str] = field(default_factory=dict)
+    pack: dict[str, str] = field(default_factory=dict)
     spare_user_id: str = ""
 
     @classmethod
@@ -97,6 +99,7 @@ class Scenario:
             "token_id": self.token_id,
             "material_id": self.material_id,
             "result_id": self.eval_result_id,
+            "tile_path": "0/000.p/1",  # the log's first leaf hash, as a tlog-tiles tile
         }
 
     def call(self, who: str | None, method: str, template: str) -> Any:
@@ -108,6 +111,10 @@ class Scenario:
             params |= gateway_ids(self)
         if "{user_id}" in template:
             params["user_id"] = spare_user(self)
+        if "{pack_id}" in template:
+            params |= pack_ids(self)
+        if "{csaf_name}" in template:
+            params["csaf_name"] = csaf_filename(params["report_id"])
         path = template.format(**params)
         kwargs = EXAMPLES[(method, template)](self)
         if not path.startswith("/api/v1/"):
@@ -256,6 +263,12 @@ def _none(_: Scenario) -> dict[str, Any]:
     return {}
 
 
+def _report_entries(scenario: Scenario) -> dict[str, Any]:
+    """The entries of the current quarter's report, at the checkpoint the report names."""
+    report = scenario.platform.call(None, "GET", "/transparency/report", 200).json()
+    return {"params": {"period": report["period"]["label"], "size": report["checkpoint"]["size"]}}
+
+
 EVAL_RUN: dict[str, Any] = {
     "model": "openai/atlas",
     "tasks": [
@@ -355,10 +368,14 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ("GET", "/api/v1/submissions/{submission_id}/audit"): _none,
     ("POST", "/api/v1/submissions/{submission_id}/attestation"): _json({"name_reviewers": True}),
     ("GET", "/healthz"): _none,
+    ("GET", "/audit/log/checkpoint"): _none,
+    ("GET", "/audit/log/tile/{tile_path}"): _none,
     ("GET", "/api/v1/audit/checkpoint"): _none,
     ("GET", "/api/v1/audit/proof/inclusion"): lambda _: {"params": {"seq": 0}},
     ("GET", "/api/v1/audit/proof/consistency"): lambda _: {"params": {"first": 1}},
     ("GET", "/api/v1/audit/entries"): _none,
+    ("GET", "/api/v1/transparency/report"): lambda _: {"params": {"period": "2026Q2"}},
+    ("GET", "/api/v1/transparency/entries"): _report_entries,
     ("POST", "/api/v1/submissions/{submission_id}/materials"): lambda _: {
         "params": {"filename": "eval.json", "kind": "eval_report", "tlp": "TLP:GREEN"},
         "content": b'{"ctf": 0.41}',
@@ -423,6 +440,12 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ("POST", "/api/v1/clearinghouse/inventory"): _json({"identifiers": ["pkg:npm/framekit"]}),
     ("GET", "/api/v1/clearinghouse/products"): _none,
     ("GET", "/api/v1/clearinghouse/notifications"): _none,
+    ("POST", "/api/v1/clearinghouse/reports/{report_id}/model-label"): lambda s: {
+        "json": {"submission_id": s.submission_id, "model": "Atlas"}
+    },
+    ("GET", "/api/v1/clearinghouse/triage/summary"): _none,
+    ("GET", "/api/v1/clearinghouse/vendors/{org_id}/capacity"): _none,
+    ("PUT", "/api/v1/clearinghouse/vendors/{org_id}/capacity"): _json({"per_week": 1000}),
     ("POST", "/api/v1/clearinghouse/products/{claim_id}/withdraw"): _none,
     ("GET", "/api/v1/clearinghouse/claims"): _none,
     ("POST", "/api/v1/clearinghouse/claims/{claim_id}/decision"): _json(
@@ -430,6 +453,7 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ),
     ("GET", "/api/v1/clearinghouse/advisories/for-me"): _none,
     ("GET", "/api/v1/clearinghouse/advisories/{report_id}.csaf.json"): _none,
+    ("GET", "/api/v1/clearinghouse/advisories/{report_id}/csaf/{csaf_name}"): _none,
     ("GET", "/api/v1/clearinghouse/advisories/{report_id}.osv.json"): _none,
     ("GET", "/api/v1/clearinghouse/advisories/{report_id}.cve.json"): _none,
     ("GET", "/api/v1/clearinghouse/advisories/{report_id}.stix.json"): _none,
@@ -525,5 +549,53 @@ EXAMPLES.update(
         ),
         ("GET", "/api/v1/submissions/{submission_id}/gateway/transcripts"): _none,
         ("GET", "/api/v1/submissions/{submission_id}/gateway/transcripts/{call_id}"): _none,
+    }
+)
+
+
+# -- private task packs: one the agency owns, not shared, built on first use ---------------
+
+
+def pack_ids(scenario: Scenario) -> dict[str, str]:
+    """A pack the agency uploaded and shares with nobody; the other agency names a share."""
+    if not scenario.pack:
+        from support.factories.packs import upload_pack
+
+        pack = upload_pack(scenario.platform)
+        scenario.pack.update(
+            pack_id=pack["id"], agency_org_id=scenario.platform["other_agency"].org_id
+        )
+    return scenario.pack
+
+
+def _shared_pack(scenario: Scenario) -> dict[str, Any]:
+    # Unsharing needs a live share: the agency shares its pack with the other agency first.
+    ids = pack_ids(scenario)
+    scenario.platform.call(
+        "agency",
+        "POST",
+        f"/eval-packs/{ids['pack_id']}/shares",
+        201,
+        json={"agency_org_id": ids["agency_org_id"]},
+    )
+    return {}
+
+
+def _fresh_pack(_: Scenario) -> dict[str, Any]:
+    from support.factories.packs import pack_bytes
+
+    return {"params": {"filename": "pack.tar.gz"}, "content": pack_bytes()}
+
+
+EXAMPLES.update(
+    {
+        ("POST", "/api/v1/eval-packs"): _fresh_pack,
+        ("GET", "/api/v1/eval-packs"): _none,
+        ("GET", "/api/v1/eval-packs/{pack_id}"): _none,
+        ("GET", "/api/v1/eval-packs/{pack_id}/content"): _none,
+        ("POST", "/api/v1/eval-packs/{pack_id}/shares"): lambda s: {
+            "json": {"agency_org_id": s.platform["other_agency"].org_id}
+        },
+        ("DELETE", "/api/v1/eval-packs/{pack_id}/shares/{agency_org_id}"): _shared_pack,
     }
 )

@@ -96,6 +96,13 @@ class Permission(StrEnum):
     # an organisation withdraws one of its own product claims (made or run)
     CH_PRODUCT_WITHDRAW = "clearinghouse:product:delete"
     CH_NOTIFICATION_LIST = "clearinghouse:notification:list"
+    # a vendor's weekly capacity for new reports, and the pace of its notifications
+    CH_CAPACITY_SET = "clearinghouse:vendor-capacity:update"
+    CH_CAPACITY_READ = "clearinghouse:vendor-capacity:read"
+    CH_PACING_READ = "clearinghouse:report-pacing:read"
+    # a verified label: the report was found by a model during a review the reporter was in
+    CH_MODEL_LABEL_CREATE = "clearinghouse:report-model-label:create"
+    CH_TRIAGE_SUMMARY = "clearinghouse:triage-summary:read"
     # a clearinghouse analyst verifies (or rejects, or revokes) an organisation's product claim
     CH_CLAIM_LIST = "clearinghouse:product-claim:list"
     CH_CLAIM_DECIDE = "clearinghouse:product-claim:decide"
@@ -110,6 +117,13 @@ class Permission(StrEnum):
     EVAL_RESULT_READ = "evals:result:read"
     EVAL_LOG_CREATE = "evals:log:create"
     EVAL_LOG_DOWNLOAD = "evals:log:download"
+    # evals: agencies' private task packs, and whom their owner shares them with
+    EVAL_PACK_CREATE = "evals:pack:create"
+    EVAL_PACK_LIST = "evals:pack:list"
+    EVAL_PACK_READ = "evals:pack:read"
+    EVAL_PACK_DOWNLOAD = "evals:pack:download"
+    EVAL_PACK_SHARE = "evals:pack-share:create"
+    EVAL_PACK_UNSHARE = "evals:pack-share:delete"
 
     # coverage: covered-frontier-model determinations
     COVERAGE_DETERMINATION_CREATE = "coverage:determination:create"
@@ -120,6 +134,9 @@ class Permission(StrEnum):
 
     # attestation: signed, offline-checkable statements of a submission's review
     ATTESTATION_CREATE = "attestation:participation:create"
+
+    # transparency: the audit log entries the public report is computed from, for its auditors
+    TRANSPARENCY_ENTRIES_READ = "transparency:entries:read"
 
     # gateway: the developer's upstream, reviewers' gateway keys, limits, kept transcripts
     GATEWAY_UPSTREAM_WRITE = "gateway:upstream:write"

@@ -60,6 +60,8 @@ class Access:
     """The change asked for would loosen the object's TLP label (TLP 2.0: only its source may)."""
     sector: Sector | None = None
     """The object is shared with one critical-infrastructure sector's members only."""
+    shared_with: bool = False
+    """Its owner shares the object (a private task pack) with the actor's organisation now."""
 
 
 class Rule(Protocol):
@@ -160,6 +162,9 @@ FIRST_USER = Relation(
     "first_user", "the organisation already has people: its own administrators invite more"
 )
 OWN = Relation("own", "this belongs to another user")
+SHARED_WITH = Relation(
+    "shared_with", "this task pack's owner does not share it with your organisation"
+)
 SHAREABLE = Relation(
     "shareable", "the developer did not mark this shareable with trusted partners (TLP)"
 )
@@ -334,6 +339,18 @@ POLICY: Mapping[Permission, Rule] = {
         kind(OrgKind.DEVELOPER, OrgKind.TRUSTED_PARTNER), SAME_ORG
     ),
     Permission.CH_NOTIFICATION_LIST: Authenticated(),
+    # A vendor's capacity is stated by its administrators (or recorded by the clearinghouse);
+    # the schedule of a report's notifications is for its reporter and the clearinghouse.
+    Permission.CH_CAPACITY_SET: any_of(
+        all_of(kind(OrgKind.DEVELOPER, OrgKind.TRUSTED_PARTNER), SAME_ORG, IsAdmin()),
+        _CLEARINGHOUSE,
+    ),
+    Permission.CH_CAPACITY_READ: any_of(SAME_ORG, _CLEARINGHOUSE),
+    Permission.CH_PACING_READ: any_of(CH_REPORTER, _CLEARINGHOUSE),
+    # A model-found label is verified, not asserted: the reporter must have been let into the
+    # review (a grant, a consented nomination, or the developer's own submission).
+    Permission.CH_MODEL_LABEL_CREATE: all_of(CH_REPORTER, any_of(OWNER, HAD_ACCESS)),
+    Permission.CH_TRIAGE_SUMMARY: _CLEARINGHOUSE,
     # A claim to make or run a product confers a need to know only once an analyst verified it.
     Permission.CH_CLAIM_LIST: _CLEARINGHOUSE,
     Permission.CH_CLAIM_DECIDE: _CLEARINGHOUSE,
@@ -353,6 +370,15 @@ POLICY: Mapping[Permission, Rule] = {
     Permission.EVAL_RESULT_READ: any_of(OWNER, all_of(kind(OrgKind.AGENCY), _LIVE_OR_OWN)),
     Permission.EVAL_LOG_CREATE: all_of(kind(OrgKind.AGENCY), GRANTED_AGENCY, AUTHOR),
     Permission.EVAL_LOG_DOWNLOAD: any_of(OWNER, all_of(kind(OrgKind.AGENCY), HAD_ACCESS, AUTHOR)),
+    # Private task packs are an agency's own: it uploads and shares them; only its members and
+    # those of agencies it shares a pack with (while the share lasts) read and download one. A
+    # developer, a partner or an agency whose share ended never does.
+    Permission.EVAL_PACK_CREATE: kind(OrgKind.AGENCY),
+    Permission.EVAL_PACK_LIST: kind(OrgKind.AGENCY),
+    Permission.EVAL_PACK_READ: all_of(kind(OrgKind.AGENCY), any_of(SAME_ORG, SHARED_WITH)),
+    Permission.EVAL_PACK_DOWNLOAD: all_of(kind(OrgKind.AGENCY), any_of(SAME_ORG, SHARED_WITH)),
+    Permission.EVAL_PACK_SHARE: all_of(kind(OrgKind.AGENCY), SAME_ORG),
+    Permission.EVAL_PACK_UNSHARE: all_of(kind(OrgKind.AGENCY), SAME_ORG),
     # Determinations are the agencies' alone; the developer reads only a notice (that one
     # exists, and its outcome where the policy discloses it), a separate and narrower read.
     # Per determination: agencies with a live grant; after access ends, an agency's own only.
@@ -364,6 +390,10 @@ POLICY: Mapping[Permission, Rule] = {
     Permission.COVERAGE_PRESET_LIST: Authenticated(),
     # A participation attestation speaks for the developer, so only the developer asks for it.
     Permission.ATTESTATION_CREATE: OWNER,
+    # The entries the public report is computed from name developers and their models: only the
+    # operator's administrators (and the auditors it gives such an account) read them, to
+    # recompute the report; the report itself is public and needs no permission.
+    Permission.TRANSPARENCY_ENTRIES_READ: all_of(kind(OrgKind.CLEARINGHOUSE), IsAdmin()),
     # Gateway: the upstream and the limits are the developer's; keys are made by the members of
     # an organisation whose access is live, and revoked by that organisation or the developer;
     # kept transcripts are read by the developer and by the organisation that made the call.

@@ -26,6 +26,7 @@ from prereview.authz.permissions import Permission
 from prereview.authz.policy import Access, allowed, authorize
 from prereview.authz.usecase import use_case
 from prereview.clearinghouse import errors
+from prereview.clearinghouse.capacity import check_vendors_told
 from prereview.clearinghouse.models import (
     Case,
     CaseVendor,
@@ -172,6 +173,7 @@ def create_case(db: Session, actor: Actor, data: CaseCreate, now: datetime) -> C
     until = _aware(data.embargo_until, "$.embargo_until") if data.embargo_until else None
     reports = _reports(db, actor, data.report_ids, now)
     vendors = _vendors(db, actor, data.vendor_org_ids)
+    check_vendors_told(db, [r.id for r in reports], vendors, now)
     case = Case(
         id=new_id("case"),
         title=data.title,
@@ -209,6 +211,11 @@ def add_to_case(
     case, _ = readable_case(db, actor, case_id, Permission.CH_CASE_UPDATE, now)
     reports = _reports(db, actor, report_ids, now)
     vendors = _vendors(db, actor, vendor_org_ids)
+    # The embargo runs for every vendor of the case: none may be in it before it is told.
+    in_case = list(db.scalars(select(VulnReport.id).where(VulnReport.case_id == case.id)))
+    of_case = select(CaseVendor.vendor_org_id).where(CaseVendor.case_id == case.id)
+    known_vendors = list(db.scalars(of_case))
+    check_vendors_told(db, [*in_case, *(r.id for r in reports)], [*known_vendors, *vendors], now)
     _add_members(db, case, reports, vendors, now)
     commit_audited(
         db,

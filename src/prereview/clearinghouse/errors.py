@@ -91,3 +91,29 @@ class IdentifierTaken(Conflict):
 
     slug = "clearinghouse-identifier-taken"
     title = "The report's id or an alias is already in use"
+
+
+class UnverifiableModelLabel(InvalidInput):
+    """A model-found label that the platform cannot verify: the submission is unknown to the
+    reporting organisation (it never had access to it), or the model is not the submission's."""
+
+    slug = "clearinghouse-unverifiable-model-label"
+    title = "The model-found label cannot be verified"
+
+
+class InvalidCapacity(InvalidInput):
+    slug = "clearinghouse-invalid-capacity"
+    title = "The weekly capacity is not valid"
+
+
+class EmbargoBeforeNotification(Conflict):
+    """An embargo that would start before a vendor of the case was told of its report: the
+    vendor's weekly capacity has not let the report out yet."""
+
+    slug = "clearinghouse-embargo-before-notification"
+    title = "The embargo would start before the vendor is notified"
+
+
+class CsafFileNotFound(NotFound):
+    slug = "clearinghouse-csaf-file-not-found"
+    title = "The advisory's CSAF document has another file name"

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from prereview.authz.request import Context
 from prereview.authz.usecase import exercises
+from prereview.clearinghouse import provenance
 from prereview.clearinghouse import service as clearinghouse
 from prereview.clearinghouse.errors import CsafFileNotFound
 from prereview.exchange.csaf import CsafProfile, CsafPublisher, advisory_to_csaf, csaf_filename
@@ -59,7 +60,7 @@ def export_csaf(
     document = advisory_to_csaf(
         advisory, publisher_for(request), chosen, self_url=csaf_self_url(request, report_id)
     )
-    return _json(document)
+    return _json(provenance.with_csaf_label(ctx.db, report_id, document))
 
 
 def csaf_self_url(request: Request, report_id: str) -> str:
@@ -91,7 +92,7 @@ def export_csaf_file(
         CsafProfile.SECURITY_ADVISORY,
         self_url=csaf_self_url(request, report_id),
     )
-    return _json(document)
+    return _json(provenance.with_csaf_label(ctx.db, report_id, document))
 
 
 @router.get(
@@ -101,7 +102,7 @@ def export_csaf_file(
 )
 def export_osv(report_id: str, ctx: Context) -> JSONResponse:
     advisory = clearinghouse.exportable_advisory(ctx.db, ctx.actor, report_id, ctx.now)
-    return _json(advisory_to_osv(advisory))
+    return _json(provenance.with_osv_label(ctx.db, report_id, advisory_to_osv(advisory)))
 
 
 @router.get(

@@ -266,3 +266,32 @@ class Notification(Base):
     report_id: Mapped[str] = mapped_column(String(128))
     package_key: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime]
+    # When the vendor was told: at once, or when its weekly capacity lets the report out
+    # (:mod:`.pacing`); ``None`` while it waits its turn.
+    notified_at: Mapped[datetime | None]
+
+
+class VendorCapacity(Base):
+    """How many new reports a vendor organisation takes per week (no row: no pacing)."""
+
+    __tablename__ = "ch_vendor_capacity"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    per_week: Mapped[int] = mapped_column(Integer)
+    set_by: Mapped[str] = mapped_column(String(40))
+    set_at: Mapped[datetime]
+
+
+class ModelFoundLabel(Base):
+    """A verified label: the report was found by ``model`` during the review of a submission
+    the reporting organisation had access to (checked when the label was given)."""
+
+    __tablename__ = "ch_model_labels"
+
+    report_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    submission_id: Mapped[str] = mapped_column(String(40), index=True)
+    model: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(100))
+    verified_for_org_id: Mapped[str] = mapped_column(String(40))
+    verified_by: Mapped[str] = mapped_column(String(40))
+    verified_at: Mapped[datetime]

@@ -10,14 +10,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from prereview.authz.kinds import OrgKind
+from prereview.authz.permissions import Permission
+from prereview.authz.policy import Access, allowed
 from prereview.authz.request import Context
 from prereview.authz.usecase import exercises
-from prereview.clearinghouse import cases, messages, service
+from prereview.clearinghouse import capacity, cases, messages, provenance, service
 from prereview.clearinghouse.cases import CaseCreate
 from prereview.clearinghouse.dedup import duplicates
 from prereview.clearinghouse.intake.formats import IntakeFormat
 from prereview.clearinghouse.models import Case, CaseMessage, CaseVendor, VulnReport
 from prereview.clearinghouse.schemas import (
+    CapacityIn,
+    CapacityOut,
     CaseCreateIn,
     CaseMembers,
     CaseOut,
@@ -30,9 +35,12 @@ from prereview.clearinghouse.schemas import (
     EmbargoChangeOut,
     EmbargoOut,
     EvidenceOut,
+    FoundByOut,
     IntakeOut,
     MessageIn,
     MessageOut,
+    ModelLabelIn,
+    ModelLabelOut,
     NotificationOut,
     ProductOut,
     ProductsIn,
@@ -42,8 +50,10 @@ from prereview.clearinghouse.schemas import (
     RelationsOut,
     ReportCreated,
     ReportOut,
+    ReportPaceOut,
     ReportVersionOut,
     ReportVersionsOut,
+    ScheduledOut,
     StatusIn,
     StatusOut,
     VendorRowOut,
@@ -54,6 +64,7 @@ from prereview.core.markings import Tlp
 from prereview.core.pagination import Page, PageRequest, page_of, page_request
 from prereview.core.parsing import read_body
 from prereview.identity import service as identity
+from prereview.review.service import Rules
 from prereview.vault.deps import VaultDep
 
 router = APIRouter(prefix="/clearinghouse", tags=["clearinghouse"])
@@ -191,7 +202,96 @@ def list_reports(
     openapi_extra=exercises(service.get_report),
 )
 def read_report(ctx: Context, report_id: str) -> ReportOut:
-    return report_out(service.get_report(ctx.db, ctx.actor, report_id, ctx.now))
+    row = service.get_report(ctx.db, ctx.actor, report_id, ctx.now)
+    return _with_label_and_pace(ctx, row)
+
+
+def _with_label_and_pace(ctx: Context, row: VulnReport) -> ReportOut:
+    out = report_out(row)
+    label = provenance.label_of(ctx.db, row.id)
+    if label is not None:
+        out.model_label = ModelLabelOut(
+            submission_id=label.submission_id,
+            model=label.model,
+            model_version=label.model_version,
+            verified_at=label.verified_at,
+        )
+    if allowed(
+        ctx.actor,
+        Permission.CH_PACING_READ,
+        Access(reporter=row.reporter_org_id == ctx.actor.organisation_id),
+    ):
+        pace = capacity.report_pace(ctx.db, ctx.actor, row, ctx.now)
+        out.pacing = ReportPaceOut(
+            vendors_told=pace.vendors_told,
+            vendors_waiting=pace.vendors_waiting,
+            expected_notification_at=pace.expected_notification_at,
+            unscheduled=pace.unscheduled,
+        )
+    return out
+
+
+@router.post(
+    "/reports/{report_id}/model-label",
+    response_model=ReportOut,
+    openapi_extra=exercises(provenance.label_model_found),
+)
+def label_model_found(ctx: Context, report_id: str, data: ModelLabelIn) -> ReportOut:
+    """Label the report as found by a model during a review the reporter was let into."""
+    rules = Rules.from_settings(ctx.settings)
+    provenance.label_model_found(
+        ctx.db, ctx.actor, report_id, data.submission_id, data.model, ctx.now, rules
+    )
+    return _with_label_and_pace(ctx, service.get_report(ctx.db, ctx.actor, report_id, ctx.now))
+
+
+@router.get(
+    "/triage/summary",
+    response_model=FoundByOut,
+    openapi_extra=exercises(provenance.found_by_counts),
+)
+def triage_summary(ctx: Context) -> FoundByOut:
+    """The reports by who found them: a model (verified), a model (claimed only), others."""
+    counts = provenance.found_by_counts(ctx.db, ctx.actor, ctx.now)
+    return FoundByOut(
+        model_verified=counts.model_verified,
+        model_claimed=counts.model_claimed,
+        other=counts.other,
+    )
+
+
+def _capacity_out(ctx: Context, pace: capacity.VendorPace) -> CapacityOut:
+    schedule = None
+    if ctx.actor.org_kind is OrgKind.CLEARINGHOUSE:
+        schedule = [ScheduledOut(report_id=s.report_id, expected_at=s.at) for s in pace.slots]
+    return CapacityOut(
+        org_id=pace.org_id,
+        per_week=pace.per_week,
+        set_at=pace.set_at,
+        delivered_last_week=pace.delivered_last_week,
+        waiting=pace.waiting,
+        schedule=schedule,
+    )
+
+
+@router.get(
+    "/vendors/{org_id}/capacity",
+    response_model=CapacityOut,
+    openapi_extra=exercises(capacity.vendor_pace),
+)
+def read_capacity(ctx: Context, org_id: str) -> CapacityOut:
+    return _capacity_out(ctx, capacity.vendor_pace(ctx.db, ctx.actor, org_id, ctx.now))
+
+
+@router.put(
+    "/vendors/{org_id}/capacity",
+    response_model=CapacityOut,
+    openapi_extra=exercises(capacity.set_capacity),
+)
+def set_capacity(ctx: Context, org_id: str, data: CapacityIn) -> CapacityOut:
+    """How many new reports the vendor takes per week; its notifications are paced to it."""
+    pace = capacity.set_capacity(ctx.db, ctx.actor, org_id, data.per_week, ctx.now)
+    return _capacity_out(ctx, pace)
 
 
 @router.get(

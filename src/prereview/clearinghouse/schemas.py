@@ -42,6 +42,57 @@ class ReportOut(BaseModel):
     withdrawn: datetime | None = None
     # What was kept but is not right, e.g. an alias that is not an id (path and message).
     warnings: list[dict[str, str]] = Field(default_factory=list)
+    # Verified: the reporter was let into that review (``discovered_by`` is only asserted).
+    model_label: ModelLabelOut | None = None
+    # For the reporter and the clearinghouse: when the vendors are (expected to be) told.
+    pacing: ReportPaceOut | None = None
+
+
+class ModelLabelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    submission_id: str = Field(min_length=1, max_length=40)
+    model: str = Field(min_length=1, max_length=200)
+
+
+class ModelLabelOut(BaseModel):
+    submission_id: str
+    model: str
+    model_version: str
+    verified_at: datetime
+
+
+class ReportPaceOut(BaseModel):
+    vendors_told: int
+    vendors_waiting: int
+    expected_notification_at: datetime | None
+    # Vendors waiting that take no new reports now (capacity 0): no date can be given.
+    unscheduled: int
+
+
+class CapacityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    per_week: int = Field(ge=0, le=100_000)
+
+
+class ScheduledOut(BaseModel):
+    report_id: str
+    expected_at: datetime | None
+
+
+class CapacityOut(BaseModel):
+    org_id: str
+    per_week: int | None
+    set_at: datetime | None
+    delivered_last_week: int
+    waiting: int
+    # The waiting reports in delivery order: for the clearinghouse only.
+    schedule: list[ScheduledOut] | None = None
+
+
+class FoundByOut(BaseModel):
+    model_verified: int
+    model_claimed: int
+    other: int
 
 
 class ReportVersionOut(BaseModel):

@@ -27,6 +27,7 @@ from prereview.authz.permissions import Permission
 from prereview.authz.policy import Access, authorize
 from prereview.authz.usecase import use_case
 from prereview.clearinghouse import errors
+from prereview.clearinghouse.capacity import release_due
 from prereview.clearinghouse.models import (
     AffectedRow,
     Notification,
@@ -339,9 +340,11 @@ def list_notifications(
     ids among them it may read now: the others are shown by product only (an unverified
     claim learns that something concerns its product, not what, nor whose)."""
     authorize(actor, Permission.CH_NOTIFICATION_LIST)
+    # Only what the vendor's weekly capacity has let out (see :mod:`..capacity`).
+    release_due(db, actor.organisation_id, now)
     query = (
         select(Notification)
-        .where(Notification.org_id == actor.organisation_id)
+        .where(Notification.org_id == actor.organisation_id, Notification.notified_at.is_not(None))
         .order_by(Notification.created_at.desc(), Notification.id)
     )
     found = paginate(db, query, page)
