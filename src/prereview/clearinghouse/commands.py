@@ -5,8 +5,10 @@ for analysts, ``vuln duplicates list|merge|reject|reopen`` and
 ``vuln claims list|verify|reject|revoke``. Every command is a call of the HTTP API.
 
 ``vuln import`` sends a file, or every report file of a folder, to the server's bulk intake;
-JSON Lines files go in batches of lines so that the progress bar moves and no request is huge.
-It prints the counts and every rejected item with its problems, and exits 1 if any was rejected.
+JSON Lines files go in batches of lines so that the progress bar moves and no request is huge,
+and one-record OSV files (an advisory database's folder) are packed many to a request
+(:mod:`.intake.files`). It prints the counts and every rejected item with its problems, and
+exits 1 if any was rejected.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from prereview.clearinghouse.intake.files import FILES_PER_REQUEST, plan_requests, send
 from prereview.core.client import (
     DEFAULT_SERVER,
     ApiClient,
@@ -55,23 +58,6 @@ def report_files(path: Path) -> list[Path]:
     return [path]
 
 
-def _batches(path: Path, lines_per_batch: int) -> list[bytes]:
-    data = path.read_bytes()
-    if path.suffix.lower() not in (".jsonl", ".ndjson"):
-        return [data]
-    lines = data.splitlines(keepends=True)
-    return [
-        b"".join(lines[start : start + lines_per_batch])
-        for start in range(0, len(lines), lines_per_batch)
-    ] or [data]
-
-
-def _format_for(path: Path, chosen: str | None) -> str | None:
-    if chosen:
-        return chosen
-    return "jsonl" if path.suffix.lower() in (".jsonl", ".ndjson") else None
-
-
 @vuln.command("import")
 def import_reports(
     path: Annotated[Path, typer.Argument(exists=True, help="A report file, or a folder of them.")],
@@ -83,16 +69,22 @@ def import_reports(
         list[str] | None, typer.Option(help="An organisation id to share TLP:RED reports with.")
     ] = None,
     batch_lines: Annotated[int, typer.Option(min=1, help="JSON Lines per request.")] = 5000,
+    batch_files: Annotated[
+        int, typer.Option(min=1, help="One-record OSV files (JSON or YAML) per request.")
+    ] = FILES_PER_REQUEST,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
-    """Import vulnerability reports in bulk: JSON Lines, OSV (JSON or YAML) or CSAF 2.0."""
+    """Import vulnerability reports in bulk: JSON Lines, OSV (JSON or YAML) or CSAF 2.0.
+
+    A folder of one-record OSV files (an advisory database) goes in requests of
+    ``--batch-files`` files; each item is still reported against its own file."""
     client = ApiClient(server, timeout=600.0)
     files = report_files(path)
     if not files:
         errors.print(f"[red]error:[/] no report files ({', '.join(SUFFIXES)}) under {path}")
         raise typer.Exit(1)
-    plan = [(file, batch) for file in files for batch in _batches(file, batch_lines)]
+    plan = plan_requests(files, intake_format, batch_lines, files_per_request=batch_files)
     counts: dict[str, int] = {}
     rejected: list[tuple[Path, dict[str, Any]]] = []
     outcomes: list[dict[str, Any]] = []
@@ -105,24 +97,13 @@ def import_reports(
     )
     with progress:
         task = progress.add_task("importing", total=len(plan))
-        for file, batch in plan:
-            progress.update(task, description=f"importing {file.name}")
-            params: dict[str, Any] = {"filename": file.name}
-            chosen = _format_for(file, intake_format)
-            if chosen:
-                params["format"] = chosen
-            if recipient:
-                params["recipients"] = recipient
-            result = client.request(
-                "POST",
-                "/clearinghouse/imports",
-                content=batch,
-                params=params,
-                headers={"Content-Type": "application/octet-stream"},
-            )
-            for status, number in result["counts"].items():
+        for request in plan:
+            more = f" and {len(request.files) - 1} more" if len(request.files) > 1 else ""
+            progress.update(task, description=f"importing {request.files[0].name}{more}")
+            answered, items = send(client, request, recipient or [])
+            for status, number in answered.items():
                 counts[status] = counts.get(status, 0) + number
-            for item in result["items"]:
+            for file, item in items:
                 outcomes.append({"file": str(file), **item})
                 if item["status"] == "rejected":
                     rejected.append((file, item))
@@ -588,3 +569,39 @@ def list_case_messages(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(vuln, name="vuln")
+
+
+capacity = typer.Typer(
+    help="A vendor's weekly capacity for new reports: its notifications are paced to it.",
+    no_args_is_help=True,
+)
+vuln.add_typer(capacity, name="capacity")
+OrgOption = Annotated[
+    str | None, typer.Option("--org", help="The vendor organisation (default: your own).")
+]
+
+
+def _vendor(client: ApiClient, org: str | None) -> str:
+    return org or str(client.get("/me")["organisation"]["id"])
+
+
+@capacity.command("set")
+def set_capacity(
+    per_week: Annotated[int, typer.Argument(help="New reports per week (0: none for now).")],
+    org: OrgOption = None,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """State how many new reports the vendor takes per week (its administrators)."""
+    client = ApiClient(server)
+    path = f"/clearinghouse/vendors/{_vendor(client, org)}/capacity"
+    show(client.request("PUT", path, json={"per_week": per_week}), as_json)
+
+
+@capacity.command("show")
+def show_capacity(
+    org: OrgOption = None, server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False
+) -> None:
+    """The vendor's capacity, what it was told in the last 7 days, and what waits."""
+    client = ApiClient(server)
+    show(client.get(f"/clearinghouse/vendors/{_vendor(client, org)}/capacity"), as_json)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -101,8 +102,9 @@ def load_json(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
 
 
 class _UntrustedYamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, composing no anchor, no alias and no collection deeper than
-    ``max_depth``: the refusal happens while composing, before anything is expanded."""
+    """PyYAML's pure-Python safe loader, composing no anchor, no alias and no collection deeper
+    than ``max_depth``: the refusal happens while composing, before anything is expanded. Used
+    only where libyaml is missing or does not bound nesting itself (see :data:`_C_COMPOSER`)."""
 
     max_depth = MAX_DEPTH
 
@@ -113,11 +115,7 @@ class _UntrustedYamlLoader(yaml.SafeLoader):
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            mark = event.start_mark
-            raise RefusedYamlFeature(
-                f"YAML anchors and aliases are not accepted (line {mark.line + 1}, "
-                f"column {mark.column + 1}); write each value out"
-            )
+            raise _refused_alias(event.start_mark)
         nested = isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent)
         if nested:
             self._depth += 1
@@ -133,22 +131,198 @@ class _UntrustedYamlLoader(yaml.SafeLoader):
         return node
 
 
+def _refused_alias(mark: Any) -> RefusedYamlFeature:
+    return RefusedYamlFeature(
+        f"YAML anchors and aliases are not accepted (line {mark.line + 1}, "
+        f"column {mark.column + 1}); write each value out"
+    )
+
+
 def _yaml_loader(max_depth: int) -> type[_UntrustedYamlLoader]:
     if max_depth == _UntrustedYamlLoader.max_depth:
         return _UntrustedYamlLoader
     return type("_UntrustedYamlLoaderN", (_UntrustedYamlLoader,), {"max_depth": max_depth})
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MAP_TAG = "tag:yaml.org,2002:map"
+# Plain scalars repeat across records (keys, ecosystems, event names, "true"): their tag
+# depends on the text alone, so it is looked up once. Bounded: a hostile stream of distinct
+# values fills it and is then resolved the slow way.
+_RESOLVED: dict[str, str] = {}
+_RESOLVED_MAX = 8192
+_RESOLVED_LONGEST = 64
+
+
+if yaml.__with_libyaml__:
+
+    class _CSafeLoader(yaml.CSafeLoader):
+        """libyaml's scanner, parser and composer with the safe constructor; tags resolved as
+        :class:`yaml.SafeLoader` resolves them (it has no path resolvers), plain scalars
+        through a cache: the resolver's regular expressions were half the time of a load."""
+
+        def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+            if kind is not yaml.ScalarNode:
+                return _SEQ_TAG if kind is yaml.SequenceNode else _MAP_TAG
+            if not implicit[0]:
+                return _STR_TAG  # quoted: a string
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+                if len(_RESOLVED) < _RESOLVED_MAX and len(value) <= _RESOLVED_LONGEST:
+                    _RESOLVED[value] = tag
+            return tag
+
+
+def _libyaml_bounds_nesting() -> bool:
+    """Whether libyaml refuses deep nesting itself (0.2.5 stops at 1,000 levels). Its composer
+    recurses once per level in C, so it is used only where that bound holds; elsewhere the
+    pure-Python loader, which counts levels as it composes, is used."""
+    if not yaml.__with_libyaml__ or _CSafeLoader.yaml_path_resolvers:
+        return False
+    try:
+        _CSafeLoader("[" * 2000).get_single_node()
+    except yaml.YAMLError as exc:
+        return _NESTING_LIMIT in str(exc)
+    return False
+
+
+_NESTING_LIMIT = "exceeded maximum nesting depth"
+_C_COMPOSER = _libyaml_bounds_nesting()
+
+
+def _check_node_graph(root: yaml.Node, max_depth: int) -> None:
+    """Refuse a composed document that uses an alias or nests collections past ``max_depth``.
+
+    libyaml composes an alias as the very node its anchor names, so a node reached twice is an
+    alias (an alias bomb is a few nodes reached 9**9 ways): each node is visited once and the
+    walk stops descending where it has been, before anything is expanded. Iterative."""
+    seen: set[int] = set()
+    shared: list[yaml.Node] = []
+    stack: list[tuple[yaml.Node, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            shared.append(node)
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            if depth >= max_depth:
+                raise TooDeeplyNested(f"the document is nested more than {max_depth} levels deep")
+            stack.extend((item, depth + 1) for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            if depth >= max_depth:
+                raise TooDeeplyNested(f"the document is nested more than {max_depth} levels deep")
+            for key, item in node.value:
+                stack.append((key, depth + 1))
+                stack.append((item, depth + 1))
+    if shared:
+        # Named at the first anchor in the document, as a person reads it.
+        first = min(shared, key=lambda n: (n.start_mark.line, n.start_mark.column))
+        raise _refused_alias(first.start_mark)
+
+
+class _Unusual(Exception):
+    """A node the fast builder leaves to PyYAML's safe constructor (a merge key, a set, a
+    mapping as a key, an alias, an explicit tag of another kind)."""
+
+
+_SCALAR_BUILDERS: dict[str, Callable[[yaml.constructor.SafeConstructor, yaml.ScalarNode], Any]]
+_SCALAR_BUILDERS = {
+    "tag:yaml.org,2002:null": yaml.constructor.SafeConstructor.construct_yaml_null,
+    "tag:yaml.org,2002:bool": yaml.constructor.SafeConstructor.construct_yaml_bool,
+    "tag:yaml.org,2002:int": yaml.constructor.SafeConstructor.construct_yaml_int,
+    "tag:yaml.org,2002:float": yaml.constructor.SafeConstructor.construct_yaml_float,
+    "tag:yaml.org,2002:timestamp": yaml.constructor.SafeConstructor.construct_yaml_timestamp,
+}
+
+
+def _build(
+    loader: yaml.constructor.SafeConstructor,
+    node: yaml.Node,
+    depth: int,
+    max_depth: int,
+    seen: set[int],
+) -> Any:
+    """What PyYAML's safe constructor builds from ``node``, for plain JSON-like documents
+    (strings, numbers, booleans, nulls, times, lists and mappings with scalar keys), in a
+    fraction of its time; anything else raises :class:`_Unusual`. Depth is bounded first, so
+    the recursion is too."""
+    if id(node) in seen:
+        raise _Unusual  # an alias: refused by _check_node_graph, which names the anchor
+    seen.add(id(node))
+    kind = node.__class__
+    if kind is yaml.ScalarNode:
+        if node.tag == _STR_TAG:
+            return node.value
+        builder = _SCALAR_BUILDERS.get(node.tag)
+        if builder is None:
+            raise _Unusual
+        return builder(loader, node)  # type: ignore[arg-type]
+    if depth >= max_depth:
+        raise TooDeeplyNested(f"the document is nested more than {max_depth} levels deep")
+    if kind is yaml.SequenceNode and node.tag == _SEQ_TAG:
+        return [_build(loader, item, depth + 1, max_depth, seen) for item in node.value]
+    if kind is yaml.MappingNode and node.tag == _MAP_TAG:
+        built: dict[Any, Any] = {}
+        for key, item in node.value:
+            if key.__class__ is not yaml.ScalarNode or key.tag not in _PLAIN_KEY_TAGS:
+                raise _Unusual
+            built[_build(loader, key, depth, max_depth, seen)] = _build(
+                loader, item, depth + 1, max_depth, seen
+            )
+        return built
+    raise _Unusual
+
+
+# Keys the fast builder takes as they are; others (the merge key ``<<``, the value key ``=``)
+# mean something to the safe constructor.
+_PLAIN_KEY_TAGS = frozenset([_STR_TAG, *_SCALAR_BUILDERS])
+
+
+def _load_c(text: str, max_depth: int) -> list[Any]:
+    loader = _CSafeLoader(text)
+    documents: list[Any] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                break
+            try:
+                documents.append(_build(loader, node, 0, max_depth, set()))
+            except _Unusual:
+                _check_node_graph(node, max_depth)
+                documents.append(loader.construct_document(node))
+    except yaml.YAMLError as exc:
+        if _NESTING_LIMIT in str(exc):
+            raise TooDeeplyNested(
+                f"the document is nested more than {max_depth} levels deep"
+            ) from None
+        raise
+    finally:
+        loader.dispose()
+    return documents
+
+
 def load_yaml_all(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> list[Any]:
     """Every document of an untrusted (multi-document) YAML stream, safely loaded.
 
-    Raises :class:`InvalidEncoding`, :class:`RefusedYamlFeature` (any anchor or alias),
-    :class:`TooDeeplyNested`, or ``yaml.YAMLError`` for text that is not YAML (the caller names
-    its own problem type for that). Values YAML cannot build (a timestamp in year 0, an integer
-    of more than 4,300 digits) raise ``yaml.YAMLError`` too.
+    libyaml parses and composes (where it bounds nesting itself; else PyYAML's pure-Python
+    loader, which refuses at the first anchor); each composed document is checked before it is
+    constructed. Raises :class:`InvalidEncoding`, :class:`RefusedYamlFeature` (any alias; an
+    anchor that nothing refers to is harmless), :class:`TooDeeplyNested`, or
+    ``yaml.YAMLError`` for text that is not YAML (the caller names its own problem type for
+    that). Values YAML cannot build (a timestamp in year 0, an integer of more than 4,300
+    digits) raise ``yaml.YAMLError`` too.
     """
     text = decode_utf8(data)
     try:
+        if _C_COMPOSER:
+            # The text holds no lone surrogate and libyaml refuses escapes of one, so what it
+            # builds is valid Unicode; depth is checked on the composed nodes.
+            _check_text(text, "the document")
+            return _load_c(text, max_depth)
         documents = list(yaml.load_all(text, Loader=_yaml_loader(max_depth)))
     except (ValueError, OverflowError) as exc:
         raise yaml.YAMLError(f"a value cannot be read: {type(exc).__name__}") from None

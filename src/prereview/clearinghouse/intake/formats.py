@@ -148,7 +148,9 @@ class IntakeResult:
 
 
 @dataclass(frozen=True)
-class _Parsed:
+class ParsedItem:
+    """One item of a bulk payload, parsed and checked: a report, or why there is none."""
+
     location: str
     report: Report | None = None
     problems: list[Problem] = field(default_factory=list)
@@ -172,10 +174,23 @@ def detect_format(payload: str | bytes, filename: str | None = None) -> IntakeFo
     if head.startswith("[") or '"schema_version"' in head or '"modified"' in head:
         return IntakeFormat.OSV
     if head.startswith("{"):
-        return IntakeFormat.REPORT
+        # OSV.dev writes 'details' before 'modified': a long one pushes it past the head.
+        return IntakeFormat.OSV if _names_osv_keys(text) else IntakeFormat.REPORT
     if head:
         return IntakeFormat.OSV  # YAML
     raise UnsupportedIntakeFormat("the payload is empty")
+
+
+def _names_osv_keys(text: str) -> bool:
+    """Whether ``text`` is a JSON object with a key only OSV records have at the top."""
+    try:
+        value = load_json(text)
+    except InvalidInput:
+        return False
+    return isinstance(value, dict) and not OSV_KEYS.isdisjoint(value)
+
+
+OSV_KEYS = frozenset(["schema_version", "modified"])
 
 
 def _is_json_object(line: str) -> bool:
@@ -192,11 +207,23 @@ def parse_one(data: Any, reporter: str) -> Report:
     return parse_report(data)
 
 
-def _parse(payload: str | bytes, intake_format: IntakeFormat, reporter: str) -> list[_Parsed]:
-    parsed: list[_Parsed] = []
+def parse_bulk(
+    payload: str | bytes,
+    reporter: str,
+    intake_format: IntakeFormat | None = None,
+    *,
+    filename: str | None = None,
+) -> list[ParsedItem]:
+    """Every item of a bulk payload parsed and checked against its format, in order; nothing
+    is looked up. ``reporter`` fills in a missing reporter. A payload that cannot be read as a
+    whole (not UTF-8, not JSON or YAML, an alias, too deep) raises its ``InvalidInput``; an
+    item that fails alone comes back with its problems. A CSAF document that fails its schema
+    raises ``InvalidExchangeDocument`` as a whole."""
+    intake_format = intake_format or detect_format(payload, filename)
+    parsed: list[ParsedItem] = []
     if intake_format is IntakeFormat.CSAF:
         for item in load_csaf(payload, reporter):
-            parsed.append(_Parsed(item.path, item.report, item.problems, item.skipped_because))
+            parsed.append(ParsedItem(item.path, item.report, item.problems, item.skipped_because))
         return parsed
     if intake_format is IntakeFormat.JSON_LINES:
         entries = [(f"line {n}", value) for n, value in load_json_lines(payload)]
@@ -210,10 +237,10 @@ def _parse(payload: str | bytes, intake_format: IntakeFormat, reporter: str) -> 
                 report = osv_to_report(value, reporter)
             else:
                 report = parse_one(value, reporter)
-            parsed.append(_Parsed(location, report))
+            parsed.append(ParsedItem(location, report))
         except InvalidInput as exc:
             parsed.append(
-                _Parsed(
+                ParsedItem(
                     location,
                     problems=exc.extra.get("errors") or [{"path": "$", "message": exc.detail}],
                 )
@@ -221,29 +248,16 @@ def _parse(payload: str | bytes, intake_format: IntakeFormat, reporter: str) -> 
     return parsed
 
 
-def intake_bulk(
-    payload: str | bytes,
-    reporter: str,
-    intake_format: IntakeFormat | None = None,
-    *,
+def sort_bulk(
+    parsed: list[ParsedItem],
     known: KnownRecords | None = None,
     finder: DuplicateFinder | None = None,
-    filename: str | None = None,
 ) -> IntakeResult:
-    """Parse, check and sort every item of a bulk payload: new, update, duplicate or rejected.
-
-    An item whose id names no stored report (``known``) nor an earlier item is accepted; one
-    whose id does is an update if its organisation stored that report and its ``modified`` is
-    later (:func:`is_newer`), else a duplicate that changes nothing. Aliases never make an item
-    a duplicate: they link records. Accepted reports are indexed in ``finder`` (if given) and
-    come back with the likely duplicates it proposes. A CSAF document that fails its schema
-    raises ``InvalidExchangeDocument`` as a whole; other items fail alone.
-    """
-    chosen = intake_format or detect_format(payload, filename)
+    """Sort parsed items: new, update, duplicate or rejected (see :func:`intake_bulk`)."""
     store = known or NoKnownRecords()
     seen: dict[str, datetime | None] = {}  # id -> ``modified`` of its latest version so far
     items: list[IntakeItem] = []
-    for index, entry in enumerate(_parse(payload, chosen, reporter)):
+    for index, entry in enumerate(parsed):
         report = entry.report
         if report is None:
             status = ItemStatus.REJECTED if entry.problems else ItemStatus.SKIPPED
@@ -285,3 +299,25 @@ def intake_bulk(
                 )
             )
     return IntakeResult(items)
+
+
+def intake_bulk(
+    payload: str | bytes,
+    reporter: str,
+    intake_format: IntakeFormat | None = None,
+    *,
+    known: KnownRecords | None = None,
+    finder: DuplicateFinder | None = None,
+    filename: str | None = None,
+) -> IntakeResult:
+    """Parse, check and sort every item of a bulk payload: new, update, duplicate or rejected.
+
+    An item whose id names no stored report (``known``) nor an earlier item is accepted; one
+    whose id does is an update if its organisation stored that report and its ``modified`` is
+    later (:func:`is_newer`), else a duplicate that changes nothing. Aliases never make an item
+    a duplicate: they link records. Accepted reports are indexed in ``finder`` (if given) and
+    come back with the likely duplicates it proposes. A CSAF document that fails its schema
+    raises ``InvalidExchangeDocument`` as a whole; other items fail alone.
+    """
+    parsed = parse_bulk(payload, reporter, intake_format, filename=filename)
+    return sort_bulk(parsed, known, finder)

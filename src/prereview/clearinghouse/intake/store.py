@@ -34,8 +34,9 @@ from prereview.clearinghouse.intake.formats import (
     IntakeResult,
     ItemStatus,
     StoredVersion,
-    intake_bulk,
+    parse_bulk,
     parse_one,
+    sort_bulk,
 )
 from prereview.clearinghouse.models import (
     AffectedRow,
@@ -59,8 +60,8 @@ _BATCH = 1000
 # Reports stored per transaction by an intake: small enough that a writer waiting behind one
 # chunk (a developer's release) waits well under a second.
 _STORE_CHUNK = 50
-# Below this many stored reports, intake loads them all at once instead of one per item.
-_PRELOAD_REPORTS = 500_000
+# Ids looked up per query (well under SQLite's limit of bound parameters).
+_LOOKUP_CHUNK = 500
 T = TypeVar("T")
 _RELATION_FIELDS = (("alias", "aliases"), ("upstream", "upstream"), ("related", "related"))
 
@@ -70,34 +71,28 @@ def _modified(value: str | None) -> datetime | None:
 
 
 class StoredRecords:
-    """The reports the database holds, by their own id (``KnownRecords`` for intake)."""
+    """The stored reports an intake's items name by their own id (``KnownRecords``).
 
-    def __init__(self, db: Session, organisation_id: str, preload: bool = True) -> None:
-        self._db = db
+    Looked up together, a few hundred ids a query, before the items are sorted: one round trip
+    per batch, never one per item, and never a scan of every stored report."""
+
+    def __init__(self, db: Session, organisation_id: str, report_ids: Iterable[str]) -> None:
         self._organisation_id = organisation_id
-        self._all: dict[str, StoredVersion] | None = None
-        # A single report looks up one id: loading every stored one would cost it O(n).
-        count = db.scalar(select(func.count()).select_from(VulnReport)) or 0
-        if preload and count <= _PRELOAD_REPORTS:
-            self._all = {
-                report_id: self._version(org, modified)
-                for report_id, org, modified in db.execute(self._query())
-            }
-
-    @staticmethod
-    def _query() -> Any:
-        return select(
-            VulnReport.id, VulnReport.reporter_org_id, VulnReport.document["modified"].as_string()
-        )
-
-    def _version(self, reporter_org_id: str, modified: str | None) -> StoredVersion:
-        return StoredVersion(_modified(modified), ours=reporter_org_id == self._organisation_id)
+        self._found: dict[str, StoredVersion] = {}
+        wanted = list(dict.fromkeys(report_ids))
+        for chunk in _chunks(wanted, _LOOKUP_CHUNK):
+            query = select(
+                VulnReport.id,
+                VulnReport.reporter_org_id,
+                VulnReport.document["modified"].as_string(),
+            ).where(VulnReport.id.in_(chunk))
+            for report_id, org, modified in db.execute(query):
+                self._found[report_id] = StoredVersion(
+                    _modified(modified), ours=org == self._organisation_id
+                )
 
     def stored(self, report_id: str) -> StoredVersion | None:
-        if self._all is not None:
-            return self._all.get(report_id)
-        row = self._db.execute(self._query().where(VulnReport.id == report_id)).first()
-        return None if row is None else self._version(row[1], row[2])
+        return self._found.get(report_id)
 
 
 def _chunks(items: Sequence[T], size: int = _BATCH) -> Iterable[Sequence[T]]:
@@ -154,6 +149,8 @@ def _insert_reports(
     affected: list[dict[str, Any]] = []
     relations: list[dict[str, Any]] = []
     for report in reports:
+        # Evidence never goes into the row: it is sealed in the vault below.
+        document = report.model_dump(mode="json", exclude={"evidence"})
         report_rows.append(
             {
                 "id": report.id,
@@ -166,8 +163,7 @@ def _insert_reports(
                 "cvss_v3_score": report.cvss_v3.base_score if report.cvss_v3 else None,
                 "cvss_v4_vector": report.cvss_v4.vector if report.cvss_v4 else None,
                 "cvss_v4_score": report.cvss_v4.base_score if report.cvss_v4 else None,
-                # Evidence never goes into the row: it is sealed in the vault below.
-                "document": report.model_dump(mode="json", exclude={"evidence"}),
+                "document": document,
                 "has_evidence": bool(report.evidence),
                 "submission_id": _submission_of(report),
                 "merged_into": None,
@@ -194,7 +190,7 @@ def _insert_reports(
                         "cpe": product.cpe,
                     }
                 )
-        relations.extend(_stated_relations(report.model_dump(mode="json"), now))
+        relations.extend(_stated_relations(document, now))
     _insert(db, VulnReport, report_rows)
     _insert(db, VulnIdentifier, identifiers)
     _insert(db, AffectedRow, affected)
@@ -239,7 +235,12 @@ def _insert_reports(
                 object_type="vulnerability_report",
                 object_id=report.id,
                 at=now,
-                detail={"tlp": str(report.tlp), "evidence_sealed": bool(report.evidence)},
+                # Who found it (a model or a person), for the transparency report's AI share.
+                detail={
+                    "tlp": str(report.tlp),
+                    "evidence_sealed": bool(report.evidence),
+                    "found_by": report.discovered_by.kind if report.discovered_by else None,
+                },
             )
             for report in reports
         ],
@@ -370,9 +371,12 @@ def _intake(
     recipients: Sequence[str],
     action: Permission,
     run: Any,
-    preload: bool = True,
+    report_ids: Iterable[str],
 ) -> IntakeResult:
-    """Run an intake against the stored identifiers and the duplicate index, then store it.
+    """Run an intake against the stored reports it names (``report_ids``) and the duplicate
+    index, then store it. The caller parses and checks the payload first: only sorting and
+    storing happen under the index's lock, and no write transaction is open while a payload
+    parses.
 
     Accepted items are stored in chunks of ``_STORE_CHUNK``, one transaction each, so that no
     import holds the database for long; each item is stored whole or not at all. The index
@@ -385,7 +389,7 @@ def _intake(
     index = index_for(db)
     with index.lock:
         index.catch_up(db)
-        known = StoredRecords(db, actor.organisation_id, preload)
+        known = StoredRecords(db, actor.organisation_id, report_ids)
         result: IntakeResult = run(known, index.finder)
         writes = (ItemStatus.ACCEPTED, ItemStatus.UPDATED)
         accepted = [i for i in result.items if i.status in writes]
@@ -441,7 +445,7 @@ def submit_report(
         )
 
     result = _intake(
-        db, vault, actor, now, recipients, Permission.CH_REPORT_CREATE, run, preload=False
+        db, vault, actor, now, recipients, Permission.CH_REPORT_CREATE, run, [report.id]
     )
     return load_report(db, report.id), result.items[0]
 
@@ -463,13 +467,13 @@ def import_reports(
     if not payload.strip():
         raise errors.UnsupportedIntakeFormat("the payload is empty: nothing to import")
     org = identity.get_organisation(db, actor, actor.organisation_id)
+    parsed = parse_bulk(payload, org.name, intake_format, filename=filename)
 
     def run(known: StoredRecords, finder: DuplicateFinder) -> IntakeResult:
-        return intake_bulk(
-            payload, org.name, intake_format, known=known, finder=finder, filename=filename
-        )
+        return sort_bulk(parsed, known, finder)
 
-    return _intake(db, vault, actor, now, recipients, Permission.CH_REPORT_IMPORT, run)
+    report_ids = [item.report.id for item in parsed if item.report is not None]
+    return _intake(db, vault, actor, now, recipients, Permission.CH_REPORT_IMPORT, run, report_ids)
 
 
 def visible_intake(
