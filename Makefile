@@ -6,17 +6,22 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install system-deps run test lint typecheck pytest clean lock screenshots
+.PHONY: install task-cache system-deps run test lint typecheck pytest clean lock screenshots
 
 # Debian packages the project needs: bubblewrap for the evaluation sandbox, the tools its
 # challenges are built and solved with (gcc, curl, binutils, a system python3), and chromium,
 # which Playwright drives in the browser tests (tests/browser; it cannot download browsers here),
 # and npm, which installs the axe-core those tests inject (package-lock.json).
-SYSTEM_TOOLS := bwrap:bubblewrap gcc:gcc curl:curl objdump:binutils chromium:chromium npm:npm
+# Go and its golang.org/x/mod tlog package are the independent client that checks proofs from
+# the audit log's public tiles in tests/audit/test_tiles.py (no prereview code involved).
+SYSTEM_TOOLS := bwrap:bubblewrap gcc:gcc curl:curl objdump:binutils chromium:chromium npm:npm \
+  go:golang-go
+GO_TLOG := /usr/share/gocode/src/golang.org/x/mod/sumdb/tlog
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
 	[ -x /usr/bin/python3 ] || missing="$$missing python3"; \
+	[ -d $(GO_TLOG) ] || missing="$$missing golang-golang-x-mod-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
@@ -44,7 +49,12 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
 	touch $(NPM_STAMP)
 
-install: system-deps $(STAMP) $(NPM_STAMP)
+# The pinned releases of the real-vulnerability tasks (src/prereview/evals/realworld/cache.toml),
+# downloaded into var/task-cache/ and hash-checked; never installed, never fetched at run time.
+task-cache: $(STAMP)
+	$(BIN)/python tools/fetch_task_cache.py fetch
+
+install: system-deps $(STAMP) $(NPM_STAMP) task-cache
 
 run: install
 	$(BIN)/prereview db upgrade
@@ -59,8 +69,19 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src
 
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist; each has its own SQLite template
+# and PostgreSQL database, see tests/conftest.py), taking tests as they free up: most of its
+# time is spent waiting on servers, sandboxes and databases, so it runs more workers than cores.
+# Its temporary files (each test's SQLite database, keys, blobs, sandboxes) go to a tmpfs where
+# there is one with room (4 GB) that may hold programs (sandboxes run what they build there), one
+# directory per checkout: a commit there waits for no disk.
+# Durability tests kill the platform's process, never the machine, so nothing they check
+# depends on the disk.
+PYTEST_WORKERS ?= 4
+PYTEST_TMP ?= $(shell avail=$$(df -Pk /dev/shm 2>/dev/null | awk 'NR==2 {print $$4}'); \
+  [ "$${avail:-0}" -gt 4000000 ] && ! grep -qs ' /dev/shm .*noexec' /proc/mounts && echo /dev/shm/prereview-pytest-$$(echo "$(CURDIR)" | md5sum | cut -c1-8))
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(if $(PYTEST_TMP),--basetemp=$(PYTEST_TMP))
 
 test: lint typecheck pytest
 

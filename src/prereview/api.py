@@ -13,7 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from prereview import __version__, web
-from prereview.audit.routes import install_owned_submissions
+from prereview.audit.routes import install_owned_submissions, install_witnessing
+from prereview.audit.witnessing import WitnessPublisher
 from prereview.authz.request import install_authenticator
 from prereview.capabilities import api_routers, root_routers
 from prereview.core import problems
@@ -62,6 +63,7 @@ def create_app(
     app.state.context = context
     install_authenticator(app, authenticate)
     install_owned_submissions(app, submission_ids_of)
+    install_witnessing(app, WitnessPublisher(context.sessions, context.settings, context.clock))
     problems.install(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=problems.PROBLEM_RESPONSES)

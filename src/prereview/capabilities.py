@@ -45,7 +45,7 @@ class Capability:
 
 CAPABILITIES: tuple[Capability, ...] = (
     Capability("identity"),
-    Capability("audit"),
+    Capability("audit", root_routers=("tiles_routes:router",)),  # C2SP tlog-tiles at /audit/log/
     Capability("review", commands=("commands", "materials.commands")),
     Capability("vault", routers=()),
     Capability(
@@ -53,10 +53,16 @@ CAPABILITIES: tuple[Capability, ...] = (
         routers=("routes:router", "exports:router"),
         root_routers=("taxii:router",),
     ),
-    Capability("evals"),
+    Capability(
+        "evals",
+        routers=("routes:router", "packs.routes:router"),
+        models=("models", "packs.models"),
+    ),
     Capability("coverage"),
     Capability("gateway"),
     Capability("attestation", models=()),
+    Capability("transparency", models=()),
+    Capability("witness", routers=(), models=()),  # a separate program: its own CLI only
 )
 
 

@@ -7,10 +7,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/prereview.db"
+
+
+class WitnessEndpoint(BaseModel):
+    """A witness the platform sends its checkpoints to: where it is and its verifier key."""
+
+    url: str = Field(description="The submission prefix: <url>/add-checkpoint is posted to.")
+    key: str = Field(description="The witness's verifier key, <name>+<key ID>+<key> (type 0x04).")
 
 
 class Settings(BaseSettings):
@@ -81,6 +88,31 @@ class Settings(BaseSettings):
         description="Client side: where the pinned audit key and the last checkpoint seen are "
         "kept, one 0600 file per server.",
     )
+    audit_witnesses: list[WitnessEndpoint] = Field(
+        default_factory=list,
+        description="Server side: the witnesses (C2SP tlog-witness) each new checkpoint is sent "
+        'to, as a JSON list: \'[{"url": "https://w.example", "key": "<name>+<id>+<key>"}]\'.',
+    )
+    audit_witness_timeout_s: float = Field(
+        default=3.0, gt=0, le=60, description="Server side: how long one witness may take."
+    )
+    audit_witness_retry_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Server side: a witness that failed is tried again after this many seconds.",
+    )
+    audit_witness_keys: list[str] = Field(
+        default_factory=list,
+        description="Client side: the witness verifier keys whose cosignatures count, as a JSON "
+        "list; unset: the keys of audit_witnesses.",
+    )
+    audit_min_witnesses: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="Client side: valid witness cosignatures a checkpoint needs to be accepted.",
+    )
     attestation_key_file: Path = Field(
         default=Path("var/attestation-signing.key"),
         description="Ed25519 key (PKCS#8 PEM, 0600) that signs participation attestations; "
@@ -90,6 +122,13 @@ class Settings(BaseSettings):
         default=None,
         description="Client side: the platform's attestation public key (PEM), or the path of a "
         "file holding it, for `prereview attest verify`.",
+    )
+    transparency_epsilon: float | None = Field(
+        default=None,
+        gt=0,
+        le=10,
+        description="Differential-privacy noise on the public transparency report's counts: "
+        "the epsilon of each count (OpenDP discrete Laplace). Unset: no noise (the default).",
     )
     retention_days: int = Field(
         default=180,

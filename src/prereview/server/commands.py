@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -60,6 +62,19 @@ def serve(
 
         start_gateway_demo(context, tokens)  # a daemon thread: it ends with the process
         tokens.ids["GATEWAY_BASE_URL"] = f"http://{host}:{port}/gateway/v1"
+        # Two witnesses on loopback cosign the demo's checkpoints; the tour's client needs both.
+        from prereview.witness.local import start_demo_witnesses
+
+        # A fresh folder per run: a reseeded demo log must not meet last run's witnesses.
+        folder = Path(tempfile.mkdtemp(prefix="prereview-demo-witnesses-"))
+        witnesses = start_demo_witnesses(settings, folder)
+        keys = json.dumps([w.verifier_key for w in witnesses])
+        tokens.ids["PREREVIEW_AUDIT_WITNESS_KEYS"] = shlex.quote(keys)
+        tokens.ids["PREREVIEW_AUDIT_MIN_WITNESSES"] = str(len(witnesses))
+        for witness in witnesses:
+            console.print(
+                f"witness {witness.verifier_key} at {witness.url}", markup=False, soft_wrap=True
+            )
         write_env(tokens, DEMO_ENV)
         console.print(
             "[bold]Demo scenario ready.[/] Tokens (valid 7 days), also in " + str(DEMO_ENV) + ":"
