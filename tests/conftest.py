@@ -31,6 +31,13 @@ from prereview.models import load_all
 from support import access_oracle
 from support.factories import Platform
 
+# pytest-xdist's workers start with COLUMNS=80 and LINES=24 in their environment. Rich reads
+# COLUMNS once, when a console is made (the command line's, at import), and would then keep 80
+# columns whatever width a test gives a command: without them it asks at each print, as in a
+# terminal.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
+
 PG_ADMIN_URL = os.environ.get("PREREVIEW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 START = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)

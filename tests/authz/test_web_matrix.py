@@ -36,6 +36,8 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "GET /web/login": (200, 200, 200, 200, 200, 200, 200, 200),
     "POST /web/login": (303, 303, 303, 303, 303, 303, 303, 401),
     "POST /web/logout": (303, 303, 303, 303, 303, 303, 303, 303),
+    # transparency: the public report, signed in or not (it shows only suppressed aggregates)
+    "GET /web/transparency": (200, 200, 200, 200, 200, 200, 200, 200),
     # review: the home page is everyone's (a developer's submissions, a reviewer's queue)
     "GET /web/": (200, 200, 200, 200, 200, 200, 200, 303),
     "GET /web/submissions/{submission_id}": (200, 404, 200, 404, 200, 404, 404, 303),

@@ -113,8 +113,6 @@ class Scenario:
             params["user_id"] = spare_user(self)
         if "{pack_id}" in template:
             params |= pack_ids(self)
-        if "{csaf_name}" in template:
-            params["csaf_name"] = csaf_filename(params["report_id"])
         path = template.format(**params)
         kwargs = EXAMPLES[(method, template)](self)
         if not path.startswith("/api/v1/"):
@@ -125,6 +123,7 @@ class Scenario:
 
 CLEARINGHOUSE_PARAMS = (
     "report_id",
+    "csaf_name",
     "case_id",
     "duplicate_id",
     "collection_id",
@@ -224,6 +223,7 @@ def clearinghouse_ids(scenario: Scenario) -> dict[str, str]:
         collection_id=next(c.id for c in COLLECTIONS.values() if c.title.endswith("TLP:AMBER")),
         object_id=stable_id("vulnerability", report_id),
         claim_id=pending["id"],
+        csaf_name=csaf_filename(report_id),  # the advisory's canonical CSAF file name
     )
     return scenario.clearinghouse
 

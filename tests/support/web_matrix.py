@@ -174,6 +174,7 @@ EXAMPLES: dict[tuple[str, str], Callable[[WebScenario, str | None], dict[str, An
     ("GET", "/web/login"): _none,
     ("POST", "/web/login"): _login,
     ("POST", "/web/logout"): _none,
+    ("GET", "/web/transparency"): _none,
     ("GET", "/web/"): _none,
     ("GET", "/web/submissions/{submission_id}"): _none,
     ("GET", "/web/submissions/{submission_id}/window"): _none,
