@@ -225,7 +225,15 @@ def test_cleanup_kills_every_process_and_removes_the_directory():
 
     async def check() -> None:
         box = await BwrapSandboxEnvironment.start()
-        await sh(box, f"setsid -f sleep {marker} >/dev/null 2>&1 </dev/null")
+        # Returns only once the detached sleep runs in its own session: setsid(1) execs sleep
+        # after setsid(), and an exec's leftovers in its own process group are killed when it
+        # ends (under load the child could be killed before it had left the group).
+        code, _ = await sh(
+            box,
+            f"setsid -f sleep {marker} >/dev/null 2>&1 </dev/null; "
+            f"until pgrep -f '^sleep {marker}' >/dev/null; do sleep 0.05; done",
+        )
+        assert code == 0
         assert await within_deadline(alive)  # the detached process did start
         await box.stop()
         assert await within_deadline(lambda: not alive())
