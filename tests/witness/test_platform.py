@@ -170,6 +170,21 @@ def test_each_new_checkpoint_is_cosigned_by_both_witnesses(
     assert code == 1 and "only 2 witness keys are configured" in out, out
 
 
+def test_the_public_tiles_checkpoint_is_sent_to_the_witnesses_too(
+    platform: Platform, witnesses: Witnesses
+) -> None:
+    """The tlog-tiles checkpoint, read before anyone asked the API for one, already carries
+    both witnesses' cosignatures: every place that signs a checkpoint hands it to them."""
+    platform.submit()
+    answer = platform.client.get("/audit/log/checkpoint")  # no token: public
+    assert answer.status_code == 200, answer.text
+    found = note_cosignatures(answer.text, witnesses.verifiers())
+    assert sorted(c.witness for c in found) == ["witness.example/w1", "witness.example/w2"]
+    size = int(answer.text.splitlines()[1])
+    api = checkpoint(platform)  # the API serves the same checkpoint, same cosignatures
+    assert int(api["size"]) >= size
+
+
 def test_a_rebuilt_history_is_refused_by_the_witnesses_and_caught_by_the_client(
     platform: Platform, witnesses: Witnesses, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

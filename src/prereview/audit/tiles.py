@@ -33,7 +33,7 @@ from prereview.audit.errors import AuditError, NodeMissing
 from prereview.audit.head import log_size
 from prereview.audit.models import AuditNode
 from prereview.audit.signing import latest_checkpoint, load_signer
-from prereview.audit.witnessing import cosigned_note
+from prereview.audit.witnessing import WitnessPublisher, served_note
 from prereview.core.settings import Settings
 
 TILE_HEIGHT = 8
@@ -245,12 +245,16 @@ def _not_reached(tile: Tile, size: int) -> TileNotFound:
     )
 
 
-def checkpoint_note(db: Session, settings: Settings, now: datetime) -> str:
+def checkpoint_note(
+    db: Session, settings: Settings, now: datetime, publisher: WitnessPublisher | None = None
+) -> str:
     """The latest signed checkpoint note, for ``<prefix>/checkpoint``.
 
     Signed afresh when the log has grown, at most once per :data:`CHECKPOINT_INTERVAL`
-    (DESIGN rule 6: derived when asked, not scheduled), with the cosignatures its witnesses
-    have returned so far. Public: it holds a size and a root.
+    (DESIGN rule 6: derived when asked, not scheduled). A new checkpoint goes to the
+    witnesses that have not cosigned it yet (``publisher``), as on the API's checkpoint
+    route, and is served with every cosignature they returned. Public: it holds a size and
+    a root.
     """
     checkpoint = latest_checkpoint(
         db,
@@ -260,4 +264,4 @@ def checkpoint_note(db: Session, settings: Settings, now: datetime) -> str:
         min_interval=CHECKPOINT_INTERVAL,
         journal=settings.audit_journal_path,
     )
-    return cosigned_note(db, checkpoint)
+    return served_note(db, checkpoint, publisher)

@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from prereview.audit import tiles
+from prereview.audit.routes import Publisher
 from prereview.authz.request import DB, Now
 from prereview.core.problems import PROBLEM_RESPONSES
 
@@ -50,9 +51,10 @@ class TileResponse(Response):
         }
     },
 )
-def read_checkpoint(db: DB, at: Now) -> CheckpointResponse:
-    """The log's latest signed checkpoint (C2SP tlog-checkpoint), signed afresh when it grew."""
-    note = tiles.checkpoint_note(db, at.settings, at.now)
+def read_checkpoint(db: DB, at: Now, publisher: Publisher) -> CheckpointResponse:
+    """The log's latest signed checkpoint (C2SP tlog-checkpoint), signed afresh when it grew
+    and cosigned by the configured witnesses."""
+    note = tiles.checkpoint_note(db, at.settings, at.now, publisher)
     return CheckpointResponse(note, headers=_CHECKPOINT_CACHE)
 
 

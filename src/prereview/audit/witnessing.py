@@ -97,11 +97,6 @@ def cosignature_lines(db: Session, size: int) -> list[str]:
     )
 
 
-def cosigned_note(db: Session, checkpoint: AuditCheckpoint) -> str:
-    """The checkpoint's signed note with its witnesses' cosignature lines appended."""
-    return checkpoint.note + "".join(cosignature_lines(db, checkpoint.size))
-
-
 def _store(
     sessions: sessionmaker[Session], size: int, witness: str, line: str, stamp: int, at: datetime
 ) -> None:
