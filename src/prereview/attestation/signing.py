@@ -29,7 +29,7 @@ from securesystemslib.signer import CryptoSigner, SSlibKey
 from prereview.attestation.errors import AttestationKeyInvalid
 from prereview.attestation.figures import PAYLOAD_TYPE
 from prereview.attestation.verify import key_id
-from prereview.core.files import private_dir
+from prereview.core.files import private_dir, write_new_private
 from prereview.core.settings import Settings
 
 
@@ -73,20 +73,8 @@ def _write_new(path: Path, key: Ed25519PrivateKey) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        raise
+    with contextlib.suppress(FileExistsError):
+        write_new_private(path, pem)
 
 
 def read_key(path: Path) -> AttestationKey:

@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import os
 import re
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +48,7 @@ from prereview.audit.errors import (
     KeyInvalid,
 )
 from prereview.audit.merkle import HASH_SIZE
+from prereview.core.files import replace_private, write_new_private
 
 ALG_ED25519 = 0x01
 """The signed-note signature type byte of Ed25519."""
@@ -277,32 +276,13 @@ def write_signer_key(
     """
     target = Path(path)
     data = (signer.to_string() + "\n").encode("ascii")
-    if not overwrite:
-        try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            raise KeyInvalid(
-                f"{target} already exists; refusing to overwrite a signing key."
-            ) from None
-        _write_private(fd, data, target)
+    if overwrite:
+        replace_private(target, data)
         return
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    _write_private(fd, data, Path(tmp))
-    os.replace(tmp, target)
-
-
-def _write_private(fd: int, data: bytes, path: Path) -> None:
-    """Write and sync ``data`` to a just-created file, mode 0600; remove it on failure."""
     try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        raise
+        write_new_private(target, data)
+    except FileExistsError:
+        raise KeyInvalid(f"{target} already exists; refusing to overwrite a signing key.") from None
 
 
 def read_signer_key(path: str | os.PathLike[str], *, name: str | None = None) -> NoteSigner:

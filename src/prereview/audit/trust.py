@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +43,7 @@ from prereview.audit.errors import (
     WitnessQuorumUnmet,
 )
 from prereview.audit.journal import PublishedCheckpoint
+from prereview.core.files import replace_private
 from prereview.core.settings import Settings
 
 STATE_VERSION = 1
@@ -170,18 +168,7 @@ def save_state(path: Path, state: TrustState) -> None:
     """Write ``state`` to ``path`` atomically, readable by its owner only (0600, folder 0700)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     data = (json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n").encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    replace_private(path, data)
 
 
 def configured_key(settings: Settings) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -53,6 +54,37 @@ def open_private(path: Path) -> BinaryIO:
         os.close(fd)
         raise
     return os.fdopen(fd, "wb")
+
+
+def write_new_private(path: Path, data: bytes) -> None:
+    """Create ``path`` exclusively, mode 0600 from the start, and write and sync ``data``.
+
+    Raises :class:`FileExistsError` when the file exists (a key is never clobbered, even by a
+    concurrent writer: the caller says what that means); a failed write leaves no file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)  # the umask may only take bits away, but be explicit
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        raise
+
+
+def replace_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, mode 0600: under a temporary name in the same
+    folder, synced, then renamed into place, so a reader sees the old file or the new one."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    try:
+        write_new_private(temporary, data)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise
 
 
 def _tighten(path: Path) -> None:
@@ -117,6 +149,8 @@ __all__ = [
     "PARTIAL_SUFFIX",
     "open_private",
     "private_dir",
+    "replace_private",
     "secure_sqlite_files",
     "sweep_partials",
+    "write_new_private",
 ]

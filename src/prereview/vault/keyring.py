@@ -36,6 +36,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from prereview.core.clock import Clock, SystemClock
+from prereview.core.files import replace_private, write_new_private
 from prereview.vault.errors import (
     KeyringInvalid,
     MasterKeyInUse,
@@ -115,7 +116,7 @@ class LocalKeyProvider:
             key = MasterKey(_new_key_id(clock), clock.now(), os.urandom(MASTER_KEY_SIZE))
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             try:
-                _write_new(path, _encode_keyring([key], key.key_id))
+                write_new_private(path, _encode_keyring([key], key.key_id))
                 log.info("created master keyring %s with key %s", path, key.key_id)
             except FileExistsError:
                 pass  # another process created it between the check and the open
@@ -187,7 +188,7 @@ class LocalKeyProvider:
             # Start from the file, not memory, so a key another process added is kept.
             keys, _ = _read_keyring(self._path)
             keys.append(key)
-            _replace(self._path, _encode_keyring(keys, key.key_id))
+            replace_private(self._path, _encode_keyring(keys, key.key_id))
             self._keys = {k.key_id: k for k in keys}
             self._current = key.key_id
         log.info("rotated master keyring %s: current key is now %s", self._path, key.key_id)
@@ -213,7 +214,7 @@ class LocalKeyProvider:
                     "re-wrap them first."
                 )
             keys = [k for k in self._keys.values() if k.key_id != key_id]
-            _replace(self._path, _encode_keyring(keys, self._current))
+            replace_private(self._path, _encode_keyring(keys, self._current))
             del self._keys[key_id]
         log.info("retired master key %s from %s", key_id, self._path)
 
@@ -293,23 +294,3 @@ def _read_keyring(path: Path) -> tuple[list[MasterKey], str]:
     if len({k.key_id for k in keys}) != len(keys) or current not in {k.key_id for k in keys}:
         raise KeyringInvalid(f"The master keyring at {path} is inconsistent.")
     return keys, current
-
-
-def _write_new(path: Path, content: bytes) -> None:
-    # O_EXCL: never clobber an existing keyring; 0600 from the start, not chmod'ed later.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        os.fchmod(out.fileno(), 0o600)  # the umask may only take bits away, but be explicit
-        out.write(content)
-        out.flush()
-        os.fsync(out.fileno())
-
-
-def _replace(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    _write_new(tmp, content)
-    try:
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise

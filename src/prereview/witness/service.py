@@ -16,7 +16,6 @@ The checks, in the order C2SP tlog-witness gives them (https://c2sp.org/tlog-wit
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -34,7 +33,7 @@ from prereview.audit.errors import (
     KeyInvalid,
     ProofInvalid,
 )
-from prereview.core.files import private_dir
+from prereview.core.files import private_dir, write_new_private
 from prereview.witness.errors import (
     Inconsistent,
     OldSizeConflict,
@@ -55,19 +54,9 @@ def write_key(path: Path, cosigner: Cosigner) -> None:
     """Write the witness key to a new file only its owner can read (0600); never overwrite."""
     private_dir(path.parent)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_new_private(path, (cosigner.to_string() + "\n").encode("ascii"))
     except FileExistsError:
         raise KeyInvalid(f"{path} already exists; refusing to overwrite a witness key.") from None
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write((cosigner.to_string() + "\n").encode("ascii"))
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        raise
 
 
 def read_key(path: Path) -> Cosigner:
