@@ -17,7 +17,13 @@ from prereview.cli import app as cli
 from prereview.core import commands as core_commands
 from prereview.core.clock import FixedClock
 from prereview.core.db import make_engine
-from prereview.core.files import private_dir, secure_sqlite_files, sweep_partials
+from prereview.core.files import (
+    private_dir,
+    replace_private,
+    secure_sqlite_files,
+    sweep_partials,
+    write_new_private,
+)
 from prereview.core.settings import Settings
 from prereview.vault.service import Vault, store_blob
 from support.factories import Platform
@@ -144,3 +150,35 @@ def test_the_sweep_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert result.exit_code == 0, result.output
     assert "swept 1" in result.output
     assert not stale.exists() and live.exists()
+
+
+def test_a_new_private_file_is_0600_exclusive_and_never_clobbered(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    write_new_private(key, b"first")
+    assert mode(key) == 0o600 and key.read_bytes() == b"first"
+    with pytest.raises(FileExistsError):
+        write_new_private(key, b"second")
+    assert key.read_bytes() == b"first"
+
+
+def test_a_replaced_private_file_is_whole_0600_and_leaves_no_temporary(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_bytes(b"old")
+    os.chmod(state, 0o644)
+    replace_private(state, b"new")
+    assert state.read_bytes() == b"new" and mode(state) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+def test_a_failed_private_write_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(fd: int) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(OSError, match="disk full"):
+        replace_private(tmp_path / "state.json", b"new")
+    with pytest.raises(OSError, match="disk full"):
+        write_new_private(tmp_path / "key", b"new")
+    assert list(tmp_path.iterdir()) == []
