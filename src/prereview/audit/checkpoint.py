@@ -92,12 +92,35 @@ def _require_key_name(name: str) -> None:
         )
 
 
-def key_id(name: str, public_key: bytes) -> int:
-    """The Ed25519 key ID: ``SHA-256(name || 0x0A || 0x01 || public key)[:4]``, big-endian."""
-    digest = hashlib.sha256(
-        name.encode("utf-8") + b"\n" + bytes([ALG_ED25519]) + public_key
-    ).digest()
+def note_key_id(name: str, algorithm: int, public_key: bytes) -> int:
+    """A signed-note key's ID: ``SHA-256(name || 0x0A || algorithm || public key)[:4]``,
+    big-endian (0x01 for a log's Ed25519 key, 0x04 for a witness's cosignature key)."""
+    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([algorithm]) + public_key).digest()
     return int.from_bytes(digest[:4], "big")
+
+
+def key_id(name: str, public_key: bytes) -> int:
+    """The Ed25519 note key ID: ``SHA-256(name || 0x0A || 0x01 || public key)[:4]``."""
+    return note_key_id(name, ALG_ED25519, public_key)
+
+
+def parse_key_text(text: str, what: str, algorithm: int, wrong_type: str) -> tuple[str, int, bytes]:
+    """``<name>+<hex key ID>+base64(algorithm || 32 bytes)`` -> name, key ID, the 32 bytes.
+
+    The one parser of the key strings of signed notes, for note keys and cosignature keys,
+    public or secret (after ``PRIVATE+KEY+``); ``wrong_type`` is the message when the type
+    byte is another algorithm's. Raises ``KeyInvalid``."""
+    parts = text.split("+", 2)
+    if len(parts) != 3:
+        raise KeyInvalid(f"A {what} has the form <name>+<key ID>+<key>.")
+    name, id_hex, key64 = parts
+    _require_key_name(name)
+    if not re.fullmatch(r"[0-9a-f]{8}", id_hex):
+        raise KeyInvalid(f"The {what}'s ID {id_hex!r} is not 8 lowercase hex digits.")
+    material = _b64decode(key64, what, KeyInvalid)
+    if len(material) != 33 or material[0] != algorithm:
+        raise KeyInvalid(wrong_type)
+    return name, int(id_hex, 16), material[1:]
 
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:
@@ -122,20 +145,17 @@ class NoteVerifier:
     @classmethod
     def from_string(cls, vkey: str) -> NoteVerifier:
         """Parse ``<name>+<hex key ID>+<base64(0x01 || public key)>``; raise ``KeyInvalid``."""
-        parts = vkey.split("+", 2)
-        if len(parts) != 3:
-            raise KeyInvalid("A verifier key has the form <name>+<key ID>+<key>.")
-        name, id_hex, key64 = parts
-        _require_key_name(name)
-        if not re.fullmatch(r"[0-9a-f]{8}", id_hex):
-            raise KeyInvalid(f"The key ID {id_hex!r} is not 8 lowercase hex digits.")
-        material = _b64decode(key64, "verifier key", KeyInvalid)
-        if len(material) != 33 or material[0] != ALG_ED25519:
-            raise KeyInvalid("The verifier key is not an Ed25519 note key (0x01 + 32 bytes).")
-        verifier = cls(name, Ed25519PublicKey.from_public_bytes(material[1:]))
-        if verifier.key_id != int(id_hex, 16):
+        name, id_number, raw = parse_key_text(
+            vkey,
+            "verifier key",
+            ALG_ED25519,
+            "The verifier key is not an Ed25519 note key (0x01 + 32 bytes).",
+        )
+        verifier = cls(name, Ed25519PublicKey.from_public_bytes(raw))
+        if verifier.key_id != id_number:
             raise KeyInvalid(
-                f"The key ID {id_hex} does not match the key; it should be {verifier.key_id:08x}."
+                f"The key ID {id_number:08x} does not match the key; it should be "
+                f"{verifier.key_id:08x}."
             )
         return verifier
 
@@ -197,19 +217,15 @@ class NoteSigner:
         skey = skey.strip()
         if not skey.startswith(_SIGNER_PREFIX):
             raise KeyInvalid("A signer key starts with 'PRIVATE+KEY+'.")
-        parts = skey[len(_SIGNER_PREFIX) :].split("+", 2)
-        if len(parts) != 3:
-            raise KeyInvalid("A signer key has the form PRIVATE+KEY+<name>+<key ID>+<key>.")
-        name, id_hex, key64 = parts
-        _require_key_name(name)
-        if not re.fullmatch(r"[0-9a-f]{8}", id_hex):
-            raise KeyInvalid(f"The signer key's ID {id_hex!r} is not 8 lowercase hex digits.")
-        material = _b64decode(key64, "signer key", KeyInvalid)
-        if len(material) != 33 or material[0] != ALG_ED25519:
-            raise KeyInvalid("The signer key is not an Ed25519 note key (0x01 + 32 bytes).")
-        signer = cls(name, Ed25519PrivateKey.from_private_bytes(material[1:]))
-        if signer.key_id != int(id_hex, 16):
-            raise KeyInvalid(f"The signer key's ID {id_hex} does not match its key.")
+        name, id_number, seed = parse_key_text(
+            skey[len(_SIGNER_PREFIX) :],
+            "signer key",
+            ALG_ED25519,
+            "The signer key is not an Ed25519 note key (0x01 + 32 bytes).",
+        )
+        signer = cls(name, Ed25519PrivateKey.from_private_bytes(seed))
+        if signer.key_id != id_number:
+            raise KeyInvalid(f"The signer key's ID {id_number:08x} does not match its key.")
         return signer
 
     @classmethod

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,7 +30,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from prereview.audit.checkpoint import MAX_NOTE_BYTES, MAX_SIGNATURES, is_valid_key_name
+from prereview.audit.checkpoint import (
+    MAX_NOTE_BYTES,
+    MAX_SIGNATURES,
+    is_valid_key_name,
+    note_key_id,
+    parse_key_text,
+)
 from prereview.audit.errors import CheckpointMalformed, CosignatureInvalid, KeyInvalid
 
 ALG_COSIGNATURE_V1 = 0x04
@@ -46,10 +50,7 @@ _BLOB_SIZE = 4 + 8 + 64
 
 def cosignature_key_id(name: str, public_key: bytes) -> int:
     """``SHA-256(name || 0x0A || 0x04 || public key)[:4]`` as a big-endian integer."""
-    digest = hashlib.sha256(
-        name.encode("utf-8") + b"\n" + bytes([ALG_COSIGNATURE_V1]) + public_key
-    ).digest()
-    return int.from_bytes(digest[:4], "big")
+    return note_key_id(name, ALG_COSIGNATURE_V1, public_key)
 
 
 def cosigned_message(body: str, timestamp: int) -> bytes:
@@ -57,33 +58,15 @@ def cosigned_message(body: str, timestamp: int) -> bytes:
     return f"cosignature/v1\ntime {timestamp}\n{body}".encode()
 
 
-def _b64decode(text: str, what: str) -> bytes:
-    try:
-        raw = base64.b64decode(text.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError, ValueError):
-        raise KeyInvalid(f"The {what} is not valid base64.") from None
-    if base64.b64encode(raw).decode("ascii") != text:
-        raise KeyInvalid(f"The {what} is not in canonical base64.")
-    return raw
-
-
 def _parse_key(text: str, what: str) -> tuple[str, int, bytes]:
     """``<name>+<hex key ID>+base64(0x04 || 32 bytes)`` -> name, key ID, the 32 bytes."""
-    parts = text.split("+", 2)
-    if len(parts) != 3:
-        raise KeyInvalid(f"A witness {what} has the form <name>+<key ID>+<key>.")
-    name, id_hex, key64 = parts
-    if not is_valid_key_name(name):
-        raise KeyInvalid(f"The witness name {name!r} is not a valid key name.")
-    if not re.fullmatch(r"[0-9a-f]{8}", id_hex):
-        raise KeyInvalid(f"The key ID {id_hex!r} is not 8 lowercase hex digits.")
-    material = _b64decode(key64, what)
-    if len(material) != 33 or material[0] != ALG_COSIGNATURE_V1:
-        raise KeyInvalid(
-            f"The {what} is not an Ed25519 cosignature key (type 0x04 + 32 bytes); a log's "
-            "note key (type 0x01) cannot verify cosignatures."
-        )
-    return name, int(id_hex, 16), material[1:]
+    return parse_key_text(
+        text,
+        f"witness {what}",
+        ALG_COSIGNATURE_V1,
+        f"The {what} is not an Ed25519 cosignature key (type 0x04 + 32 bytes); a log's "
+        "note key (type 0x01) cannot verify cosignatures.",
+    )
 
 
 @dataclass(frozen=True, slots=True)
