@@ -14,11 +14,14 @@ stays fast.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 API = "/api/v1"
+TRANSFER_PIECE = 1 << 20  # uploads and downloads move in pieces of 1 MiB
 
 console = Console(emoji=False)
 errors = Console(stderr=True, emoji=False)
@@ -161,6 +165,56 @@ class ApiClient:
                 f"({exc.__class__.__name__})"
             )
             raise CommandFailed(2) from None
+
+    def upload_file(
+        self, path: str, file: Path, *, params: Mapping[str, Any], content_type: str
+    ) -> Any:
+        """POST ``file``'s bytes to ``/api/v1{path}`` as a stream, with a progress bar, never
+        whole in memory; the server's JSON answer."""
+        size = file.stat().st_size
+        with transfer_progress() as progress:
+            task = progress.add_task(f"upload {file.name}", total=size)
+
+            def body() -> Iterator[bytes]:
+                with file.open("rb") as source:
+                    while piece := source.read(TRANSFER_PIECE):
+                        progress.advance(task, len(piece))
+                        yield piece
+
+            return self.request(
+                "POST",
+                path,
+                params=dict(params),
+                content=body(),
+                headers={"content-type": content_type, "content-length": str(size)},
+            )
+
+    def download_verified(self, path: str, target: Path, *, size: int, sha256: str) -> int:
+        """Stream ``/api/v1{path}`` into ``target`` through a ``.partial`` file and rename it
+        into place only when its length and SHA-256 are the ones the server recorded; a
+        short or damaged transfer leaves no file and exits 1. The bytes received."""
+        partial = target.with_name(target.name + ".partial")
+        digest = hashlib.sha256()
+        received = 0
+        try:
+            with self.stream("GET", path) as response, transfer_progress() as progress:
+                task = progress.add_task(f"download {target.name}", total=size)
+                with partial.open("wb") as sink:
+                    for piece in response.iter_bytes(TRANSFER_PIECE):
+                        sink.write(piece)
+                        digest.update(piece)
+                        received += len(piece)
+                        progress.advance(task, len(piece))
+            if received != size or not hmac.compare_digest(digest.hexdigest(), sha256):
+                errors.print(
+                    f"[red]error:[/] the transfer was incomplete or damaged ({received} of "
+                    f"{size} bytes, or not the SHA-256 the server recorded); nothing was written"
+                )
+                raise CommandFailed(1)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return received
 
     def organisation_names(self, org_ids: Iterable[str]) -> dict[str, str]:
         """The directory's name for each of ``org_ids`` (one request per organisation not

@@ -3,8 +3,6 @@ download|verify``, over the HTTP API. ``prereview eval run --pack`` runs one."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,14 +20,12 @@ from prereview.core.client import (
     field,
     instant_option,
     show,
-    transfer_progress,
 )
 
 packs = typer.Typer(
     help="Private task packs: your agency's own Inspect tasks, shared with agencies you name.",
     no_args_is_help=True,
 )
-PIECE = 1 << 20
 COLUMNS = [
     ("id", field("id")),
     ("pack", field("reference")),
@@ -61,32 +57,11 @@ def resolve(client: ApiClient, reference: str) -> dict[str, Any]:
 
 
 def fetch(client: ApiClient, pack: dict[str, Any], target: Path) -> None:
-    """Download ``pack`` to ``target``; a transfer whose SHA-256 is not the recorded one
+    """Download ``pack`` to ``target``; a transfer that is not the recorded size and SHA-256
     leaves no file and fails."""
-    partial = target.with_name(target.name + ".partial")
-    digest = hashlib.sha256()
-    received = 0
-    try:
-        with (
-            client.stream("GET", f"/eval-packs/{pack['id']}/content") as response,
-            transfer_progress() as progress,
-        ):
-            task = progress.add_task(f"download {target.name}", total=pack["size"])
-            with partial.open("wb") as sink:
-                for piece in response.iter_bytes(PIECE):
-                    sink.write(piece)
-                    digest.update(piece)
-                    received += len(piece)
-                    progress.advance(task, len(piece))
-        if digest.hexdigest() != pack["sha256"]:
-            errors.print(
-                f"[red]error:[/] the pack's bytes ({received}) do not match the SHA-256 the "
-                "server recorded; nothing was written"
-            )
-            raise CommandFailed(1)
-        partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
+    client.download_verified(
+        f"/eval-packs/{pack['id']}/content", target, size=pack["size"], sha256=pack["sha256"]
+    )
 
 
 @packs.command("upload")
@@ -97,23 +72,12 @@ def upload(
 ) -> None:
     """Upload a pack (NAME.tar.gz with pack.toml and the package); it is encrypted under your
     agency's key as it streams in. Nobody else sees it until you share it."""
-    size = path.stat().st_size
-    with transfer_progress() as progress:
-        task = progress.add_task(f"upload {path.name}", total=size)
-
-        def body() -> Iterator[bytes]:
-            with path.open("rb") as source:
-                while piece := source.read(PIECE):
-                    progress.advance(task, len(piece))
-                    yield piece
-
-        data = ApiClient(server, timeout=3600).request(
-            "POST",
-            "/eval-packs",
-            params={"filename": path.name},
-            content=body(),
-            headers={"content-type": "application/octet-stream", "content-length": str(size)},
-        )
+    data = ApiClient(server, timeout=3600).upload_file(
+        "/eval-packs",
+        path,
+        params={"filename": path.name},
+        content_type="application/octet-stream",
+    )
     show(data, as_json)
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -22,13 +20,11 @@ from prereview.core.client import (
     escape,
     field,
     show,
-    transfer_progress,
 )
 from prereview.core.markings import TLP, Marking
 from prereview.review.kinds import MaterialKind
 
 materials = typer.Typer(help="Documents and weights shared for review.", no_args_is_help=True)
-PIECE = 1 << 20
 COLUMNS = [
     ("id", field("id")),
     ("kind", field("kind")),
@@ -52,27 +48,13 @@ def upload(
     as_json: JsonOption = False,
 ) -> None:
     """Upload a file; it is encrypted on the server as it streams in."""
-    size = path.stat().st_size
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     params: dict[str, object] = {"filename": path.name, "kind": kind.value, "tlp": tlp.value}
     if marking:
         params["marking"] = [m.value for m in marking]
-    with transfer_progress() as progress:
-        task = progress.add_task(f"upload {path.name}", total=size)
-
-        def body() -> Iterator[bytes]:
-            with path.open("rb") as source:
-                while piece := source.read(PIECE):
-                    progress.advance(task, len(piece))
-                    yield piece
-
-        data = ApiClient(server, timeout=3600).request(
-            "POST",
-            f"/submissions/{submission_id}/materials",
-            params=params,
-            content=body(),
-            headers={"content-type": content_type, "content-length": str(size)},
-        )
+    data = ApiClient(server, timeout=3600).upload_file(
+        f"/submissions/{submission_id}/materials", path, params=params, content_type=content_type
+    )
     show(data, as_json)
 
 
@@ -112,30 +94,9 @@ def download(
             "Pass --force to replace it, or --output to write somewhere else."
         )
         raise CommandFailed(1)
-    partial = target.with_name(target.name + ".partial")
-    digest = hashlib.sha256()
-    received = 0
-    try:
-        with (
-            client.stream("GET", f"/materials/{material_id}/content") as response,
-            transfer_progress() as progress,
-        ):
-            task = progress.add_task(f"download {target.name}", total=meta["size"])
-            with partial.open("wb") as sink:
-                for piece in response.iter_bytes(PIECE):
-                    sink.write(piece)
-                    digest.update(piece)
-                    received += len(piece)
-                    progress.advance(task, len(piece))
-        if received != meta["size"] or digest.hexdigest() != meta["sha256"]:
-            errors.print(
-                f"[red]error:[/] the transfer was incomplete or damaged ({received} of "
-                f"{meta['size']} bytes); nothing was written"
-            )
-            raise typer.Exit(1)
-        partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
+    received = client.download_verified(
+        f"/materials/{material_id}/content", target, size=meta["size"], sha256=meta["sha256"]
+    )
     console.print(f"{target} ({received} bytes, sha256 {meta['sha256']} verified)", markup=False)
 
 
