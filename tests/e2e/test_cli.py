@@ -260,3 +260,37 @@ def test_download_keeps_an_existing_file_unless_forced(
     assert target.read_text() == "mine"
     run(server, dev.token, *args, "--force")
     assert target.read_text() == "the model card"
+
+
+def test_a_download_that_is_not_the_recorded_bytes_leaves_no_file(
+    platform: Platform, server: str, tmp_path
+) -> None:
+    """The server's record says one size and SHA-256, the bytes say another: the command
+    fails and writes nothing (no file, no ``.partial``)."""
+    from sqlalchemy import text
+
+    dev = platform["developer"]
+    sub = run_json(
+        server, dev.token, "submission", "create", "--model-name", "M", "--model-version", "1"
+    )
+    assert isinstance(sub, dict)
+    source = tmp_path / "card.txt"
+    source.write_text("the model card")
+    material = run_json(
+        server, dev.token, "material", "upload", sub["id"], str(source), "--kind", "model_card"
+    )
+    assert isinstance(material, dict)
+    with platform.context.engine.begin() as c:
+        c.execute(
+            text("UPDATE materials SET sha256 = :h WHERE id = :i"),
+            {"h": "0" * 64, "i": material["id"]},
+        )
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {"PREREVIEW_SERVER": server, "PREREVIEW_TOKEN": dev.token, "COLUMNS": "200"}
+    refused = CliRunner().invoke(
+        cli, ["material", "download", material["id"], "-o", str(out / "card.txt")], env=env
+    )
+    said = " ".join(refused.output.split())
+    assert refused.exit_code == 1 and "nothing was written" in said, said
+    assert list(out.iterdir()) == []
