@@ -289,3 +289,41 @@ def test_a_witness_ahead_of_the_platform_answers_409_and_is_followed(
     served = checkpoint(platform)
     assert len(note_cosignatures(served["note"], witnesses.verifiers())) == 2
     assert sum("sending the proof from there" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_audit_verify_checks_the_stored_cosignatures(
+    platform: Platform, witnesses: Witnesses
+) -> None:
+    """On the server, ``audit verify`` checks each stored cosignature of a configured witness
+    over the stored checkpoint of its size: a cosignature moved onto another checkpoint, or a
+    cosigned checkpoint row deleted, is caught."""
+    from prereview.audit.errors import LogMismatch
+    from prereview.audit.verify import verify_stored_log
+
+    sub = platform.submit()
+    first = int(checkpoint(platform)["size"])
+    platform.grant(sub["id"])
+    second = int(checkpoint(platform)["size"])
+    assert second > first
+    sessions = platform.context.sessions
+    with sessions() as db:
+        result = verify_stored_log(db, cosigners=witnesses.verifiers())
+    assert result.cosignatures == 4  # two witnesses, two checkpoints
+    with sessions() as db:  # no configured witness: nothing to check them with
+        assert verify_stored_log(db).cosignatures == 0
+
+    w1 = str(witnesses.verifiers()[0].label)
+    with platform.context.engine.begin() as c:
+        later = c.execute(
+            text("SELECT line FROM audit_cosignatures WHERE size = :s AND witness = :w"),
+            {"s": second, "w": w1},
+        ).scalar_one()
+        c.execute(
+            text("UPDATE audit_cosignatures SET line = :l WHERE size = :s AND witness = :w"),
+            {"l": later, "s": first, "w": w1},
+        )
+    with (
+        sessions() as db,
+        pytest.raises(LogMismatch, match=f"cosigned another checkpoint at size {first}"),
+    ):
+        verify_stored_log(db, cosigners=witnesses.verifiers())

@@ -107,6 +107,7 @@ def verify(
         TimeRemainingColumn,
     )
 
+    from prereview.audit.cosignature import CosignatureVerifier
     from prereview.audit.service import log_size
     from prereview.audit.trust import load_witness
     from prereview.audit.verify import begin_snapshot, verify_stored_log
@@ -127,6 +128,11 @@ def verify(
             for path in witness or []
             for item in load_witness(path, origin=settings.audit_origin)
         ]
+        # The configured witnesses' keys (audit_witnesses, or audit_witness_keys if set).
+        cosigners = [
+            CosignatureVerifier.from_string(key)
+            for key in settings.audit_witness_keys or [w.key for w in settings.audit_witnesses]
+        ]
         with context.sessions() as db:
             begin_snapshot(db)
             columns = (
@@ -144,6 +150,7 @@ def verify(
                     chunk=chunk,
                     journal=settings.audit_journal_path,
                     witnesses=witnesses,
+                    cosigners=cosigners,
                 )
     except LogMismatch as exc:
         position = exc.extra.get("position")
@@ -165,7 +172,8 @@ def verify(
     )
     console.print(
         f"log verified: {result.size} entries, root {root} ({signed}; "
-        f"{result.published} published checkpoints matched)"
+        f"{result.published} published checkpoints matched, {result.cosignatures} witness "
+        "cosignatures checked)"
     )
 
 

@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session
 
 from prereview.audit import merkle
 from prereview.audit.checkpoint import Checkpoint, NoteVerifier, parse_and_verify_checkpoint
-from prereview.audit.errors import CheckpointInvalid, LogMismatch
+from prereview.audit.cosignature import CosignatureVerifier, cosignatures_of, split_note
+from prereview.audit.errors import CheckpointInvalid, CosignatureInvalid, LogMismatch
 from prereview.audit.journal import PublishedCheckpoint, read_journal
 from prereview.audit.models import (
     AuditCheckpoint,
+    AuditCosignature,
     AuditEntry,
     AuditHead,
     AuditKey,
@@ -64,6 +66,8 @@ class VerifiedLog:
     published: int = 0
     """Sizes checked against checkpoints published outside ``audit_checkpoints``: the
     append-only table, the journal file and witnesses."""
+    cosignatures: int = 0
+    """Stored witness cosignatures checked over the stored checkpoint of their size."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -103,6 +107,49 @@ def _check_checkpoints(
             )
         if cp.size == 0 and cp.root != merkle.EMPTY_ROOT:
             raise LogMismatch("The checkpoint at size 0 does not hold the empty tree's root.")
+
+
+def _check_cosignatures(
+    db: Session, checkpoints: Sequence[AuditCheckpoint], cosigners: Sequence[CosignatureVerifier]
+) -> int:
+    """Every stored cosignature of a ``cosigners`` witness verifies over a stored checkpoint
+    of its size; the number checked.
+
+    A witness cosigns only checkpoints consistent with what it saw before, so a cosignature
+    that fits no stored checkpoint of its size (or whose size has none any more, below the
+    head) means the log was rebuilt after the witness saw it, or checkpoint rows were deleted.
+    """
+    if not cosigners:
+        return 0
+    labels = {w.label: w for w in cosigners}
+    bodies: dict[int, list[str]] = {}
+    for cp in checkpoints:
+        bodies.setdefault(cp.size, []).append(split_note(cp.note)[0])
+    checked = 0
+    for row in db.scalars(
+        select(AuditCosignature)
+        .where(AuditCosignature.witness.in_(labels))
+        .order_by(AuditCosignature.size, AuditCosignature.witness)
+    ):
+        candidates = bodies.get(row.size)
+        if not candidates:
+            raise LogMismatch(
+                f"witness {row.witness} cosigned the checkpoint at size {row.size}, which has no "
+                "row in audit_checkpoints: checkpoint rows were deleted"
+            )
+        for body in candidates:
+            try:
+                if cosignatures_of(body, [row.line], [labels[row.witness]]):
+                    break
+            except CosignatureInvalid:
+                continue
+        else:
+            raise LogMismatch(
+                f"witness {row.witness} cosigned another checkpoint at size {row.size} than the "
+                "one stored: the log was rebuilt after the witness saw it"
+            )
+        checked += 1
+    return checked
 
 
 def _check_entry(position: int, row: Sequence[Any]) -> str | None:
@@ -268,6 +315,7 @@ def verify_stored_log(
     chunk: int = 10_000,
     journal: Path | None = None,
     witnesses: Sequence[PublishedCheckpoint] = (),
+    cosigners: Sequence[CosignatureVerifier] = (),
 ) -> VerifiedLog:
     """Check the whole stored log against every checkpoint signed for it, reading it once.
 
@@ -282,7 +330,8 @@ def verify_stored_log(
     ``audit_checkpoints`` rows: the append-only ``audit_published_checkpoints`` table, the
     ``journal`` file, and ``witnesses`` (checkpoints that clients saved). A log rebuilt to
     another history, or truncated below a published size, fails even with its checkpoint rows
-    deleted; a published checkpoint whose row is gone fails too.
+    deleted; a published checkpoint whose row is gone fails too. The stored cosignatures of
+    the ``cosigners`` witnesses must each verify over the stored checkpoint of their size.
 
     Reads one snapshot (:func:`begin_snapshot`), and only up to the head read first, so entries
     appended while it runs are not taken for tampering.
@@ -294,6 +343,7 @@ def verify_stored_log(
     # Checkpoints before the head: a checkpoint signed meanwhile is never beyond the head read.
     checkpoints = list(db.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)))
     _check_checkpoints(db, checkpoints, trusted)
+    cosigned = _check_cosignatures(db, checkpoints, cosigners)
     published = _published_sources(db, trusted, journal, witnesses)
     head_size, head_edge = db.execute(
         select(AuditHead.size, AuditHead.right_edge).where(AuditHead.id == HEAD_ID)
@@ -391,6 +441,7 @@ def verify_stored_log(
         checkpoints=len(checkpoints),
         checkpoint_size=checkpoints[-1].size if checkpoints else None,
         published=len({item.size for item in published}),
+        cosignatures=cosigned,
     )
 
 
