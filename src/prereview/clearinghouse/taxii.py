@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -51,7 +52,14 @@ from prereview.core.markings import Tlp
 from prereview.core.pagination import PageRequest
 from prereview.core.problems import PROBLEM_RESPONSES
 from prereview.exchange.documents import rfc3339
-from prereview.exchange.stix import advisory_to_stix
+from prereview.exchange.stix import (
+    TLP2_CREATED,
+    TLP2_MARKING_IDS,
+    advisory_to_stix,
+    clearinghouse_identity,
+    stable_id,
+    stix_timestamp,
+)
 from prereview.identity import service as identity
 
 TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"
@@ -247,16 +255,82 @@ def collection(collection_id: str, request: Request, actor: TaxiiActor) -> JSONR
     return _answer(_collection(collection_id, actor).info())
 
 
+class _Bundle:
+    """One advisory's STIX bundle, built only if one of its objects is served: a page or a
+    manifest is decided on ids, types and versions alone, known without building anything,
+    so that a page costs what it serves, not what the collection holds."""
+
+    def __init__(self, row: VulnReport) -> None:
+        self._row = row
+
+    @cached_property
+    def objects(self) -> dict[str, dict[str, Any]]:
+        bundle = advisory_to_stix(clearinghouse.advisory_of(self._row), PUBLISHER_NAME)
+        return {str(item["id"]): item for item in bundle["objects"]}
+
+
 @dataclass(frozen=True)
 class _Entry:
     date_added: datetime
-    object: dict[str, Any]
+    object_id: str
+    object_type: str
+    version: str
     tlp: str
     report_id: str
+    bundle: _Bundle
 
     @property
-    def version(self) -> str:
-        return str(self.object.get("modified") or self.object.get("created") or "")
+    def object(self) -> dict[str, Any]:
+        return self.bundle.objects[self.object_id]
+
+
+_PUBLISHER = clearinghouse_identity(PUBLISHER_NAME)
+
+
+def _vulnerability_version(document: dict[str, Any]) -> str:
+    """The ``modified`` of the advisory's STIX vulnerability, as ``advisory_to_stix`` sets it:
+    the latest of its publication, modification and withdrawal."""
+    moments = [
+        datetime.fromisoformat(str(document[key]))
+        for key in ("published", "modified", "withdrawn")
+        if document.get(key)
+    ]
+    return stix_timestamp(max(moments))
+
+
+def _row_entries(added: datetime, row: VulnReport) -> list[_Entry]:
+    """The objects of one advisory's bundle, in its order: publisher, marking, vulnerability."""
+    bundle = _Bundle(row)
+    tlp = Tlp(row.tlp)
+    return [
+        _Entry(
+            added,
+            _PUBLISHER.id,
+            "identity",
+            stix_timestamp(_PUBLISHER.modified),
+            row.tlp,
+            row.id,
+            bundle,
+        ),
+        _Entry(
+            added,
+            TLP2_MARKING_IDS[tlp],
+            "marking-definition",
+            TLP2_CREATED,
+            row.tlp,
+            row.id,
+            bundle,
+        ),
+        _Entry(
+            added,
+            stable_id("vulnerability", row.id),
+            "vulnerability",
+            _vulnerability_version(row.document),
+            row.tlp,
+            row.id,
+            bundle,
+        ),
+    ]
 
 
 def _sector_orgs(db: Session, actor: Actor, sector: Sector) -> list[str]:
@@ -316,10 +390,7 @@ def _entries(db: Session, actor: Actor, chosen: Collection, now: datetime) -> It
         rows.append((max(m for m in moments if m is not None), row))
     rows.sort(key=lambda pair: (pair[0], pair[1].seq))
     for added, row in rows:
-        advisory = clearinghouse.advisory_of(row)
-        bundle = advisory_to_stix(advisory, PUBLISHER_NAME)
-        for item in bundle["objects"]:
-            yield _Entry(added, item, row.tlp, row.id)
+        yield from _row_entries(added, row)
 
 
 def _parse_time(value: str | None, name: str) -> datetime | None:
@@ -367,12 +438,12 @@ def collection_page(
     for entry in _entries(db, actor, chosen, now):
         if after is not None and entry.date_added <= after:
             continue
-        key = (str(entry.object["id"]), entry.version)
+        key = (entry.object_id, entry.version)
         if key in seen:
             continue  # shared objects (the publisher, TLP markings) are served once
-        if ids is not None and entry.object["id"] not in ids:
+        if ids is not None and entry.object_id not in ids:
             continue
-        if types is not None and entry.object["type"] not in types:
+        if types is not None and entry.object_type not in types:
             continue
         seen.add(key)
         if position >= offset:
@@ -467,7 +538,7 @@ def manifest(
         "more": more,
         "objects": [
             {
-                "id": e.object["id"],
+                "id": e.object_id,
                 "date_added": rfc3339(e.date_added),
                 "version": e.version,
                 "media_type": STIX_MEDIA_TYPE,

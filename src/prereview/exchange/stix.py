@@ -66,7 +66,8 @@ def clearinghouse_identity(name: str) -> Identity:
 
 def _external_references(advisory: Report) -> list[ExternalReference]:
     """The names the vulnerability is known by: its CVE first (``source_name: "cve"``, as STIX
-    2.1 section 4.15 asks of a vulnerability), then the report's own id, other aliases, CWEs.
+    2.1 section 4.15 asks of a vulnerability), then the report's own id, other aliases, CWEs,
+    and the affected products (``source_name`` ``purl`` or ``cpe``).
 
     None has a URL: strict validation (a SHOULD of STIX 2.1) wants a hash of whatever a URL
     points at, which a clearinghouse cannot vouch for, and a custom property would need an
@@ -80,6 +81,15 @@ def _external_references(advisory: Report) -> list[ExternalReference]:
             source = alias.split("-", 1)[0].lower()
             references.append(ExternalReference(source_name=source, external_id=alias))
     references += [ExternalReference(source_name="cwe", external_id=cwe) for cwe in advisory.cwes]
+    # The products it affects, by purl and CPE as given: STIX 2.1 has no property for them, and
+    # a clearinghouse pulling this over TAXII needs them to route the advisory.
+    named = dict.fromkeys(
+        (kind, name)
+        for product in advisory.affected
+        for kind, name in (("purl", product.purl), ("cpe", product.cpe))
+        if name
+    )
+    references += [ExternalReference(source_name=kind, external_id=name) for kind, name in named]
     return references
 
 
