@@ -14,13 +14,16 @@ PORT ?= 8000
 # and npm, which installs the axe-core those tests inject (package-lock.json).
 # Go and its golang.org/x/mod tlog package are the independent client that checks proofs from
 # the audit log's public tiles in tests/audit/test_tiles.py (no prereview code involved).
+# g++, Python.h and libasan build the realworld tier's C cases (AddressSanitizer for grading).
 SYSTEM_TOOLS := bwrap:bubblewrap gcc:gcc curl:curl objdump:binutils chromium:chromium npm:npm \
-  go:golang-go
+  go:golang-go g++:g++
 GO_TLOG := /usr/share/gocode/src/golang.org/x/mod/sumdb/tlog
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
 	[ -x /usr/bin/python3 ] || missing="$$missing python3"; \
+	[ -e /usr/include/python3.11/Python.h ] || missing="$$missing python3-dev"; \
+	[ -e /usr/lib/x86_64-linux-gnu/libasan.so.8 ] || missing="$$missing libasan8"; \
 	[ -d $(GO_TLOG) ] || missing="$$missing golang-golang-x-mod-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
