@@ -8,17 +8,20 @@ any task, each task's row (CVE, kind, tier, reference, floors, measured properti
 the wall time.
 
 Run: ``.venv/bin/python benchmarks/realworld.py`` after ``make task-cache``. Offline.
+``benchmarks/realworld.py --language javascript`` (or ``--cases id,id``) runs a part.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 import time
 from typing import Any
 
 import prereview.evals._registry  # noqa: F401 - registers the sandbox and model APIs
 from prereview.evals.baselines import FLOOR_MODELS, REFERENCE
+from prereview.evals.realworld.case import Case
 from prereview.evals.realworld.cases import CASES
 from prereview.evals.realworld.floors import measure_real_floors
 from prereview.evals.realworld.tasks import (
@@ -37,11 +40,20 @@ _TASKS = {
 }
 
 
+def _chosen(argv: list[str]) -> list[Case]:
+    """Every case, or those of ``--language L`` / ``--cases a,b``."""
+    if len(argv) == 2 and argv[0] == "--language":
+        return [c for c in CASES if c.language == argv[1]]
+    if len(argv) == 2 and argv[0] == "--cases":
+        return [c for c in CASES if c.id in argv[1].split(",")]
+    return list(CASES)
+
+
 def main() -> None:
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="prereview-realworld-") as logs:
-        for case in CASES:
+        for case in _chosen(sys.argv[1:]):
             table = measure_real_floors(
                 lambda case_id=case.id: [make(cases=[case_id]) for make, _ in _TASKS.values()],
                 logs,
@@ -54,7 +66,8 @@ def main() -> None:
                         "task": f"{case.id}-{kind}",
                         "cve": case.cve,
                         "kind": kind,
-                        "tier": int(case.tier),
+                        "tier": meta["tier"],  # derived (prereview.evals.tiers)
+                        "label_tier": int(case.tier),
                         "category": case.category.value,
                         "vulnerable": f"{case.package}=={case.vulnerable}",
                         "fixed": f"{case.package}=={case.fixed}",

@@ -15,6 +15,7 @@ from statistics import NormalDist
 from typing import Any, Protocol
 
 from prereview.evals.service import Z95, wilson_interval
+from prereview.evals.tiers import RULE_VERSION, tier_named
 
 
 def bonferroni_z(tests: int, alpha: float = 0.05) -> float:
@@ -169,6 +170,57 @@ class TrainingCompute:
 
 
 @dataclass(frozen=True)
+class GroupFigures:
+    """A task result's figures for the samples of one tier and/or category, as the server
+    computed them from the log (``metrics["tier/3/ci_lower"]``...; see evals' evidence)."""
+
+    samples: int
+    clusters: int
+    accuracy: float
+    ci_lower: float
+    ci_upper: float
+
+    def corrected_lower(self, tests: int) -> float:
+        """The lower end widened for ``tests`` runs (Bonferroni), as for a whole task."""
+        if tests <= 1 or self.clusters <= 0:
+            return self.ci_lower
+        low, _ = wilson_interval(self.accuracy * self.clusters, self.clusters, bonferroni_z(tests))
+        return min(low, self.ci_lower)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "samples": self.samples,
+            "clusters": self.clusters,
+            "accuracy": self.accuracy,
+            "ci_lower": self.ci_lower,
+            "ci_upper": self.ci_upper,
+        }
+
+
+def group_prefix(tier: int | None, category: str | None) -> str | None:
+    """Where a result's metrics keep the figures of a tier, a category, or both."""
+    if tier is not None and category is not None:
+        return f"tier+category/{tier}+{category}/"
+    if tier is not None:
+        return f"tier/{tier}/"
+    if category is not None:
+        return f"category/{category}/"
+    return None
+
+
+def group_figures(result: TaskEvidence, prefix: str) -> GroupFigures | None:
+    """The figures under ``prefix`` in ``result``'s metrics; None when the run had no such
+    samples (or its figures are incomplete)."""
+    found = {k: result.metrics.get(prefix + k) for k in ("samples", "accuracy", "ci_lower")}
+    upper = result.metrics.get(prefix + "ci_upper")
+    samples, accuracy, lower = found["samples"], found["accuracy"], found["ci_lower"]
+    if samples is None or samples < 1 or accuracy is None or lower is None or upper is None:
+        return None
+    clusters = result.metrics.get(prefix + "clusters", samples)
+    return GroupFigures(int(samples), int(clusters), accuracy, lower, upper)
+
+
+@dataclass(frozen=True)
 class TaskMetric:
     """A task's metric (by default the lower bound of its 95% CI) is at least ``at_least``.
 
@@ -176,6 +228,11 @@ class TaskMetric:
     evidence run with at least ``min_samples`` distinct samples reaches the threshold, not met
     when there are such runs and none does, and unknown when there is none. With several runs
     the interval is Bonferroni-corrected for the number of runs on record for the task.
+
+    Naming a ``tier`` (the derived tier, :mod:`prereview.evals.tiers`) and/or a ``category``
+    judges only those samples' accuracy: ``min_samples`` counts them, and a run without
+    enough of them is no evidence, so a threshold on a tier the runs did not reach is
+    ``unknown`` (insufficient evidence), never met.
     """
 
     id: str
@@ -184,6 +241,8 @@ class TaskMetric:
     metric: str = "accuracy"
     statistic: str = "ci_lower"
     min_samples: int = 1
+    tier: int | None = None
+    category: str | None = None
 
     def _measure(self, result: TaskEvidence, tests: int) -> float | None:
         if self.statistic == "ci_lower":
@@ -192,9 +251,18 @@ class TaskMetric:
             return result.ci_lower if tests <= 1 else None
         return result.value(self.metric)
 
+    def _scope(self) -> str:
+        parts = [f"{tier_named(self.tier).name.lower()}-tier"] if self.tier is not None else []
+        parts += [self.category] if self.category is not None else []
+        return " ".join(parts)
+
     def evaluate(self, evidence: Evidence) -> CriterionOutcome:
         label = "95% CI lower bound of " if self.statistic == "ci_lower" else ""
-        description = f"{label}{self.task} {self.metric} at least {self.at_least:g}"
+        scope = f" {self._scope()}" if self._scope() else ""
+        description = f"{label}{self.task}{scope} {self.metric} at least {self.at_least:g}"
+        prefix = group_prefix(self.tier, self.category)
+        if prefix is not None:
+            return self._evaluate_group(evidence, prefix, description)
         considered = [
             r
             for r in evidence.results
@@ -225,6 +293,54 @@ class TaskMetric:
                 - len(measured),
             },
         )
+
+    def _evaluate_group(
+        self, evidence: Evidence, prefix: str, description: str
+    ) -> CriterionOutcome:
+        runs = [r for r in evidence.results if r.task == self.task and r.status == "success"]
+        figures = [(r, f) for r in runs if (f := group_figures(r, prefix)) is not None]
+        considered = [(r, f) for r, f in figures if f.samples >= self.min_samples]
+        tests = max(evidence.tested.get(self.task, 0), len(considered), 1)
+        measured = [
+            (r, f, f.corrected_lower(tests) if self.statistic == "ci_lower" else f.accuracy)
+            for r, f in considered
+        ]
+        reason = None
+        if not measured:
+            status = Status.UNKNOWN
+            scope = self._scope()
+            if not runs:
+                reason = f"insufficient evidence: no successful {self.task} run"
+            elif not figures:
+                reason = f"insufficient evidence: no {self.task} run has {scope} samples"
+            else:
+                most = max(f.samples for _r, f in figures)
+                reason = (
+                    f"insufficient evidence: at most {most} {scope} samples in a run, "
+                    f"{self.min_samples} needed"
+                )
+        elif any(v >= self.at_least for _r, _f, v in measured):
+            status = Status.MET
+        else:
+            status = Status.NOT_MET
+        body: dict[str, Any] = {
+            "threshold": self.at_least,
+            "statistic": self.statistic,
+            "tier": None if self.tier is None else tier_named(self.tier).name.lower(),
+            "category": self.category,
+            "tier_rule": RULE_VERSION,
+            "min_distinct_samples": self.min_samples,
+            "runs_tested": tests,
+            "z": round(bonferroni_z(tests), 4),
+            "best": max((v for _r, _f, v in measured), default=None),
+            # The figures of the tier (or category) each run had, as the determination used them.
+            "runs": [r.summary() | {"group": f.summary(), "measured": v} for r, f, v in measured],
+            "ignored_runs": len([r for r in evidence.results if r.task == self.task])
+            - len(measured),
+        }
+        if reason is not None:
+            body["insufficient_evidence"] = reason
+        return CriterionOutcome(self.id, description, status, body)
 
 
 @dataclass(frozen=True)

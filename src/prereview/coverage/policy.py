@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from prereview.core.errors import InvalidInput
 from prereview.core.parsing import load_toml
@@ -27,6 +34,7 @@ from prereview.coverage.criteria import (
     TrainingCompute,
 )
 from prereview.coverage.errors import PolicyInvalid, UnknownPreset
+from prereview.evals.tiers import tier_named
 
 Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,119}$")]
 MAX_POLICY_CHARS = 64_000
@@ -43,6 +51,13 @@ class ComputeSpec(_Spec):
     at_least_flop: float = Field(gt=0, allow_inf_nan=False)
 
 
+def _tier(value: object) -> int:
+    """A tier named in a policy, by name or number (an unknown one says which exist)."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise ValueError("a tier is a name (easy, medium, hard) or a number (1 to 3)")
+    return int(tier_named(value))
+
+
 class TaskMetricSpec(_Spec):
     kind: Literal["task_metric"]
     id: Ident
@@ -51,11 +66,17 @@ class TaskMetricSpec(_Spec):
     statistic: Literal["ci_lower", "value"] = "ci_lower"
     at_least: float = Field(ge=0, allow_inf_nan=False)
     min_samples: int = Field(default=1, ge=1)
+    #: Judge only the samples of this derived tier ("easy", "medium", "hard" or 1 to 3)...
+    tier: Annotated[int, BeforeValidator(_tier)] | None = None
+    #: ...and/or of this category ("web", "memory"...).
+    category: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,39}$")] | None = None
 
     @model_validator(mode="after")
     def _interval_of_accuracy(self) -> TaskMetricSpec:
         if self.statistic == "ci_lower" and self.metric != "accuracy":
             raise ValueError("statistic 'ci_lower' is the 95% interval of 'accuracy' only")
+        if (self.tier is not None or self.category is not None) and self.metric != "accuracy":
+            raise ValueError("a tier or a category has figures for 'accuracy' only")
         return self
 
 
@@ -110,7 +131,14 @@ def _build(spec: ComputeSpec | TaskMetricSpec | GroupSpec) -> Criterion:
         return TrainingCompute(spec.id, spec.at_least_flop)
     if isinstance(spec, TaskMetricSpec):
         return TaskMetric(
-            spec.id, spec.task, spec.at_least, spec.metric, spec.statistic, spec.min_samples
+            spec.id,
+            spec.task,
+            spec.at_least,
+            spec.metric,
+            spec.statistic,
+            spec.min_samples,
+            spec.tier,
+            spec.category,
         )
     return _group(spec.id, spec.combine, spec.criterion)
 

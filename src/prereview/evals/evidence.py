@@ -33,6 +33,7 @@ from prereview.core.errors import InvalidInput
 from prereview.evals.challenges._base import FLAG_PATTERN
 from prereview.evals.packs.archive import LOG_METADATA_KEY
 from prereview.evals.scoring import FLAG_KEY, wilson_interval
+from prereview.evals.tiers import sample_tier
 
 _to_float = value_to_float()
 #: Sample metadata that is ground truth or a reference solution: never for the developer.
@@ -41,8 +42,24 @@ SECRET_METADATA = frozenset(
 )
 REDACTED_FLAG = "FLAG{redacted}"
 _FLAG = re.compile(FLAG_PATTERN)
-# Groups of samples that get their own figures, from the sample metadata.
-_GROUPS = ("tier", "category")
+# Groups of samples that get their own figures, from the sample metadata; the tier is the
+# one the server derives (prereview.evals.tiers.sample_tier), not the label a log carries.
+_GROUPS = ("tier", "category", "tier+category")
+
+
+def _natural(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that puts tier 2 before tier 10."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", name))
+
+
+def _member(group: str, meta: dict[str, Any]) -> str | None:
+    """The member of ``group`` a sample belongs to (``"3"``, ``"web"``, ``"3+web"``)."""
+    if group == "tier":
+        return sample_tier(meta)
+    if group == "tier+category":
+        tier = sample_tier(meta)
+        return None if tier is None or "category" not in meta else f"{tier}+{meta['category']}"
+    return str(meta[group]) if group in meta else None
 
 
 class EvalLogUnreadable(InvalidInput):
@@ -218,13 +235,27 @@ def recompute(log: EvalLog) -> Recomputed:
         pairs = [1.0 if min(v) >= 1.0 else 0.0 for v in clusters.values()]
         metrics.update(_proportion(pairs, "pair_"))
     for group in _GROUPS:
-        members: dict[str, list[float]] = defaultdict(list)
+        # A group's interval counts its clusters, as the headline's does (the halves of a
+        # pair are one unit, counted in the highest member either half is in).
+        units: dict[str, list[tuple[str | None, float]]] = defaultdict(list)
         for key, value in per_sample.items():
-            if group in meta[key]:
-                members[str(meta[key][group])].append(value)
-        for name, values in sorted(members.items()):
-            safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:40]
-            metrics.update(_proportion(values, f"{group}/{safe}/"))
+            units[str(meta[key].get("pair", key))].append((_member(group, meta[key]), value))
+        members: dict[str, list[list[float]]] = defaultdict(list)
+        for unit in units.values():
+            names = [n for n, _v in unit if n is not None]
+            if names:
+                members[max(names, key=_natural)].append([v for _n, v in unit])
+        for name, clustered in sorted(members.items()):
+            safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", name)[:40]
+            values = [v for unit in clustered for v in unit]
+            prefix = f"{group}/{safe}/"
+            figures = _proportion([sum(u) / len(u) for u in clustered], prefix)
+            figures[f"{prefix}accuracy"] = min(
+                max(sum(values) / len(values), figures[f"{prefix}ci_lower"]),
+                figures[f"{prefix}ci_upper"],
+            )
+            metrics.update(figures)
+            metrics[f"{group}/{safe}/clusters"] = float(len(clustered))
             metrics[f"{group}/{safe}/samples"] = float(len(values))
     epochs = max((len(v) for v in by_id.values()), default=0)
     pass_at_k: dict[str, float] = {}

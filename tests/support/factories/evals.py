@@ -194,6 +194,7 @@ def evidence_run(
     started: datetime,
     who: str = "agency",
     task: str = "ctf",
+    metadata: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Any:
     """A run through the gateway: its calls in the audit log, its log uploaded; the result."""
     calls = sum(len(e) for e in outcomes.values())
@@ -201,7 +202,11 @@ def evidence_run(
         platform, submission_id, calls, started + timedelta(seconds=30), who, f"{started:%d%H%M}"
     )
     log = eval_log(
-        folder / f"{who}-{task}-{started:%H%M%S}.eval", outcomes, started=started, task=task
+        folder / f"{who}-{task}-{started:%H%M%S}.eval",
+        outcomes,
+        started=started,
+        task=task,
+        metadata=metadata,
     )
     return upload_run(platform, submission_id, log, who=who, task=task)
 
