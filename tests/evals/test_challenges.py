@@ -17,7 +17,7 @@ from inspect_ai.log import EvalLog
 import prereview.evals._registry  # noqa: F401 - registers the sandbox and model APIs
 from prereview.evals.challenges import CHALLENGES, Category, Tier, by_id
 from prereview.evals.challenges._base import FLAG_PATTERN, install, new_flag
-from prereview.evals.sandbox import BwrapSandboxEnvironment
+from prereview.evals.sandbox import BwrapConfig, BwrapSandboxEnvironment
 from prereview.evals.scoring import FLAG_KEY
 from prereview.evals.tasks import ctf
 
@@ -189,10 +189,11 @@ def test_no_challenge_leaves_its_flag_in_plain_sight():
     or the memory of any process the agent can see (the supervisor's, the services')."""
 
     async def check(challenge_id: str) -> str:
-        box = await BwrapSandboxEnvironment.start()
+        challenge = by_id(challenge_id)
+        box = await BwrapSandboxEnvironment.start(BwrapConfig(service_root=challenge.service_root))
         flag = new_flag()
         try:
-            await install(by_id(challenge_id).build(flag, random.Random()), box)
+            await install(challenge.build(flag, random.Random()), box)
             result = await box.exec(["python3", "-c", LEAK_SCAN], input=flag, timeout=60)
             return result.stdout.strip()
         finally:

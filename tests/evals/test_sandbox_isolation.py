@@ -186,10 +186,11 @@ def test_descriptors_and_sockets_of_the_reviewer_are_out_of_reach():
 @needs_bwrap
 def test_supervisor_and_services_are_out_of_the_agents_reach(challenge_id: str):
     async def check() -> None:
-        box = await BwrapSandboxEnvironment.start()
+        challenge = by_id(challenge_id)
+        box = await BwrapSandboxEnvironment.start(BwrapConfig(service_root=challenge.service_root))
         flag = new_flag()
         try:
-            await install(by_id(challenge_id).build(flag, random.Random(3)), box)
+            await install(challenge.build(flag, random.Random(3)), box)
             report = await scan(box, [flag])
             assert report["found"] == []
             # the agent sees bwrap's PID 1, its own helper, and its own processes only

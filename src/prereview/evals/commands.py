@@ -7,7 +7,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -30,7 +30,9 @@ from prereview.evals.packs.commands import packs
 from prereview.evals.watch import GatewayWatch, run_in_background
 
 if TYPE_CHECKING:
-    from rich.status import Status
+    from rich.progress import Progress as Bars
+
+    from prereview.evals.runner import Progress
 
 # The result schemas (pydantic), httpx and Inspect AI are imported inside the commands that use
 # them, so that `prereview --help` stays fast.
@@ -89,6 +91,34 @@ def _rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "accuracy": f"{accuracy:.3f}" if accuracy is not None else None,
                 }
             )
+            rows.extend(_group_rows(run["id"], task))
+    return rows
+
+
+def _group_rows(run_id: str, task: dict[str, Any]) -> list[dict[str, Any]]:
+    """A row per derived tier and per category of a result, from the figures the server
+    computed from its log (``metrics["tier/3/ci_lower"]``...)."""
+    from prereview.evals.tiers import tier_label  # imports Inspect: only when rows are shown
+
+    found: dict[tuple[str, str], dict[str, float]] = {}
+    for key, value in (task.get("metrics") or {}).items():
+        parts = key.split("/")
+        if len(parts) == 3 and parts[0] in {"tier", "category"}:
+            found.setdefault((parts[0], parts[1]), {})[parts[2]] = value
+    rows = []
+    for (group, member), figures in sorted(found.items()):
+        low, high, accuracy = (figures.get(k) for k in ("ci_lower", "ci_upper", "accuracy"))
+        name = tier_label(member) if group == "tier" else member
+        rows.append(
+            {
+                "run": run_id,
+                "task": f"  {task['task']} · {group} {name}",
+                "accuracy": f"{accuracy:.3f}" if accuracy is not None else None,
+                "stderr": figures.get("stderr"),
+                "ci": f"[{low:.3f}, {high:.3f}]" if low is not None and high is not None else None,
+                "samples": int(figures["samples"]) if "samples" in figures else None,
+            }
+        )
     return rows
 
 
@@ -150,7 +180,22 @@ def run(
         str | None,
         typer.Option(help='Per-task arguments as JSON, e.g. {"ctf": {"categories": ["web"]}}.'),
     ] = None,
-    max_samples: Annotated[int | None, typer.Option(min=1, help="Samples run at once.")] = None,
+    max_samples: Annotated[
+        int | None, typer.Option(min=1, help="Samples run at once, per task (Inspect's).")
+    ] = None,
+    max_sandboxes: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Sandboxes alive at once, per provider (Inspect's; bwrap: 4 per core)."
+        ),
+    ] = None,
+    sandbox: Annotated[
+        str,
+        typer.Option(
+            help="Sandbox provider of every task: bwrap (here), docker or k8s (with the "
+            "compose file / Helm values the tasks declare)."
+        ),
+    ] = "bwrap",
     log_dir: Annotated[
         Path | None, typer.Option(help="Where Inspect writes its logs (kept).")
     ] = None,
@@ -169,7 +214,11 @@ def run(
     from the logs; only runs of the gateway's model whose calls are in the gateway's audit
     trail are evidence, any other model's (--model) are calibration runs."""
     from prereview.evals.runner import UnisolatedSandbox, UnknownTask, run_suite
+    from prereview.evals.sandbox.providers import PROVIDERS
 
+    if sandbox not in PROVIDERS:
+        errors.print(f"[red]error:[/] --sandbox must be one of {', '.join(PROVIDERS)}")
+        raise typer.Exit(2)
     client = ApiClient(server, timeout=3600)
     # Fail before a long run if the submission is unknown or out of reach.
     client.get(f"/submissions/{submission}")
@@ -211,8 +260,7 @@ def run(
         _report(client, submission, stored, as_json)
         return
     running = f"running {', '.join(names)} against {model_name} ... (Ctrl+C stops)"
-    with console.status(running) as spinner:
-        tell = _teller(spinner)
+    with SuiteProgress(running) as bars:
         try:
             suite = run_in_background(
                 lambda: run_suite(
@@ -224,15 +272,19 @@ def run(
                     task_args=arguments,
                     log_dir=str(target),
                     max_samples=max_samples,
+                    max_sandboxes=max_sandboxes,
                     model_args=model_args,
+                    sandbox=sandbox,
+                    progress=bars.event,
                 ),
-                lambda: tell(watch.status(running)),
+                lambda: bars.tell(watch.status(running)),
             )
         except (UnknownTask, UnisolatedSandbox) as exc:
+            bars.stop()
             errors.print(f"[red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            spinner.stop()
+            bars.stop()
             _stop(client, submission, target, before, as_json)
     stored = _store(client, submission, suite.model, suite.tasks, suite.duration_s)
     _report(client, submission, stored, as_json)
@@ -285,19 +337,81 @@ def _run_pack(
     return _store(client, submission, suite.model, suite.tasks, suite.duration_s, found["id"])
 
 
-def _teller(spinner: Status) -> Callable[[str], None]:
-    """Show a line on the spinner; without a terminal (no spinner is drawn), print it once
-    each time it changes, so that a log or a pipe says what the run is waiting on too."""
-    told: list[str] = []
+class SuiteProgress:
+    """A bar per task (samples done of samples, errors, time) under a status line, on the
+    error console as the CLI's other bars. Without a terminal nothing is drawn: each task's
+    start and end, and each change of the status line, is printed once instead."""
 
-    def tell(text: str) -> None:
-        if spinner.console.is_terminal:
-            spinner.update(text)
-        elif not told or told[-1] != text:
-            told.append(text)
-            errors.print(text, markup=False, highlight=False)
+    def __init__(self, status: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+        from rich.progress import Progress as Bars
 
-    return tell
+        self.live = errors.is_terminal
+        self.bars: Bars = Bars(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}"),
+            TimeElapsedColumn(),
+            console=errors,
+            disable=not self.live,
+        )
+        self.status = self.bars.add_task(status, total=None, note="")
+        self.tasks: dict[str, Any] = {}  # eval id -> the bar's task id
+        self.failed: dict[str, int] = {}
+        self.told: list[str] = []
+
+    def __enter__(self) -> SuiteProgress:
+        self.bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop drawing (idempotent)."""
+        self.bars.stop()
+
+    def _print(self, text: str) -> None:
+        errors.print(text, markup=False, highlight=False)
+
+    def tell(self, text: str) -> None:
+        """Show ``text`` as the status line (what the run is waiting on)."""
+        if self.live:
+            self.bars.update(self.status, description=text)
+        elif not self.told or self.told[-1] != text:
+            self.told.append(text)
+            self._print(text)
+
+    def event(self, step: Progress) -> None:
+        """Take one step of the run (called from the run's thread)."""
+        if step.kind == "task_start":
+            self.tasks[step.eval_id] = self.bars.add_task(step.task, total=step.total, note="")
+            self.failed[step.eval_id] = 0
+            if not self.live:
+                self._print(f"{step.task}: started, {step.total} samples")
+        elif step.kind == "sample_end" and step.eval_id in self.tasks:
+            if step.failed:
+                self.failed[step.eval_id] += 1
+            errors_seen = self.failed[step.eval_id]
+            note = f"{errors_seen} failed" if errors_seen else ""
+            self.bars.update(self.tasks[step.eval_id], advance=1, note=note)
+        elif step.kind == "task_end" and step.eval_id in self.tasks:
+            bar = self.bars.tasks[self.tasks[step.eval_id]]
+            if not self.live:
+                failed = self.failed[step.eval_id]
+                self._print(
+                    f"{step.task}: {'ended in an error' if step.failed else 'done'}, "
+                    f"{bar.completed:.0f}/{bar.total or 0:.0f} samples"
+                    + (f", {failed} failed" if failed else "")
+                )
 
 
 def _logs_in(folder: Path) -> set[Path]:

@@ -5,17 +5,26 @@
 and API key) and returns one :class:`TaskResult` per task, read from Inspect's eval
 logs. ``result_from_log`` turns any Inspect log of these tasks into the same
 summary, for logs produced elsewhere (eval sets on worker machines).
+
+Scale: ``max_samples`` (samples run at once, per task) and ``max_sandboxes`` (sandboxes
+alive at once, per provider) go to Inspect unchanged; ``progress`` receives a
+:class:`Progress` event as each task starts and ends and as each sample starts and ends,
+from Inspect's hooks, so a caller can draw a bar per task without Inspect's display.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from inspect_ai import Task, eval
+from inspect_ai.hooks import Hooks, SampleEnd, SampleStart, TaskEnd, TaskStart, hooks
+from inspect_ai.hooks._startup import init_hooks
 from inspect_ai.log import EvalLog
 from inspect_ai.model import GenerateConfig, Model, get_model
 
@@ -48,6 +57,89 @@ class UnisolatedSandbox(InvalidInput):
 # Inspect's "local" sandbox runs tool calls as the reviewer, with the reviewer's
 # environment (PREREVIEW_TOKEN, the gateway key) and files: never for a model under test.
 UNISOLATED_SANDBOXES = frozenset({"local"})
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One step of a run: a task started (``total`` samples, epochs counted) or ended, a
+    sample started or ended (``failed``: it ended in an error)."""
+
+    kind: Literal["task_start", "task_end", "sample_start", "sample_end"]
+    task: str
+    eval_id: str
+    total: int = 0
+    failed: bool = False
+
+
+ProgressListener = Callable[[Progress], None]
+# the listener of the run in this context: eval() runs its event loop in the caller's
+# thread, with a copy of the caller's context, so concurrent runs in other threads each
+# hear their own
+_listener: contextvars.ContextVar[ProgressListener | None] = contextvars.ContextVar(
+    "prereview_eval_progress", default=None
+)
+
+
+@contextlib.contextmanager
+def reporting_to(listener: ProgressListener | None) -> Iterator[None]:
+    """Send the :class:`Progress` of the evaluations run in this context to ``listener``."""
+    if listener is not None:
+        _register_hooks()
+    token = _listener.set(listener)
+    try:
+        yield
+    finally:
+        _listener.reset(token)
+
+
+_registered = False
+
+
+def _register_hooks() -> None:
+    """Register :class:`_ProgressHooks` with Inspect, once, after Inspect's start-up has
+    loaded the hooks it announces: Inspect prints a banner naming every registered hook
+    on standard output at its first start-up, which would break ``--json`` output."""
+    global _registered
+    if not _registered:
+        init_hooks()  # idempotent: the banner (of other hooks only) is printed once
+        hooks(name="prereview_progress", description="Sample progress, for progress bars.")(
+            _ProgressHooks
+        )
+        _registered = True
+
+
+class _ProgressHooks(Hooks):
+    """Forwards Inspect's task and sample events to the listener of the current run."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, str] = {}
+
+    def enabled(self) -> bool:
+        return _listener.get() is not None
+
+    def _tell(self, event: Progress) -> None:
+        listener = _listener.get()
+        if listener is not None:
+            listener(event)
+
+    async def on_task_start(self, data: TaskStart) -> None:
+        name = data.spec.task.split("/")[-1]
+        self.tasks[data.eval_id] = name
+        samples = data.spec.dataset.samples or 0
+        epochs = data.spec.config.epochs or 1
+        self._tell(Progress("task_start", name, data.eval_id, total=samples * epochs))
+
+    async def on_task_end(self, data: TaskEnd) -> None:
+        name = self.tasks.pop(data.eval_id, data.log.eval.task.split("/")[-1])
+        self._tell(Progress("task_end", name, data.eval_id, failed=data.log.status != "success"))
+
+    async def on_sample_start(self, data: SampleStart) -> None:
+        self._tell(Progress("sample_start", self.tasks.get(data.eval_id, ""), data.eval_id))
+
+    async def on_sample_end(self, data: SampleEnd) -> None:
+        name = self.tasks.get(data.eval_id, "")
+        failed = data.sample.error is not None
+        self._tell(Progress("sample_end", name, data.eval_id, failed=failed))
 
 
 @dataclass(frozen=True)
@@ -167,6 +259,8 @@ def run_suite(
     max_sandboxes: int | None = None,
     generate_config: GenerateConfig | None = None,
     model_args: dict[str, Any] | None = None,
+    sandbox: str | None = None,
+    progress: ProgressListener | None = None,
 ) -> SuiteResult:
     """Run the named tasks against ``model`` and summarise each eval log.
 
@@ -174,6 +268,9 @@ def run_suite(
     ``{"ctf": {"categories": ["web"], "max_attempts": 3}, "vuln_discovery": {"pairs": 50}}``.
     An ``openai/...`` model behind a ``base_url`` (the gateway) is spoken to over Chat
     Completions, not the Responses API, unless ``model_args`` says otherwise.
+    ``sandbox`` names the provider of every task (``bwrap``, the default; ``docker`` or
+    ``k8s`` with the specs the tasks declare, see ``evals/sandbox/providers.py``), unless a
+    task's own ``sandbox_name`` argument says otherwise.
     """
     args = dict(model_args or {})
     if isinstance(model, str) and model.startswith("openai/") and base_url:
@@ -189,10 +286,31 @@ def run_suite(
             **args,
         )
     )
+    if sandbox is not None:
+        task_args = {
+            name: {"sandbox_name": sandbox, **(task_args or {}).get(name, {})} for name in tasks
+        }
+    built = build_tasks(tasks, epochs=epochs, task_args=task_args, sandbox_config=sandbox_config)
     started = time.perf_counter()
-    logs = eval(
-        build_tasks(tasks, epochs=epochs, task_args=task_args, sandbox_config=sandbox_config),
-        model=resolved,
+    with reporting_to(progress):
+        logs = _eval(built, resolved, log_dir, max_samples, max_sandboxes)
+    return SuiteResult(
+        model=str(resolved),
+        tasks=[result_from_log(log) for log in logs],
+        duration_s=time.perf_counter() - started,
+    )
+
+
+def _eval(
+    tasks: list[Task],
+    model: Model,
+    log_dir: str | None,
+    max_samples: int | None,
+    max_sandboxes: int | None,
+) -> list[EvalLog]:
+    return eval(
+        tasks,
+        model=model,
         log_dir=log_dir,
         max_samples=max_samples,
         max_sandboxes=max_sandboxes,
@@ -202,9 +320,4 @@ def run_suite(
         score_display=False,
         # The suite is a pack too: its name, version and source digest go into every log.
         metadata={LOG_METADATA_KEY: suite_claim()},
-    )
-    return SuiteResult(
-        model=str(resolved),
-        tasks=[result_from_log(log) for log in logs],
-        duration_s=time.perf_counter() - started,
     )

@@ -18,6 +18,7 @@ reference solution 1: ``tests/evals/test_baselines.py``.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import secrets
 from collections.abc import Sequence
@@ -34,8 +35,17 @@ from prereview.evals.challenges import CHALLENGES, by_id
 from prereview.evals.challenges._base import install, new_flag
 from prereview.evals.discovery import Program, generate_twins
 from prereview.evals.generator import generate_pair, patchable_kinds
-from prereview.evals.sandbox import BwrapConfig
+from prereview.evals.sandbox import (
+    SERVICE_ROOT,
+    SERVICE_ROOT_KEY,
+    BwrapConfig,
+    second_uid_available,
+)
+from prereview.evals.sandbox.providers import sandbox_spec, splits_services
 from prereview.evals.scoring import FLAG_KEY, finding_scorer, flag_scorer, patch_scorer
+from prereview.evals.tiers import challenge_measured, challenge_tier, with_derived_tier
+
+log = logging.getLogger(__name__)
 
 SCAFFOLD = "inspect_ai basic_agent (ReAct) with bash, python and submit tools"
 
@@ -100,7 +110,7 @@ def _agent(
 
 
 def _sandbox(name: str, config: BwrapConfig | None) -> str | SandboxEnvironmentSpec:
-    return SandboxEnvironmentSpec("bwrap", config or BwrapConfig()) if name == "bwrap" else name
+    return sandbox_spec(name, config)  # what each provider needs: evals/sandbox/providers.py
 
 
 def _epochs(epochs: int) -> Epochs:
@@ -165,27 +175,40 @@ def ctf_samples(
     categories: Sequence[str] | None = None,
     challenges: Sequence[str] | None = None,
     tiers: Sequence[int] | None = None,
+    without_second_uid: bool = False,
 ) -> list[Sample]:
-    """Samples for the selected challenges (all when nothing is selected)."""
+    """Samples for the selected challenges (all when nothing is selected).
+
+    ``without_second_uid``: the host cannot give services a uid of their own, so the
+    challenges that need one (``service_root``, the privilege escalations) are left out,
+    with a warning, rather than run with the agent owning what it should escalate to."""
     chosen = [
         c
         for c in CHALLENGES
         if (not categories or c.category in categories)
         and (not challenges or c.id in challenges)
-        and (not tiers or int(c.tier) in tiers)
+        and (not tiers or int(challenge_tier(c)) in tiers)  # the derived tier (tiers.py)
     ]
+    if without_second_uid and any(c.service_root for c in chosen):
+        left_out = [c.id for c in chosen if c.service_root]
+        log.warning("left out (they need a second uid; run as root): %s", ", ".join(left_out))
+        chosen = [c for c in chosen if not c.service_root]
     return [
         Sample(
             id=c.id,
             input=c.prompt,
             target="the sample's flag (random per sample, kept in the store)",
-            metadata={
-                "challenge": c.id,
-                "category": c.category.value,
-                "tier": int(c.tier),
-                "models": c.models,
-                "solution": [{"tool": s.tool, "code": s.code} for s in c.solution],
-            },
+            metadata=with_derived_tier(
+                {
+                    "challenge": c.id,
+                    "category": c.category.value,
+                    "tier": int(c.tier),
+                    "measured": challenge_measured(c),
+                    "models": c.models,
+                    "solution": [{"tool": s.tool, "code": s.code} for s in c.solution],
+                    **({SERVICE_ROOT_KEY: SERVICE_ROOT} if c.service_root else {}),
+                }
+            ),
         )
         for c in chosen
     ]
@@ -206,7 +229,12 @@ def ctf(
 ) -> Task:
     """Capture-the-flag challenges over six categories and three tiers."""
     return _task(
-        dataset=ctf_samples(categories, challenges, tiers),
+        dataset=ctf_samples(
+            categories,
+            challenges,
+            tiers,
+            without_second_uid=not splits_services(sandbox_name) or not second_uid_available(),
+        ),
         setup=ctf_setup(),
         prompt=_CTF_SYSTEM,
         scorer=flag_scorer(),

@@ -83,6 +83,9 @@ class Challenge:
     models: str
     build: Callable[[str, random.Random], Build]
     solution: tuple[Step, ...]
+    # the services run as the sandbox's root, a uid of their own, and the agent as uid
+    # 1000 (``BwrapConfig.service_root``): a privilege boundary the task is about
+    service_root: bool = False
 
 
 def new_flag() -> str:

@@ -52,6 +52,19 @@ BWRAP = "/usr/bin/bwrap"
 PYTHON = "/usr/bin/python3"
 SANDBOX_UID = 1000
 SERVICE_USER = "service"
+# the sample metadata that asks for the services to run as the sandbox's root
+SERVICE_ROOT_KEY = "sandbox_users"
+SERVICE_ROOT = "service-root"
+# what the services' root may do inside the sample's own user namespace (which maps two
+# unprivileged host uids and nothing else): set up the challenge's files and owners
+_SERVICE_ROOT_CAPS = (
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+)
 _INNER = Path(__file__).with_name("_inner.py")
 _ETC_FILES = (
     "ld.so.cache",
@@ -104,6 +117,17 @@ class BwrapConfig(BaseModel):
         default=65534,
         description="unprivileged host uid that runs bwrap when the platform runs as root",
     )
+    service_root: bool = Field(
+        default=False,
+        description="run the services as the sandbox's root, a second unprivileged host uid "
+        "(service_host_uid), and the agent as uid 1000 (host_uid): privilege escalation "
+        "tasks; needs the platform to run as root",
+    )
+    service_host_uid: int = Field(
+        default=65533,
+        ge=1,
+        description="unprivileged host uid of the services' root when service_root is set",
+    )
 
     @model_validator(mode="after")
     def _disks_fit_in_memory(self) -> Self:
@@ -114,7 +138,15 @@ class BwrapConfig(BaseModel):
                 f"must stay below sample_memory_mb ({self.sample_memory_mb}): the tmpfs "
                 "mounts live in the sample's memory"
             )
+        if self.service_root and self.service_host_uid == self.host_uid:
+            raise ValueError("service_host_uid must differ from host_uid (the agent's)")
         return self
+
+
+def second_uid_available() -> bool:
+    """Whether this host can give a sample's services a uid of their own (``service_root``):
+    the user namespace's map of two uids is written by the platform, which needs root."""
+    return os.geteuid() == 0
 
 
 def _system_mounts() -> list[str]:
@@ -143,14 +175,16 @@ def _extra_mounts(config: BwrapConfig) -> list[str]:
     return argv
 
 
-def identity_args(hostname: str, path: str = _SPAWN_ENV["PATH"]) -> list[str]:
+def identity_args(
+    hostname: str, path: str = _SPAWN_ENV["PATH"], uid: int = SANDBOX_UID
+) -> list[str]:
     """Who a sandbox's processes are and what they inherit: the sandbox uid, a fixed host name,
     death with the parent, a session of their own and an environment holding only ``PATH``."""
     return [
         "--uid",
-        str(SANDBOX_UID),
+        str(uid),
         "--gid",
-        str(SANDBOX_UID),
+        str(uid),
         "--hostname",
         hostname,
         "--die-with-parent",
@@ -162,15 +196,22 @@ def identity_args(hostname: str, path: str = _SPAWN_ENV["PATH"]) -> list[str]:
     ]
 
 
-def bwrap_argv(config: BwrapConfig, root: Path) -> list[str]:
-    """Build the outer (services') bubblewrap command line for a sandbox rooted at ``root``."""
-    argv = [
-        BWRAP,
-        "--unshare-all",
-        "--unshare-user",
-        *identity_args("sandbox"),
-        *_system_mounts(),
-    ]
+def bwrap_argv(
+    config: BwrapConfig, root: Path, userns_fds: tuple[int, int] = (-1, -1)
+) -> list[str]:
+    """Build the outer (services') bubblewrap command line for a sandbox rooted at ``root``.
+
+    With ``service_root``, ``userns_fds`` are the descriptors (block, info) through which
+    bwrap waits while the platform writes its user namespace's map of two uids."""
+    argv = [BWRAP, "--unshare-all", "--unshare-user"]
+    if config.service_root:
+        block, info = userns_fds
+        argv += ["--userns-block-fd", str(block), "--info-fd", str(info)]
+        argv += [arg for cap in _SERVICE_ROOT_CAPS for arg in ("--cap-add", cap)]
+    argv += [*identity_args("sandbox", uid=0 if config.service_root else SANDBOX_UID)]
+    if config.service_root:  # bwrap makes a bind's parents 0700, its root's: the agent's way
+        argv += [arg for d in ("/etc", "/run") for arg in ("--perms", "0755", "--dir", d)]
+    argv += _system_mounts()
     for name in ("passwd", "group", "hosts"):
         argv += ["--ro-bind", str(root / "etc" / name), f"/etc/{name}"]
     argv += [
@@ -186,6 +227,7 @@ def bwrap_argv(config: BwrapConfig, root: Path) -> list[str]:
         str(config.work_mb * _MIB),
         "--tmpfs",
         "/work",
+        *(["--chmod", "1777", "/work"] if config.service_root else []),
         "--bind",
         str(root / "ctl"),
         "/run/sandbox",
@@ -274,14 +316,19 @@ def _config_file(config: BwrapConfig) -> str:
             "seccomp": "/run/seccomp.bpf",
             "agent_bwrap": agent_argv(config),
             "agent_command": agent_command,
+            # with service_root the supervisor is the sandbox's root: the agent drops to this
+            "agent_uid": SANDBOX_UID if config.service_root else None,
         }
     )
 
 
 def _drop_to(config: BwrapConfig) -> int | None:
     # As root, the sandbox user would map to host root, which is exempt from
-    # RLIMIT_NPROC and owns every root file; run bwrap as an unprivileged uid instead.
-    return config.host_uid if os.geteuid() == 0 else None
+    # RLIMIT_NPROC and owns every root file; run bwrap as an unprivileged uid instead
+    # (with service_root, the services' uid: the agent's is mapped in beside it).
+    if os.geteuid() != 0:
+        return None
+    return config.service_host_uid if config.service_root else config.host_uid
 
 
 def _prepare_root(root: Path, owner: int | None, config: BwrapConfig | None = None) -> None:
@@ -296,11 +343,15 @@ def _prepare_root(root: Path, owner: int | None, config: BwrapConfig | None = No
     shutil.copyfile(_INNER, root / "supervisor.py")
     (root / "seccomp.bpf").write_bytes(_seccomp.program())
     (root / "config.json").write_text(_config_file(config or BwrapConfig()))
+    service_root = config is not None and config.service_root
     (root / "etc" / "passwd").write_text(
-        f"sandbox:x:{SANDBOX_UID}:{SANDBOX_UID}:sandbox:/work:/bin/bash\n"
+        ("root:x:0:0:root:/root:/usr/sbin/nologin\n" if service_root else "")
+        + f"sandbox:x:{SANDBOX_UID}:{SANDBOX_UID}:sandbox:/work:/bin/bash\n"
         "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
     )
-    (root / "etc" / "group").write_text(f"sandbox:x:{SANDBOX_UID}:\nnogroup:x:65534:\n")
+    (root / "etc" / "group").write_text(
+        ("root:x:0:\n" if service_root else "") + f"sandbox:x:{SANDBOX_UID}:\nnogroup:x:65534:\n"
+    )
     (root / "etc" / "hosts").write_text("127.0.0.1 localhost sandbox\n::1 localhost\n")
 
 
@@ -344,6 +395,11 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
         """Start a sandbox outside of an evaluation (tests, benchmarks)."""
         config = config or BwrapConfig()
         host_report()
+        if config.service_root and not second_uid_available():
+            raise SandboxError(
+                "this sample's services need a uid of their own (service_root): the "
+                "platform must run as root to map a second uid into the sandbox"
+            )
         root = Path(tempfile.mkdtemp(prefix=_host.PREFIX))
         owner = _drop_to(config)
         try:
@@ -351,8 +407,9 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
         except _seccomp.UnsupportedArchitecture as exc:
             shutil.rmtree(root, ignore_errors=True)
             raise SandboxError(str(exc)) from exc
+        userns = _UsernsHandshake() if config.service_root else None
         argv = [
-            *bwrap_argv(config, root),
+            *bwrap_argv(config, root, userns.child_fds if userns else (-1, -1)),
             PYTHON,
             "-I",
             "-S",
@@ -367,6 +424,8 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
         spawn: dict[str, Any] = {"user": owner, "group": owner, "extra_groups": []} if owner else {}
         if cgroup is not None:
             spawn["preexec_fn"] = cgroup.enter  # before exec, so every descendant is inside
+        if userns is not None:
+            spawn["pass_fds"] = userns.child_fds
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -381,11 +440,18 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
         finally:
             if cgroup is not None:
                 cgroup.close()
+            if userns is not None:
+                userns.close_child_ends()
         try:
+            if userns is not None:
+                await asyncio.wait_for(userns.map_two_uids(config), config.start_timeout)
             assert process.stdout is not None
             line = await asyncio.wait_for(process.stdout.readline(), config.start_timeout)
-        except TimeoutError:
+        except (TimeoutError, OSError, ValueError):
             line = b""
+        finally:
+            if userns is not None:
+                userns.close()
         if line.strip() != b"ready":
             _kill(process)
             err = b""
@@ -428,7 +494,10 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
         config: SandboxEnvironmentConfigType | None,
         metadata: dict[str, str],
     ) -> dict[str, SandboxEnvironment]:
-        return {"default": await cls.start(resolve_config(config))}
+        resolved = resolve_config(config)
+        if metadata.get(SERVICE_ROOT_KEY) == SERVICE_ROOT:
+            resolved = resolved.model_copy(update={"service_root": True})
+        return {"default": await cls.start(resolved)}
 
     @override
     @classmethod
@@ -567,6 +636,49 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
         answer = await self._call({"op": "read", "path": file})
         data = base64.b64decode(answer["data"])
         return data.decode() if text else data
+
+
+class _UsernsHandshake:
+    """The pipes through which the outer bwrap waits for its map of two uids.
+
+    bwrap (started as the services' host uid) makes the user namespace, reports its pid
+    on the info pipe and blocks on the other until the platform, as root, has written
+    the map: the sandbox's root to ``service_host_uid``, uid 1000 to ``host_uid``. No
+    other uid exists inside, and neither is privileged on the host."""
+
+    def __init__(self) -> None:
+        self.block_read, self.block_write = os.pipe()
+        self.info_read, self.info_write = os.pipe()
+        self.child_fds = (self.block_read, self.info_write)
+
+    def close_child_ends(self) -> None:
+        for fd in self.child_fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _child_pid(self) -> int:
+        data = b""
+        while True:
+            chunk = os.read(self.info_read, 4096)
+            if not chunk:
+                break
+            data += chunk
+            with contextlib.suppress(ValueError):
+                return int(json.loads(data)["child-pid"])
+        raise OSError("bubblewrap exited before its user namespace was made")
+
+    async def map_two_uids(self, config: BwrapConfig) -> None:
+        pid = await asyncio.to_thread(self._child_pid)
+        pairs = f"0 {config.service_host_uid} 1\n{SANDBOX_UID} {config.host_uid} 1\n"
+        Path(f"/proc/{pid}/uid_map").write_text(pairs)
+        Path(f"/proc/{pid}/setgroups").write_text("deny")
+        Path(f"/proc/{pid}/gid_map").write_text(pairs)
+        os.write(self.block_write, b"1")
+
+    def close(self) -> None:
+        for fd in (self.block_write, self.info_read):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 async def _remove_cgroup(cgroup: _host.SampleCgroup) -> None:

@@ -61,6 +61,13 @@ def _nondumpable() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
 
 
+def _become(uid: int) -> None:
+    # the supervisor is the sandbox's root here (service_root): the agent's sandbox is
+    # started as the sandbox user, which loses every capability with the switch
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+
+
 def _limit() -> None:
     os.setsid()
     pairs = (
@@ -269,6 +276,7 @@ class Supervisor:
         seccomp = os.open(CONFIG["seccomp"], os.O_RDONLY)
         argv = [*CONFIG["agent_bwrap"], "--seccomp", str(seccomp), *CONFIG["agent_command"]]
         argv.append(str(child_end.fileno()))
+        agent_uid = CONFIG.get("agent_uid")
         self.agent = subprocess.Popen(  # noqa: S603 - our own argv
             argv,
             stdin=subprocess.DEVNULL,
@@ -277,6 +285,7 @@ class Supervisor:
             env={"PATH": BASE_ENV["PATH"], "LANG": "C.UTF-8"},
             pass_fds=(seccomp, child_end.fileno()),
             cwd="/",
+            preexec_fn=None if agent_uid is None else lambda: _become(int(agent_uid)),
         )
         os.close(seccomp)
         child_end.close()
