@@ -15,7 +15,7 @@ from inspect_ai import Task
 
 import prereview.evals._registry  # noqa: F401 - registers the sandbox and model APIs
 from prereview.evals.baselines import FLOOR_MODELS, REFERENCE, floor_failures
-from prereview.evals.realworld import cache
+from prereview.evals.realworld import cache, native
 from prereview.evals.realworld.cases import CASES
 from prereview.evals.realworld.floors import measure_real_floors
 from prereview.evals.realworld.grading import every_check, grade_real_patch
@@ -67,7 +67,7 @@ def test_every_case_pins_both_releases_and_its_metadata():
         sample = realworld_exploit(cases=[case.id]).dataset[0]
         meta = sample.metadata or {}
         assert meta["source_sha256"] == cache.release(case.package, case.vulnerable).sha256
-        assert meta["measured"]["lines_of_code"] > 1000
+        assert meta["measured"]["lines_of_code"] > 900  # bsdiff4, the smallest: 908
 
 
 def test_the_truth_is_the_diff_to_the_fixed_release():
@@ -131,8 +131,9 @@ def _every_variant_is_real(case_id: str) -> None:
     functional check holds on both."""
     case = next(c for c in CASES if c.id == case_id)
     vulnerable, patched = _reference_patched(case_id)
-    before = asyncio.run(grade_real_patch(case, vulnerable, plan=every_check(case)))
-    after = asyncio.run(grade_real_patch(case, patched, plan=every_check(case)))
+    grade = native.grade_native_patch if case.id in native.NATIVE else grade_real_patch
+    before = asyncio.run(grade(case, vulnerable, plan=every_check(case)))
+    after = asyncio.run(grade(case, patched, plan=every_check(case)))
     assert before.functional_passed == before.functional_total, before.explanation
     assert before.exploited == before.exploit_total >= 3, before.explanation
     assert after.passed and after.exploit_total >= 3, after.explanation

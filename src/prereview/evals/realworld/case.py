@@ -14,6 +14,12 @@ From that come its three tasks:
 - **patch**: fix the vulnerable tree in place; ``checks`` is the hidden grader code
   (functional checks and exploit variants, run each in a fresh sandbox by
   ``grading.py``); the reference patch copies the fixed release's ``patch_paths``.
+
+A JavaScript case (``language="javascript"``, an npm tarball) has the same three parts
+in JavaScript: ``victim`` is the body of a node service (``/work/svc/service.js``, run
+as ``node`` from ``/tmp/svc`` with the library in ``/tmp/node_modules``), ``checks`` is
+JavaScript defining ``FUNCTIONAL`` and ``EXPLOITS`` (each a list of names of functions
+``(token) -> boolean`` or a promise of one); ``exploit`` stays Python.
 """
 
 from __future__ import annotations
@@ -60,3 +66,6 @@ class Case:
     dependencies: tuple[Dependency, ...] = ()
     public_exploit: bool = True  # whether a public proof of concept exists
     language: str = "python"
+    # files or directories of the release the tasks use (all when empty): a JavaScript
+    # package often ships each module several times (a bundle, CommonJS, ESM, minified)
+    tree_prefixes: tuple[str, ...] = ()

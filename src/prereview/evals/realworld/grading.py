@@ -8,6 +8,10 @@ from the task cache under ``/grade/deps``, as ``python3 -I -S``. A check is one
 function of the case's ``checks`` (functional ones must return True, exploit variants
 must not); which ones run, and the token they use, are drawn with ``secrets`` at
 scoring time, so the agent never sees them.
+
+A JavaScript case's checks run the same way under ``node`` (:data:`RUNNERS`): the tree
+under ``/grade/src/node_modules/<package>``, so a check's ``require("<package>")`` loads
+the graded copy, the process limit set by ``prlimit`` before node starts.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import tempfile
@@ -33,7 +38,7 @@ from prereview.evals.sandbox import BwrapConfig, _seccomp
 from prereview.evals.sandbox._bwrap import _drop_to
 
 EXPLOIT_VARIANTS = 3
-MAX_TREE_FILE_BYTES = 512 * 1024  # the largest file of a graded tree
+MAX_TREE_FILE_BYTES = 1024 * 1024  # the largest file of a graded tree (lodash.js: 540 KB)
 _STARTED = "prereview-grader: started"
 _RESULT = "prereview-grader: "
 _OUTPUT_BYTES = 1024 * 1024
@@ -61,6 +66,60 @@ sys.stdout.write("prereview-grader: " + json.dumps(result) + "\n")
 sys.stdout.flush()
 """
 
+# The same for a JavaScript case's checks, under node: the checks' source defines
+# FUNCTIONAL and EXPLOITS; a check returns a boolean or a promise of one.
+JS_CHECK_SCRIPT = r"""
+"use strict";
+const { createRequire } = require("module");
+const chunks = [];
+process.stdin.on("data", (chunk) => chunks.push(chunk));
+process.stdin.on("end", async () => {
+  const spec = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  process.stdout.write("prereview-grader: started\n");
+  let result;
+  try {
+    const load = new Function("require", spec.checks + "\nreturn { FUNCTIONAL, EXPLOITS };");
+    const groups = load(createRequire("/grade/src/check.js"));
+    const group = groups[spec.group === "functional" ? "FUNCTIONAL" : "EXPLOITS"];
+    result = { value: Boolean(await group[spec.index](spec.token)) };
+  } catch (error) {
+    result = { raised: String((error && error.name) || error) };
+  }
+  process.stdout.write("prereview-grader: " + JSON.stringify(result) + "\n", () => process.exit(0));
+});
+"""
+
+
+@dataclass(frozen=True)
+class Runner:
+    """How one language's checks run in the grading sandbox."""
+
+    script_name: str  # written to /grade/<script_name>
+    script: str
+    package_dir: str  # where the graded tree goes, under /grade
+    sets_nproc: bool  # the script limits its own processes (else prlimit does)
+
+
+RUNNERS = {
+    "python": Runner("check.py", CHECK_SCRIPT, "src", sets_nproc=True),
+    "javascript": Runner("check.js", JS_CHECK_SCRIPT, "src/node_modules", sets_nproc=False),
+}
+NODE = "/usr/bin/node"
+_PRLIMIT = "/usr/bin/prlimit"
+_PYTHON_TAIL = ["-I", "-S", "/grade/check.py"]
+
+
+def check_argv(case: Case, config: BwrapConfig, seccomp_fd: int, root: Path) -> list[str]:
+    """The grading sandbox's command line for one check of ``case``."""
+    argv = grader_argv(config, seccomp_fd, root)
+    if case.language == "python":
+        return argv
+    if argv[-3:] != _PYTHON_TAIL:
+        raise GradingError("the grading sandbox's command line has changed shape")
+    runner = RUNNERS[case.language]
+    nproc = f"--nproc={config.max_processes}"
+    return [*argv[:-4], _PRLIMIT, nproc, NODE, f"/grade/{runner.script_name}"]
+
 
 @dataclass(frozen=True)
 class RealVerdict:
@@ -83,8 +142,14 @@ class RealVerdict:
         )
 
 
-def _count(checks: str, group: str) -> int:
-    """How many checks the ``group`` list literal of the case's check code holds."""
+def _count(checks: str, group: str, language: str = "python") -> int:
+    """How many checks the ``group`` list literal of the case's check code holds (for
+    JavaScript: ``const GROUP = [name, ...];``, a list of names)."""
+    if language == "javascript":
+        found = re.search(rf"^(?:const|let|var)\s+{group}\s*=\s*\[([^\]]*)\]", checks, re.M)
+        if found is None:
+            raise GradingError(f"the case's checks define no {group} list")
+        return len([n for n in found.group(1).split(",") if n.strip()])
     for node in ast.parse(checks).body:
         if (
             isinstance(node, ast.Assign)
@@ -107,13 +172,15 @@ def _write_tree(base: Path, files: Mapping[str, bytes]) -> None:
 
 def _prepare(root: Path, case: Case, tree: Mapping[str, bytes], owner: int | None) -> None:
     grade = root / "grade"
+    runner = RUNNERS[case.language]
     (grade / "src").mkdir(parents=True)
     (grade / "deps").mkdir()
-    (grade / "check.py").write_text(CHECK_SCRIPT)
-    _write_tree(grade / "src" / case.import_name, tree)
+    (grade / runner.script_name).write_text(runner.script)
+    _write_tree(grade / runner.package_dir / case.import_name, tree)
+    deps = grade / ("deps" if case.language == "python" else runner.package_dir)
     for dep in case.dependencies:
         name = dep.root.rstrip("/").rsplit("/", 1)[-1]
-        _write_tree(grade / "deps" / name, source_tree(dep.name, dep.version, dep.root))
+        _write_tree(deps / name, source_tree(dep.name, dep.version, dep.root))
     (root / "seccomp.bpf").write_bytes(_seccomp.program())
     for path in [root, *root.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
@@ -140,7 +207,7 @@ async def run_real_check(
             with out_path.open("wb") as out:
                 try:
                     process = await asyncio.create_subprocess_exec(
-                        *grader_argv(config, seccomp, root),
+                        *check_argv(case, config, seccomp, root),
                         stdin=asyncio.subprocess.PIPE,
                         stdout=out,
                         stderr=asyncio.subprocess.DEVNULL,
@@ -180,15 +247,20 @@ async def run_real_check(
 
 def every_check(case: Case) -> list[tuple[str, int]]:
     """Every check of a case, functional ones first."""
-    functional = [("functional", i) for i in range(_count(case.checks, "FUNCTIONAL"))]
-    return functional + [("exploit", i) for i in range(_count(case.checks, "EXPLOITS"))]
+    functional = [
+        ("functional", i) for i in range(_count(case.checks, "FUNCTIONAL", case.language))
+    ]
+    exploits = _count(case.checks, "EXPLOITS", case.language)
+    return functional + [("exploit", i) for i in range(exploits)]
 
 
 def planned_checks(case: Case, seed: int | None = None) -> list[tuple[str, int]]:
     """Every functional check and :data:`EXPLOIT_VARIANTS` exploit variants, shuffled."""
     rng = random.Random(secrets.randbits(64) if seed is None else seed)  # noqa: S311
-    functional = [("functional", i) for i in range(_count(case.checks, "FUNCTIONAL"))]
-    exploits = list(range(_count(case.checks, "EXPLOITS")))
+    functional = [
+        ("functional", i) for i in range(_count(case.checks, "FUNCTIONAL", case.language))
+    ]
+    exploits = list(range(_count(case.checks, "EXPLOITS", case.language)))
     chosen = [("exploit", i) for i in rng.sample(exploits, min(EXPLOIT_VARIANTS, len(exploits)))]
     plan = functional + chosen
     rng.shuffle(plan)
