@@ -1,6 +1,9 @@
 """``prereview vuln poc`` (attach a proof of concept to a report, through the API),
 ``prereview vuln reproduction`` (its verdict and logs) and ``prereview vuln reproduce
---worker`` (the server-side worker that drains the reproduction queue in the sandbox)."""
+--worker`` (the server-side worker that drains the reproduction queue in the sandbox).
+
+Outside the ``reproduction`` package on purpose: importing that package loads the database,
+the sandbox and Inspect AI, which ``prereview --help`` must not."""
 
 from __future__ import annotations
 
