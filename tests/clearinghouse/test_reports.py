@@ -19,7 +19,9 @@ def test_a_report_keeps_both_cvss_versions_and_seals_its_evidence(platform: Plat
     out = made["report"]
     assert out["cvss_v3"] == {"vector": V31, "base_score": 9.8, "severity": "Critical"}
     assert out["cvss_v4"]["vector"] == V40 and out["cvss_v4"]["base_score"] == 9.3
-    assert out["tlp"] == "AMBER" and out["has_evidence"] and out["submission_id"] == "sub_abc"
+    assert out["tlp"] == "AMBER" and out["has_evidence"]
+    # The document names review sub_abc: a claim, kept as one, not the report's submission.
+    assert out["submission_id"] is None and out["discovered_by"]["review_id"] == "sub_abc"
     assert out["reporter_org_id"] == platform["agency"].org_id
     with transaction(platform.context.sessions) as db:
         stored = db.scalar(select(VulnReport).where(VulnReport.id == "PRV-1"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -119,6 +120,26 @@ def real_ids(scenario: Scenario) -> dict[str, str]:
     )
 
 
+class WriteProbe:
+    """Whether anything was committed to the scenario's SQLite database since the last look.
+
+    ``PRAGMA data_version`` on a connection of our own changes whenever another connection
+    commits, so one cheap query per request tells whether an answer wrote anything. Bad input
+    (any 4xx) must leave nothing written, half or whole."""
+
+    def __init__(self, database_url: str) -> None:
+        self.connection = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+
+    @classmethod
+    def of(cls, platform: Platform) -> WriteProbe | None:
+        url = platform.context.settings.database_url
+        return cls(url) if url.startswith("sqlite:///") else None
+
+    def version(self) -> int:
+        version: int = self.connection.execute("PRAGMA data_version").fetchone()[0]
+        return version
+
+
 def _negative_at_header(case: Any) -> bool:
     return case.meta is not None and bool(case.meta.is_negative_at(ParameterLocation.HEADER))
 
@@ -133,10 +154,12 @@ def fuzz(
     headers: dict[str | None, dict[str, str]],
     checks: list[CheckFunction],
     ids: dict[str, str],
+    probe: WriteProbe | None = None,
 ) -> tuple[dict[tuple[str, str, str], str], Counter[str]]:
     """Send each operation's examples as every caller. Returns the checks' failures, by
     operation, caller and kind (the first of each kind, with its request), and how many answers
-    of each class (2xx, 3xx...) each operation got."""
+    of each class (2xx, 3xx...) each operation got. With a ``probe``, a 4xx answer after which
+    the database changed is a failure too."""
     failures: dict[tuple[str, str, str], str] = {}
     answered: Counter[str] = Counter()
     for operation in operations:
@@ -167,8 +190,14 @@ def fuzz(
             # made: a caller's headers would put back what the case is about.
             for who in (None,) if _negative_at_header(case) else headers:
                 try:
+                    before = probe.version() if probe else 0
                     response = case.call(headers=headers[who])
                     answered[f"{case.operation.label} {response.status_code // 100}xx"] += 1
+                    if probe and 400 <= response.status_code < 500 and probe.version() != before:
+                        key = (case.operation.label, str(who), "a 4xx answer wrote to the database")
+                        failures.setdefault(
+                            key, f"{case.method} {case.formatted_path} -> {response.text[:500]}"
+                        )
                     case.validate_response(response, checks=checks, headers=headers[who])
                 except FailureGroup as group:
                     for failure in group.exceptions:
@@ -199,7 +228,7 @@ def test_every_check_holds_for_every_caller(fuzz_scenario: Scenario) -> None:
     assert not unknown, f"path parameters without a real object to aim at: {unknown}"
     headers = {who: platform[who].headers if who else {} for who in CALLERS}
 
-    failures, answered = fuzz(operations, headers, CHECK_FUNCTIONS, ids)
+    failures, answered = fuzz(operations, headers, CHECK_FUNCTIONS, ids, WriteProbe.of(platform))
 
     assert not failures, _report(failures)
     # The examples get past the parsing and the policy: most operations answer a 2xx to someone.
@@ -247,6 +276,8 @@ def test_pages_never_fail_for_any_caller(fuzz_scenario: Scenario) -> None:
     # Signing out would end the sessions that the other pages are sent with: it goes last.
     operations.sort(key=lambda op: op.label == "POST /web/logout")
 
+    # No write probe here: a page that refuses a form shows the page again with the error, and
+    # the reads it shows are audited (a write that is the truth, not bad input half-written).
     failures, answered = fuzz(operations, headers, [not_a_server_error], real_ids(fuzz_scenario))
 
     assert not failures, _report(failures)

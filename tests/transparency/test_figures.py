@@ -90,6 +90,8 @@ def test_entries_after_as_of_are_not_read() -> None:
 def test_clearinghouse_funnel() -> None:
     log = Log()
     log.add("clearinghouse:report:create", T0, obj="r1", found_by="model")
+    # Model-found is the verified label; intake's found_by alone is only the reporter's claim.
+    log.add("clearinghouse:report-model-label:create", T0 + timedelta(minutes=5), obj="r1")
     log.add("clearinghouse:report:import", T0, obj="r2", found_by="person")
     log.add("clearinghouse:report:import", T0, obj="r3")
     log.add("clearinghouse:report:import", T0 + timedelta(hours=1), obj="r3", updated_to_version=2)

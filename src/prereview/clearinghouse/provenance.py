@@ -25,7 +25,7 @@ from prereview.authz.policy import Access, allowed, authorize
 from prereview.authz.usecase import use_case
 from prereview.clearinghouse import errors
 from prereview.clearinghouse.models import ModelFoundLabel, VulnReport
-from prereview.clearinghouse.reports import get_report
+from prereview.clearinghouse.reports import readable
 from prereview.clearinghouse.sharing.need_to_know import visible_reports
 from prereview.core.errors import NotFound
 from prereview.review import service as review
@@ -42,7 +42,9 @@ def label_model_found(
     rules: review.Rules,
 ) -> ModelFoundLabel:
     """Verify and store that ``model`` found the report during ``submission_id``'s review."""
-    report = get_report(db, actor, report_id, now)
+    # Read without committing: a refused label writes nothing, not even the read's audit
+    # entry; the read is audited with the label when it is stored.
+    report, _ = readable(db, actor, report_id, Permission.CH_REPORT_READ, now)
     reporter = report.reporter_org_id == actor.organisation_id
     if not reporter:
         authorize(actor, Permission.CH_MODEL_LABEL_CREATE, Access(reporter=False))
@@ -73,6 +75,7 @@ def label_model_found(
     label.verified_for_org_id = actor.organisation_id
     label.verified_by = actor.user_id
     label.verified_at = now
+    report.submission_id = submission.id  # the row's submission is the verified one only
     db.flush()
     commit_audited(
         db,

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from prereview.transparency.periods import Period
@@ -38,6 +39,8 @@ ADVISORY_PUBLISH = "clearinghouse:advisory:publish"
 CASE_CREATE = "clearinghouse:case:create"
 CASE_UPDATE = "clearinghouse:case:update"
 VENDOR_STATUS = "clearinghouse:vendor-status:update"
+MODEL_LABEL = "clearinghouse:report-model-label:create"
+TRIAGE_DECIDE = "clearinghouse:report-triage:create"
 
 ACTIONS = (
     SUBMISSION_CREATE,
@@ -56,6 +59,8 @@ ACTIONS = (
     CASE_CREATE,
     CASE_UPDATE,
     VENDOR_STATUS,
+    MODEL_LABEL,
+    TRIAGE_DECIDE,
 )
 """The actions the report reads; no read of confidential material is among them."""
 
@@ -291,12 +296,26 @@ def _clearinghouse(leaves: list[Mapping[str, Any]], period: Period, out: RawFigu
     this_period = {rid: v for rid, v in received.items() if period.holds(v[0])}
     base = "clearinghouse"
     out.counts[f"{base}.reportsReceived"] = len(this_period)
-    finders = {"model": f"{base}.foundByModel", "person": f"{base}.foundByPerson"}
+    # Found by a model: a verified label only. A report's own found_by is its reporter's claim
+    # (anyone can say a model found it in someone's review), counted apart as such.
+    labelled = {str(leaf.get("object_id")) for leaf in leaves if leaf.get("action") == MODEL_LABEL}
+    finder: dict[str, str] = {}
+    for rid, (_, by) in this_period.items():
+        if rid in labelled:
+            finder[rid] = "model"
+        elif by == "model":
+            finder[rid] = "claimed"
+        else:
+            finder[rid] = by if by == "person" else "unrecorded"
+    finders = {
+        "model": f"{base}.foundByModel",
+        "claimed": f"{base}.foundByModelClaimed",
+        "person": f"{base}.foundByPerson",
+        "unrecorded": f"{base}.finderUnrecorded",
+    }
     for kind, cell in finders.items():
-        out.counts[cell] = sum(1 for _, by in this_period.values() if by == kind)
-    unrecorded = f"{base}.finderUnrecorded"
-    out.counts[unrecorded] = sum(1 for _, by in this_period.values() if by not in finders)
-    out.relations.append(Relation(f"{base}.reportsReceived", (*finders.values(), unrecorded)))
+        out.counts[cell] = sum(1 for by in finder.values() if by == kind)
+    out.relations.append(Relation(f"{base}.reportsReceived", tuple(finders.values())))
     out.ratios[f"{base}.aiFoundShare"] = (f"{base}.foundByModel", f"{base}.reportsReceived")
 
     merged_at: dict[str, datetime | None] = {}
@@ -340,6 +359,57 @@ def _clearinghouse(leaves: list[Mapping[str, Any]], period: Period, out: RawFigu
             "reports taken in before intake recorded who found them (found_by) are counted as "
             "finderUnrecorded, not as found by a person"
         )
+    _funnel(leaves, this_period, cases, fixed, disclosed, out)
+
+
+FUNNEL_LOGGED = ("received", "triaged", "acknowledged", "fixed", "disclosed")
+"""The funnel's stages that the log records; "notified" and "reproduced" are not logged."""
+_NOT_ACKNOWLEDGED = ("not_contacted", "no_response")
+
+
+def _funnel(
+    leaves: list[Mapping[str, Any]],
+    this_period: Mapping[str, tuple[datetime, Any]],
+    cases: Mapping[str, set[str]],
+    fixed: Mapping[str, datetime],
+    disclosed: Mapping[str, datetime],
+    out: RawFigures,
+) -> None:
+    """The disclosure funnel of the reports received in the period: how many reached each
+    logged stage (by the report's as-of), and the hours between consecutive stages."""
+    triaged: dict[str, datetime] = {}
+    acknowledged: dict[str, datetime] = {}
+    for leaf in leaves:
+        action, detail = leaf.get("action"), _detail(leaf)
+        if action == TRIAGE_DECIDE:
+            triaged.setdefault(str(leaf.get("object_id")), _at(leaf))
+        elif action == VENDOR_STATUS and detail.get("status") not in _NOT_ACKNOWLEDGED:
+            named = detail.get("report_id")
+            reports = {str(named)} if named else cases.get(str(leaf.get("object_id")), set())
+            for report in reports:
+                acknowledged.setdefault(report, _at(leaf))
+    moments: dict[str, Mapping[str, datetime]] = {
+        "received": {rid: at for rid, (at, _) in this_period.items()},
+        "triaged": triaged,
+        "acknowledged": acknowledged,
+        "fixed": fixed,
+        "disclosed": disclosed,
+    }
+    base = "clearinghouse.funnel"
+    for stage in FUNNEL_LOGGED:
+        out.counts[f"{base}.{stage}"] = sum(1 for rid in this_period if rid in moments[stage])
+    for earlier, later in pairwise(FUNNEL_LOGGED):
+        out.samples[f"{base}.hours{earlier.capitalize()}To{later.capitalize()}"] = [
+            _hours(moments[earlier][rid], moments[later][rid])
+            for rid in sorted(this_period)
+            if rid in moments[earlier]
+            and rid in moments[later]
+            and moments[later][rid] >= moments[earlier][rid]
+        ]
+    out.unrecorded[base] = (
+        "when a vendor was told and whether a proof of concept reproduced are not in the log; "
+        "the funnel here has the logged stages only (the clearinghouse's own funnel has all)"
+    )
 
 
 def compute(leaves: Iterable[Mapping[str, Any]], period: Period, as_of: datetime) -> RawFigures:

@@ -32,6 +32,15 @@ _DISTRIBUTION_BASIS = {
     "publication as an advisory, for advisories published in the period",
     "clearinghouse.hoursReceivedToFixed": "hours from a report's intake to a vendor's 'fixed', "
     "for fixes stated in the period",
+    "clearinghouse.funnel.hoursReceivedToTriaged": "hours from intake to an analyst's first "
+    "triage, for reports received in the period",
+    "clearinghouse.funnel.hoursTriagedToAcknowledged": "hours from the first triage to a "
+    "vendor's first status other than not contacted or no response, for reports received in "
+    "the period",
+    "clearinghouse.funnel.hoursAcknowledgedToFixed": "hours from that first vendor status to a "
+    "vendor's 'fixed', for reports received in the period",
+    "clearinghouse.funnel.hoursFixedToDisclosed": "hours from the first 'fixed' to publication "
+    "as an advisory, for reports received in the period",
 }
 
 

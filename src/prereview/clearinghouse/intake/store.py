@@ -54,7 +54,7 @@ from prereview.core.ids import new_id
 from prereview.identity import service as identity
 from prereview.vault import service as vault_service
 from prereview.vault.service import Vault
-from prereview.vulnerability.report import ModelRun, Report
+from prereview.vulnerability.report import Report
 
 _BATCH = 1000
 # Reports stored per transaction by an intake: small enough that a writer waiting behind one
@@ -105,13 +105,6 @@ def _insert(db: Session, table: Any, rows: list[dict[str, Any]]) -> None:
     target = cast(Table, table.__table__)
     for chunk in _chunks(rows):
         db.execute(insert(target), list(chunk))
-
-
-def _submission_of(report: Report) -> str | None:
-    found = report.discovered_by
-    if isinstance(found, ModelRun) and found.review_id.startswith("sub_"):
-        return found.review_id
-    return None
 
 
 def _store(
@@ -165,7 +158,10 @@ def _insert_reports(
                 "cvss_v4_score": report.cvss_v4.base_score if report.cvss_v4 else None,
                 "document": document,
                 "has_evidence": bool(report.evidence),
-                "submission_id": _submission_of(report),
+                # A report's "discovered_by" names whatever review its reporter likes (a rival
+                # lab can name another lab's): it stays a claim in the document. The row's
+                # submission is set only by a verified model-found label (:mod:`..provenance`).
+                "submission_id": None,
                 "merged_into": None,
                 "case_id": None,
                 "published_at": None,
