@@ -1,33 +1,42 @@
 """Server time of the clearinghouse's case page (``/web/clearinghouse/cases/{id}``) at scale.
 
-Usage: ``.venv/bin/python benchmarks/case_page.py [--vendors 200] [--messages 1000]
-[--repeats 30]``.
+Usage: ``.venv/bin/python benchmarks/case_page.py [--database sqlite|postgresql]
+[--vendors 200] [--products 5] [--messages 1000] [--repeats 30] [--freeze-gc]``.
 
-On a fresh migrated SQLite database (a temporary file), the app in process: the clearinghouse
-signs in to the web; an agency reports one vulnerability; the clearinghouse opens a case on it
-with ``--vendors`` vendor organisations, each with a status and a due date on the report, and
-``--messages`` case messages. Then, signed in as the analyst, the case page is fetched
-``--repeats`` times with all vendors on one page (``limit=200``, the worst case) and as a
-browser first opens it (50 vendors a page), each timed from request to full answer through
-the ASGI app (server time; no network). Also counts the SQL statements of one page view at
-``--vendors`` and at a tenth of them: equal counts mean no query per vendor.
+On a fresh migrated database (a temporary SQLite file, or a scratch PostgreSQL database at
+``--pg``), the app in process: the clearinghouse signs in to the web; an agency reports one
+vulnerability affecting ``--products`` products; the clearinghouse opens a case on it with
+``--vendors`` vendor organisations, each with a status and a due date on the report and a cell
+set for every product (``vendors x products`` cells), and ``--messages`` case messages, one in
+five of them in a vendor's private thread. Then, signed in as the analyst, the case page is
+fetched ``--repeats`` times with all vendors on one page (``limit=200``, the worst case), as a
+browser first opens it (50 vendors a page), and with one vendor's private thread open; and the
+API's case view (``GET /cases/{id}/vendors?limit=200``, every vendor's statuses and cells),
+each timed from request to full answer through the ASGI app (server time; no network). Also
+counts the SQL statements of one page view at ``--vendors`` and at a tenth of them: equal
+counts mean no query per vendor.
 
-Prints one JSON line: bench ("case_page"), db, vendors, messages, p50_ms / p95_ms for both
-page sizes, and the statement counts.
+Prints one JSON line: bench ("case_page"), db, vendors, products, cells, messages, p50_ms /
+p95_ms for each view, the page's size, and the statement counts.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
@@ -48,7 +57,7 @@ REPORT = {
     "title": "Path traversal in upload handler",
     "description": "save_upload() in app/upload.py joins the user's file name to the upload "
     "root without normalising it, so '../' sequences write outside the root.",
-    "affected": [{"purl": "pkg:pypi/uploadkit@1.2.0"}],
+    "affected": [{"purl": "pkg:pypi/uploadkit@1.2.0"}],  # --products of them (_report)
     "cwes": ["CWE-22"],
     "cvss_v3": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
 }
@@ -90,7 +99,12 @@ def _populate(context: AppContext, vendors: int) -> tuple[str, str, list[str]]:
     return analyst.plaintext, agency.plaintext, ids
 
 
-def _case(client: TestClient, analyst: str, agency: str, vendors: list[str]) -> str:
+def _report(report_id: str, products: int) -> dict[str, Any]:
+    affected = [{"purl": f"pkg:pypi/uploadkit{'' if n == 0 else n}@1.2.0"} for n in range(products)]
+    return REPORT | {"id": report_id, "affected": affected}
+
+
+def _case(client: TestClient, analyst: str, agency: str, vendors: list[str], report: Any) -> str:
     def call(token: str, method: str, path: str, body: Any) -> Any:
         answer = client.request(
             method, f"/api/v1{path}", json=body, headers={"Authorization": f"Bearer {token}"}
@@ -98,18 +112,18 @@ def _case(client: TestClient, analyst: str, agency: str, vendors: list[str]) -> 
         assert answer.status_code in (200, 201), answer.text
         return answer.json()
 
-    call(agency, "POST", "/clearinghouse/reports", REPORT)
+    call(agency, "POST", "/clearinghouse/reports", report)
     case = call(
         analyst,
         "POST",
         "/clearinghouse/cases",
-        {"title": "uploadkit traversal", "report_ids": [REPORT["id"]], "vendor_org_ids": vendors},
+        {"title": "uploadkit traversal", "report_ids": [report["id"]], "vendor_org_ids": vendors},
     )
     for n, vendor in enumerate(vendors):
         call(
             analyst,
             "PUT",
-            f"/clearinghouse/cases/{case['id']}/vendors/{vendor}/statuses/{REPORT['id']}",
+            f"/clearinghouse/cases/{case['id']}/vendors/{vendor}/statuses/{report['id']}",
             {
                 "status": ("affected", "under_investigation", "fixed")[n % 3],
                 "statement": f"vendor {n} says",
@@ -119,19 +133,39 @@ def _case(client: TestClient, analyst: str, agency: str, vendors: list[str]) -> 
     return str(case["id"])
 
 
-def _messages(context: AppContext, case_id: str, count: int) -> None:
+def _messages(context: AppContext, case_id: str, count: int, vendors: list[str]) -> None:
+    """``count`` messages by the analyst, every fifth in a vendor's private thread."""
     with transaction(context.sessions) as db:
         actor = identity.actor_of(db, "analyst@clearinghouse.example")
     for n in range(count):
+        thread = vendors[(n // 5) % len(vendors)] if n % 5 == 4 else None
         with transaction(context.sessions) as db:
-            clearinghouse.post_message(db, actor, case_id, f"message {n}", context.clock.now())
+            clearinghouse.post_message(
+                db, actor, case_id, f"message {n}", context.clock.now(), thread
+            )
 
 
-def _time(client: TestClient, path: str, repeats: int) -> list[float]:
+def _cells(context: AppContext, case_id: str, vendors: list[str], products: list[str]) -> None:
+    """Every vendor x product cell set (by the analyst, one audited change each)."""
+    states = [s for s in clearinghouse.CellState if s is not clearinghouse.CellState.NOT_AFFECTED]
+    with transaction(context.sessions) as db:
+        actor = identity.actor_of(db, "analyst@clearinghouse.example")
+    for n, vendor in enumerate(vendors):
+        for m, product in enumerate(products):
+            change = clearinghouse.CellChange(states[(n + m) % len(states)], statement=f"{n}/{m}")
+            with transaction(context.sessions) as db:
+                clearinghouse.set_cell(
+                    db, actor, case_id, vendor, product, change, context.clock.now()
+                )
+
+
+def _time(
+    client: TestClient, path: str, repeats: int, headers: dict[str, str] | None = None
+) -> list[float]:
     samples = []
     for _ in range(repeats):
         start = time.perf_counter()
-        answer = client.get(path)
+        answer = client.get(path, headers=headers)
         samples.append((time.perf_counter() - start) * 1000)
         assert answer.status_code == 200, answer.text[:500]
     return samples
@@ -151,10 +185,34 @@ def _statements(context: AppContext, client: TestClient, path: str) -> int:
     return len(seen)
 
 
-def run(vendors: int, messages: int, repeats: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as folder:
+@contextmanager
+def _database(kind: str, folder: Path, pg: str) -> Iterator[str]:
+    """A fresh database URL: a SQLite file in ``folder``, or a scratch PostgreSQL database."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'bench.db'}"
+        return
+    name = f"prereview_bench_{uuid.uuid4().hex[:10]}"
+    admin_url = f"{pg}/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{pg.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run(
+    kind: str,
+    vendors: int,
+    products: int,
+    messages: int,
+    repeats: int,
+    pg: str,
+    freeze_gc: bool = False,
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder, _database(kind, Path(folder), pg) as database:
         here = Path(folder)
-        database = f"sqlite:///{here / 'bench.db'}"
         upgrade(database)
         settings = Settings(
             database_url=database,
@@ -167,18 +225,36 @@ def run(vendors: int, messages: int, repeats: int) -> dict[str, Any]:
             with TestClient(create_app(context=context)) as client:
                 analyst, agency, ids = _populate(context, vendors)
                 tenth = max(1, vendors // 10)
-                small = _case(client, analyst, agency, ids[:tenth]) if vendors > 1 else None
-                REPORT["id"] = "BENCH-2"
-                case_id = _case(client, analyst, agency, ids)
-                _messages(context, case_id, messages)
+                small = (
+                    _case(client, analyst, agency, ids[:tenth], _report("BENCH-1", products))
+                    if vendors > 1
+                    else None
+                )
+                report = _report("BENCH-2", products)
+                case_id = _case(client, analyst, agency, ids, report)
+                keys = sorted(f"pkg:pypi/{a['purl'][9:].split('@')[0]}" for a in report["affected"])
+                _cells(context, case_id, ids, keys)
+                _messages(context, case_id, messages, ids)
+                if freeze_gc:
+                    # What a server that calls gc.freeze() once started would see: the objects
+                    # of start-up and of the data loaded above leave the collector's scans.
+                    gc.collect()
+                    gc.freeze()
+                api = {"Authorization": f"Bearer {analyst}"}
+                view = f"/api/v1/clearinghouse/cases/{case_id}/vendors?limit=200"
+                _time(client, view, 3, api)
+                api_view = _time(client, view, repeats, api)
                 client.headers.update(SITE)
                 signed = client.post("/web/login", data={"token": analyst}, follow_redirects=False)
                 assert signed.status_code == 303, signed.text
                 everyone = f"/web/clearinghouse/cases/{case_id}?limit=200"
                 first = f"/web/clearinghouse/cases/{case_id}"
+                private = f"{everyone}&vendor={ids[0]}"
                 _time(client, everyone, 3)  # warm the caches and the templates
                 whole = _time(client, everyone, repeats)
                 paged = _time(client, first, repeats)
+                with_thread = _time(client, private, repeats)
+                size = len(client.get(everyone).content)
                 queries = _statements(context, client, everyone)
                 fewer = (
                     _statements(context, client, f"/web/clearinghouse/cases/{small}?limit=200")
@@ -189,14 +265,22 @@ def run(vendors: int, messages: int, repeats: int) -> dict[str, Any]:
             context.engine.dispose()
     return {
         "bench": "case_page",
-        "db": "sqlite",
+        "db": kind,
         "vendors": vendors,
+        "products": products,
+        "cells": vendors * products,
         "messages": messages,
         "repeats": repeats,
+        "gc_frozen": freeze_gc,
         "all_vendors_p50_ms": round(statistics.median(whole), 1),
         "all_vendors_p95_ms": round(_percentile(whole, 0.95), 1),
         "first_page_p50_ms": round(statistics.median(paged), 1),
         "first_page_p95_ms": round(_percentile(paged, 0.95), 1),
+        "private_thread_p50_ms": round(statistics.median(with_thread), 1),
+        "private_thread_p95_ms": round(_percentile(with_thread, 0.95), 1),
+        "api_view_p50_ms": round(statistics.median(api_view), 1),
+        "api_view_p95_ms": round(_percentile(api_view, 0.95), 1),
+        "page_bytes": size,
         "statements": queries,
         "statements_at_a_tenth_of_the_vendors": fewer,
     }
@@ -204,13 +288,32 @@ def run(vendors: int, messages: int, repeats: int) -> dict[str, Any]:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--vendors", type=int, default=200)
+    parser.add_argument("--products", type=int, default=5)
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument(
+        "--freeze-gc",
+        action="store_true",
+        help="gc.freeze() before timing (the p95 outliers are full collections of the heap)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.vendors <= 200:
         parser.error("--vendors: 1 to 200 (one page of the table holds at most 200)")
-    print(json.dumps(run(args.vendors, args.messages, args.repeats)))
+    if not 1 <= args.products <= 50:
+        parser.error("--products: 1 to 50")
+    figures = run(
+        args.database,
+        args.vendors,
+        args.products,
+        args.messages,
+        args.repeats,
+        args.pg,
+        args.freeze_gc,
+    )
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -81,11 +81,11 @@ def _not_found(case_id: str) -> errors.CaseNotFound:
     return errors.CaseNotFound(f"no case '{case_id}'")
 
 
-def _reach_case(
+def reach_case(
     db: Session, actor: Actor, case_id: str, permission: Permission
 ) -> tuple[Case, Access]:
     """The case and the actor's access, for ``permission``; hidden (404) from those its TLP
-    keeps out, as if it did not exist."""
+    keeps out, as if it did not exist. Not audited: the caller audits what it reads."""
     return reach(
         actor,
         permission,
@@ -100,7 +100,7 @@ def readable_case(
     db: Session, actor: Actor, case_id: str, permission: Permission, now: datetime
 ) -> tuple[Case, Access]:
     """Load a case for ``permission``; those its TLP keeps out learn nothing (404)."""
-    case, access = _reach_case(db, actor, case_id, permission)
+    case, access = reach_case(db, actor, case_id, permission)
     # Reads of confidential cases are audited here; changes are audited by what changes them.
     if permission is Permission.CH_CASE_READ and case.tlp in CONFIDENTIAL_TLP:
         audit.record(
@@ -265,6 +265,7 @@ def vendor_counts(db: Session, case_ids: Sequence[str]) -> dict[str, int]:
 
 
 def case_report_ids(db: Session, case_id: str) -> list[str]:
+    """The ids of the case's reports, in order."""
     return list(
         db.scalars(
             select(VulnReport.id).where(VulnReport.case_id == case_id).order_by(VulnReport.id)
@@ -322,53 +323,31 @@ def embargo_history(db: Session, case_id: str) -> list[EmbargoChange]:
     )
 
 
-@dataclass(frozen=True)
-class VendorRow:
-    vendor_org_id: str
-    added_at: datetime
-    statuses: dict[str, VendorStatus]
-
-
-def _vendor_page(
-    db: Session, case: Case, page: PageRequest
-) -> tuple[Slice[CaseVendor], list[str], dict[str, dict[str, VendorStatus]]]:
-    vendors = paginate(
-        db,
-        select(CaseVendor).where(CaseVendor.case_id == case.id).order_by(CaseVendor.vendor_org_id),
-        page,
+@use_case(Permission.CH_CASE_UPDATE, also=(Permission.CH_CASE_READ,))
+def remove_vendor(
+    db: Session, actor: Actor, case_id: str, vendor_org_id: str, now: datetime
+) -> Case:
+    """Take a vendor off the case: it loses the case, its private thread and its cells at once
+    (they are kept, for the coordinators and the record, and come back if it is added again)."""
+    case, _ = readable_case(db, actor, case_id, Permission.CH_CASE_UPDATE, now)
+    row = db.scalar(
+        select(CaseVendor).where(
+            CaseVendor.case_id == case.id, CaseVendor.vendor_org_id == vendor_org_id
+        )
     )
-    ids = [v.vendor_org_id for v in vendors.rows]
-    statuses: dict[str, dict[str, VendorStatus]] = {vid: {} for vid in ids}
-    if ids:
-        for status in db.scalars(
-            select(VendorStatus).where(
-                VendorStatus.case_id == case.id, VendorStatus.vendor_org_id.in_(ids)
-            )
-        ):
-            statuses[status.vendor_org_id][status.report_id] = status
-    return vendors, case_report_ids(db, case.id), statuses
-
-
-@use_case(Permission.CH_CASE_READ)
-def vendor_table(
-    db: Session, actor: Actor, case_id: str, page: PageRequest, now: datetime
-) -> tuple[Slice[CaseVendor], list[str], dict[str, dict[str, VendorStatus]]]:
-    """One page of the case's vendors and their status per vulnerability (two queries)."""
-    case, _ = readable_case(db, actor, case_id, Permission.CH_CASE_READ, now)
-    found = _vendor_page(db, case, page)
-    db.commit()
-    return found
-
-
-@use_case(Permission.CH_CASE_READ)
-def case_with_vendors(
-    db: Session, actor: Actor, case_id: str, page: PageRequest, now: datetime
-) -> tuple[Case, Slice[CaseVendor], list[str], dict[str, dict[str, VendorStatus]]]:
-    """The case and one page of its vendor table, as one audited read (the case's page)."""
-    case, _ = readable_case(db, actor, case_id, Permission.CH_CASE_READ, now)
-    vendors, report_ids, statuses = _vendor_page(db, case, page)
-    db.commit()
-    return case, vendors, report_ids, statuses
+    if row is None:
+        raise errors.NotACaseVendor(f"organisation '{vendor_org_id}' is not a vendor of this case")
+    db.delete(row)
+    commit_audited(
+        db,
+        actor,
+        Permission.CH_CASE_UPDATE,
+        object_type="case",
+        object_id=case.id,
+        at=now,
+        detail={"removed_vendor": vendor_org_id},
+    )
+    return case
 
 
 @use_case(Permission.CH_VENDOR_STATUS_UPDATE, also=(Permission.CH_CASE_READ,))
@@ -386,7 +365,7 @@ def set_vendor_status(
 ) -> VendorStatus:
     """Record a vendor's status for one vulnerability of the case (and the day it is due),
     and keep the history."""
-    case, access = _reach_case(db, actor, case_id, Permission.CH_CASE_READ)
+    case, access = reach_case(db, actor, case_id, Permission.CH_CASE_READ)
     vendor_in_case = is_case_vendor(db, case.id, vendor_org_id)
     own = actor.organisation_id == vendor_org_id
     # A vendor updates its own statuses: the case's access, seen as that vendor's.

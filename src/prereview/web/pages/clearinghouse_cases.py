@@ -1,7 +1,8 @@
 """The clearinghouse analyst's console, cases side: the list of cases, opening one from a report,
 the case page with its embargo (in its own time zone, with the time left), its vendor status
 table (paginated, a fixed number of queries whatever the number of vendors), each vendor's
-status and due date on each report, adding vendors, and the case's messages.
+status and due date on each report, the vendor x product grid, adding and removing vendors, the
+case's messages and each vendor's private thread with the coordinators.
 
 Vendors use the same page for their own cases: they see the case, set their own statuses and
 take part in the thread; the policy decides who may do what, as for the API.
@@ -14,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
 from prereview.authz.permissions import Permission
 from prereview.authz.policy import allowed
@@ -31,13 +33,19 @@ router = APIRouter(prefix="/web/clearinghouse", include_in_schema=False)
 
 PER_PAGE = 50
 MESSAGES_PER_PAGE = 50
-JUSTIFICATIONS = (
-    "component_not_present",
-    "vulnerable_code_not_present",
-    "vulnerable_code_not_in_execute_path",
-    "vulnerable_code_cannot_be_controlled_by_adversary",
-    "inline_mitigations_already_exist",
-)
+JUSTIFICATIONS = clearinghouse.JUSTIFICATIONS
+# The status choices of a vendor status form, once per selected state: the table repeats them
+# for every vendor and report (200 vendors: the page's most repeated markup). The values are
+# the enum's own constants, nothing a client sent.
+STATUS_OPTIONS = {
+    chosen.value: Markup(  # noqa: S704 - the enum's constants only, no text from outside
+        "".join(
+            f"<option{' selected' if state is chosen else ''}>{state.value}</option>"
+            for state in clearinghouse.VendorState
+        )
+    )
+    for chosen in clearinghouse.VendorState
+}
 
 
 class InvalidCaseForm(InvalidInput):
@@ -149,42 +157,54 @@ def case_page(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = PER_PAGE,
     messages_offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    vendor: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
+    private_offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
-    """A case: embargo, reports, one page of the vendor status table, and the messages."""
+    """A case: embargo, reports, one page of the vendors (their status on each report, their
+    cell for each product), the case's messages, and one vendor's private thread: a vendor's
+    own, or for a coordinator the one it chose (``vendor``)."""
     db, actor, now = ctx.db, ctx.actor, ctx.now
 
     def build() -> Response:
-        case, vendors, report_ids, statuses = clearinghouse.case_with_vendors(
-            db, actor, case_id, PageRequest(limit, offset), now
-        )
-        reports = [_readable(ctx, rid) for rid in report_ids]
+        view = clearinghouse.case_with_vendors(db, actor, case_id, PageRequest(limit, offset), now)
+        reports = [_readable(ctx, rid) for rid in view.report_ids]
         thread = _members_only(
             lambda: clearinghouse.list_messages(
                 db, actor, case_id, PageRequest(MESSAGES_PER_PAGE, messages_offset), now
             )
         )
         analyst = allowed(actor, Permission.CH_CASE_UPDATE)
+        # A coordinator opens the vendor it chose; a vendor always sees its own thread only.
+        focus = vendor if analyst else actor.organisation_id
+        private = _private_thread(ctx, case_id, focus, private_offset, required=analyst)
         candidates = _candidates(ctx) if analyst else []
         names = identity.organisation_names(
             db,
-            [v.vendor_org_id for v in vendors.rows]
-            + [m.author_org_id for m in (thread.rows if thread else [])],
+            [v.vendor_org_id for v in view.vendors.rows]
+            + [m.author_org_id for m in (thread.rows if thread else [])]
+            + ([focus, *(m.author_org_id for m in private.rows)] if private and focus else []),
         )
         return page(
             request,
             "clearinghouse/case.html",
-            case=case,
-            embargo=embargo_of(case, now),
-            history=clearinghouse.embargo_history(db, case.id),
+            case=view.case,
+            view=view,
+            embargo=embargo_of(view.case, now),
+            history=clearinghouse.embargo_history(db, view.case.id),
             reports=reports,
-            vendors=vendors,
-            statuses=statuses,
+            vendors=view.vendors,
+            statuses=view.statuses,
+            grid=_grid(view),
             names=names,
             thread=thread,
+            private=private,
+            focus=focus if private is not None else None,
             analyst=analyst,
             candidates=candidates,
             me_org=actor.organisation_id,
-            states=[s.value for s in clearinghouse.VendorState],
+            status_options=STATUS_OPTIONS,
+            cell_states=[s.value for s in clearinghouse.CellState],
+            justifications=clearinghouse.JUSTIFICATIONS,
             limit=limit,
             offset=offset,
             messages_offset=messages_offset,
@@ -192,6 +212,38 @@ def case_page(
         )
 
     return guarded(request, build)
+
+
+def _grid(view: clearinghouse.CaseView) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Each vendor of the page with its cells as they print: (state, due day) per product.
+
+    Built here, not in the template: 200 vendors x a few products is a thousand cells, and a
+    tuple of two strings per cell is what keeps the page's rendering flat."""
+    rows = []
+    for v in view.vendors.rows:
+        cells = []
+        for product in view.products:
+            cell = view.cell(v.vendor_org_id, product)
+            cells.append((cell.status.replace("_", " "), cell.due_on.isoformat()))
+        rows.append((v.vendor_org_id, cells))
+    return rows
+
+
+def _private_thread(
+    ctx: RequestContext, case_id: str, vendor: str | None, offset: int, required: bool
+) -> Any:
+    """A vendor's private thread, or ``None``: none chosen, or (for a vendor) none of its own.
+    A coordinator who names a thread that does not exist is told so (the page's 404)."""
+    if vendor is None:
+        return None
+    try:
+        return clearinghouse.list_messages(
+            ctx.db, ctx.actor, case_id, PageRequest(MESSAGES_PER_PAGE, offset), ctx.now, vendor
+        )
+    except NotFound:
+        if required:
+            raise
+        return None
 
 
 def _readable(ctx: RequestContext, report_id: str) -> Any:
@@ -281,5 +333,67 @@ def post_message(
     def build() -> Response:
         clearinghouse.post_message(ctx.db, ctx.actor, case_id, text, ctx.now)
         return back_to(f"/web/clearinghouse/cases/{case_id}#messages", request)
+
+    return guarded(request, build)
+
+
+@router.post("/cases/{case_id}/vendors/{org_id}/messages", response_model=None)
+def post_private_message(
+    request: Request,
+    case_id: str,
+    org_id: str,
+    ctx: PageContext,
+    text: Annotated[str, Form(min_length=1, max_length=20_000, pattern=NOT_BLANK)],
+) -> Response:
+    """A message in a vendor's private thread (that vendor, or a coordinator)."""
+    same_origin(request)
+
+    def build() -> Response:
+        clearinghouse.post_message(ctx.db, ctx.actor, case_id, text, ctx.now, org_id)
+        return back_to(f"/web/clearinghouse/cases/{case_id}?vendor={org_id}#private", request)
+
+    return guarded(request, build)
+
+
+@router.post("/cases/{case_id}/vendors/{org_id}/cells", response_model=None)
+def set_cell(
+    request: Request,
+    case_id: str,
+    org_id: str,
+    ctx: PageContext,
+    product: Annotated[str, Form(min_length=1, max_length=300)],
+    status: Annotated[clearinghouse.CellState, Form()],
+    due_on: Annotated[str, Form(max_length=10)] = "",
+    statement: Annotated[str, Form(max_length=10_000)] = "",
+    justification: Annotated[str, Form(max_length=80)] = "",
+) -> Response:
+    """One vendor x product cell: its status, VEX justification, statement and due day."""
+    same_origin(request)
+
+    def build() -> Response:
+        clearinghouse.set_cell(
+            ctx.db,
+            ctx.actor,
+            case_id,
+            org_id,
+            product,
+            clearinghouse.CellChange(status, justification or None, statement, _due(due_on)),
+            ctx.now,
+        )
+        return back_to(
+            f"/web/clearinghouse/cases/{case_id}?vendor={org_id}#cells-{org_id}", request
+        )
+
+    return guarded(request, build)
+
+
+@router.post("/cases/{case_id}/vendors/{org_id}/remove", response_model=None)
+def remove_vendor(request: Request, case_id: str, org_id: str, ctx: PageContext) -> Response:
+    """Take a vendor off the case (a coordinator): it loses the case and its thread."""
+    same_origin(request)
+
+    def build() -> Response:
+        clearinghouse.remove_vendor(ctx.db, ctx.actor, case_id, org_id, ctx.now)
+        return back_to(f"/web/clearinghouse/cases/{case_id}", request)
 
     return guarded(request, build)
