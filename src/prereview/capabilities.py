@@ -50,8 +50,9 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("vault", routers=()),
     Capability(
         "clearinghouse",
-        routers=("routes:router", "exports:router"),
+        routers=("routes:router", "exports:router", "reproduction.routes:router"),
         root_routers=("taxii:router",),
+        commands=("commands", "reproduction_commands"),
     ),
     Capability(
         "evals",

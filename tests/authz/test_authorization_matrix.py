@@ -131,6 +131,20 @@ EXPECTED: dict[str, tuple[int, ...]] = {
         200,
         401,
     ),
+    # a proof of concept: attached by the reporter only; it and its logs for the reporter,
+    # the clearinghouse and the verified vendor (need to know)
+    "POST /api/v1/clearinghouse/reports/{report_id}/poc": (403, 404, 201, 404, 404, 404, 403, 401),
+    "GET /api/v1/clearinghouse/reports/{report_id}/poc": (200, 404, 200, 404, 404, 404, 200, 401),
+    "GET /api/v1/clearinghouse/reports/{report_id}/reproduction": (
+        200,
+        404,
+        200,
+        404,
+        404,
+        404,
+        200,
+        401,
+    ),
     "GET /api/v1/clearinghouse/reports/{report_id}/relations": (
         200,
         404,
@@ -205,6 +219,51 @@ EXPECTED: dict[str, tuple[int, ...]] = {
         422,
         401,
     ),
+    # A vendor x product cell: its own vendor or the clearinghouse (whose own organisation,
+    # the path's org here, is no vendor of the case: 422); the reporter knows the case (403).
+    "PUT /api/v1/clearinghouse/cases/{case_id}/vendors/{org_id}/cells": (
+        200,
+        404,
+        403,
+        404,
+        404,
+        404,
+        422,
+        401,
+    ),
+    # Taking a vendor off is the clearinghouse's (its own organisation is on no case: 404).
+    "DELETE /api/v1/clearinghouse/cases/{case_id}/vendors/{org_id}": (
+        403,
+        404,
+        403,
+        404,
+        404,
+        404,
+        404,
+        401,
+    ),
+    # A vendor's private thread (the path names the caller's own organisation): that vendor;
+    # to anyone else, the reporter and the clearinghouse's own (no) thread included, it is 404.
+    "GET /api/v1/clearinghouse/cases/{case_id}/vendors/{org_id}/messages": (
+        200,
+        404,
+        404,
+        404,
+        404,
+        404,
+        404,
+        401,
+    ),
+    "POST /api/v1/clearinghouse/cases/{case_id}/vendors/{org_id}/messages": (
+        201,
+        404,
+        404,
+        404,
+        404,
+        404,
+        404,
+        401,
+    ),
     "POST /api/v1/clearinghouse/products": (201, 201, 403, 403, 201, 201, 403, 401),
     "GET /api/v1/clearinghouse/products": (200, 200, 200, 200, 200, 200, 200, 401),
     "POST /api/v1/clearinghouse/inventory": (403, 403, 403, 403, 201, 201, 403, 401),
@@ -222,6 +281,21 @@ EXPECTED: dict[str, tuple[int, ...]] = {
         401,
     ),
     "GET /api/v1/clearinghouse/triage/summary": (403, 403, 403, 403, 403, 403, 200, 401),
+    # The analyst's queue and its decisions are the clearinghouse's; the funnel is counts,
+    # read by every kind of organisation (a vendor gets its own row only).
+    "GET /api/v1/clearinghouse/triage/queue": (403, 403, 403, 403, 403, 403, 200, 401),
+    "GET /api/v1/clearinghouse/triage/groups": (403, 403, 403, 403, 403, 403, 200, 401),
+    "POST /api/v1/clearinghouse/reports/{report_id}/triage": (
+        403,
+        403,
+        403,
+        403,
+        403,
+        403,
+        200,
+        401,
+    ),
+    "GET /api/v1/clearinghouse/funnel": (200, 200, 200, 200, 200, 200, 200, 401),
     # A vendor's capacity (here each caller's own organisation): its members read it, its
     # administrators set it (an agency makes no products), the clearinghouse both.
     "GET /api/v1/clearinghouse/vendors/{org_id}/capacity": (

@@ -312,6 +312,38 @@ EXPECTED: dict[str, tuple[int, ...]] = {
         303,
     ),
     "POST /web/clearinghouse/cases/{case_id}/messages": (303, 404, 403, 404, 404, 404, 303, 303),
+    # The case's vendor (the path's org) and the clearinghouse; to the reporter, the vendor's
+    # private thread does not exist (404); its cells it is told it may not set (403).
+    "POST /web/clearinghouse/cases/{case_id}/vendors/{org_id}/messages": (
+        303,
+        404,
+        404,
+        404,
+        404,
+        404,
+        303,
+        303,
+    ),
+    "POST /web/clearinghouse/cases/{case_id}/vendors/{org_id}/cells": (
+        303,
+        404,
+        403,
+        404,
+        404,
+        404,
+        303,
+        303,
+    ),
+    "POST /web/clearinghouse/cases/{case_id}/vendors/{org_id}/remove": (
+        403,
+        404,
+        403,
+        404,
+        404,
+        404,
+        303,
+        303,
+    ),
 }
 
 # What the submission page shows its readers (nominations to the developer who decides them and

@@ -312,6 +312,21 @@ def _with_eval_log(scenario: Scenario) -> dict[str, Any]:
     return {}
 
 
+POC_ATTACH: dict[str, Any] = {
+    "params": {"package": "pyyaml", "affected": "5.3.1", "fixed": "5.4"},
+    "content": b"import yaml\nprint(yaml.__version__)\n",
+}
+
+
+def _with_poc(scenario: Scenario) -> dict[str, Any]:
+    # A PoC to read: its reporter (the agency) attaches one first (each call adds a version).
+    report_id = clearinghouse_ids(scenario)["report_id"]
+    scenario.platform.call(
+        "agency", "POST", f"/clearinghouse/reports/{report_id}/poc", 201, **POC_ATTACH
+    )
+    return {}
+
+
 EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ("GET", "/api/v1/me"): _none,
     ("POST", "/api/v1/organisations"): _json({"name": "New Lab", "kind": "developer"}),
@@ -409,6 +424,9 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ("GET", "/api/v1/clearinghouse/reports"): _none,
     ("GET", "/api/v1/clearinghouse/reports/{report_id}"): _none,
     ("GET", "/api/v1/clearinghouse/reports/{report_id}/evidence"): _none,
+    ("POST", "/api/v1/clearinghouse/reports/{report_id}/poc"): lambda _: dict(POC_ATTACH),
+    ("GET", "/api/v1/clearinghouse/reports/{report_id}/poc"): _with_poc,
+    ("GET", "/api/v1/clearinghouse/reports/{report_id}/reproduction"): _with_poc,
     ("GET", "/api/v1/clearinghouse/reports/{report_id}/relations"): _none,
     ("GET", "/api/v1/clearinghouse/reports/{report_id}/versions"): _none,
     ("POST", "/api/v1/clearinghouse/reports/{report_id}/publish"): _json({"tlp": "AMBER"}),
@@ -436,6 +454,14 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ("PUT", "/api/v1/clearinghouse/cases/{case_id}/vendors/{org_id}/statuses/{report_id}"): _json(
         {"status": "affected", "statement": "we ship the vulnerable code"}
     ),
+    ("PUT", "/api/v1/clearinghouse/cases/{case_id}/vendors/{org_id}/cells"): _json(
+        {"product": "pkg:pypi/uploadkit", "status": "affected", "due_on": "2026-08-01"}
+    ),
+    ("DELETE", "/api/v1/clearinghouse/cases/{case_id}/vendors/{org_id}"): _none,
+    ("GET", "/api/v1/clearinghouse/cases/{case_id}/vendors/{org_id}/messages"): _none,
+    ("POST", "/api/v1/clearinghouse/cases/{case_id}/vendors/{org_id}/messages"): _json(
+        {"text": "just between us"}
+    ),
     ("POST", "/api/v1/clearinghouse/products"): _json({"identifiers": ["pkg:npm/framekit"]}),
     ("POST", "/api/v1/clearinghouse/inventory"): _json({"identifiers": ["pkg:npm/framekit"]}),
     ("GET", "/api/v1/clearinghouse/products"): _none,
@@ -444,6 +470,10 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
         "json": {"submission_id": s.submission_id, "model": "Atlas"}
     },
     ("GET", "/api/v1/clearinghouse/triage/summary"): _none,
+    ("GET", "/api/v1/clearinghouse/triage/queue"): _none,
+    ("GET", "/api/v1/clearinghouse/triage/groups"): _none,
+    ("POST", "/api/v1/clearinghouse/reports/{report_id}/triage"): _json({"outcome": "accepted"}),
+    ("GET", "/api/v1/clearinghouse/funnel"): _none,
     ("GET", "/api/v1/clearinghouse/vendors/{org_id}/capacity"): _none,
     ("PUT", "/api/v1/clearinghouse/vendors/{org_id}/capacity"): _json({"per_week": 1000}),
     ("POST", "/api/v1/clearinghouse/products/{claim_id}/withdraw"): _none,

@@ -269,6 +269,13 @@ EXAMPLES: dict[tuple[str, str], Callable[[WebScenario, str | None], dict[str, An
         {"status": "affected", "due_on": "2026-08-01", "statement": "we ship it"}
     ),
     ("POST", "/web/clearinghouse/cases/{case_id}/messages"): _form({"text": "fix by Friday?"}),
+    ("POST", "/web/clearinghouse/cases/{case_id}/vendors/{org_id}/messages"): _form(
+        {"text": "just between us"}
+    ),
+    ("POST", "/web/clearinghouse/cases/{case_id}/vendors/{org_id}/cells"): _form(
+        {"product": "pkg:pypi/uploadkit", "status": "affected", "due_on": "2026-08-01"}
+    ),
+    ("POST", "/web/clearinghouse/cases/{case_id}/vendors/{org_id}/remove"): _none,
 }
 
 

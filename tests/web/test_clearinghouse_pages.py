@@ -103,8 +103,9 @@ def test_the_clearinghouse_home_is_its_triage_queue_with_filters(
     assert ids(tlp="RED") == []
     assert ids(product="framekit") == ["TRI-OTHER"]
     assert ids(product="pkg:pypi/uploadkit") == [newer, older]
-    assert ids(found="person") == [newer]
-    assert ids(found="model") == ["TRI-OTHER", older]
+    # Found by a model means a verified label: the documents' discovered_by are only claims.
+    assert ids(found="person") == ["TRI-OTHER", newer, older]
+    assert ids(found="model") == []
     assert ids(source=platform["partner"].org_id) == [newer]
     assert ids(order="severity")[0] == older  # the only one with a CVSS score
     assert ids(age="1") == ["TRI-OTHER", newer, older]

@@ -103,9 +103,19 @@ class Permission(StrEnum):
     # a verified label: the report was found by a model during a review the reporter was in
     CH_MODEL_LABEL_CREATE = "clearinghouse:report-model-label:create"
     CH_TRIAGE_SUMMARY = "clearinghouse:triage-summary:read"
+    # the analyst's triage queue (grouped by product and duplicate cluster) and its decisions
+    CH_TRIAGE_QUEUE = "clearinghouse:triage-queue:list"
+    CH_TRIAGE_DECIDE = "clearinghouse:report-triage:create"
+    # the disclosure funnel: stage counts and latencies, per vendor and overall
+    CH_FUNNEL_READ = "clearinghouse:funnel:read"
+    # TAXII federation: the peers this clearinghouse pulls from, their pulls and sync status
+    CH_FEDERATION_MANAGE = "clearinghouse:federation-peer:update"
     # a clearinghouse analyst verifies (or rejects, or revokes) an organisation's product claim
     CH_CLAIM_LIST = "clearinghouse:product-claim:list"
     CH_CLAIM_DECIDE = "clearinghouse:product-claim:decide"
+    # a report's proof of concept: attached by its reporter, run by the server in the sandbox
+    CH_POC_CREATE = "clearinghouse:report-poc:create"
+    CH_POC_READ = "clearinghouse:report-poc:read"
 
     # exchange: exports and the TAXII 2.1 server
     EXCHANGE_EXPORT = "exchange:advisory:export"

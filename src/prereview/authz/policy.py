@@ -308,6 +308,11 @@ POLICY: Mapping[Permission, Rule] = {
     Permission.CH_REPORT_LIST: Authenticated(),
     Permission.CH_REPORT_READ: TLP_ALLOWS,
     Permission.CH_EVIDENCE_READ: all_of(TLP_ALLOWS, any_of(CH_REPORTER, _CLEARINGHOUSE)),
+    # A proof of concept is the reporter's to attach; it and its logs are exploit code, for
+    # those with a need to know (the reporter, the clearinghouse, a verified vendor), not
+    # everyone the report's label would let read the report.
+    Permission.CH_POC_CREATE: all_of(TLP_ALLOWS, CH_REPORTER),
+    Permission.CH_POC_READ: all_of(TLP_ALLOWS, any_of(CH_REPORTER, _CLEARINGHOUSE, NEED_TO_KNOW)),
     Permission.CH_RELATION_CREATE: _CLEARINGHOUSE,
     Permission.CH_DUPLICATE_LIST: _CLEARINGHOUSE,
     Permission.CH_DUPLICATE_DECIDE: _CLEARINGHOUSE,
@@ -351,9 +356,18 @@ POLICY: Mapping[Permission, Rule] = {
     # review (a grant, a consented nomination, or the developer's own submission).
     Permission.CH_MODEL_LABEL_CREATE: all_of(CH_REPORTER, any_of(OWNER, HAD_ACCESS)),
     Permission.CH_TRIAGE_SUMMARY: _CLEARINGHOUSE,
+    Permission.CH_TRIAGE_QUEUE: _CLEARINGHOUSE,
+    Permission.CH_TRIAGE_DECIDE: _CLEARINGHOUSE,
+    # The funnel is counts and latencies: agencies and the clearinghouse read every row, a
+    # vendor (a developer or a partner) only its own (the service narrows it).
+    Permission.CH_FUNNEL_READ: kind(
+        OrgKind.CLEARINGHOUSE, OrgKind.AGENCY, OrgKind.DEVELOPER, OrgKind.TRUSTED_PARTNER
+    ),
     # A claim to make or run a product confers a need to know only once an analyst verified it.
     Permission.CH_CLAIM_LIST: _CLEARINGHOUSE,
     Permission.CH_CLAIM_DECIDE: _CLEARINGHOUSE,
+    # Which peers to pull, and their credentials, are the clearinghouse's own business.
+    Permission.CH_FEDERATION_MANAGE: _CLEARINGHOUSE,
     # Exports and TAXII: the TLP label, and before disclosure only those inside the embargo.
     Permission.EXCHANGE_EXPORT: all_of(
         TLP_ALLOWS, any_of(DISCLOSED, CH_REPORTER, _CLEARINGHOUSE, IN_EMBARGO)

@@ -27,7 +27,7 @@ from prereview.authz.actor import Actor
 from prereview.authz.permissions import Permission
 from prereview.authz.policy import Access, authorize
 from prereview.authz.usecase import use_case
-from prereview.clearinghouse import errors
+from prereview.clearinghouse import errors, reproduction
 from prereview.clearinghouse.models import (
     AffectedRow,
     Notification,
@@ -87,13 +87,14 @@ def _waiting(db: Session, pending: Sequence[Notification]) -> list[Waiting]:
         rows = db.execute(select(VulnReport.id, score).where(VulnReport.id.in_(chunk)))
         severity.update((report_id, value) for report_id, value in rows)
     exposure = _exposure(db, ids)
-    # The platform records no reproduction of a report yet: every report is "unknown" there.
+    # The server's verdict on the report's proof of concept; a claim only is "unknown".
+    status = reproduction.reproduction_status(db, ids)
     return [
         Waiting(
             report_id=n.report_id,
             arrived_at=n.created_at,
             severity=severity.get(n.report_id),
-            reproduced=None,
+            reproduced={"reproduced": True, "not_reproduced": False}.get(status[n.report_id]),
             exposure=exposure.get(n.report_id, 0),
         )
         for n in pending

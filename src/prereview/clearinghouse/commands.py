@@ -1,6 +1,6 @@
 """Command line of the clearinghouse: ``prereview vuln import|list|show|publish|export``,
 coordinated disclosure (``vuln case create|list|show|add|embargo|vendors|vendor-status|
-message|messages``) and,
+message|messages``), the disclosure funnel (``vuln funnel``) and,
 for analysts, ``vuln duplicates list|merge|reject|reopen`` and
 ``vuln claims list|verify|reject|revoke``. Every command is a call of the HTTP API.
 
@@ -539,35 +539,96 @@ MESSAGE_COLUMNS = [
 ]
 
 
+ThreadOption = Annotated[
+    str | None,
+    typer.Option(
+        "--vendor",
+        help="A vendor's private thread with the coordinators (its organisation id); "
+        "default: the thread of all the case's members.",
+    ),
+]
+
+
+def _thread(case_id: str, vendor: str | None) -> str:
+    base = f"/clearinghouse/cases/{case_id}"
+    return f"{base}/vendors/{vendor}/messages" if vendor else f"{base}/messages"
+
+
 @case.command("message")
 def post_case_message(
     case_id: str,
     text: Annotated[str, typer.Argument(help="The message, for the case's vendors and analysts.")],
+    vendor: ThreadOption = None,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
-    """Post a message to a case's thread (its vendors and the clearinghouse read it)."""
-    show(
-        ApiClient(server).post(f"/clearinghouse/cases/{case_id}/messages", {"text": text}), as_json
-    )
+    """Post a message to a case's thread (its vendors and the clearinghouse read it), or with
+    --vendor to that vendor's private thread (that vendor and the clearinghouse only)."""
+    show(ApiClient(server).post(_thread(case_id, vendor), {"text": text}), as_json)
 
 
 @case.command("messages")
 def list_case_messages(
     case_id: str,
+    vendor: ThreadOption = None,
     limit: int = 50,
     offset: int = 0,
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
-    """A case's thread, oldest first."""
-    found = ApiClient(server).get(
-        f"/clearinghouse/cases/{case_id}/messages", limit=limit, offset=offset
-    )
+    """A case's thread (or with --vendor, a vendor's private thread), oldest first."""
+    found = ApiClient(server).get(_thread(case_id, vendor), limit=limit, offset=offset)
     show(found, as_json, MESSAGE_COLUMNS)
 
 
+@case.command("cell")
+def set_case_cell(
+    case_id: str,
+    org_id: str,
+    product: Annotated[str, typer.Argument(help="A product of the case (its package key).")],
+    state: Annotated[
+        str,
+        typer.Option(
+            "--status",
+            help="unknown, under_investigation, affected, not_affected or fixed.",
+        ),
+    ],
+    statement: Annotated[str, typer.Option(help="The vendor's statement.")] = "",
+    justification: Annotated[
+        str | None, typer.Option(help="Why not affected (a VEX justification).")
+    ] = None,
+    due: Annotated[
+        str | None, typer.Option(help="The day it is due (YYYY-MM-DD; default: the embargo's).")
+    ] = None,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Set a vendor's status for one product of a case (its cell of the grid)."""
+    body = {
+        "product": product,
+        "status": state,
+        "statement": statement,
+        "justification": justification,
+    }
+    if due:
+        body["due_on"] = due
+    path = f"/clearinghouse/cases/{case_id}/vendors/{org_id}/cells"
+    show(ApiClient(server).request("PUT", path, json=body), as_json)
+
+
+@case.command("remove-vendor")
+def remove_case_vendor(
+    case_id: str, org_id: str, server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = False
+) -> None:
+    """Take a vendor off a case: it loses the case and its private thread at once."""
+    path = f"/clearinghouse/cases/{case_id}/vendors/{org_id}"
+    show(ApiClient(server).request("DELETE", path), as_json)
+
+
 def register(app: typer.Typer) -> None:
+    from prereview.clearinghouse.federation_commands import federation_app
+
+    vuln.add_typer(federation_app, name="federation")
     app.add_typer(vuln, name="vuln")
 
 
@@ -605,3 +666,44 @@ def show_capacity(
     """The vendor's capacity, what it was told in the last 7 days, and what waits."""
     client = ApiClient(server)
     show(client.get(f"/clearinghouse/vendors/{_vendor(client, org)}/capacity"), as_json)
+
+
+@vuln.command("funnel")
+def show_funnel(
+    since: Annotated[str | None, typer.Option(help="Reports found from (RFC 3339).")] = None,
+    until: Annotated[str | None, typer.Option(help="Reports found before (RFC 3339).")] = None,
+    org: Annotated[str | None, typer.Option("--vendor", help="One vendor's row only.")] = None,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """The disclosure funnel: reports found, triaged, reproduced, notified, acknowledged,
+    fixed and disclosed, per vendor and overall, and the median and 90th-percentile hours
+    between consecutive stages (a vendor sees its own row only)."""
+    found = ApiClient(server).get("/clearinghouse/funnel", since=since, until=until, vendor=org)
+    if as_json:
+        show(found, as_json)
+        return
+    rows = ([found["overall"]] if found["overall"] else []) + found["vendors"]
+    stages: list[str] = found["stages"]
+    counts = [
+        {"vendor": row["vendor_name"] or row["vendor_org_id"] or "overall", **row["counts"]}
+        for row in rows
+    ]
+    show(counts, False, [("vendor", field("vendor"))] + [(s, field(s)) for s in stages])
+    latencies = [
+        {
+            "vendor": row["vendor_name"] or row["vendor_org_id"] or "overall",
+            "stages": f"{lat['earlier']} -> {lat['later']}",
+            "pairs": lat["pairs"],
+            "median h": lat["median_hours"],
+            "p90 h": lat["p90_hours"],
+        }
+        for row in rows
+        for lat in row["latencies"]
+        if lat["pairs"]
+    ]
+    if latencies:
+        columns = [
+            (name, field(name)) for name in ("vendor", "stages", "pairs", "median h", "p90 h")
+        ]
+        show(latencies, False, columns)

@@ -117,3 +117,47 @@ class EmbargoBeforeNotification(Conflict):
 class CsafFileNotFound(NotFound):
     slug = "clearinghouse-csaf-file-not-found"
     title = "The advisory's CSAF document has another file name"
+
+
+class InvalidQueueCursor(InvalidInput):
+    """A triage queue cursor that this server did not hand out (or for another ordering)."""
+
+    slug = "clearinghouse-invalid-queue-cursor"
+    title = "The queue cursor is not valid"
+
+
+class InvalidFunnelPeriod(InvalidInput):
+    """A funnel period whose start is not before its end."""
+
+    slug = "clearinghouse-invalid-funnel-period"
+    title = "The funnel's period is not valid"
+
+
+class NotACaseVendor(NotFound):
+    """Removing (or writing to) a vendor that is not on the case."""
+
+    slug = "clearinghouse-not-a-case-vendor"
+    title = "Not a vendor of this case"
+
+
+class ThreadNotFound(NotFound):
+    """A vendor's private thread of a case, to anyone but that vendor and the coordinators:
+    the same answer whether or not the organisation takes part in the case."""
+
+    slug = "clearinghouse-thread-not-found"
+    title = "No such thread"
+
+
+class InvalidPoc(InvalidInput):
+    """A proof of concept the sandbox cannot run as given (a language, an ecosystem or a
+    version it does not know, an empty or undecodable script)."""
+
+    slug = "clearinghouse-invalid-poc"
+    title = "The proof of concept cannot be accepted"
+
+
+class PocNotFound(NotFound):
+    """A report without a proof of concept (a claim only), or without that PoC version."""
+
+    slug = "clearinghouse-poc-not-found"
+    title = "No such proof of concept"

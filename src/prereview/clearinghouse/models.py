@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -45,7 +46,8 @@ class VulnReport(Base):
     cvss_v4_score: Mapped[float | None] = mapped_column(Float)
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     has_evidence: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Set when the report was found by a model during a pre-release review known here.
+    # Set by a verified model-found label (``ch_model_labels``), never from the report's own
+    # ``discovered_by``, which is only what its reporter says.
     submission_id: Mapped[str | None] = mapped_column(String(40))
     package_keys: Mapped[list[str]] = mapped_column(JSON)
     merged_into: Mapped[str | None] = mapped_column(String(128), index=True)
@@ -212,9 +214,14 @@ class VendorStatusChange(Base):
 
 
 class CaseMessage(Base):
-    """A message in a case's thread, which the case's vendors and the clearinghouse read."""
+    """A message in a case's thread, which the case's vendors and the clearinghouse read, or in
+    one vendor's private thread with the clearinghouse."""
 
     __tablename__ = "ch_case_messages"
+    # A page of one thread, in order, is one index range (the shared thread at 1,000 messages).
+    __table_args__ = (
+        Index("ix_ch_case_messages_thread", "case_id", "vendor_org_id", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("ch_cases.id"), index=True)
@@ -224,6 +231,9 @@ class CaseMessage(Base):
     author_name: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+    # The vendor of a private thread (the coordinators and that vendor only); None: the thread
+    # of all the case's members.
+    vendor_org_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"))
 
 
 class ProductRegistration(Base):
@@ -295,3 +305,149 @@ class ModelFoundLabel(Base):
     verified_for_org_id: Mapped[str] = mapped_column(String(40))
     verified_by: Mapped[str] = mapped_column(String(40))
     verified_at: Mapped[datetime]
+
+
+class TriageDecision(Base):
+    """An analyst's triage of a report (:mod:`.triage`): the funnel's "triaged" stage, with the
+    moment the server recorded it. One per report; triaging again keeps the first moment."""
+
+    __tablename__ = "ch_triage"
+
+    report_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # "accepted", "not_a_vulnerability", "needs_information"; "inferred" for a report the
+    # migration found already merged, in a case or published (0019's backfill).
+    outcome: Mapped[str] = mapped_column(String(30))
+    note: Mapped[str] = mapped_column(Text, default="")
+    triaged_by: Mapped[str | None] = mapped_column(String(40))
+    triaged_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class FederationPeer(Base):
+    """Another clearinghouse's TAXII 2.1 API root that this one pulls from (:mod:`.federation`).
+
+    Its credential is not here: it is sealed in the vault under ``federation-peer:<id>``."""
+
+    __tablename__ = "ch_federation_peers"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    api_root: Mapped[str] = mapped_column(String(2000))
+    username: Mapped[str | None] = mapped_column(String(200))
+    collections: Mapped[list[str]] = mapped_column(JSON)
+    # The label pulled reports land under (never looser than the object's own marking).
+    tlp: Mapped[str] = mapped_column(String(20))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+
+
+class FederationSync(Base):
+    """Where the pull of one peer collection stands, and the last check of both sides."""
+
+    __tablename__ = "ch_federation_syncs"
+
+    peer_id: Mapped[str] = mapped_column(ForeignKey("ch_federation_peers.id"), primary_key=True)
+    collection_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # added_after for the next pull: the peer's X-TAXII-Date-Added-Last of the last complete one.
+    added_after: Mapped[str | None] = mapped_column(String(40))
+    # An interrupted pull: the added_after it ran with and the peer's next token to resume at.
+    resume_added_after: Mapped[str | None] = mapped_column(String(40))
+    resume_next: Mapped[str | None] = mapped_column(String(500))
+    resume_last: Mapped[str | None] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
+    pulled: Mapped[int] = mapped_column(Integer, default=0)
+    peer_count: Mapped[int | None] = mapped_column(Integer)
+    peer_digest: Mapped[str | None] = mapped_column(String(80))
+    our_count: Mapped[int | None] = mapped_column(Integer)
+    our_digest: Mapped[str | None] = mapped_column(String(80))
+    differences: Mapped[dict[str, Any]] = mapped_column(JSON)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class FederationObject(Base):
+    """One object a peer collection served, and what intake made of it."""
+
+    __tablename__ = "ch_federation_objects"
+
+    peer_id: Mapped[str] = mapped_column(ForeignKey("ch_federation_peers.id"), primary_key=True)
+    collection_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    stix_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    peer_version: Mapped[str] = mapped_column(String(40))
+    report_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    pulled_at: Mapped[datetime]
+
+
+class CaseCell(Base):
+    """One vendor x product cell of a case: the vendor's status for a product of the case's
+    reports (CSAF product status / VEX), with its justification and the day it is due.
+
+    No row means ``unknown``, due when the embargo ends: the due day is stored only once someone
+    sets it, so that moving the embargo moves every cell still on the default.
+    """
+
+    __tablename__ = "ch_case_cells"
+    __table_args__ = (UniqueConstraint("case_id", "vendor_org_id", "product_key"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("ch_cases.id"), index=True)
+    vendor_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    product_key: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(40))
+    justification: Mapped[str | None] = mapped_column(String(80))
+    statement: Mapped[str] = mapped_column(Text, default="")
+    due_on: Mapped[date | None] = mapped_column(Date)
+    updated_by: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[datetime]
+
+
+class ReportPoc(Base):
+    """A proof of concept the reporter attached to a report (:mod:`.reproduction`): what it
+    runs against and what counts as reproduced. Its script is not in the row but sealed in the
+    vault under the report's context (``poc-<version>``), as the report's evidence is."""
+
+    __tablename__ = "ch_report_pocs"
+    __table_args__ = (UniqueConstraint("report_id", "version"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    report_id: Mapped[str] = mapped_column(String(128), index=True)
+    # 1 for the first PoC of the report; attaching again adds the next version.
+    version: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str] = mapped_column(String(20))
+    ecosystem: Mapped[str] = mapped_column(String(20))
+    package: Mapped[str] = mapped_column(String(200))
+    affected_version: Mapped[str] = mapped_column(String(100))
+    fixed_version: Mapped[str | None] = mapped_column(String(100))
+    # Reproduced means: the script exits with this status and, if set, prints this marker.
+    expect_exit: Mapped[int] = mapped_column(Integer, default=0)
+    expect_stdout: Mapped[str | None] = mapped_column(String(500))
+    script_sha256: Mapped[str] = mapped_column(String(64))
+    script_bytes: Mapped[int] = mapped_column(Integer)
+    submitted_by: Mapped[str] = mapped_column(String(40))
+    submitted_at: Mapped[datetime]
+
+
+class Reproduction(Base):
+    """The server's reproduction of one PoC version: the queue entry and, once run, its verdict
+    and the log of each run (one per package version). One per PoC: idempotent."""
+
+    __tablename__ = "ch_reproductions"
+    __table_args__ = (Index("ix_ch_reproductions_report_rank", "report_id", "rank"),)
+
+    poc_id: Mapped[str] = mapped_column(ForeignKey("ch_report_pocs.id"), primary_key=True)
+    report_id: Mapped[str] = mapped_column(String(128))
+    # "queued", "running" (claimed by a worker until lease_until), "done".
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    verdict: Mapped[str | None] = mapped_column(String(40))
+    # What the triage queue orders by: 0 reproduced, 1 not reproduced, 2 unknown.
+    rank: Mapped[int] = mapped_column(Integer, default=2)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    runs: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None]
+    queued_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from sqlalchemy import func, select
@@ -15,8 +15,10 @@ from prereview.authz.permissions import Permission
 from prereview.authz.policy import Access, allowed
 from prereview.authz.request import Context
 from prereview.authz.usecase import exercises
-from prereview.clearinghouse import capacity, cases, messages, provenance, service
+from prereview.clearinghouse import capacity, cases, cells, messages, provenance, service
+from prereview.clearinghouse import case_view as cases_view
 from prereview.clearinghouse.cases import CaseCreate
+from prereview.clearinghouse.cells import Cell, CellChange, CellState
 from prereview.clearinghouse.dedup import duplicates
 from prereview.clearinghouse.intake.formats import IntakeFormat
 from prereview.clearinghouse.models import Case, CaseMessage, CaseVendor, VulnReport
@@ -26,6 +28,8 @@ from prereview.clearinghouse.schemas import (
     CaseCreateIn,
     CaseMembers,
     CaseOut,
+    CellIn,
+    CellOut,
     ClaimDecisionIn,
     ClaimOut,
     CvssOut,
@@ -36,6 +40,8 @@ from prereview.clearinghouse.schemas import (
     EmbargoOut,
     EvidenceOut,
     FoundByOut,
+    FunnelOut,
+    FunnelRowOut,
     IntakeOut,
     MessageIn,
     MessageOut,
@@ -45,6 +51,9 @@ from prereview.clearinghouse.schemas import (
     ProductOut,
     ProductsIn,
     PublishRequest,
+    QueueGroupOut,
+    QueueItemOut,
+    QueuePageOut,
     RelabelIn,
     RelationCreate,
     RelationsOut,
@@ -54,12 +63,16 @@ from prereview.clearinghouse.schemas import (
     ReportVersionOut,
     ReportVersionsOut,
     ScheduledOut,
+    StageLatencyOut,
     StatusIn,
     StatusOut,
+    TriageIn,
+    TriageOut,
     VendorRowOut,
     VendorTable,
 )
 from prereview.clearinghouse.sharing import routing
+from prereview.core.fields import UtcDatetime
 from prereview.core.markings import Tlp
 from prereview.core.pagination import Page, PageRequest, page_of, page_request
 from prereview.core.parsing import read_body
@@ -257,6 +270,152 @@ def triage_summary(ctx: Context) -> FoundByOut:
         model_verified=counts.model_verified,
         model_claimed=counts.model_claimed,
         other=counts.other,
+    )
+
+
+def _queue_item(entry: service.QueueEntry) -> QueueItemOut:
+    row, label = entry.report, entry.model_label
+    score = row.cvss_v4_score if row.cvss_v4_score is not None else row.cvss_v3_score
+    return QueueItemOut(
+        id=row.id,
+        title=row.title,
+        tlp=row.tlp,
+        reporter_org_id=row.reporter_org_id,
+        severity=score,
+        package_keys=row.package_keys,
+        created_at=row.created_at,
+        reproduction=entry.reproduction,
+        model_label=None
+        if label is None
+        else ModelLabelOut(
+            submission_id=label.submission_id,
+            model=label.model,
+            model_version=label.model_version,
+            verified_at=label.verified_at,
+        ),
+        claimed_found_by=row.document.get("discovered_by"),
+        cluster=entry.cluster,
+        open_duplicates=entry.open_duplicates,
+        triage_outcome=entry.triage.outcome if entry.triage else None,
+        triaged_at=entry.triage.triaged_at if entry.triage else None,
+    )
+
+
+def _queue_filter(
+    tlp: Tlp | None = None,
+    product: Annotated[
+        str | None, Query(max_length=300, description="part of a package key")
+    ] = None,
+    source: Annotated[
+        str | None, Query(max_length=40, description="reporting organisation")
+    ] = None,
+    model_found: Annotated[
+        bool | None, Query(description="a verified model-found label (not the report's claim)")
+    ] = None,
+    max_age_days: Annotated[int | None, Query(ge=1, le=3650)] = None,
+    state: service.TriageState = "open",
+    order: service.TriageOrder = "newest",
+    triaged: bool | None = None,
+) -> service.TriageFilter:
+    return service.TriageFilter(
+        tlp, product, source, model_found, max_age_days, state, order, triaged
+    )
+
+
+QueueFilter = Annotated[service.TriageFilter, Depends(_queue_filter)]
+
+
+@router.get(
+    "/triage/queue",
+    response_model=QueuePageOut,
+    openapi_extra=exercises(service.analyst_queue),
+)
+def triage_queue(
+    ctx: Context,
+    where: QueueFilter,
+    after: Annotated[
+        str | None, Query(max_length=200, description="the previous page's next_cursor")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> QueuePageOut:
+    """The analyst's queue: reproduced first, then newest (or most severe), keyset-paged;
+    ``model_found`` means a verified label, never the report's own claim."""
+    found = service.analyst_queue(ctx.db, ctx.actor, ctx.now, where, after, limit)
+    return QueuePageOut(
+        items=[_queue_item(e) for e in found.entries], next_cursor=found.next_cursor
+    )
+
+
+@router.get(
+    "/triage/groups",
+    response_model=list[QueueGroupOut],
+    openapi_extra=exercises(service.queue_groups),
+)
+def triage_groups(
+    ctx: Context,
+    where: QueueFilter,
+    by: Literal["product", "cluster"] = "product",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[QueueGroupOut]:
+    """The queue's largest groups: by product, or by likely-duplicate cluster."""
+    groups = service.queue_groups(ctx.db, ctx.actor, ctx.now, where, by, limit)
+    return [
+        QueueGroupOut(
+            key=g.key, reports=g.reports, newest_at=g.newest_at, highest_severity=g.highest_severity
+        )
+        for g in groups
+    ]
+
+
+@router.post(
+    "/reports/{report_id}/triage",
+    response_model=TriageOut,
+    openapi_extra=exercises(service.triage_report),
+)
+def triage_report(ctx: Context, report_id: str, data: TriageIn) -> TriageOut:
+    """Record the analyst's triage (the funnel's "triaged" moment is the first one)."""
+    row = service.triage_report(ctx.db, ctx.actor, report_id, data.outcome, data.note, ctx.now)
+    return TriageOut(
+        report_id=row.report_id, outcome=row.outcome, note=row.note, triaged_at=row.triaged_at
+    )
+
+
+def _funnel_row(row: service.FunnelRow, names: dict[str, str]) -> FunnelRowOut:
+    return FunnelRowOut(
+        vendor_org_id=row.vendor_org_id,
+        vendor_name=names.get(row.vendor_org_id) if row.vendor_org_id else None,
+        counts=row.counts,
+        latencies=[
+            StageLatencyOut(
+                earlier=lat.earlier,
+                later=lat.later,
+                pairs=lat.pairs,
+                median_hours=lat.median_hours,
+                p90_hours=lat.p90_hours,
+            )
+            for lat in row.latencies
+        ],
+    )
+
+
+@router.get("/funnel", response_model=FunnelOut, openapi_extra=exercises(service.funnel))
+def read_funnel(
+    ctx: Context,
+    since: Annotated[UtcDatetime | None, Query(description="found at or after")] = None,
+    until: Annotated[UtcDatetime | None, Query(description="found before")] = None,
+    vendor: Annotated[str | None, Query(max_length=40)] = None,
+) -> FunnelOut:
+    """Found, triaged, reproduced, notified, acknowledged, fixed, disclosed: counts and hours
+    between stages, per vendor and overall (a vendor sees its own row only)."""
+    found = service.funnel(ctx.db, ctx.actor, ctx.now, since, until, vendor)
+    ids = [r.vendor_org_id for r in found.vendors if r.vendor_org_id]
+    names = identity.organisation_names(ctx.db, ids)
+    return FunnelOut(
+        stages=list(service.STAGES),
+        since=found.since,
+        until=found.until,
+        overall=_funnel_row(found.overall, names) if found.overall else None,
+        vendors=[_funnel_row(r, names) for r in found.vendors],
     )
 
 
@@ -489,13 +648,17 @@ def change_embargo(ctx: Context, case_id: str, data: EmbargoChangeIn) -> CaseOut
 @router.get(
     "/cases/{case_id}/vendors",
     response_model=VendorTable,
-    openapi_extra=exercises(cases.vendor_table),
+    openapi_extra=exercises(cases_view.vendor_table),
 )
 def vendor_table(ctx: Context, case_id: str, page: Paging) -> VendorTable:
-    vendors, report_ids, statuses = cases.vendor_table(ctx.db, ctx.actor, case_id, page, ctx.now)
+    """The case's view: one page of its vendors, each with its status on every report of the
+    case, its cell for every product of the case, and (for the coordinators, and a vendor for
+    its own) the size of its private thread."""
+    view = cases_view.vendor_table(ctx.db, ctx.actor, case_id, page, ctx.now)
+    unknown = StatusOut(status="not_contacted", statement="", justification=None, updated_at=None)
     items = []
-    for vendor in vendors.rows:
-        mine = statuses.get(vendor.vendor_org_id, {})
+    for vendor in view.vendors.rows:
+        mine = view.statuses.get(vendor.vendor_org_id, {})
         items.append(
             VendorRowOut(
                 vendor_org_id=vendor.vendor_org_id,
@@ -509,24 +672,68 @@ def vendor_table(ctx: Context, case_id: str, page: Paging) -> VendorTable:
                             due_on=s.due_on,
                         )
                         if (s := mine.get(rid))
-                        else StatusOut(
-                            status="not_contacted",
-                            statement="",
-                            justification=None,
-                            updated_at=None,
-                        )
+                        else unknown
                     )
-                    for rid in report_ids
+                    for rid in view.report_ids
                 },
+                cells={
+                    product: cell_out(view.cell(vendor.vendor_org_id, product))
+                    for product in view.products
+                },
+                private_messages=view.threads.get(vendor.vendor_org_id),
             )
         )
     return VendorTable(
-        report_ids=report_ids,
+        report_ids=view.report_ids,
+        products=view.products,
         items=items,
-        total=vendors.total,
-        limit=vendors.limit,
-        offset=vendors.offset,
+        total=view.vendors.total,
+        limit=view.vendors.limit,
+        offset=view.vendors.offset,
     )
+
+
+def cell_out(cell: Cell) -> CellOut:
+    return CellOut(
+        status=cell.status,
+        csaf_product_status=CellState(cell.status).csaf,
+        justification=cell.justification,
+        statement=cell.statement,
+        due_on=cell.due_on,
+        due_set=cell.due_set,
+        updated_at=cell.updated_at,
+    )
+
+
+@router.put(
+    "/cases/{case_id}/vendors/{org_id}/cells",
+    response_model=CellOut,
+    openapi_extra=exercises(cells.set_cell),
+)
+def set_cell(ctx: Context, case_id: str, org_id: str, data: CellIn) -> CellOut:
+    """Set a vendor's cell for one product of the case: the vendor for itself, or a
+    coordinator; another vendor may not (403)."""
+    case, row = cells.set_cell(
+        ctx.db,
+        ctx.actor,
+        case_id,
+        org_id,
+        data.product,
+        CellChange(data.status, data.justification, data.statement, data.due_on),
+        ctx.now,
+    )
+    return cell_out(cells.cell_of(case, row))
+
+
+@router.delete(
+    "/cases/{case_id}/vendors/{org_id}",
+    response_model=CaseOut,
+    openapi_extra=exercises(cases.remove_vendor),
+)
+def remove_vendor(ctx: Context, case_id: str, org_id: str) -> CaseOut:
+    """Take a vendor off the case: it loses the case, its cells and its private thread."""
+    case = cases.remove_vendor(ctx.db, ctx.actor, case_id, org_id, ctx.now)
+    return case_out(ctx.db, case, ctx.now)
 
 
 @router.put(
@@ -569,6 +776,7 @@ def message_out(db: Session, row: CaseMessage, names: dict[str, str] | None = No
         author_name=row.author_name,
         text=row.body,
         created_at=row.created_at,
+        thread=row.vendor_org_id,
     )
 
 
@@ -591,6 +799,33 @@ def list_messages(ctx: Context, case_id: str, page: Paging) -> Page[MessageOut]:
 )
 def post_message(ctx: Context, case_id: str, data: MessageIn) -> MessageOut:
     row = messages.post_message(ctx.db, ctx.actor, case_id, data.text, ctx.now)
+    return message_out(ctx.db, row)
+
+
+@router.get(
+    "/cases/{case_id}/vendors/{org_id}/messages",
+    response_model=Page[MessageOut],
+    openapi_extra=exercises(messages.list_messages),
+)
+def list_private_messages(
+    ctx: Context, case_id: str, org_id: str, page: Paging
+) -> Page[MessageOut]:
+    """One page of a vendor's private thread with the coordinators: for them and that vendor
+    only; to anyone else it does not exist (404)."""
+    found = messages.list_messages(ctx.db, ctx.actor, case_id, page, ctx.now, org_id)
+    names = identity.organisation_names(ctx.db, {m.author_org_id for m in found.rows})
+    return page_of(found, lambda m: message_out(ctx.db, m, names))
+
+
+@router.post(
+    "/cases/{case_id}/vendors/{org_id}/messages",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MessageOut,
+    openapi_extra=exercises(messages.post_message),
+)
+def post_private_message(ctx: Context, case_id: str, org_id: str, data: MessageIn) -> MessageOut:
+    """Write in a vendor's private thread (the coordinators, or that vendor)."""
+    row = messages.post_message(ctx.db, ctx.actor, case_id, data.text, ctx.now, org_id)
     return message_out(ctx.db, row)
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from prereview.clearinghouse.cases import VendorState
+from prereview.clearinghouse.cells import CellState
 from prereview.core.fields import UtcDatetime
 from prereview.core.markings import Tlp
 
@@ -223,17 +224,58 @@ class StatusOut(BaseModel):
     due_on: date | None = None
 
 
+class CellOut(BaseModel):
+    """A vendor x product cell: its status (VEX's name, and the CSAF product status list it
+    goes in), and the day it is due (set, or the embargo's last day)."""
+
+    status: str
+    csaf_product_status: str | None
+    justification: str | None
+    statement: str
+    due_on: date
+    due_set: bool
+    updated_at: datetime | None
+
+
 class VendorRowOut(BaseModel):
     vendor_org_id: str
     statuses: dict[str, StatusOut]
+    cells: dict[str, CellOut] = Field(
+        default_factory=dict, description="The vendor's cell for each of the case's products."
+    )
+    private_messages: int | None = Field(
+        default=None,
+        description="Messages in the vendor's private thread (for those who may read it).",
+    )
 
 
 class VendorTable(BaseModel):
     report_ids: list[str]
+    products: list[str] = Field(default_factory=list)
     items: list[VendorRowOut]
     total: int
     limit: int
     offset: int
+
+
+class CellIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product: str = Field(min_length=1, max_length=300, description="A product of the case.")
+    status: CellState
+    justification: (
+        Literal[
+            "component_not_present",
+            "vulnerable_code_not_present",
+            "vulnerable_code_not_in_execute_path",
+            "vulnerable_code_cannot_be_controlled_by_adversary",
+            "inline_mitigations_already_exist",
+        ]
+        | None
+    ) = None
+    statement: str = Field(default="", max_length=10_000)
+    due_on: date | None = Field(
+        default=None, description="The day it is due; none: the embargo's last day."
+    )
 
 
 class StatusIn(BaseModel):
@@ -339,3 +381,76 @@ class MessageOut(BaseModel):
     author_name: str
     text: str
     created_at: datetime
+    thread: str | None = Field(
+        default=None, description="The vendor of the private thread; none: the case's thread."
+    )
+
+
+class QueueItemOut(BaseModel):
+    """A row of the analyst's triage queue. ``claimed_found_by`` is the report's own
+    ``discovered_by``, a claim; ``model_label`` is the verified label (or ``None``)."""
+
+    id: str
+    title: str
+    tlp: str
+    reporter_org_id: str
+    severity: float | None
+    package_keys: list[str]
+    created_at: datetime
+    reproduction: Literal["reproduced", "not_reproduced", "unknown"] | str
+    model_label: ModelLabelOut | None
+    claimed_found_by: dict[str, Any] | None
+    cluster: str
+    open_duplicates: int
+    triage_outcome: str | None
+    triaged_at: datetime | None
+
+
+class QueuePageOut(BaseModel):
+    items: list[QueueItemOut]
+    next_cursor: str | None
+
+
+class QueueGroupOut(BaseModel):
+    key: str
+    reports: int
+    newest_at: datetime
+    highest_severity: float | None
+
+
+class TriageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["accepted", "not_a_vulnerability", "needs_information"]
+    note: str = Field(default="", max_length=5_000)
+
+
+class TriageOut(BaseModel):
+    report_id: str
+    outcome: str
+    note: str
+    triaged_at: datetime
+
+
+class StageLatencyOut(BaseModel):
+    earlier: str
+    later: str
+    pairs: int
+    median_hours: float | None
+    p90_hours: float | None
+
+
+class FunnelRowOut(BaseModel):
+    """A vendor's funnel (``vendor_org_id``) or the overall one (``None``)."""
+
+    vendor_org_id: str | None
+    vendor_name: str | None
+    counts: dict[str, int]
+    latencies: list[StageLatencyOut]
+
+
+class FunnelOut(BaseModel):
+    stages: list[str]
+    since: datetime | None
+    until: datetime | None
+    overall: FunnelRowOut | None
+    vendors: list[FunnelRowOut]

@@ -153,6 +153,17 @@ class Settings(BaseSettings):
         ge=1,
         description="Largest bulk import body (default 64 MiB), refused as soon as it is passed.",
     )
+    reproduction_artefact_dir: Path | None = Field(
+        default=None,
+        description="Pinned package releases a report's proof of concept may be run against, "
+        "besides the task cache: a folder holding the files and a pins.toml listing each "
+        "(name, version, filename, size, sha256). Nothing is ever downloaded to reproduce.",
+    )
+    max_poc_bytes: int = Field(
+        default=64 * 1024,
+        ge=1,
+        description="Largest proof-of-concept script (default 64 KiB), refused (413) while read.",
+    )
     max_parsed_body_bytes: int = Field(
         default=16 * 2**20,
         ge=1024,

@@ -43,7 +43,8 @@ STATES = {
     "all": "all",
 }
 ORDERS = {"newest": "newest first", "severity": "most severe first"}
-FOUND = {"": "anyone", "model": "a model", "person": "a person"}
+# "a model" is a verified model-found label; a report's own discovered_by is only a claim.
+FOUND = {"": "anyone", "model": "a model (verified)", "person": "not verified as a model"}
 # What each export is, in the words of its link (the advisory export pages serve them).
 EXPORTS = {"csaf": "CSAF 2.0", "osv": "OSV", "cve": "CVE JSON 5", "stix": "STIX 2.1"}
 
@@ -106,10 +107,11 @@ class QueueQuery:
 
 
 def found_by(document: dict[str, Any]) -> str:
-    """Who found a report, in a few words: the model (and review) or the person."""
+    """Who the report says found it, in a few words: a claim, shown as one (the verified
+    model-found label is the report's ``model_label``, not this)."""
     by = document.get("discovered_by") or {}
     if by.get("kind") == "model":
-        return f"model {by.get('model', '')}"
+        return f"model {by.get('model', '')} (claimed)"
     if by.get("kind") == "person":
         return str(by.get("name", "a person"))
     return ""
@@ -211,6 +213,8 @@ def report_page(request: Request, report_id: str, ctx: PageContext) -> Response:
         return page(
             request,
             "clearinghouse/report.html",
+            reproduction=clearinghouse.reproduction_view(db, actor, report_id, now),
+            reproduction_labels=clearinghouse.REPRODUCTION_LABELS,
             report=row,
             document=row.document,
             relations=relations,
