@@ -29,7 +29,7 @@ import resource
 import secrets
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,6 +184,52 @@ def _prepare(root: Path, files: Mapping[str, bytes], owner: int | None) -> None:
         os.chown(root, owner, owner)
 
 
+async def spawn_grader(
+    root: Path,
+    argv: Callable[[int], Sequence[str]],
+    payload: bytes,
+    *,
+    owner: int | None,
+    limits: Callable[[], None],
+    timeout: float,
+) -> tuple[list[str], int | None]:
+    """Run one grading sandbox over ``root`` (prepared by the caller, ``seccomp.bpf`` in it):
+    ``payload`` on its stdin, killed at ``timeout``; the first lines of its stdout (capped)
+    and its exit status. The one place a grading sandbox is spawned: as ``owner`` when the
+    platform runs as root, with ``limits`` applied in the child, no stderr, a bare
+    environment, and the seccomp filter passed as a descriptor only."""
+    seccomp = os.open(root / "seccomp.bpf", os.O_RDONLY)
+    out_path = root / "stdout"
+    spawn: dict[str, Any] = {"user": owner, "group": owner, "extra_groups": []} if owner else {}
+    try:
+        with out_path.open("wb") as out:
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *argv(seccomp),
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=out,
+                    stderr=asyncio.subprocess.DEVNULL,
+                    env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+                    cwd="/",
+                    pass_fds=(seccomp,),
+                    preexec_fn=limits,
+                    **spawn,
+                )
+            except OSError as exc:
+                raise GradingError(f"the grading sandbox did not start: {exc}") from exc
+    finally:
+        os.close(seccomp)
+    try:
+        await asyncio.wait_for(process.communicate(payload), timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+    with out_path.open("rb") as handle:
+        lines = handle.read(_OUTPUT_BYTES).decode(errors="replace").splitlines()
+    return lines, process.returncode
+
+
 async def run_check(
     files: Mapping[str, bytes], spec: dict[str, Any], config: BwrapConfig, timeout: float = 30
 ) -> Outcome:
@@ -192,41 +238,18 @@ async def run_check(
     owner = _drop_to(config)
     try:
         _prepare(root, files, owner)
-        seccomp = os.open(root / "seccomp.bpf", os.O_RDONLY)
-        out_path = root / "stdout"
-        spawn: dict[str, Any] = {"user": owner, "group": owner, "extra_groups": []} if owner else {}
-        try:
-            with out_path.open("wb") as out:
-                try:
-                    process = await asyncio.create_subprocess_exec(
-                        *grader_argv(config, seccomp, root),
-                        stdin=asyncio.subprocess.PIPE,
-                        stdout=out,
-                        stderr=asyncio.subprocess.DEVNULL,
-                        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
-                        cwd="/",
-                        pass_fds=(seccomp,),
-                        preexec_fn=lambda: _limits(config),
-                        **spawn,
-                    )
-                except OSError as exc:
-                    raise GradingError(f"the grading sandbox did not start: {exc}") from exc
-        finally:
-            os.close(seccomp)
-        try:
-            await asyncio.wait_for(process.communicate(json.dumps(spec).encode()), timeout)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-        with out_path.open("rb") as handle:
-            lines = handle.read(_OUTPUT_BYTES).decode(errors="replace").splitlines()
+        lines, returncode = await spawn_grader(
+            root,
+            lambda seccomp: grader_argv(config, seccomp, root),
+            json.dumps(spec).encode(),
+            owner=owner,
+            limits=lambda: _limits(config),
+            timeout=timeout,
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
     if not lines or lines[0] != _STARTED:
-        raise GradingError(
-            f"the grading sandbox never reached the graded code (rc {process.returncode})"
-        )
+        raise GradingError(f"the grading sandbox never reached the graded code (rc {returncode})")
     results = [line.removeprefix(_RESULT) for line in lines[1:] if line.startswith(_RESULT)]
     if not results:
         return Outcome(returned=False)  # the graded code ended the process, or timed out

@@ -17,8 +17,6 @@ the graded copy, the process limit set by ``prlimit`` before node starts.
 from __future__ import annotations
 
 import ast
-import asyncio
-import contextlib
 import json
 import os
 import random
@@ -31,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prereview.evals.grading import GradingError, _limits, grader_argv
+from prereview.evals.grading import GradingError, _limits, grader_argv, spawn_grader
 from prereview.evals.realworld.archive import source_tree
 from prereview.evals.realworld.case import Case
 from prereview.evals.sandbox import BwrapConfig, _seccomp
@@ -41,7 +39,6 @@ EXPLOIT_VARIANTS = 3
 MAX_TREE_FILE_BYTES = 1024 * 1024  # the largest file of a graded tree (lodash.js: 540 KB)
 _STARTED = "prereview-grader: started"
 _RESULT = "prereview-grader: "
-_OUTPUT_BYTES = 1024 * 1024
 
 # Runs inside the grading sandbox: reads its check from stdin before the graded code is
 # imported, says it started, runs the one check and prints whether it held.
@@ -200,41 +197,18 @@ async def run_real_check(
     owner = _drop_to(config)
     try:
         _prepare(root, case, tree, owner)
-        seccomp = os.open(root / "seccomp.bpf", os.O_RDONLY)
-        out_path = root / "stdout"
-        spawn: dict[str, Any] = {"user": owner, "group": owner, "extra_groups": []} if owner else {}
-        try:
-            with out_path.open("wb") as out:
-                try:
-                    process = await asyncio.create_subprocess_exec(
-                        *check_argv(case, config, seccomp, root),
-                        stdin=asyncio.subprocess.PIPE,
-                        stdout=out,
-                        stderr=asyncio.subprocess.DEVNULL,
-                        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
-                        cwd="/",
-                        pass_fds=(seccomp,),
-                        preexec_fn=lambda: _limits(config),
-                        **spawn,
-                    )
-                except OSError as exc:
-                    raise GradingError(f"the grading sandbox did not start: {exc}") from exc
-        finally:
-            os.close(seccomp)
-        try:
-            await asyncio.wait_for(process.communicate(json.dumps(spec).encode()), timeout)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-        with out_path.open("rb") as handle:
-            lines = handle.read(_OUTPUT_BYTES).decode(errors="replace").splitlines()
+        lines, returncode = await spawn_grader(
+            root,
+            lambda seccomp: check_argv(case, config, seccomp, root),
+            json.dumps(spec).encode(),
+            owner=owner,
+            limits=lambda: _limits(config),
+            timeout=timeout,
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
     if not lines or lines[0] != _STARTED:
-        raise GradingError(
-            f"the grading sandbox never reached the graded code (rc {process.returncode})"
-        )
+        raise GradingError(f"the grading sandbox never reached the graded code (rc {returncode})")
     results = [line.removeprefix(_RESULT) for line in lines[1:] if line.startswith(_RESULT)]
     try:
         result = json.loads(results[-1]) if results else None

@@ -29,7 +29,6 @@ The agent's own sandbox keeps every default limit.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -48,7 +47,7 @@ from inspect_ai.solver import TaskState
 from inspect_ai.util import sandbox
 
 from prereview.evals.challenges._base import WAIT_READY, Build
-from prereview.evals.grading import GradingError, grader_argv
+from prereview.evals.grading import GradingError, grader_argv, spawn_grader
 from prereview.evals.realworld import ctruth
 from prereview.evals.realworld.archive import source_tree
 from prereview.evals.realworld.case import Case
@@ -70,7 +69,6 @@ MAX_MODULE_BYTES = 32 * 1024 * 1024  # the largest module a build may leave
 _MIB = 1024 * 1024
 _STARTED = "prereview-grader: started"
 _RESULT = "prereview-grader: "
-_OUTPUT_BYTES = 1024 * 1024
 ASAN_OPTIONS = ":".join(
     (
         "detect_leaks=0",
@@ -332,42 +330,19 @@ async def _sandboxed(
     owner = _drop_to(config)
     try:
         _prepare(root, case, tree, poc, owner)
-        seccomp = os.open(root / "seccomp.bpf", os.O_RDONLY)
-        out_path = root / "stdout"
-        spawn: dict[str, Any] = {"user": owner, "group": owner, "extra_groups": []} if owner else {}
-        try:
-            with out_path.open("wb") as out:
-                try:
-                    process = await asyncio.create_subprocess_exec(
-                        *_argv(config, seccomp, root),
-                        stdin=asyncio.subprocess.PIPE,
-                        stdout=out,
-                        stderr=asyncio.subprocess.DEVNULL,
-                        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
-                        cwd="/",
-                        pass_fds=(seccomp,),
-                        preexec_fn=lambda: _native_limits(config),
-                        **spawn,
-                    )
-                except OSError as exc:
-                    raise GradingError(f"the grading sandbox did not start: {exc}") from exc
-        finally:
-            os.close(seccomp)
-        try:
-            await asyncio.wait_for(process.communicate(json.dumps(full).encode()), timeout)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-        with out_path.open("rb") as handle:
-            lines = handle.read(_OUTPUT_BYTES).decode(errors="replace").splitlines()
+        lines, returncode = await spawn_grader(
+            root,
+            lambda seccomp: _argv(config, seccomp, root),
+            json.dumps(full).encode(),
+            owner=owner,
+            limits=lambda: _native_limits(config),
+            timeout=timeout,
+        )
         built = _outputs(root / "out")
     finally:
         shutil.rmtree(root, ignore_errors=True)
     if not lines or lines[0] != _STARTED:
-        raise GradingError(
-            f"the grading sandbox never reached the graded code (rc {process.returncode})"
-        )
+        raise GradingError(f"the grading sandbox never reached the graded code (rc {returncode})")
     results = [line.removeprefix(_RESULT) for line in lines[1:] if line.startswith(_RESULT)]
     try:
         result = json.loads(results[-1]) if results else {}
