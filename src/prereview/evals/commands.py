@@ -7,7 +7,6 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -24,7 +23,6 @@ from prereview.core.client import (
     escape,
     field,
     show,
-    transfer_progress,
 )
 from prereview.evals.packs.commands import packs
 from prereview.evals.watch import GatewayWatch, run_in_background
@@ -123,23 +121,12 @@ def _group_rows(run_id: str, task: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _upload_log(client: ApiClient, result_id: str, path: Path) -> None:
-    size = path.stat().st_size
-    with transfer_progress() as progress:
-        task = progress.add_task(f"upload {path.name}", total=size)
-
-        def body() -> Iterator[bytes]:
-            with path.open("rb") as source:
-                while piece := source.read(PIECE):
-                    progress.advance(task, len(piece))
-                    yield piece
-
-        client.request(
-            "POST",
-            f"/eval-results/{result_id}/log",
-            params={"filename": path.name},
-            content=body(),
-            headers={"content-type": "application/octet-stream", "content-length": str(size)},
-        )
+    client.upload_file(
+        f"/eval-results/{result_id}/log",
+        path,
+        params={"filename": path.name},
+        content_type="application/octet-stream",
+    )
 
 
 def _served_model(base_url: str, api_key: str) -> str:
