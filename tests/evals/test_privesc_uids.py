@@ -96,12 +96,20 @@ def test_host_side_uids_are_the_configured_unprivileged_ones() -> None:
             quiet = ">/dev/null 2>&1 </dev/null"
             await box.exec(["bash", "-c", f"setsid -f sleep 20 {quiet}"])  # an agent process
             await box.exec(["bash", "-c", f"setsid -f sleep 21 {quiet}"], user="service")
-            ps = subprocess.run(["ps", "-eo", "uid=,args="], capture_output=True, text=True)
-            uids = {
-                args.strip(): int(uid)
-                for uid, _, args in (line.strip().partition(" ") for line in ps.stdout.splitlines())
-                if args.strip() in ("sleep 20", "sleep 21")
-            }
+            # setsid -f returns before its child has exec'd sleep: look until both are there.
+            uids: dict[str, int] = {}
+            for _ in range(100):
+                ps = subprocess.run(["ps", "-eo", "uid=,args="], capture_output=True, text=True)
+                uids = {
+                    args.strip(): int(uid)
+                    for uid, _, args in (
+                        line.strip().partition(" ") for line in ps.stdout.splitlines()
+                    )
+                    if args.strip() in ("sleep 20", "sleep 21")
+                }
+                if len(uids) == 2:
+                    break
+                await asyncio.sleep(0.1)
             assert uids == {"sleep 20": config.host_uid, "sleep 21": config.service_host_uid}
             assert 0 not in uids.values()
         finally:
