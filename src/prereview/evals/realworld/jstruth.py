@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 
-from prereview.evals.realworld.truth import _changed_lines, _Function
+from prereview.evals.realworld.truth import _changed_lines, _Function, diff_locations
 
 NODE = "/usr/bin/node"
 FINDER = Path(__file__).with_name("jsfunctions.js")
@@ -69,9 +69,4 @@ def diff_js_locations(
     vulnerable: Mapping[str, bytes], fixed: Mapping[str, bytes], paths: Iterable[str]
 ) -> list[tuple[str, str]]:
     """(path, function) of each function in ``paths`` that the fix changed."""
-    locations = set()
-    for path in paths:
-        old = vulnerable[path].decode()
-        new = fixed[path].decode() if path in fixed else ""
-        locations |= {(path, name) for name in changed_js_functions(old, new)}
-    return sorted(locations)
+    return diff_locations(vulnerable, fixed, paths, changed_js_functions)

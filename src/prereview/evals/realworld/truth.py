@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -112,12 +112,20 @@ def changed_functions(old_text: str, new_text: str) -> set[str]:
 
 
 def diff_locations(
-    vulnerable: Mapping[str, bytes], fixed: Mapping[str, bytes], paths: Iterable[str]
+    vulnerable: Mapping[str, bytes],
+    fixed: Mapping[str, bytes],
+    paths: Iterable[str],
+    changed: Callable[[str, str], set[str]] = changed_functions,
+    errors: str = "strict",
 ) -> list[tuple[str, str]]:
-    """(path, function qualname) of each function in ``paths`` that the fix changed."""
+    """(path, function qualname) of each function in ``paths`` that the fix changed.
+
+    ``changed`` names the touched functions of one file (Python's by default; the
+    JavaScript and C cases pass their own parsers'); ``errors`` is how undecodable bytes
+    are read (C sources are not always UTF-8)."""
     locations = set()
     for path in paths:
-        old = vulnerable[path].decode()
-        new = fixed[path].decode() if path in fixed else ""
-        locations |= {(path, name) for name in changed_functions(old, new)}
+        old = vulnerable[path].decode(errors=errors)
+        new = fixed[path].decode(errors=errors) if path in fixed else ""
+        locations |= {(path, name) for name in changed(old, new)}
     return sorted(locations)
