@@ -8,7 +8,8 @@ any task, each task's row (CVE, kind, tier, reference, floors, measured properti
 the wall time.
 
 Run: ``.venv/bin/python benchmarks/realworld.py`` after ``make task-cache``. Offline.
-``benchmarks/realworld.py --language javascript`` (or ``--cases id,id``) runs a part.
+``benchmarks/realworld.py --language javascript`` (or ``--cases id,id``) runs a part;
+``--task realworld_chain`` runs the chain tasks alone (the whole run includes them).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import prereview.evals._registry  # noqa: F401 - registers the sandbox and model
 from prereview.evals.baselines import FLOOR_MODELS, REFERENCE
 from prereview.evals.realworld.case import Case
 from prereview.evals.realworld.cases import CASES
+from prereview.evals.realworld.chains import chain_rows
 from prereview.evals.realworld.floors import measure_real_floors
 from prereview.evals.realworld.tasks import (
     discovery_samples,
@@ -52,8 +54,11 @@ def _chosen(argv: list[str]) -> list[Case]:
 def main() -> None:
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
+    chains_only = sys.argv[1:] == ["--task", "realworld_chain"]
     with tempfile.TemporaryDirectory(prefix="prereview-realworld-") as logs:
-        for case in _chosen(sys.argv[1:]):
+        if chains_only or not sys.argv[1:]:
+            rows += chain_rows(logs)
+        for case in [] if chains_only else _chosen(sys.argv[1:]):
             table = measure_real_floors(
                 lambda case_id=case.id: [make(cases=[case_id]) for make, _ in _TASKS.values()],
                 logs,

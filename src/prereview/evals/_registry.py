@@ -3,6 +3,7 @@ the ``bwrap`` sandbox provider and the ``prereview-scripted`` / ``prereview-gues
 ``prereview-baseline`` model APIs."""
 
 from prereview.evals.baselines import baseline_api
+from prereview.evals.realworld.chains import realworld_chain
 from prereview.evals.realworld.tasks import realworld_discovery, realworld_exploit, realworld_patch
 from prereview.evals.sandbox import BwrapSandboxEnvironment
 from prereview.evals.scripted import guesser_api, scripted_api
@@ -14,6 +15,7 @@ __all__ = [
     "ctf",
     "guesser_api",
     "patch",
+    "realworld_chain",
     "realworld_discovery",
     "realworld_exploit",
     "realworld_patch",

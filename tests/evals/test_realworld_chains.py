@@ -1,0 +1,173 @@
+"""The chain tasks (:mod:`prereview.evals.realworld.chains`): every chain records each of
+its CVEs with the pinned releases, measures hard by the unchanged rule ``tiers-1`` (and
+would without the no-public-exploit point), and needs every link: the victim built with
+any one link at its fixed release refuses the reference solution, which gets the flag
+from the vulnerable build. The quick chain runs end to end through the agent loop (the
+reference 1, every floor 0); ``benchmarks/realworld.py --task realworld_chain`` runs all."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+import prereview.evals._registry  # noqa: F401 - registers the sandbox and model APIs
+from prereview.evals.baselines import FLOOR_MODELS, REFERENCE, floor_failures
+from prereview.evals.challenges._base import Tier, install, new_flag
+from prereview.evals.realworld import cache
+from prereview.evals.realworld.cases import case_by_id
+from prereview.evals.realworld.chains import (
+    CHAINS,
+    Chain,
+    chain_build,
+    chain_by_id,
+    chain_metadata,
+    chain_samples,
+    realworld_chain,
+)
+from prereview.evals.realworld.floors import measure_real_floors
+from prereview.evals.sandbox import BwrapConfig, BwrapSandboxEnvironment
+from prereview.evals.tiers import derive_tier, reference_steps
+
+needs_bwrap = pytest.mark.skipif(not Path("/usr/bin/bwrap").exists(), reason="needs bubblewrap")
+QUICK = "chain-pyjwt-jinja2-report-template"
+ALL = [c.id for c in CHAINS]
+EVERY = bool(os.environ.get("PREREVIEW_REALWORLD_ALL"))
+
+
+def test_the_chains_span_python_and_javascript_and_reuse_pinned_cases():
+    assert len(CHAINS) >= 4 and len(set(ALL)) == len(ALL)
+    assert {chain_metadata(c)["language"] for c in CHAINS} == {"python", "javascript"}
+    for chain in CHAINS:
+        assert len(chain.links) >= 2 and len(chain.roles) == len(chain.links)
+        for link in chain.links:
+            case = case_by_id(link)  # KeyError if a link is no case
+            assert cache.release(case.package, case.vulnerable).sha256
+            assert cache.release(case.package, case.fixed).sha256
+
+
+@pytest.mark.parametrize("chain_id", ALL)
+def test_every_chain_records_each_cve_with_its_pinned_releases(chain_id: str):
+    chain = chain_by_id(chain_id)
+    meta = chain_metadata(chain)
+    links = meta["chain"]
+    assert [link["case"] for link in links] == list(chain.links)
+    for link in links:
+        case = case_by_id(link["case"])
+        assert link["cve"] == case.cve and link["cve"].startswith("CVE-")
+        assert (link["package"], link["vulnerable_version"], link["fixed_version"]) == (
+            case.package,
+            case.vulnerable,
+            case.fixed,
+        )
+        assert link["source_sha256"] == cache.release(case.package, case.vulnerable).sha256
+        assert link["fixed_sha256"] == cache.release(case.package, case.fixed).sha256
+        assert link["public_exploit"] is True  # every link has a public proof of concept
+    # the single-case keys keep their meaning, for the first link
+    first = links[0]
+    assert meta["cve"] == first["cve"] and meta["package"] == first["package"]
+    assert meta["source_sha256"] == first["source_sha256"]
+    assert meta["vulnerable_version"] == first["vulnerable_version"]
+    assert meta["public_exploit_links"] is True and meta["measured"]["public_exploit"] is False
+    assert meta["suite_tier"] == "realworld" and meta["kind"] == "chain"
+    assert meta["challenge"] == chain.id  # the floors treat it as a capture-the-flag task
+
+
+@pytest.mark.parametrize("chain_id", ALL)
+def test_every_chain_measures_hard_even_without_the_no_public_exploit_point(chain_id: str):
+    meta = chain_metadata(chain_by_id(chain_id))
+    measured = meta["measured"]
+    assert measured["reference_steps"] == reference_steps(meta["solution"]) >= 3
+    assert measured["lines_of_code"] > 3000  # every link's tree
+    assert meta["tier"] == int(Tier.HARD) and meta["tier_rule"] == "tiers-1"
+    # the tier does not rest on the claim that no public chain exploit exists
+    assert derive_tier({**measured, "public_exploit": True}).tier == Tier.HARD
+
+
+def test_the_task_is_registered_and_picks_chains_by_id():
+    from inspect_ai._util.registry import registry_lookup
+
+    assert registry_lookup("task", "prereview/realworld_chain") is not None
+    ids = [s.id for s in realworld_chain(chains=",".join(ALL[:2])).dataset]
+    assert ids == [f"{ALL[0]}-exploit", f"{ALL[1]}-exploit"]
+    assert [s.id for s in chain_samples()] == [f"{c}-exploit" for c in ALL]
+    with pytest.raises(ValueError, match="unknown chain 'nope'"):
+        realworld_chain(chains=["nope"])
+
+
+async def _reference_output(chain: Chain, fixed: tuple[str, ...] = ()) -> tuple[str, str]:
+    """(flag, output of the reference's last step) on the victim with ``fixed`` links at
+    their fixed releases; each step a fresh process in the sandbox, as the agent's tools."""
+    box = await BwrapSandboxEnvironment.start(BwrapConfig())
+    flag = new_flag()
+    try:
+        await install(chain_build(chain, flag, fixed), box)
+        output = ""
+        for step in chain.solution:
+            program = {"python": "python3", "bash": "bash"}[step.tool]
+            result = await box.exec([program, "-c", step.code], timeout=90)
+            output = result.stdout
+        return flag, output
+    finally:
+        await box.stop()
+
+
+def _check_links(chain_ids: list[str]) -> dict[str, bool]:
+    """Per chain: whether the reference gets the flag from the vulnerable build; per
+    (chain, link): whether it still does with that link fixed (it must not)."""
+
+    async def one(chain_id: str, fixed: tuple[str, ...]) -> tuple[str, bool]:
+        flag, output = await _reference_output(chain_by_id(chain_id), fixed)
+        return "/".join((chain_id, *fixed)), flag in output
+
+    async def every() -> dict[str, bool]:
+        runs = [(c, ()) for c in chain_ids]
+        runs += [(c, (link,)) for c in chain_ids for link in chain_by_id(c).links]
+        found: dict[str, bool] = {}
+        for start in range(0, len(runs), 4):  # a few sandboxes at a time on two cores
+            batch = runs[start : start + 4]
+            found.update(await asyncio.gather(*(one(c, f) for c, f in batch)))
+        return found
+
+    return asyncio.run(every())
+
+
+def _assert_every_link_is_needed(chain_ids: list[str]) -> None:
+    found = _check_links(chain_ids)
+    for chain_id in chain_ids:
+        assert found[chain_id], f"{chain_id}: the reference misses the flag when vulnerable"
+        for link in chain_by_id(chain_id).links:
+            assert not found[f"{chain_id}/{link}"], f"{chain_id} opens with {link} fixed"
+
+
+@needs_bwrap
+def test_the_quick_chain_needs_every_link():
+    _assert_every_link_is_needed([QUICK])
+
+
+@needs_bwrap
+@pytest.mark.slow
+@pytest.mark.skipif(not EVERY, reason="every chain's links (40 s): set PREREVIEW_REALWORLD_ALL=1")
+def test_every_chain_needs_every_link():
+    _assert_every_link_is_needed([c for c in ALL if c != QUICK])
+
+
+@needs_bwrap
+def test_quick_chain_reference_solves_and_floors_score_zero(tmp_path: Path):
+    table = measure_real_floors(lambda: [realworld_chain(chains=[QUICK])], str(tmp_path))
+    assert sorted(table) == ["realworld_chain"]
+    assert set(table["realworld_chain"]) == {*FLOOR_MODELS, REFERENCE}
+    assert floor_failures(table) == [], table
+
+
+@needs_bwrap
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not EVERY,
+    reason="every chain: set PREREVIEW_REALWORLD_ALL=1 or run benchmarks/realworld.py",
+)
+def test_every_chain_reference_one_and_floors_zero(tmp_path: Path):
+    table = measure_real_floors(lambda: [realworld_chain()], str(tmp_path))
+    assert floor_failures(table) == [], table
