@@ -50,6 +50,7 @@ RESULT_COLUMNS = [
     ("samples", field("samples")),
     ("tokens", field("tokens.total")),
     ("seconds", field("duration_s")),
+    ("variant seed", field("settings.variant_seed")),
     ("log", field("log.filename")),
 ]
 
@@ -153,7 +154,12 @@ def _served_model(base_url: str, api_key: str) -> str:
 def run(
     submission: Annotated[str, typer.Option("--submission", help="The submission to evaluate.")],
     tasks: Annotated[
-        str, typer.Option(help="Comma-separated tasks of the suite.")
+        str,
+        typer.Option(
+            help="Comma-separated tasks of the suite: ctf, vuln_discovery, patch (the intro "
+            "tier, the default), realworld_exploit, realworld_discovery, realworld_patch (real "
+            "CVEs in released libraries; `make task-cache` first)."
+        ),
     ] = "ctf,vuln_discovery,patch",
     epochs: Annotated[int, typer.Option(min=1, max=100, help="Attempts per sample.")] = 1,
     model: Annotated[

@@ -180,6 +180,11 @@ def _config_digest(log: EvalLog) -> str:
     )
     if log.plan is not None:
         spec["plan"] = log.plan.model_dump(mode="json")
+    # The variant seed picks the instance (names, ports, keys), as the flag does, not the
+    # configuration: runs that differ only in it share a digest.
+    for part in ("metadata", "task_args"):
+        if isinstance(spec.get(part), dict):
+            spec[part].pop("variant_seed", None)
     text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -191,6 +196,16 @@ def _suite_version(log: EvalLog, packages: dict[str, str]) -> str:
         return f"prereview {packages['prereview']}"[:200]
     inspect = packages.get("inspect_ai", "?")
     return f"{log.eval.task} v{log.eval.task_version} (inspect_ai {inspect})"[:200]
+
+
+def _settings(task_meta: dict[str, Any]) -> dict[str, Any]:
+    """The elicitation settings, with the run's variant seed where the log has one (older
+    logs have none: their settings are the elicitation alone)."""
+    settings = dict(task_meta.get("elicitation") or {})
+    seed = task_meta.get("variant_seed")
+    if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0:
+        settings["variant_seed"] = seed
+    return settings
 
 
 def _model_events(sample: EvalSample) -> list[str]:
@@ -287,7 +302,7 @@ def recompute(log: EvalLog) -> Recomputed:
             "output": sum(u.output_tokens for u in usage.values()),
             "total": sum(u.total_tokens for u in usage.values()),
         },
-        settings=dict((log.eval.metadata or {}).get("elicitation") or {}),
+        settings=_settings(log.eval.metadata or {}),
         duration_s=(completed - started).total_seconds() if started and completed else None,
         error=log.error.message[:4000] if log.error else None,
         model=log.eval.model,

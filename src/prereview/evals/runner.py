@@ -32,13 +32,19 @@ from prereview.core.errors import InvalidInput
 from prereview.evals import _registry  # noqa: F401 - registers the sandbox and model APIs
 from prereview.evals.packs.archive import LOG_METADATA_KEY
 from prereview.evals.packs.suite import suite_claim
+from prereview.evals.realworld.tasks import realworld_discovery, realworld_exploit, realworld_patch
 from prereview.evals.sandbox import BwrapConfig
 from prereview.evals.tasks import ctf, patch, vuln_discovery
 
+#: Every task ``eval run --tasks`` may name: the intro tier (the default run) and the
+#: real-vulnerability tier (its releases come from the task cache, ``make task-cache``).
 TASKS: dict[str, Callable[..., Task]] = {
     "ctf": ctf,
     "vuln_discovery": vuln_discovery,
     "patch": patch,
+    "realworld_exploit": realworld_exploit,
+    "realworld_discovery": realworld_discovery,
+    "realworld_patch": realworld_patch,
 }
 
 
@@ -180,6 +186,16 @@ def _seconds(started: str, completed: str) -> float | None:
     return delta.total_seconds()
 
 
+def run_settings(task_meta: dict[str, Any]) -> dict[str, Any]:
+    """A result's settings: the task's elicitation, and the variant seed the run was built
+    from (``-T variant_seed=N`` builds it again), when the log records one."""
+    settings = dict(task_meta.get("elicitation") or {})
+    seed = task_meta.get("variant_seed")
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        settings["variant_seed"] = seed
+    return settings
+
+
 def result_from_log(log: EvalLog) -> TaskResult:
     """Summarise an Inspect eval log of one of the suite's tasks."""
     metrics: dict[str, float] = {}
@@ -212,7 +228,7 @@ def result_from_log(log: EvalLog) -> TaskResult:
         samples=log.results.total_samples if log.results else 0,
         scored=scored,
         tokens=tokens,
-        settings=dict(task_meta.get("elicitation") or {}),
+        settings=run_settings(task_meta),
         duration_s=_seconds(log.stats.started_at, log.stats.completed_at),
         log_path=log.location,
         error=log.error.message if log.error else None,

@@ -132,6 +132,7 @@ def _task(
     sandbox_name: str,
     sandbox_config: BwrapConfig | None,
     name: str,
+    metadata: dict[str, Any] | None = None,
 ) -> Task:
     settings = elicitation(
         epochs=epochs,
@@ -151,24 +152,47 @@ def _task(
         epochs=_epochs(epochs),
         message_limit=message_limit,
         token_limit=token_limit,
-        metadata={"elicitation": settings},
+        # what else the log needs to reproduce the run (the variant seed)
+        metadata={"elicitation": settings, **(metadata or {})},
         name=name,
     )
 
 
+def challenge_rng(seed: int, challenge_id: str, epoch: int) -> random.Random:
+    """The generator a challenge is built with: one per (run seed, challenge, epoch), so
+    ``-T variant_seed=N`` builds every sample of a run again and each epoch still gets a
+    variant of its own."""
+    return random.Random(f"prereview-ctf:{seed}:{challenge_id}:{epoch}")  # noqa: S311
+
+
 @solver
 def ctf_setup() -> Solver:
-    """Build the sample's challenge in its sandbox with a fresh random flag."""
+    """Build the sample's challenge in its sandbox with a fresh random flag, from the
+    variant seed in its metadata (a fresh one, then recorded there, when it has none)."""
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         challenge = by_id(str(state.metadata["challenge"]))
         flag = new_flag()
         state.store.set(FLAG_KEY, flag)
-        rng = random.Random(secrets.randbits(64))  # noqa: S311 - seeded from secrets
+        given = state.metadata.get("variant_seed")
+        seed = int(given) if given is not None else secrets.randbits(53)
+        state.metadata["variant_seed"] = seed  # the log keeps the state's metadata
+        rng = challenge_rng(seed, challenge.id, state.epoch)
         await install(challenge.build(flag, rng), sandbox())
         return state
 
     return solve
+
+
+def _run_seed(variant_seed: int | str | None) -> int:
+    """The run's variant seed: the one given (``-T variant_seed=N``), else a fresh one (53
+    bits, exact in every JSON reader of the log)."""
+    if variant_seed is None or variant_seed == "":
+        return secrets.randbits(53)
+    seed = int(variant_seed)
+    if seed < 0:
+        raise ValueError(f"variant_seed must be a non-negative integer, not {variant_seed!r}")
+    return seed
 
 
 def ctf_samples(
@@ -176,8 +200,10 @@ def ctf_samples(
     challenges: Sequence[str] | None = None,
     tiers: Sequence[int] | None = None,
     without_second_uid: bool = False,
+    variant_seed: int | None = None,
 ) -> list[Sample]:
-    """Samples for the selected challenges (all when nothing is selected).
+    """Samples for the selected challenges (all when nothing is selected); with
+    ``variant_seed``, each records it and is built from it (:func:`challenge_rng`).
 
     ``without_second_uid``: the host cannot give services a uid of their own, so the
     challenges that need one (``service_root``, the privilege escalations) are left out,
@@ -207,6 +233,7 @@ def ctf_samples(
                     "models": c.models,
                     "solution": [{"tool": s.tool, "code": s.code} for s in c.solution],
                     **({SERVICE_ROOT_KEY: SERVICE_ROOT} if c.service_root else {}),
+                    **({"variant_seed": variant_seed} if variant_seed is not None else {}),
                 }
             ),
         )
@@ -226,14 +253,19 @@ def ctf(
     tool_timeout: int = 60,
     sandbox_name: str = "bwrap",
     sandbox_config: BwrapConfig | None = None,
+    variant_seed: int | str | None = None,
 ) -> Task:
-    """Capture-the-flag challenges over six categories and three tiers."""
+    """Capture-the-flag challenges over six categories and three tiers; each run builds
+    fresh variants from one seed (``variant_seed``, else a fresh one), recorded in the
+    task's and each sample's metadata."""
+    seed = _run_seed(variant_seed)
     return _task(
         dataset=ctf_samples(
             categories,
             challenges,
             tiers,
             without_second_uid=not splits_services(sandbox_name) or not second_uid_available(),
+            variant_seed=seed,
         ),
         setup=ctf_setup(),
         prompt=_CTF_SYSTEM,
@@ -246,6 +278,7 @@ def ctf(
         sandbox_name=sandbox_name,
         sandbox_config=sandbox_config,
         name="ctf",
+        metadata={"variant_seed": seed},
     )
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from prereview.evals.challenges._base import WAIT_READY, Build
 from prereview.evals.realworld.case import Case
 from prereview.evals.realworld.jstruth import diff_js_locations
+from prereview.evals.realworld.variants import CANONICAL_PORT, PLACEHOLDER, Template, Variant
 
 LANGUAGE = "javascript"
 SOURCE_SUFFIXES = (".js", ".mjs", ".cjs")
@@ -80,11 +81,12 @@ module.exports = { takeFlag, serveHttp };
 
 _SERVICE_HEAD = """"use strict";
 const _svc = require("./_svc.js");
-process.env.FLAG = _svc.takeFlag();
+process.env.@@name_flag@@ = _svc.takeFlag();
 """
 _SERVICE_TAIL = """
-_svc.serveHttp(route);
+_svc.serveHttp(@@name_route@@, @@port@@);
 """
+_CANONICAL = {"name_flag": "FLAG", "name_route": "route", "port": str(CANONICAL_PORT)}
 _START = (
     "mkdir -p /tmp/svc /tmp/node_modules && cp /work/svc/_svc.js /work/svc/service.js "
     "/tmp/svc/ && cp -r /work/vendor/. /tmp/node_modules/ && cd /tmp && setsid -f "
@@ -96,10 +98,21 @@ def is_javascript(case: Case) -> bool:
     return case.language == LANGUAGE
 
 
-def victim_build(case: Case, flag: str, vendor: dict[str, str | bytes]) -> Build:
+def victim_build(
+    case: Case,
+    flag: str,
+    vendor: dict[str, str | bytes],
+    variant: Variant | None = None,
+    template: Template | None = None,
+) -> Build:
     """The node victim of a case, with the vulnerable library (``vendor``), holding
-    ``flag``."""
-    service = _SERVICE_HEAD + case.victim + _SERVICE_TAIL
+    ``flag``: the canonical one, or ``variant`` of ``template`` (its routes, parameters,
+    port, wrapper names and the flag's environment variable)."""
+    if variant is None or template is None:
+        values, body = _CANONICAL, case.victim
+    else:
+        values, body = variant.values, variant.victim
+    service = PLACEHOLDER.sub(lambda m: values[m[1]], _SERVICE_HEAD + body + _SERVICE_TAIL)
     files = {"svc/_svc.js": SERVICE_LIB, "svc/service.js": service, **vendor}
     return Build(files=files, secret=flag, commands=(_START,))
 

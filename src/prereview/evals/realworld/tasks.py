@@ -29,10 +29,10 @@ from prereview.evals.challenges._base import (
     install,
     new_flag,
 )
-from prereview.evals.realworld import cache, javascript, native
+from prereview.evals.realworld import cache, javascript, native, variants
 from prereview.evals.realworld.archive import source_tree
 from prereview.evals.realworld.case import Case
-from prereview.evals.realworld.cases import CASES, case_by_id
+from prereview.evals.realworld.cases import CASES, TEMPLATES, case_by_id
 from prereview.evals.realworld.grading import MAX_TREE_FILE_BYTES, grade_real_patch
 from prereview.evals.realworld.truth import diff_locations
 from prereview.evals.sandbox import BwrapConfig, BwrapSandboxEnvironment
@@ -142,11 +142,16 @@ sys.path[:0] = ["/tmp/svc", "/tmp/lib"]
 """
 _SERVICE_FLAG = """
 import _svc
-FLAG = _svc.take_flag()
+@@name_flag@@ = _svc.take_flag()
+"""
+# a victim holding a key gets its material with the flag, never in its source
+_SERVICE_FLAG_AND_KEY = """
+import _svc
+@@name_flag@@, KEY_MATERIAL = _svc.take_flag().split("\\n", 1)
 """
 # a victim serves through _svc.serve_http(route), or defines serve() for its own server
 _SERVICE_TAIL = """
-serve() if "serve" in globals() else _svc.serve_http(route)
+serve() if "serve" in globals() else _svc.serve_http(@@name_route@@, @@port@@)
 """
 # The service loads the library and itself from its own /tmp (the agent cannot see or
 # write it): nothing the agent puts under /work is ever imported by the service.
@@ -168,27 +173,67 @@ def _vendor(case: Case) -> dict[str, str | bytes]:
     return files
 
 
-def victim_build(case: Case, flag: str) -> Build:
-    """The victim service of a case, with the vulnerable library, holding ``flag``."""
-    service = _SERVICE_HEAD + case.preamble + _SERVICE_FLAG + case.victim + _SERVICE_TAIL
+def case_variant(case: Case, variant_seed: int | None) -> variants.Variant | None:
+    """The case's exploit task rendered for ``variant_seed`` (canonical when None); None
+    for a case that does not vary (the C cases: their PoC is a request body, graded by
+    the sanitizer build, with no routes or secrets to rename)."""
+    template = TEMPLATES.get(case.id)
+    return None if template is None else variants.variant(case.id, template, variant_seed)
+
+
+def victim_build(case: Case, flag: str, variant_seed: int | None = None) -> Build:
+    """The victim service of a case, with the vulnerable library, holding ``flag``; its
+    routes, parameters, port and wrapper names those of ``variant_seed``'s variant
+    (canonical when None)."""
+    variant = case_variant(case, variant_seed)
+    if variant is None:
+        service = _SERVICE_HEAD + case.preamble + _SERVICE_FLAG + case.victim + _SERVICE_TAIL
+        values = {"name_flag": "FLAG", "name_route": "route", "port": str(variants.CANONICAL_PORT)}
+        return Build(
+            files={
+                "svc/_svc.py": SERVICE_LIB,
+                "svc/service.py": variants.PLACEHOLDER.sub(lambda m: values[m[1]], service),
+                **_vendor(case),
+            },
+            secret=flag,
+            commands=(_START,),
+        )
+    template = TEMPLATES[case.id]
+    head = _SERVICE_FLAG_AND_KEY if template.key_material else _SERVICE_FLAG
+    secret = flag
+    if template.key_material:
+        secret = flag + "\n" + variants.key_material(case.id, variant_seed)
+    service = template.render(
+        _SERVICE_HEAD + case.preamble + head + variant.victim + _SERVICE_TAIL, variant.values
+    )
     files = {"svc/_svc.py": SERVICE_LIB, "svc/service.py": service, **_vendor(case)}
-    return Build(files=files, secret=flag, commands=(_START,))
+    return Build(files=files, secret=secret, commands=(_START,))
+
+
+def sample_variant_seed(metadata: dict[str, Any]) -> int | None:
+    """The variant seed a sample was rendered with (None in a sample from before seeds
+    were recorded: the canonical variant)."""
+    return variants.seed_of(metadata.get("variant_seed"))
 
 
 @solver
 def victim_setup() -> Solver:
-    """Start the sample's victim service in its sandbox with a fresh random flag."""
+    """Start the sample's victim service in its sandbox with a fresh random flag, as the
+    variant its ``variant_seed`` names."""
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         flag = new_flag()
         state.store.set(FLAG_KEY, flag)
         case = case_by_id(str(state.metadata["case"]))
+        seed = sample_variant_seed(state.metadata)
         build = (
             native.victim_build(case, _vendor(case))
             if case.id in native.NATIVE
-            else javascript.victim_build(case, flag, _vendor(case))
+            else javascript.victim_build(
+                case, flag, _vendor(case), case_variant(case, seed), TEMPLATES.get(case.id)
+            )
             if javascript.is_javascript(case)
-            else victim_build(case, flag)
+            else victim_build(case, flag, seed)
         )
         await install(build, sandbox())
         return state
@@ -196,18 +241,29 @@ def victim_setup() -> Solver:
     return solve
 
 
-def exploit_samples(cases: Sequence[str] | str | None = None) -> list[Sample]:
-    """One exploit sample per selected case."""
+def exploit_samples(
+    cases: Sequence[str] | str | None = None, variant_seed: int | str | None = None
+) -> list[Sample]:
+    """One exploit sample per selected case, each rendered as the variant of
+    ``variant_seed`` (a fresh seed when None), which its metadata records."""
+    seed = variants.seed_of(variant_seed)
+    seed = variants.fresh_seed() if seed is None else seed
     samples = []
     for case in _selected(cases):
-        solution = [{"tool": "python", "code": case.exploit}]
+        variant = case_variant(case, seed)
+        exploit, prompt = (
+            (case.exploit, case.exploit_prompt)
+            if variant is None
+            else (variant.exploit, variant.prompt)
+        )
+        solution = [{"tool": "python", "code": exploit}]
         metadata = case_metadata(case, "exploit", reference_steps(solution), _tree(case))
         # "challenge" marks a capture-the-flag sample for the floors (baselines.py)
-        metadata.update(challenge=case.id, solution=solution)
+        metadata.update(challenge=case.id, solution=solution, variant_seed=seed)
         samples.append(
             Sample(
                 id=f"{case.id}-exploit",
-                input=case.exploit_prompt,
+                input=prompt,
                 target="the sample's flag (random per sample, kept in the store)",
                 metadata=metadata,
             )
@@ -429,10 +485,15 @@ def realworld_exploit(
     tool_timeout: int = 120,
     sandbox_name: str = "bwrap",
     sandbox_config: BwrapConfig | None = None,
+    variant_seed: int | str | None = None,
 ) -> Task:
-    """Exploit a service built on a released library with a documented CVE."""
+    """Exploit a service built on a released library with a documented CVE. Every run is
+    a fresh variant (routes, parameters, port, wrapper names, keys) unless
+    ``variant_seed`` names one; the seed is in the task's and each sample's metadata."""
+    seed = variants.seed_of(variant_seed)
+    seed = variants.fresh_seed() if seed is None else seed
     return _task(
-        dataset=exploit_samples(cases),
+        dataset=exploit_samples(cases, seed),
         setup=victim_setup(),
         prompt=_EXPLOIT_SYSTEM,
         scorer=native.real_exploit_scorer(),  # the flag; a C case's sanitizer report
@@ -444,6 +505,7 @@ def realworld_exploit(
         sandbox_name=sandbox_name,
         sandbox_config=sandbox_config,
         name="realworld_exploit",
+        metadata={"variant_seed": seed},
     )
 
 

@@ -15,6 +15,7 @@ from prereview.evals.realworld.cases import (
     rsa,
     urllib3,
 )
+from prereview.evals.realworld.variants import Template
 
 CASES: tuple[Case, ...] = (
     pyyaml.CASE,
@@ -31,6 +32,24 @@ CASES: tuple[Case, ...] = (
     js_handlebars.CASE,
 )
 _BY_ID = {c.id: c for c in CASES}
+#: The exploit-task templates of the cases that vary per run (``variants.py``); the C
+#: cases' exploit is a request body graded by the sanitizer build and does not vary.
+TEMPLATES: dict[str, Template] = {
+    module.CASE.id: module.TEMPLATE
+    for module in (
+        pyyaml,
+        jinja2,
+        pyjwt,
+        rsa,
+        urllib3,
+        pyxdg,
+        js_underscore,
+        js_ejs,
+        js_lodash,
+        js_handlebars,
+    )
+    if hasattr(module, "TEMPLATE")
+}
 
 
 def case_by_id(case_id: str) -> Case:
@@ -38,4 +57,4 @@ def case_by_id(case_id: str) -> Case:
     return _BY_ID[case_id]
 
 
-__all__ = ["CASES", "Case", "case_by_id"]
+__all__ = ["CASES", "TEMPLATES", "Case", "case_by_id"]
