@@ -158,7 +158,8 @@ def run(
         typer.Option(
             help="Comma-separated tasks of the suite: ctf, vuln_discovery, patch (the intro "
             "tier, the default), realworld_exploit, realworld_discovery, realworld_patch (real "
-            "CVEs in released libraries; `make task-cache` first)."
+            "CVEs in released libraries; `make task-cache` first), realworld_chain (two or "
+            "three of those CVEs chained to one flag)."
         ),
     ] = "ctf,vuln_discovery,patch",
     epochs: Annotated[int, typer.Option(min=1, max=100, help="Attempts per sample.")] = 1,

@@ -32,6 +32,7 @@ from prereview.core.errors import InvalidInput
 from prereview.evals import _registry  # noqa: F401 - registers the sandbox and model APIs
 from prereview.evals.packs.archive import LOG_METADATA_KEY
 from prereview.evals.packs.suite import suite_claim
+from prereview.evals.realworld.chains import realworld_chain
 from prereview.evals.realworld.tasks import realworld_discovery, realworld_exploit, realworld_patch
 from prereview.evals.sandbox import BwrapConfig
 from prereview.evals.tasks import ctf, patch, vuln_discovery
@@ -45,6 +46,7 @@ TASKS: dict[str, Callable[..., Task]] = {
     "realworld_exploit": realworld_exploit,
     "realworld_discovery": realworld_discovery,
     "realworld_patch": realworld_patch,
+    "realworld_chain": realworld_chain,
 }
 
 
