@@ -29,11 +29,14 @@ from prereview.core.client import (
 def attach_poc(
     report_id: str,
     script: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    package: Annotated[str, typer.Option(help="The affected package (PyPI name).")],
+    package: Annotated[str, typer.Option(help="The affected package (PyPI or npm name).")],
     affected: Annotated[str, typer.Option(help="The affected version it reproduces on.")],
     fixed: Annotated[
         str | None, typer.Option(help="The fixed version, where it must not reproduce.")
     ] = None,
+    ecosystem: Annotated[
+        str, typer.Option(help="PyPI (a Python PoC) or npm (a node PoC).")
+    ] = "PyPI",
     expect_exit: Annotated[int, typer.Option(help="The exit status that means reproduced.")] = 0,
     expect_stdout: Annotated[
         str | None, typer.Option(help="A marker the script's stdout must hold to count.")
@@ -41,9 +44,16 @@ def attach_poc(
     server: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
-    """Attach a proof of concept (a Python script) to a report you reported; the server runs it
-    in its sandbox against the affected and the fixed release."""
-    params = {"package": package, "affected": affected, "expect_exit": str(expect_exit)}
+    """Attach a proof of concept (a Python script, or a node one for an npm package) to a report
+    you reported; the server runs it in its sandbox against the affected and the fixed release."""
+    language = "node" if ecosystem == "npm" else "python"
+    params = {
+        "package": package,
+        "affected": affected,
+        "expect_exit": str(expect_exit),
+        "ecosystem": ecosystem,
+        "language": language,
+    }
     if fixed is not None:
         params["fixed"] = fixed
     if expect_stdout is not None:

@@ -34,12 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prereview.evals.sandbox import _seccomp
+from prereview.evals.sandbox import _host, _seccomp
 from prereview.evals.sandbox._bwrap import (
     BWRAP,
     PYTHON,
     BwrapConfig,
     _drop_to,
+    _remove_cgroup,
     _system_mounts,
     identity_args,
 )
@@ -47,6 +48,11 @@ from prereview.evals.sandbox._bwrap import (
 MAX_GRADED_BYTES = 256 * 1024
 _MIB = 1024 * 1024
 _OUTPUT_BYTES = 1 * _MIB
+# What one grading sandbox may use as a whole (every process, its tmpfs pages), where the host
+# lets us make a cgroup: the C grader runs without RLIMIT_AS, and what the graded code starts
+# without the sanitizer (a plain python3 of its own) would otherwise have no memory bound.
+GRADER_MEMORY_BYTES = 2048 * _MIB
+GRADER_PROCESSES = 256
 _STARTED = "prereview-grader: started"
 _RESULT = "prereview-grader: "
 EXPLOIT_VARIANTS = 3
@@ -192,15 +198,24 @@ async def spawn_grader(
     owner: int | None,
     limits: Callable[[], None],
     timeout: float,
+    memory_bytes: int = GRADER_MEMORY_BYTES,
 ) -> tuple[list[str], int | None]:
     """Run one grading sandbox over ``root`` (prepared by the caller, ``seccomp.bpf`` in it):
     ``payload`` on its stdin, killed at ``timeout``; the first lines of its stdout (capped)
     and its exit status. The one place a grading sandbox is spawned: as ``owner`` when the
     platform runs as root, with ``limits`` applied in the child, no stderr, a bare
-    environment, and the seccomp filter passed as a descriptor only."""
+    environment, and the seccomp filter passed as a descriptor only; the whole of it in a
+    memory (``memory_bytes``) and pids cgroup where the host allows one."""
     seccomp = os.open(root / "seccomp.bpf", os.O_RDONLY)
     out_path = root / "stdout"
     spawn: dict[str, Any] = {"user": owner, "group": owner, "extra_groups": []} if owner else {}
+    cgroup = _host.SampleCgroup.create(_host.cgroup_name(), memory_bytes, GRADER_PROCESSES)
+
+    def child() -> None:
+        if cgroup is not None:
+            cgroup.enter()  # before exec, so every descendant is inside
+        limits()
+
     try:
         with out_path.open("wb") as out:
             try:
@@ -212,19 +227,26 @@ async def spawn_grader(
                     env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
                     cwd="/",
                     pass_fds=(seccomp,),
-                    preexec_fn=limits,
+                    preexec_fn=child,
                     **spawn,
                 )
             except OSError as exc:
+                if cgroup is not None:
+                    await _remove_cgroup(cgroup)
                 raise GradingError(f"the grading sandbox did not start: {exc}") from exc
     finally:
         os.close(seccomp)
+        if cgroup is not None:
+            cgroup.close()
     try:
         await asyncio.wait_for(process.communicate(payload), timeout)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         await process.wait()
+    finally:
+        if cgroup is not None:
+            await _remove_cgroup(cgroup)
     with out_path.open("rb") as handle:
         lines = handle.read(_OUTPUT_BYTES).decode(errors="replace").splitlines()
     return lines, process.returncode

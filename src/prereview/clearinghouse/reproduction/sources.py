@@ -8,7 +8,8 @@ offline*: the run is recorded as such, never fetched.
 
 A release is installed only inside the sandbox, as the files of its importable packages (a
 wheel's files, or the top-level packages of an sdist's pure-Python tree) under a folder put
-first on the PoC's ``sys.path``. Nothing of it is unpacked on the host's disk.
+first on the PoC's ``sys.path``; an npm release (the registry's ``.tgz``) as its package's
+files under ``node_modules/<name>``. Nothing of it is unpacked on the host's disk.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from prereview.evals.realworld import cache as task_cache
 
 PINS_FILE = "pins.toml"
+NPM_REGISTRY = "https://registry.npmjs.org/"
 MAX_TREE_BYTES = 16 * 1024 * 1024
 MAX_ARTEFACT_BYTES = 64 * 1024 * 1024
 # Folders of an sdist that hold no code the package installs.
@@ -47,6 +49,7 @@ class Artefact:
     sha256: str
     origin: str
     data: bytes
+    ecosystem: str = "PyPI"
 
 
 def normalise(name: str) -> str:
@@ -77,30 +80,42 @@ def _read_pinned(path: Path, sha256: str, what: str) -> bytes:
     return data
 
 
-def find(name: str, version: str, artefact_dir: Path | None) -> Artefact:
-    """The pinned file of ``name`` ``version``, from the task cache or the artefact folder;
-    ``NotAvailable`` when neither holds it intact."""
-    wanted = normalise(name)
+def find(name: str, version: str, artefact_dir: Path | None, ecosystem: str = "PyPI") -> Artefact:
+    """The pinned file of ``name`` ``version`` (of ``ecosystem``: ``PyPI`` or ``npm``), from
+    the task cache or the artefact folder; ``NotAvailable`` when neither holds it intact."""
+    wanted = normalise(name) if ecosystem == "PyPI" else name
     what = f"{name} {version}"
     for entry in task_cache.releases().values():
-        if normalise(entry.name) == wanted and entry.version == version:
+        entry_ecosystem = "npm" if entry.url.startswith(NPM_REGISTRY) else "PyPI"
+        entry_name = normalise(entry.name) if ecosystem == "PyPI" else entry.name
+        if entry_ecosystem == ecosystem and entry_name == wanted and entry.version == version:
             directory = task_cache.cache_dir()
             data = _read_pinned(directory / entry.filename, entry.sha256, what)
-            return Artefact(entry.name, version, entry.filename, entry.sha256, "task-cache", data)
+            return Artefact(
+                entry.name, version, entry.filename, entry.sha256, "task-cache", data, ecosystem
+            )
     if artefact_dir is not None:
         for pin in _pins(artefact_dir):
-            if normalise(str(pin.get("name", ""))) != wanted or str(pin.get("version")) != version:
+            if str(pin.get("ecosystem", "PyPI")) != ecosystem:
+                continue
+            pinned = str(pin.get("name", ""))
+            if (normalise(pinned) if ecosystem == "PyPI" else pinned) != wanted:
+                continue
+            if str(pin.get("version")) != version:
                 continue
             filename, sha256 = str(pin.get("filename", "")), str(pin.get("sha256", ""))
             if PurePosixPath(filename).name != filename or not filename:
                 raise NotAvailable(f"{what}: the pin names {filename!r}, not a file name")
             data = _read_pinned(artefact_dir / filename, sha256, what)
-            return Artefact(name, version, filename, sha256, "artefacts", data)
+            return Artefact(name, version, filename, sha256, "artefacts", data, ecosystem)
     raise NotAvailable(f"{what} is not available offline (not in the task cache nor the pins)")
 
 
 def install_tree(artefact: Artefact) -> dict[str, bytes]:
-    """The files to put on the PoC's ``sys.path``, by path relative to that folder."""
+    """The files to put on the PoC's ``sys.path`` (or, for npm, in its ``node_modules``), by
+    path relative to that folder."""
+    if artefact.ecosystem == "npm":
+        return _npm_tree(artefact)
     if artefact.filename.endswith(".whl"):
         return _wheel_tree(artefact)
     if artefact.filename.endswith((".tar.gz", ".tgz")):
@@ -153,6 +168,29 @@ def _sdist_tree(artefact: Artefact) -> dict[str, bytes]:
             if total > MAX_TREE_BYTES:
                 raise NotAvailable(f"{artefact.filename} holds more than {MAX_TREE_BYTES}")
     return _top_level_packages(files, artefact.filename)
+
+
+def _npm_tree(artefact: Artefact) -> dict[str, bytes]:
+    """An npm tarball's files (under its one top folder, ``package/``) as
+    ``<name>/<path>``: the package as ``require`` finds it in ``node_modules``."""
+    if "/" in artefact.name or artefact.name.startswith("."):
+        raise NotAvailable(f"{artefact.name}: scoped or hidden npm names are not installed here")
+    tree: dict[str, bytes] = {}
+    total = 0
+    with tarfile.open(fileobj=io.BytesIO(artefact.data), mode="r:gz") as archive:
+        for member in archive.getmembers():
+            path = _safe(member.name, artefact.filename)
+            if not member.isfile() or len(path.parts) < 2:
+                continue  # links and devices are never installed
+            total += member.size
+            if total > MAX_TREE_BYTES:
+                raise NotAvailable(f"{artefact.filename} holds more than {MAX_TREE_BYTES}")
+            handle = archive.extractfile(member)
+            if handle is not None:
+                tree[str(PurePosixPath(artefact.name, *path.parts[1:]))] = handle.read()
+    if not tree:
+        raise NotAvailable(f"{artefact.filename}: no file to install")
+    return tree
 
 
 def _top_level_packages(files: dict[PurePosixPath, bytes], what: str) -> dict[str, bytes]:

@@ -32,8 +32,10 @@ from prereview.core.ids import new_id
 from prereview.vault import service as vault_service
 from prereview.vault.service import Vault
 
-LANGUAGES = ("python",)
-ECOSYSTEMS = ("PyPI",)
+LANGUAGES = ("python", "node")
+ECOSYSTEMS = ("PyPI", "npm")
+# The one language each ecosystem's releases run under in the sandbox.
+LANGUAGE_OF = {"PyPI": "python", "npm": "node"}
 _PACKAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+!_-]{0,99}")
 
@@ -56,6 +58,11 @@ class PocSpec:
             raise errors.InvalidPoc(f"language {self.language!r}: the sandbox runs {LANGUAGES}")
         if self.ecosystem not in ECOSYSTEMS:
             raise errors.InvalidPoc(f"ecosystem {self.ecosystem!r}: supported are {ECOSYSTEMS}")
+        if LANGUAGE_OF[self.ecosystem] != self.language:
+            raise errors.InvalidPoc(
+                f"a {self.ecosystem} release runs a {LANGUAGE_OF[self.ecosystem]} PoC, "
+                f"not {self.language}"
+            )
         if not _PACKAGE.fullmatch(self.package):
             raise errors.InvalidPoc(f"package {self.package!r} is not a package name")
         for name, value in (("affected", self.affected_version), ("fixed", self.fixed_version)):
@@ -99,6 +106,9 @@ def attach_poc(
     report, _ = readable(db, actor, report_id, Permission.CH_POC_CREATE, now)
     spec.check()
     _check_script(script)
+    # Two attaches at once would both take max + 1 (a unique violation: a 500): the report's
+    # row is locked first, so the second waits and takes the next version (PostgreSQL).
+    db.execute(select(VulnReport.id).where(VulnReport.id == report.id).with_for_update())
     version = (
         db.scalar(select(func.max(ReportPoc.version)).where(ReportPoc.report_id == report.id)) or 0
     ) + 1

@@ -44,6 +44,7 @@ class Job:
     poc_id: str
     report_id: str
     package: str
+    ecosystem: str  # which also says the PoC's language (checked when it was attached)
     affected_version: str
     fixed_version: str | None
     expect: judging.Expectation
@@ -53,7 +54,16 @@ class Job:
 
 def claim(sessions: sessionmaker[Session], now: datetime) -> str | None:
     """Take the oldest queued PoC (or one whose worker's lease ran out); None if none waits."""
+    taken = _claim(sessions, now)
+    return None if taken is None else taken[0]
+
+
+def _claim(sessions: sessionmaker[Session], now: datetime) -> tuple[str, int] | None:
+    """The PoC taken and the attempt this claim is, both from the claiming transaction:
+    read later, the attempt could already be a second worker's that took over the lease."""
     with sessions() as db:
+        _give_up_on_poison(db, now)
+        db.commit()
         waiting = or_(
             Reproduction.state == "queued",
             (Reproduction.state == "running") & (Reproduction.lease_until < now),
@@ -74,18 +84,44 @@ def claim(sessions: sessionmaker[Session], now: datetime) -> str | None:
                 .execution_options(synchronize_session=False)
             )
             if getattr(taken, "rowcount", 0) == 1:
+                attempt = db.scalar(
+                    select(Reproduction.attempts).where(Reproduction.poc_id == poc_id)
+                )
                 db.commit()
-                return poc_id
+                return poc_id, int(attempt or 0)
         db.rollback()
     return None
 
 
-def _job(sessions: sessionmaker[Session], vault: Vault, poc_id: str, now: datetime) -> Job:
+def _give_up_on_poison(db: Session, now: datetime) -> None:
+    # A PoC whose every worker died mid-run (its lease ran out MAX_ATTEMPTS times) is not
+    # claimed again: else one script that kills its worker takes every worker in turn.
+    db.execute(
+        update(Reproduction)
+        .where(
+            Reproduction.state == "running",
+            Reproduction.lease_until < now,
+            Reproduction.attempts >= MAX_ATTEMPTS,
+        )
+        .values(
+            state="done",
+            verdict=judging.ERROR,
+            rank=judging.RANKS[judging.ERROR],
+            detail=f"{judging.LABELS[judging.ERROR]}: its worker did not finish "
+            f"{MAX_ATTEMPTS} times",
+            lease_until=None,
+            finished_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _job(
+    sessions: sessionmaker[Session], vault: Vault, poc_id: str, attempt: int, now: datetime
+) -> Job:
     with sessions() as db:
         poc = db.get(ReportPoc, poc_id)
-        reproduction = db.get(Reproduction, poc_id)
         assert poc is not None
-        assert reproduction is not None
         script = vault_service.get_secret(
             db, vault, evidence_context(poc.report_id), poc_secret(poc.version), now
         )
@@ -104,11 +140,12 @@ def _job(sessions: sessionmaker[Session], vault: Vault, poc_id: str, now: dateti
             poc_id=poc.id,
             report_id=poc.report_id,
             package=poc.package,
+            ecosystem=poc.ecosystem,
             affected_version=poc.affected_version,
             fixed_version=poc.fixed_version,
             expect=judging.Expectation(poc.expect_exit, poc.expect_stdout),
             script=script,
-            attempt=reproduction.attempts,
+            attempt=attempt,
         )
 
 
@@ -122,9 +159,11 @@ class Outcome:
 def reproduce(job: Job, artefact_dir: Path | None, limits: Limits) -> Outcome:
     """Run the job's PoC against the affected release and, if known, the fixed one."""
     try:
-        affected_release = find(job.package, job.affected_version, artefact_dir)
+        affected_release = find(job.package, job.affected_version, artefact_dir, job.ecosystem)
         fixed_release = (
-            find(job.package, job.fixed_version, artefact_dir) if job.fixed_version else None
+            find(job.package, job.fixed_version, artefact_dir, job.ecosystem)
+            if job.fixed_version
+            else None
         )
     except NotAvailable as exc:
         return Outcome(judging.UNAVAILABLE, f"{judging.LABELS[judging.UNAVAILABLE]}: {exc}")
@@ -159,6 +198,21 @@ def _record(sessions: sessionmaker[Session], job: Job, outcome: Outcome, now: da
             )
             .execution_options(synchronize_session=False)
         )
+        if not retry and getattr(done, "rowcount", 0) == 1:
+            # The verdict in the log, with the change (the transparency report's funnel).
+            audit.record(
+                db,
+                actor=None,
+                action="clearinghouse:report-poc:verdict",
+                object_type="vulnerability_report",
+                object_id=job.report_id,
+                at=now,
+                detail={
+                    "poc_id": job.poc_id,
+                    "verdict": outcome.verdict,
+                    "status": judging.STATUS_OF_RANK[judging.RANKS[outcome.verdict]],
+                },
+            )
         db.commit()
         return getattr(done, "rowcount", 0) == 1
 
@@ -171,10 +225,11 @@ def run_one(
     limits: Limits | None = None,
 ) -> str | None:
     """Reproduce the next queued PoC; its id, or None when the queue is empty."""
-    poc_id = claim(sessions, clock.now())
-    if poc_id is None:
+    taken = _claim(sessions, clock.now())
+    if taken is None:
         return None
-    job = _job(sessions, vault, poc_id, clock.now())
+    poc_id, attempt = taken
+    job = _job(sessions, vault, poc_id, attempt, clock.now())
     outcome = reproduce(job, artefact_dir, limits or Limits())
     if not _record(sessions, job, outcome, clock.now()):
         log.warning("reproduction of %s was taken over by another worker", poc_id)

@@ -36,6 +36,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 ROLE = sys.argv[1]
@@ -103,18 +104,58 @@ def _exec(req: dict[str, Any]) -> dict[str, Any]:
         )
     except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
         return {"rc": 127, "stdout": "", "stderr": _b64(str(exc).encode())}
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    # Read as it comes, keeping only the last MAX_OUTPUT bytes of each stream: a command
+    # that floods its output must not grow this helper (and the host) without bound, as
+    # communicate(), which buffers everything until the command ends, would.
+    readers = [_Tail(proc.stdout), _Tail(proc.stderr)]
+    threading.Thread(target=_feed, args=(proc, stdin), daemon=True).start()
+    timeout = req.get("timeout")
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        out, err = proc.communicate(stdin, timeout=req.get("timeout"))
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         _killpg(proc.pid)
-        proc.communicate()
+        proc.wait()
         return {"timeout": True}
     _killpg(proc.pid)  # background children of a finished command do not survive it
+    for reader in readers:
+        reader.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+    if any(reader.is_alive() for reader in readers):
+        return {"timeout": True}  # a child outside the group held the output open too long
     return {
         "rc": proc.returncode,
-        "stdout": _b64(out[-MAX_OUTPUT:]),
-        "stderr": _b64(err[-MAX_OUTPUT:]),
+        "stdout": _b64(readers[0].tail()),
+        "stderr": _b64(readers[1].tail()),
     }
+
+
+class _Tail(threading.Thread):
+    """Drains one of a command's pipes, keeping only its last MAX_OUTPUT bytes."""
+
+    def __init__(self, pipe: Any) -> None:
+        super().__init__(daemon=True)
+        self.pipe = pipe
+        self.kept = bytearray()
+        self.start()
+
+    def run(self) -> None:
+        with self.pipe:
+            while chunk := self.pipe.read1(65536):
+                self.kept += chunk
+                if len(self.kept) > 2 * MAX_OUTPUT:
+                    del self.kept[:-MAX_OUTPUT]
+
+    def tail(self) -> bytes:
+        return bytes(self.kept[-MAX_OUTPUT:])
+
+
+def _feed(proc: subprocess.Popen[bytes], data: bytes | None) -> None:
+    if proc.stdin is None or data is None:
+        return
+    with contextlib.suppress(OSError), proc.stdin:
+        proc.stdin.write(data)
 
 
 def _killpg(pgid: int) -> None:
@@ -346,6 +387,10 @@ if __name__ == "__main__":
         # inherited by every command: the agent's processes are the OOM killer's first pick
         with open("/proc/self/oom_score_adj", "w") as handle:
             handle.write("1000")
+    else:
+        # bwrap hands its own descriptors down (the read end of the uid map's handshake,
+        # with service_root): the supervisor keeps nothing it did not open itself
+        os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
     _nondumpable()
     if ROLE == "agent":
         agent_main(int(sys.argv[3]))
