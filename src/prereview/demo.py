@@ -1,4 +1,6 @@
-"""The demo scenario: a lab with two submissions, two agencies, a hospital and a bank.
+"""The demo scenario: a lab with two submissions, two agencies, a hospital and a bank, and the
+clearinghouse's side of it: public advisories, model-found reports from the review of Helios,
+and a coordinated disclosure case with two vendors.
 
 Seeding goes through the same services as the API, with the clock set back where the story
 needs the past, so the audit log of the demo reads like a real one.
@@ -7,16 +9,23 @@ needs the past, so the audit log of the demo reads like a real one.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from prereview.authz.actor import Actor
 from prereview.authz.kinds import OrgKind, Role, Sector
+from prereview.clearinghouse import cases, provenance
+from prereview.clearinghouse import service as clearinghouse
+from prereview.clearinghouse.sharing import routing
 from prereview.core.context import AppContext
 from prereview.core.db import transaction
+from prereview.core.markings import Tlp
 from prereview.core.pagination import PageRequest
 from prereview.gateway.engine.serving import ThreadedServer
 from prereview.identity import service as identity
@@ -38,6 +47,7 @@ from prereview.review.schemas import (
     ResponseCreate,
     SubmissionCreate,
 )
+from prereview.vault.service import Vault
 
 # (env name, organisation, kind, sector, user email, user name)
 PEOPLE = [
@@ -84,6 +94,44 @@ PEOPLE = [
     ),
 ]
 DEMO_DEVELOPER = "Meridian AI"
+
+# The vendors of the clearinghouse's case (developers: they make the affected products). Seeded
+# apart from PEOPLE, so that a data dir seeded before the clearinghouse part gets it too.
+VENDORS = [
+    (
+        "ASTER_TOKEN",
+        "Aster Imaging",
+        OrgKind.DEVELOPER,
+        None,
+        "psirt@aster-imaging.com",
+        "Jonas Weber",
+    ),
+    (
+        "CORVID_TOKEN",
+        "Corvid Health Software",
+        OrgKind.DEVELOPER,
+        None,
+        "security@corvid-health.io",
+        "Mei Tanaka",
+    ),
+]
+DEMO_VENDOR = "Aster Imaging"
+VIEWER = "pkg:npm/aster-pacs-viewer"
+GATEWAY = "pkg:pypi/dicomweb-gateway"
+# The hospital's finding in the Helios review, as it reports it to the clearinghouse.
+DEMO_REPORT = "SBRH-2026-0007"
+DEMO_CLAIMED_REPORT = "HFB-RT-2026-031"
+DEMO_AGENCY_REPORT = "CAISI-2026-0142"
+# Public advisories imported in bulk: invented records of the seed corpus (no licence to
+# respect); the first two products are what the bank and the hospital run.
+ADVISORY_IDS = (
+    "x_PRV-SEED-0001",
+    "x_PRV-SEED-0002",
+    "x_PRV-SEED-0003",
+    "x_PRV-SEED-0028",
+    "x_PRV-SEED-0029",
+    "x_PRV-SEED-0030",
+)
 
 
 @dataclass(frozen=True)
@@ -288,6 +336,316 @@ def _seed(db: Session, now: datetime, rules: review.Rules) -> None:
     )
 
 
+def _advisories() -> bytes:
+    """The seed corpus's records named in ADVISORY_IDS, as one multi-document OSV YAML file."""
+    corpus = resources.files("prereview.clearinghouse.data").joinpath("seed_advisories.yaml")
+    documents = corpus.read_text(encoding="utf-8").split("\n---\n")
+    wanted = [d for d in documents if d.partition("\n")[0].removeprefix("id: ") in ADVISORY_IDS]
+    return ("---\n" + "\n---\n".join(wanted) + "\n").encode()
+
+
+def _report(
+    report_id: str,
+    title: str,
+    description: str,
+    affected: Sequence[str],
+    cwes: Sequence[str],
+    cvss: str,
+    found_by: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "id": report_id,
+        "title": title,
+        "description": description,
+        "affected": [{"purl": purl} for purl in affected],
+        "cwes": list(cwes),
+        "cvss_v3": cvss,
+        "discovered_by": found_by,
+        "tlp": "AMBER",
+    }
+
+
+def _seed_clearinghouse(db: Session, vault: Vault, now: datetime, rules: review.Rules) -> None:
+    """The clearinghouse's scenario: who makes and runs what, six public advisories, three
+    model-found reports of the Helios 2.0 review, their triage, and one coordinated case."""
+    for _, org_name, kind, sector, email, name in VENDORS:
+        identity.seed_organisation(
+            db,
+            OrganisationCreate(name=org_name, kind=kind, sector=sector),
+            UserCreate(email=email, name=name, role=Role.ADMIN),
+            now,
+        )
+    db.commit()
+    ops = _actor(db, "ops@naivc.gov")
+    aster = _actor(db, "psirt@aster-imaging.com")
+    corvid = _actor(db, "security@corvid-health.io")
+    hospital = _actor(db, "secops@stbrigid-health.org")
+    bank = _actor(db, "redteam@harborfederal.com")
+    caisi = _actor(db, "reviewer@caisi.gov")
+    dev = _actor(db, "release@meridian-ai.com")
+    subs = review.list_submissions(db, dev, PageRequest(limit=10), now, rules)
+    helios = next(s.id for s in subs.rows if s.released_at is None)
+
+    # Five weeks ago: the vendors claim what they make, the partners what they run, and an
+    # analyst verifies each claim (only a verified claim confers a need to know).
+    claimed = now - timedelta(days=35)
+    claims = [
+        *routing.register_vendor_products(
+            db, aster, [VIEWER], claimed, proof="https://aster-imaging.com/.well-known/prv"
+        ),
+        *routing.register_vendor_products(
+            db, corvid, [GATEWAY], claimed, proof="DNS TXT corvid-health.io"
+        ),
+        *routing.register_inventory(
+            db,
+            hospital,
+            [VIEWER, "pkg:nuget/Example.Auth.Jwt"],
+            claimed + timedelta(hours=2),
+            proof="signed asset inventory, Q2",
+        ),
+        *routing.register_inventory(
+            db, bank, ["pkg:pypi/tinyhttpd"], claimed + timedelta(hours=3), proof="CMDB export"
+        ),
+    ]
+    for claim in claims:
+        routing.decide_claim(
+            db, ops, claim.id, "verify", "proof checked", claimed + timedelta(days=1)
+        )
+
+    # A month ago: public advisories imported in bulk, triaged, four of them published.
+    imported = now - timedelta(days=30)
+    clearinghouse.import_reports(
+        db, vault, ops, _advisories(), imported, filename="seed_advisories.yaml"
+    )
+    for n, advisory_id in enumerate(ADVISORY_IDS[:4]):
+        at = imported + timedelta(hours=2 + n)
+        clearinghouse.triage_report(db, ops, advisory_id, "accepted", "public advisory", at)
+        clearinghouse.publish_report(db, ops, advisory_id, at + timedelta(minutes=30))
+
+    # This week: three reports from the Helios 2.0 review. CAISI (granted) and the hospital
+    # (nominated, consented) were let into the review, so their labels verify; the bank was
+    # only nominated, so its report stays a claim.
+    helios_run = {"kind": "model", "model": "Helios", "review_id": helios}
+    agency_at = now - timedelta(days=3)
+    clearinghouse.submit_report(
+        db,
+        vault,
+        caisi,
+        _report(
+            DEMO_AGENCY_REPORT,
+            "Server-side request forgery in dicomweb-gateway's WADO-RS proxy",
+            "The WADO-RS proxy of dicomweb-gateway follows the 'retrieveURL' of a study "
+            "without checking its host, so a client can make the gateway fetch internal "
+            "URLs (cloud metadata included). Found by Helios 2.0 in the agentic ctf suite.",
+            [f"{GATEWAY}@1.8.0"],
+            ["CWE-918"],
+            "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:C/C:H/I:N/A:N",
+            helios_run,
+        ),
+        agency_at,
+    )
+    provenance.label_model_found(
+        db, caisi, DEMO_AGENCY_REPORT, helios, "Helios", agency_at + timedelta(minutes=20), rules
+    )
+    bank_at = now - timedelta(days=2)
+    clearinghouse.submit_report(
+        db,
+        vault,
+        bank,
+        _report(
+            DEMO_CLAIMED_REPORT,
+            "Session fixation in tinyhttpd's cookie session middleware",
+            "tinyhttpd keeps the session id a client sends before login, so an attacker "
+            "who plants a cookie rides the victim's session after it signs in. Our red team "
+            "says Helios found it; we were nominated for the review, not let in yet.",
+            ["pkg:pypi/tinyhttpd@2.5.1"],
+            ["CWE-384"],
+            "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:H/I:H/A:N",
+            helios_run,
+        ),
+        bank_at,
+    )
+    found = now - timedelta(days=1)
+    clearinghouse.submit_report(
+        db,
+        vault,
+        hospital,
+        _report(
+            DEMO_REPORT,
+            "Found an auth bypass in our PACS viewer's admin API",
+            "The admin API of aster-pacs-viewer trusts the X-Forwarded-User header that "
+            "dicomweb-gateway passes on, without checking that the request came through the "
+            "gateway: any client on the imaging VLAN can call /admin/users as 'admin'. Helios "
+            "2.0 found the missing check within 40 minutes during our nominated review.",
+            [f"{VIEWER}@4.2.0", f"{GATEWAY}@1.8.0"],
+            ["CWE-288", "CWE-290"],
+            "CVSS:3.1/AV:A/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            helios_run,
+        ),
+        found,
+    )
+    provenance.label_model_found(
+        db, hospital, DEMO_REPORT, helios, "Helios", found + timedelta(minutes=15), rules
+    )
+
+    # Triage: the hospital's and CAISI's accepted, the bank's asked for more.
+    triaged = found + timedelta(hours=4)
+    clearinghouse.triage_report(
+        db, ops, DEMO_REPORT, "accepted", "Reproduced from the request log.", triaged
+    )
+    clearinghouse.triage_report(
+        db, ops, DEMO_AGENCY_REPORT, "accepted", "Clear SSRF; vendor notified.", triaged
+    )
+    clearinghouse.triage_report(
+        db,
+        ops,
+        DEMO_CLAIMED_REPORT,
+        "needs_information",
+        "Which tinyhttpd version, and a request trace?",
+        triaged + timedelta(minutes=10),
+    )
+
+    # The case: both vendors of the hospital's report, under embargo (Chicago, where Aster
+    # ships from), a shared thread and one private thread per vendor.
+    opened = triaged + timedelta(hours=1)
+    chicago = clearinghouse.zone_of("America/Chicago")
+    embargo = datetime.combine((now + timedelta(days=45)).date(), time(17), tzinfo=chicago)
+    case = clearinghouse.create_case(
+        db,
+        ops,
+        clearinghouse.CaseCreate(
+            title="Auth bypass in Aster PACS viewer admin API (via dicomweb-gateway)",
+            tlp=Tlp.AMBER,
+            report_ids=[DEMO_REPORT],
+            vendor_org_ids=[aster.organisation_id, corvid.organisation_id],
+            embargo_until=embargo,
+            embargo_zone="America/Chicago",
+        ),
+        opened,
+    )
+    say = clearinghouse.post_message
+    say(
+        db,
+        ops,
+        case.id,
+        "Case opened. Both products are in the path; please confirm affected versions "
+        "and a fix date. Embargo: 45 days, 17:00 Chicago.",
+        opened + timedelta(minutes=5),
+    )
+    say(
+        db,
+        ops,
+        case.id,
+        "Privately: the reporter is a hospital running your viewer in production.",
+        opened + timedelta(minutes=10),
+        aster.organisation_id,
+    )
+    say(
+        db,
+        aster,
+        case.id,
+        "Reproduced on 4.2.0. Fix in 4.2.1; hospitals need two more weeks to roll it out.",
+        opened + timedelta(hours=3),
+        aster.organisation_id,
+    )
+    say(
+        db,
+        ops,
+        case.id,
+        "Does the gateway strip a client's X-Forwarded-User before passing it on?",
+        opened + timedelta(minutes=12),
+        corvid.organisation_id,
+    )
+    say(
+        db,
+        corvid,
+        case.id,
+        "It does not in 1.8.x; looking at whether 1.9 does.",
+        opened + timedelta(hours=5),
+        corvid.organisation_id,
+    )
+    say(
+        db,
+        corvid,
+        case.id,
+        "Corvid: investigating, answer by Friday.",
+        opened + timedelta(hours=5, minutes=5),
+    )
+    clearinghouse.set_vendor_status(
+        db,
+        aster,
+        case.id,
+        aster.organisation_id,
+        DEMO_REPORT,
+        clearinghouse.VendorState.AFFECTED,
+        "Affected: 4.0.0 to 4.2.0.",
+        None,
+        opened + timedelta(hours=3, minutes=5),
+        due_on=(now + timedelta(days=21)).date(),
+    )
+    clearinghouse.set_vendor_status(
+        db,
+        corvid,
+        case.id,
+        corvid.organisation_id,
+        DEMO_REPORT,
+        clearinghouse.VendorState.UNDER_INVESTIGATION,
+        "Checking the header handling of 1.8 and 1.9.",
+        None,
+        opened + timedelta(hours=5, minutes=10),
+    )
+    cell = clearinghouse.set_cell
+    Change = clearinghouse.CellChange
+    State = clearinghouse.CellState
+    after = opened + timedelta(hours=6)
+    cell(
+        db,
+        aster,
+        case.id,
+        aster.organisation_id,
+        VIEWER,
+        Change(State.AFFECTED, statement="4.0.0 to 4.2.0", due_on=(now + timedelta(21)).date()),
+        after,
+    )
+    cell(
+        db,
+        aster,
+        case.id,
+        aster.organisation_id,
+        GATEWAY,
+        Change(State.NOT_AFFECTED, "component_not_present", "We do not ship the gateway."),
+        after,
+    )
+    cell(
+        db,
+        corvid,
+        case.id,
+        corvid.organisation_id,
+        GATEWAY,
+        Change(State.UNDER_INVESTIGATION, statement="1.8.x forwards the header."),
+        after,
+    )
+    cell(
+        db,
+        ops,
+        case.id,
+        corvid.organisation_id,
+        VIEWER,
+        Change(State.NOT_AFFECTED, "component_not_present", "Corvid does not make the viewer."),
+        after,
+    )
+    # Aster's rollout needs two more weeks: the embargo moves, with a reason (kept).
+    cases.change_embargo(
+        db,
+        ops,
+        case.id,
+        embargo + timedelta(days=14),
+        "America/Chicago",
+        "Aster: hospitals need two more weeks to roll out 4.2.1.",
+        now - timedelta(hours=2),
+    )
+
+
 def seed(context: AppContext) -> DemoTokens:
     """Create the demo scenario once, then issue a fresh token for each demo person."""
     now = context.clock.now()
@@ -295,10 +653,16 @@ def seed(context: AppContext) -> DemoTokens:
     with transaction(context.sessions) as db:
         if identity.organisation_id_named(db, DEMO_DEVELOPER) is None:
             _seed(db, now, rules)
+    with transaction(context.sessions) as db:
+        # Apart, so that a data dir seeded before the clearinghouse's part gets it at start.
+        if identity.organisation_id_named(db, DEMO_VENDOR) is None:
+            settings = context.settings
+            vault = Vault.local(settings.master_key_file, settings.blob_dir)
+            _seed_clearinghouse(db, vault, now, rules)
     values: dict[str, str] = {}
     ids: dict[str, str] = {}
     with transaction(context.sessions) as db:
-        for env_name, _org, _kind, _sector, email, _name in PEOPLE:
+        for env_name, _org, _kind, _sector, email, _name in [*PEOPLE, *VENDORS]:
             user = identity.user_by_email(db, email)
             issued = identity.issue_token_for(db, user, "demo", timedelta(days=7), now)
             values[env_name] = issued.plaintext
@@ -312,6 +676,13 @@ def seed(context: AppContext) -> DemoTokens:
                 for nomination in review.list_nominations(db, developer, submission.id, now, rules):
                     if nomination.status is NominationStatus.PENDING:
                         ids["PENDING_NOMINATION"] = nomination.id
+        ops = _actor(db, "ops@naivc.gov")
+        for case in clearinghouse.list_cases(db, ops, PageRequest(limit=10)).rows:
+            if DEMO_REPORT in clearinghouse.case_report_ids(db, case.id):
+                ids["DEMO_CASE"] = case.id
+        ids["DEMO_REPORT"] = DEMO_REPORT
+        ids["DEMO_CLAIMED_REPORT"] = DEMO_CLAIMED_REPORT
+        ids["DEMO_AGENCY_REPORT"] = DEMO_AGENCY_REPORT
     return DemoTokens(values, ids)
 
 
