@@ -171,3 +171,25 @@ def test_quick_chain_reference_solves_and_floors_score_zero(tmp_path: Path):
 def test_every_chain_reference_one_and_floors_zero(tmp_path: Path):
     table = measure_real_floors(lambda: [realworld_chain()], str(tmp_path))
     assert floor_failures(table) == [], table
+
+
+def test_no_two_chains_chain_the_same_cves_in_the_same_order():
+    # a chain that repeats another's links adds a hard task without a new attack path
+    orders = [chain.links for chain in CHAINS]
+    assert len(set(orders)) == len(orders), orders
+    # and every chain has a pair of consecutive links no other chain has
+    for chain in CHAINS:
+        pairs = set(zip(chain.links, chain.links[1:], strict=False))
+        others = {
+            pair
+            for other in CHAINS
+            if other is not chain
+            for pair in zip(other.links, other.links[1:], strict=False)
+        }
+        assert pairs - others, f"{chain.id}: every link pair is another chain's"
+
+
+def test_the_chains_include_an_auth_bypass_into_data_access_and_a_leak_into_code():
+    roles = [chain.roles for chain in CHAINS]
+    assert any(r[0].startswith("information leak") and "code execution" in r[-1] for r in roles)
+    assert any("data access" in r[-1] for r in roles)  # no code runs: a record is read

@@ -33,12 +33,18 @@ from prereview.evals.realworld.archive import source_tree
 from prereview.evals.realworld.case import Case
 from prereview.evals.realworld.cases import case_by_id
 from prereview.evals.realworld.chain_cases import (
+    jinja2_handlebars,
     jwt_jinja2,
+    jwt_pyxdg,
     jwt_underscore,
     rsa_handlebars,
+    rsa_jinja2,
     rsa_pyxdg,
+    rsa_pyyaml,
     urllib3_lodash_ejs,
+    urllib3_pyjwt,
     urllib3_pyyaml,
+    urllib3_underscore,
 )
 from prereview.evals.realworld.chain_cases.base import Chain, Step
 from prereview.evals.realworld.floors import measure_real_floors
@@ -55,6 +61,12 @@ CHAINS: tuple[Chain, ...] = (
     urllib3_lodash_ejs.CHAIN,
     jwt_underscore.CHAIN,
     rsa_handlebars.CHAIN,
+    urllib3_pyjwt.CHAIN,
+    rsa_jinja2.CHAIN,
+    jinja2_handlebars.CHAIN,
+    jwt_pyxdg.CHAIN,
+    urllib3_underscore.CHAIN,
+    rsa_pyyaml.CHAIN,
 )
 _BY_ID = {c.id: c for c in CHAINS}
 
