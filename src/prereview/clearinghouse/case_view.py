@@ -102,8 +102,6 @@ def vendor_table(
 def case_with_vendors(
     db: Session, actor: Actor, case_id: str, page: PageRequest, now: datetime
 ) -> CaseView:
-    """The case and one page of its vendor table, as one audited read (the case's page)."""
-    case, _ = readable_case(db, actor, case_id, Permission.CH_CASE_READ, now)
-    found = _vendor_page(db, actor, case, page)
-    db.commit()
-    return found
+    """The case and one page of its vendor table, as one audited read (the case's page):
+    :func:`vendor_table`'s view, under the page's name."""
+    return vendor_table(db, actor, case_id, page, now)

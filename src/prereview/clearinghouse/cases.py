@@ -10,9 +10,10 @@ The vendor table of a case is one paginated query, whatever the number of vendor
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, or_, select
@@ -29,6 +30,7 @@ from prereview.clearinghouse import errors
 from prereview.clearinghouse.capacity import check_vendors_told
 from prereview.clearinghouse.models import (
     Case,
+    CaseCell,
     CaseVendor,
     EmbargoChange,
     VendorStatus,
@@ -94,6 +96,51 @@ def reach_case(
         hidden=lambda: _not_found(case_id),
         knows=lambda access: allowed(actor, Permission.CH_CASE_READ, access),
     )
+
+
+def case_of_vendor_row(db: Session, actor: Actor, case_id: str, vendor_org_id: str) -> Case:
+    """The case, if ``actor`` may change ``vendor_org_id``'s row of it (its statuses, its
+    cells): that vendor itself while it is on the case, or a coordinator. Hidden (404) from
+    those the case's TLP keeps out; another vendor is refused (403) whether or not the row's
+    organisation is on the case, so that the answer tells it nothing of who else is."""
+    case, access = reach_case(db, actor, case_id, Permission.CH_CASE_READ)
+    # The case's access, seen as the row's vendor.
+    authorize(
+        actor,
+        Permission.CH_VENDOR_STATUS_UPDATE,
+        replace(access, same_org=actor.organisation_id == vendor_org_id),
+    )
+    if not is_case_vendor(db, case.id, vendor_org_id):
+        raise errors.InvalidCaseChange(
+            f"organisation '{vendor_org_id}' is not a vendor here",
+            errors=[{"path": "$.vendor_org_id", "message": "not a vendor of this case"}],
+        )
+    return case
+
+
+_Row = TypeVar("_Row", VendorStatus, CaseCell)
+
+
+def row_to_change(
+    db: Session, model: type[_Row], id_kind: str, case_id: str, **keys: str
+) -> tuple[_Row, bool]:
+    """The case's row of ``model`` with ``keys``, to change now, or a new one added to ``db``
+    (``True``): a vendor status or a cell, each one row per vendor and report or product.
+
+    Writers of one case take turns from here to their commit: the case's row is locked first
+    (on SQLite, the write lock), so that two first changes of one row cannot both insert it
+    (the second would fail on the unique constraint: a 500), and the value a change replaces,
+    which its audit names, is the current one, not one read before another writer committed.
+    """
+    db.execute(select(Case.id).where(Case.id == case_id).with_for_update())
+    row = db.scalar(
+        select(model).filter_by(case_id=case_id, **keys).execution_options(populate_existing=True)
+    )
+    if row is not None:
+        return row, False
+    row = model(id=new_id(id_kind), case_id=case_id, **keys)
+    db.add(row)
+    return row, True
 
 
 def readable_case(
@@ -365,37 +412,13 @@ def set_vendor_status(
 ) -> VendorStatus:
     """Record a vendor's status for one vulnerability of the case (and the day it is due),
     and keep the history."""
-    case, access = reach_case(db, actor, case_id, Permission.CH_CASE_READ)
-    vendor_in_case = is_case_vendor(db, case.id, vendor_org_id)
-    own = actor.organisation_id == vendor_org_id
-    # A vendor updates its own statuses: the case's access, seen as that vendor's.
-    authorize(
-        actor,
-        Permission.CH_VENDOR_STATUS_UPDATE,
-        Access(
-            tlp=access.tlp,
-            reporter=access.reporter,
-            need_to_know=access.need_to_know,
-            same_org=own,
-        ),
-    )
-    if not vendor_in_case:
-        raise errors.InvalidCaseChange(f"organisation '{vendor_org_id}' is not a vendor here")
+    case = case_of_vendor_row(db, actor, case_id, vendor_org_id)
     if report_id not in case_report_ids(db, case.id):
         raise errors.ReportNotFound(f"report '{report_id}' is not in case '{case.id}'")
-    row = db.scalar(
-        select(VendorStatus).where(
-            VendorStatus.case_id == case.id,
-            VendorStatus.vendor_org_id == vendor_org_id,
-            VendorStatus.report_id == report_id,
-        )
+    row, created = row_to_change(
+        db, VendorStatus, "vs", case.id, vendor_org_id=vendor_org_id, report_id=report_id
     )
-    previous = row.status if row else VendorState.NOT_CONTACTED.value
-    if row is None:
-        row = VendorStatus(
-            id=new_id("vs"), case_id=case.id, vendor_org_id=vendor_org_id, report_id=report_id
-        )
-        db.add(row)
+    previous = VendorState.NOT_CONTACTED.value if created else row.status
     row.status = state.value
     row.statement = statement
     row.justification = justification

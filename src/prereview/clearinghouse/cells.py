@@ -26,13 +26,10 @@ from sqlalchemy.orm import Session
 from prereview.audit.usecase import commit_audited
 from prereview.authz.actor import Actor
 from prereview.authz.permissions import Permission
-from prereview.authz.policy import Access, authorize
 from prereview.authz.usecase import use_case
 from prereview.clearinghouse import errors
-from prereview.clearinghouse.cases import reach_case, zone_of
+from prereview.clearinghouse.cases import case_of_vendor_row, row_to_change, zone_of
 from prereview.clearinghouse.models import Case, CaseCell, VulnReport
-from prereview.clearinghouse.sharing.need_to_know import is_case_vendor
-from prereview.core.ids import new_id
 
 
 class CellState(StrEnum):
@@ -160,24 +157,7 @@ def set_cell(
     now: datetime,
 ) -> tuple[Case, CaseCell]:
     """Set one vendor x product cell of the case (a vendor its own row, or a coordinator)."""
-    case, access = reach_case(db, actor, case_id, Permission.CH_CASE_READ)
-    # The case's access, seen as the row's vendor: only that vendor (on the case) or the
-    # clearinghouse passes; another vendor of the case is refused, as for vendor statuses.
-    authorize(
-        actor,
-        Permission.CH_VENDOR_STATUS_UPDATE,
-        Access(
-            tlp=access.tlp,
-            reporter=access.reporter,
-            need_to_know=access.need_to_know,
-            same_org=actor.organisation_id == vendor_org_id,
-        ),
-    )
-    if not is_case_vendor(db, case.id, vendor_org_id):
-        raise errors.InvalidCaseChange(
-            f"organisation '{vendor_org_id}' is not a vendor here",
-            errors=[{"path": "$.vendor_org_id", "message": "not a vendor of this case"}],
-        )
+    case = case_of_vendor_row(db, actor, case_id, vendor_org_id)
     _, products = case_reports_and_products(db, case.id)
     if product not in products:
         raise errors.InvalidCaseChange(
@@ -191,19 +171,10 @@ def set_cell(
         )
     statement = change.statement.strip()
     _check(change.status, change.justification, statement)
-    row = db.scalar(
-        select(CaseCell).where(
-            CaseCell.case_id == case.id,
-            CaseCell.vendor_org_id == vendor_org_id,
-            CaseCell.product_key == product,
-        )
+    row, created = row_to_change(
+        db, CaseCell, "cell", case.id, vendor_org_id=vendor_org_id, product_key=product
     )
-    previous = row.status if row else CellState.UNKNOWN.value
-    if row is None:
-        row = CaseCell(
-            id=new_id("cell"), case_id=case.id, vendor_org_id=vendor_org_id, product_key=product
-        )
-        db.add(row)
+    previous = CellState.UNKNOWN.value if created else row.status
     row.status = change.status.value
     row.justification = change.justification
     row.statement = statement

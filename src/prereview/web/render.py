@@ -56,4 +56,10 @@ def guarded(request: Request, build: Callable[[], Response]) -> Response:
     except LoginRequired:
         raise
     except PrereviewError as error:
+        # A refusal raised while writing (a NUL in a text, found at the flush) leaves the
+        # session to be rolled back; the error page reads through it (who is signed in), so
+        # roll back first: else that read fails and the refusal becomes a 500.
+        ctx = getattr(request.state, "page_context", None)
+        if ctx is not None:
+            ctx.db.rollback()
         return page(request, "error.html", error.status, error=error)
