@@ -101,6 +101,8 @@ def test_the_api_carries_sensible_headers(platform: Platform) -> None:
         assert response.headers["content-security-policy"] == (
             "default-src 'none'; frame-ancestors 'none'"
         )
+        # confidential answers are never kept in a shared or client cache
+        assert response.headers["cache-control"] == "no-store"
     assert response.content == b"%PDF-1.7 card"
     docs = platform.client.get("/api/v1/docs")
     # Swagger UI is served by the site itself: its page allows no other origin.

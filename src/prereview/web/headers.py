@@ -78,6 +78,10 @@ def headers_for(
         headers["content-security-policy"] = docs_policy
     else:
         headers["content-security-policy"] = API_CSP
+        # The API answers with confidential work too (reports, findings, materials): no
+        # copy in a proxy's or client's cache, unless a route says otherwise (the public
+        # tiles of the audit log set their own caching).
+        headers["cache-control"] = "no-store"
     if https:
         headers["strict-transport-security"] = "max-age=31536000"
     return headers
