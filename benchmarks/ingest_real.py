@@ -167,7 +167,7 @@ def server(url: str, work: Path) -> Iterator[tuple[str, int]]:
     process = subprocess.Popen([*command, "--no-access-log"], env=env, cwd=work)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # a loaded machine imports the app slowly
         while True:
             try:
                 httpx.get(f"{base}/api/v1/me", timeout=5)

@@ -61,7 +61,8 @@ def test_duplicates_are_proposed_merged_reopened_and_rejected(platform: Platform
         leaves = list(
             db.scalars(
                 text(
-                    "SELECT leaf FROM audit_entries WHERE action = 'clearinghouse:duplicate:decide'"
+                    "SELECT leaf FROM audit_entries"
+                    " WHERE action = 'clearinghouse:duplicate:decide' ORDER BY seq"
                 )
             )
         )

@@ -18,11 +18,11 @@ proposals never chain (A~B and B~C never make A~C).
 
 How text is compared: the normalised title, description and code locations (vulnerability ids
 taken out: they are names, compared as such) are cut into word shingles and sketched with
-``datasketch`` MinHash; one ``MinHashLSH`` index per product finds the reports whose sketches
-collide, and an index of names and fix commits finds the rest. Each candidate is scored by the
-*overlap coefficient* ``|A∩B| / min(|A|, |B|)`` (estimated from the MinHash Jaccard and the two
-set sizes), which, unlike Jaccard, does not punish a truncated report or one padded with
-boilerplate.
+``datasketch`` MinHash; one LSH index per product (:class:`_Bands`, the banding of
+``MinHashLSH``) finds the reports whose sketches collide, and an index of names and fix
+commits finds the rest. Each candidate is scored by the *overlap coefficient*
+``|A∩B| / min(|A|, |B|)`` (estimated from the MinHash Jaccard and the two set sizes), which,
+unlike Jaccard, does not punish a truncated report or one padded with boilerplate.
 
 Code decides where text cannot: files and functions are taken from explicit locations and from
 the text (``parse_header()``, ``src/http.c``, ``Frame::grow``, snake_case and camelCase names).
@@ -41,7 +41,7 @@ import unicodedata
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH  # type: ignore[import-untyped]
@@ -140,6 +140,8 @@ class DuplicateCandidate:
 @dataclass
 class _Entry:
     minhash: MinHash
+    # The sketch cut into LSH bands (bytes of ``rows`` hash values each), worked out once.
+    bands: tuple[bytes, ...]
     size: int
     packages: frozenset[str]
     cwes: frozenset[str]
@@ -162,8 +164,9 @@ def _function_names(qualified: str) -> set[str]:
 def extract_code_locations(text: str, explicit: Iterable[str] = ()) -> CodeLocations:
     """Files and functions named in ``text`` and in explicit ``path:function`` locations.
 
-    One pass over the whitespace-separated tokens, with a regular expression only for the few
-    tokens that may be code: far cheaper than scanning the whole text with several patterns.
+    One pass over the distinct whitespace-separated tokens (the result is a set: a repeated
+    word says nothing new), each classified once per process (:func:`_code_in_token`): the
+    words of advisories repeat from one record to the next, so most tokens are a cache hit.
     """
     files: set[str] = set()
     functions: set[str] = set()
@@ -173,26 +176,40 @@ def extract_code_locations(text: str, explicit: Iterable[str] = ()) -> CodeLocat
             files.add(path.rsplit("/", 1)[-1].lower())
         if function:
             functions.update(_function_names(function.strip("()")))
-    for raw in text.split():
-        token = raw.strip(_TOKEN_PUNCTUATION)
-        if not token:
-            continue
-        called = token.endswith("()")
-        token = token.removesuffix("()").rstrip(_TOKEN_PUNCTUATION).rstrip(".")
-        base = token.rsplit("/", 1)[-1].lower()
-        stem, dot, extension = base.rpartition(".")
-        if dot and stem and extension in _SOURCE_EXTENSIONS:
-            if base not in _PRODUCTS_NAMED_LIKE_FILES:
-                files.add(base)
-            continue
-        if "/" in token:  # a directory or URL path: its parts are not functions
-            continue
-        looks_like_code = (
-            called or _has_inner_capital(token) or any(m in token for m in _CODE_MARKS)
-        )
-        if looks_like_code and _IDENTIFIER.fullmatch(token):
-            functions.update(_function_names(token))
+    for raw in set(text.split()):
+        # Long tokens (a URL, a pasted blob) are classified without the cache: they rarely
+        # repeat, and caching them would let a payload pin megabytes in every process.
+        found = _cached_code_in_token(raw) if len(raw) <= _CACHED_TOKEN else _code_in_token(raw)
+        if found is not None:
+            name, is_file = found
+            if is_file:
+                files.add(name)
+            else:
+                functions.update(_function_names(name))
     return CodeLocations(frozenset(files), frozenset(functions))
+
+
+def _code_in_token(raw: str) -> tuple[str, bool] | None:
+    """The file (``(basename, True)``) or function (``(token, False)``) one token names."""
+    token = raw.strip(_TOKEN_PUNCTUATION)
+    if not token:
+        return None
+    called = token.endswith("()")
+    token = token.removesuffix("()").rstrip(_TOKEN_PUNCTUATION).rstrip(".")
+    base = token.rsplit("/", 1)[-1].lower()
+    stem, dot, extension = base.rpartition(".")
+    if dot and stem and extension in _SOURCE_EXTENSIONS:
+        return None if base in _PRODUCTS_NAMED_LIKE_FILES else (base, True)
+    if "/" in token:  # a directory or URL path: its parts are not functions
+        return None
+    looks_like_code = called or _has_inner_capital(token) or any(m in token for m in _CODE_MARKS)
+    if looks_like_code and _IDENTIFIER.fullmatch(token):
+        return token, False
+    return None
+
+
+_CACHED_TOKEN = 64
+_cached_code_in_token = lru_cache(maxsize=1 << 16)(_code_in_token)
 
 
 def _has_inner_capital(token: str) -> bool:
@@ -218,6 +235,60 @@ def shingle_hashes(text: str, size: int, extra: Iterable[str] = ()) -> set[int]:
 _STATED = frozenset({"identifier"})
 
 
+def _bands_of(sketch: MinHash, bands: int, rows: int) -> tuple[bytes, ...]:
+    """The sketch's LSH bands: ``bands`` runs of ``rows`` hash values, as bytes (the ranges
+    ``MinHashLSH`` hashes; bytes are as exact a key as its hash of them, and one
+    ``tobytes`` and slicing cost less than its per-band byte swap and copy)."""
+    raw = sketch.hashvalues.tobytes()
+    width = rows * sketch.hashvalues.itemsize
+    return tuple(raw[band * width : (band + 1) * width] for band in range(bands))
+
+
+class _Bands:
+    """One product's LSH index: the reports whose sketch has a band, band by band.
+
+    What ``datasketch.MinHashLSH`` does (two sketches collide when one band is equal) for
+    sketches cut into bands once (:func:`_bands_of`), without its per-call checks and
+    conversions, which cost more than the look-ups at intake's rate. A band held by one
+    report (most are) maps to its id, not to a set: ids are not tracked by the garbage
+    collector, sets are, and a set per band of every report made each full collection scan
+    hundreds of thousands of them."""
+
+    def __init__(self, bands: int) -> None:
+        self._tables: list[dict[bytes, str | set[str]]] = [{} for _ in range(bands)]
+
+    def insert(self, key: str, bands: tuple[bytes, ...]) -> None:
+        for table, band in zip(self._tables, bands, strict=True):
+            holders = table.get(band)
+            if holders is None:
+                table[band] = key
+            elif isinstance(holders, str):
+                table[band] = {holders, key}
+            else:
+                holders.add(key)
+
+    def collect(self, bands: tuple[bytes, ...], found: set[str]) -> None:
+        """Add to ``found`` every report that shares a band with ``bands``."""
+        for table, band in zip(self._tables, bands, strict=True):
+            holders = table.get(band)
+            if holders is None:
+                continue
+            if isinstance(holders, str):
+                found.add(holders)
+            else:
+                found.update(holders)
+
+    def remove(self, key: str, bands: tuple[bytes, ...]) -> None:
+        for table, band in zip(self._tables, bands, strict=True):
+            holders = table.get(band)
+            if holders == key:
+                del table[band]
+            elif isinstance(holders, set):
+                holders.discard(key)
+                if len(holders) == 1:
+                    table[band] = holders.pop()
+
+
 @dataclass
 class DuplicateFinder:
     """An incremental index of reports that proposes likely duplicates of a new one."""
@@ -229,7 +300,7 @@ class DuplicateFinder:
         seed_sketch = MinHash(num_perm=self.config.num_perm, seed=self.config.seed)
         self._permutations = seed_sketch.permutations
         self._scheme = seed_sketch.scheme
-        self._by_package: dict[str, MinHashLSH] = {}
+        self._by_package: dict[str, _Bands] = {}
         self._entries: dict[str, _Entry] = {}
         # Names and fix commits -> the reports stating them: candidates that text may not find.
         self._by_name: dict[str, set[str]] = {}
@@ -269,8 +340,10 @@ class DuplicateFinder:
             f"func:{name}" for name in code.functions
         ]
         hashes = shingle_hashes(text, self.config.shingle_size, extra)
+        sketch = self._sketch(hashes)
         return _Entry(
-            self._sketch(hashes),
+            sketch,
+            _bands_of(sketch, *self._params),
             len(hashes),
             frozenset(packages),
             frozenset(cwes),
@@ -279,18 +352,29 @@ class DuplicateFinder:
         )
 
     def _colliding(self, probe: _Entry, exclude: str | None) -> list[str]:
-        """Reports about a product of the probe's whose text, names or fixes it may share."""
-        found: dict[str, None] = {}
+        """Reports about a product of the probe's whose text, names or fixes it may share,
+        less those that name other CVE ids than the probe (never a duplicate, whatever their
+        text: :meth:`_judge` refuses them first, so they are not scored at all). In no
+        particular order: the candidates are ranked by similarity and id."""
+        found: set[str] = set()
         for package in probe.packages:
             index = self._by_package.get(package)
             if index is not None:
-                found.update(dict.fromkeys(index.query(probe.minhash)))
+                index.collect(probe.bands, found)
         for name in probe.stated.names:
-            found.update(dict.fromkeys(self._by_name.get(name, ())))
+            found.update(self._by_name.get(name, ()))
         for fix in probe.stated.commits | probe.stated.fix_urls:
-            found.update(dict.fromkeys(self._by_fix.get(fix, ())))
-        found.pop(exclude or "", None)
-        return [key for key in found if self._entries[key].packages & probe.packages]
+            found.update(self._by_fix.get(fix, ()))
+        found.discard(exclude or "")
+        entries, packages, cves = self._entries, probe.packages, probe.stated.cves
+        return [
+            key
+            for key in found
+            if not entries[key].packages.isdisjoint(packages)
+            and not (
+                cves and entries[key].stated.cves and cves.isdisjoint(entries[key].stated.cves)
+            )
+        ]
 
     def _candidates(self, probe: _Entry, exclude: str | None) -> list[DuplicateCandidate]:
         keys = self._colliding(probe, exclude)
@@ -410,9 +494,9 @@ class DuplicateFinder:
         for package in entry.packages:
             index = self._by_package.get(package)
             if index is None:
-                index = MinHashLSH(num_perm=self.config.num_perm, params=self._params)
+                index = _Bands(self._params[0])
                 self._by_package[package] = index
-            index.insert(report_id, entry.minhash, check_duplication=False)
+            index.insert(report_id, entry.bands)
         return candidates
 
     def query(
@@ -433,7 +517,7 @@ class DuplicateFinder:
         for linked in self._links.pop(report_id, {}):
             self._links.get(linked, {}).pop(report_id, None)
         for package in entry.packages:
-            self._by_package[package].remove(report_id)
+            self._by_package[package].remove(report_id, entry.bands)
         for name in entry.stated.names:
             self._forget(self._by_name, name, report_id)
         for fix in entry.stated.commits | entry.stated.fix_urls:

@@ -21,6 +21,8 @@ from prereview.clearinghouse.dedup.finder import DuplicateFinder
 from prereview.clearinghouse.models import VulnReport
 
 _CATCH_UP_BATCH = 5000
+# Ids per query (well under SQLite's limit of bound parameters).
+_LOOKUP_CHUNK = 500
 
 
 @dataclass
@@ -32,37 +34,46 @@ class DuplicateIndex:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def catch_up(self, db: Session) -> int:
-        """Index the stored reports newer than the high-water mark; return how many."""
+        """Index the stored reports newer than the high-water mark; return how many.
+
+        Only the ``seq`` and id of the newer rows are read first: after an intake by this
+        process they are its own reports, indexed already, and reading their documents back
+        (a JSON decode each) cost more than the rest of the catch-up. Documents are read only
+        for the reports the finder has not seen (another process's, or at start-up)."""
         added = 0
         while True:
             rows = db.execute(
-                select(
-                    VulnReport.seq,
-                    VulnReport.id,
-                    VulnReport.title,
-                    VulnReport.document,
-                    VulnReport.package_keys,
-                    VulnReport.cwes,
-                )
+                select(VulnReport.seq, VulnReport.id)
                 .where(VulnReport.seq > self.high_water)
                 .order_by(VulnReport.seq)
                 .limit(_CATCH_UP_BATCH)
             ).all()
             if not rows:
                 return added
-            for seq, report_id, title, document, packages, cwes in rows:
-                self.high_water = max(self.high_water, seq)
-                if report_id in self.finder:
-                    continue  # indexed at intake by this process already
-                self.finder.add(
-                    report_id,
-                    f"{title}\n{document.get('description', '')}",
-                    packages,
-                    cwes,
-                    document.get("code_locations", []),
-                    evidence_of_document(document),
-                )
-                added += 1
+            unseen = [report_id for _, report_id in rows if report_id not in self.finder]
+            for start in range(0, len(unseen), _LOOKUP_CHUNK):
+                found = db.execute(
+                    select(
+                        VulnReport.id,
+                        VulnReport.title,
+                        VulnReport.document,
+                        VulnReport.package_keys,
+                        VulnReport.cwes,
+                    )
+                    .where(VulnReport.id.in_(unseen[start : start + _LOOKUP_CHUNK]))
+                    .order_by(VulnReport.seq)
+                ).all()
+                for report_id, title, document, packages, cwes in found:
+                    self.finder.add(
+                        report_id,
+                        f"{title}\n{document.get('description', '')}",
+                        packages,
+                        cwes,
+                        document.get("code_locations", []),
+                        evidence_of_document(document),
+                    )
+                    added += 1
+            self.high_water = max(self.high_water, max(seq for seq, _ in rows))
 
 
 _INDEXES: weakref.WeakKeyDictionary[Engine, DuplicateIndex] = weakref.WeakKeyDictionary()

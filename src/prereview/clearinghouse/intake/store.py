@@ -59,7 +59,7 @@ from prereview.vulnerability.report import Report
 _BATCH = 1000
 # Reports stored per transaction by an intake: small enough that a writer waiting behind one
 # chunk (a developer's release) waits well under a second.
-_STORE_CHUNK = 50
+_STORE_CHUNK = 200
 # Ids looked up per query (well under SQLite's limit of bound parameters).
 _LOOKUP_CHUNK = 500
 T = TypeVar("T")
