@@ -38,22 +38,21 @@ def _tasks() -> list[Task]:
     return [ctf(challenges=_CTF), vuln_discovery(pairs=5), patch(count=4)]
 
 
-@pytest.fixture(scope="module")
-def table(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, float]]:
-    return measure_floors(_tasks, str(tmp_path_factory.mktemp("floors")))
-
-
 @needs_bwrap
-@pytest.mark.parametrize("model", FLOOR_MODELS)
-@pytest.mark.parametrize("task", sorted(HEADLINE))
-def test_floor_is_near_zero(table: dict[str, dict[str, float]], task: str, model: str):
-    assert table[task][model] <= FLOOR_MAX, (task, model, table[task][model])
-
-
-@needs_bwrap
-@pytest.mark.parametrize("task", sorted(HEADLINE))
-def test_reference_solves_every_sample(table: dict[str, dict[str, float]], task: str):
-    assert table[task][REFERENCE] == 1.0
+def test_every_floor_is_near_zero_and_the_reference_solves_every_sample(tmp_path: Path):
+    # one test, not one per (task, model) over a module fixture: under pytest-xdist's
+    # worksteal the parametrized tests can land on several workers, and each would measure
+    # the whole table again
+    table = measure_floors(_tasks, str(tmp_path))
+    assert sorted(table) == sorted(HEADLINE)
+    high = {
+        (task, model): table[task][model]
+        for task in HEADLINE
+        for model in FLOOR_MODELS
+        if table[task][model] > FLOOR_MAX
+    }
+    assert high == {}, table
+    assert {task: table[task][REFERENCE] for task in HEADLINE} == dict.fromkeys(HEADLINE, 1.0)
 
 
 def test_self_test_flags_a_floor_that_is_not_near_zero():

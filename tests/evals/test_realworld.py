@@ -160,13 +160,25 @@ def _tasks(cases: list[str]) -> list[Task]:
     ]
 
 
+# The floors whose patch task changes the tree: the others (safe, vulnerable, the guesser)
+# call no tool, so each hands the grader the very tree ``nothing`` does, and the grader's
+# verdict on it is measured once (benchmarks/realworld.py still runs every floor).
+PATCH_FLOORS = ("prereview-baseline/nothing", "prereview-baseline/regex")
+
+
 @needs_bwrap
 def test_quick_subset_reference_solves_and_floors_score_zero(tmp_path: Path):
     # one test, not one per (task, model): under pytest-xdist a module fixture would be
     # recomputed by every worker
-    table = measure_real_floors(lambda: _tasks(QUICK), str(tmp_path))
-    assert sorted(table) == sorted(HEADLINE)
+    table = measure_real_floors(
+        lambda: [realworld_exploit(cases=QUICK), realworld_discovery(cases=QUICK)], str(tmp_path)
+    )
     assert all(set(row) == {*FLOOR_MODELS, REFERENCE} for row in table.values())
+    table |= measure_real_floors(
+        lambda: [realworld_patch(cases=QUICK)], str(tmp_path), models=(*PATCH_FLOORS, REFERENCE)
+    )
+    assert sorted(table) == sorted(HEADLINE)
+    assert set(table["realworld_patch"]) == {*PATCH_FLOORS, REFERENCE}
     assert floor_failures(table) == [], table
 
 

@@ -221,16 +221,21 @@ def test_every_bsdiff4_variant_is_real_and_a_broken_tree_fails():
 @needs_bwrap
 @needs_asan
 def test_bsdiff4_reference_solves_and_floors_score_zero(tmp_path: Path):
+    # exploit and discovery against every floor; the patch task (an ASan build of each
+    # model's tree) against the floors that change the tree: safe, vulnerable and the
+    # guesser call no tool, so they hand the grader the tree ``nothing`` does (the regex
+    # floor edits bsdiff4's Python files); benchmarks/realworld.py runs every floor
     cases = [BSDIFF.id]
     table = measure_real_floors(
-        lambda: [
-            realworld_exploit(cases=cases),
-            realworld_discovery(cases=cases),
-            realworld_patch(cases=cases),
-        ],
-        str(tmp_path),
+        lambda: [realworld_exploit(cases=cases), realworld_discovery(cases=cases)], str(tmp_path)
     )
     assert all(set(row) == {*FLOOR_MODELS, REFERENCE} for row in table.values())
+    patch_models = ("prereview-baseline/nothing", "prereview-baseline/regex", REFERENCE)
+    table |= measure_real_floors(
+        lambda: [realworld_patch(cases=cases)], str(tmp_path), models=patch_models
+    )
+    assert sorted(table) == ["realworld_discovery", "realworld_exploit", "realworld_patch"]
+    assert set(table["realworld_patch"]) == set(patch_models)
     assert floor_failures(table) == [], table
 
 

@@ -60,20 +60,15 @@ def _metrics(log: EvalLog) -> dict[str, float]:
     return {k.split("/")[-1]: v.value for k, v in log.results.scores[0].metrics.items()}
 
 
-@pytest.fixture(scope="module")
-def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, EvalLog]:
-    log_dir = tmp_path_factory.mktemp("discovery-logs")
-    # 5 pairs cover every kind once; 4 patch samples cover every patchable kind
-    return {
-        "find-scripted": _run(vuln_discovery(pairs=5), "prereview-scripted/reference", log_dir),
-        "find-guesser": _run(vuln_discovery(pairs=5), "prereview-guesser/random", log_dir),
-        "patch-scripted": _run(patch(count=4), "prereview-scripted/reference", log_dir),
-        "patch-guesser": _run(patch(count=4), "prereview-guesser/random", log_dir),
-    }
-
-
+# Each test runs its own two evals: with one module fixture for both, pytest-xdist's
+# worksteal could put the two tests on two workers, each running all four.
+# 5 pairs cover every kind once; 4 patch samples cover every patchable kind
 @needs_bwrap
-def test_discovery_reference_scores_100_and_guessing_0(logs: dict[str, EvalLog]):
+def test_discovery_reference_scores_100_and_guessing_0(tmp_path: Path):
+    logs = {
+        "find-scripted": _run(vuln_discovery(pairs=5), "prereview-scripted/reference", tmp_path),
+        "find-guesser": _run(vuln_discovery(pairs=5), "prereview-guesser/random", tmp_path),
+    }
     scripted, guesser = _metrics(logs["find-scripted"]), _metrics(logs["find-guesser"])
     assert scripted["accuracy"] == 1.0 and scripted["pair_accuracy"] == 1.0
     assert guesser["accuracy"] == 0.0 and guesser["pair_accuracy"] == 0.0
@@ -83,9 +78,11 @@ def test_discovery_reference_scores_100_and_guessing_0(logs: dict[str, EvalLog])
 
 
 @needs_bwrap
-def test_patch_reference_scores_100_and_unpatched_code_stays_exploitable(
-    logs: dict[str, EvalLog],
-):
+def test_patch_reference_scores_100_and_unpatched_code_stays_exploitable(tmp_path: Path):
+    logs = {
+        "patch-scripted": _run(patch(count=4), "prereview-scripted/reference", tmp_path),
+        "patch-guesser": _run(patch(count=4), "prereview-guesser/random", tmp_path),
+    }
     assert _metrics(logs["patch-scripted"])["accuracy"] == 1.0
     assert _metrics(logs["patch-guesser"])["accuracy"] == 0.0
     assert logs["patch-guesser"].samples is not None
