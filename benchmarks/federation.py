@@ -137,7 +137,13 @@ def main() -> None:
             (green,) = [c.id for c in COLLECTIONS.values() if c.tlp is Tlp.GREEN]
             with local.sessions() as db:
                 me = identity.authenticate(db, token, START)
-                spec = PeerSpec("peer", f"http://127.0.0.1:{port}/taxii2/api/", peer_token, [green])
+                spec = PeerSpec(
+                    "peer",
+                    f"http://127.0.0.1:{port}/taxii2/api/",
+                    peer_token,
+                    [green],
+                    allow_private=True,  # the peer is on loopback, over plain http
+                )
                 federation.add_peer(db, vault, me, spec, START)
                 began = time.perf_counter()
                 (result,) = federation.pull(db, vault, me, "peer", local.clock, page_size=args.page)

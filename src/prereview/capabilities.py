@@ -50,7 +50,12 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("vault", routers=()),
     Capability(
         "clearinghouse",
-        routers=("routes:router", "exports:router", "reproduction.routes:router"),
+        routers=(
+            "routes:router",
+            "exports:router",
+            "reproduction.routes:router",
+            "federation_routes:router",
+        ),
         root_routers=("taxii:router",),
         commands=("commands", "reproduction_commands"),
     ),

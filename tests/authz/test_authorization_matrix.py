@@ -296,6 +296,8 @@ EXPECTED: dict[str, tuple[int, ...]] = {
         401,
     ),
     "GET /api/v1/clearinghouse/funnel": (200, 200, 200, 200, 200, 200, 200, 401),
+    # Federation status (peers, their collections' sync): the clearinghouse's own business.
+    "GET /api/v1/clearinghouse/federation/peers": (403, 403, 403, 403, 403, 403, 200, 401),
     # A vendor's capacity (here each caller's own organisation): its members read it, its
     # administrators set it (an agency makes no products), the clearinghouse both.
     "GET /api/v1/clearinghouse/vendors/{org_id}/capacity": (

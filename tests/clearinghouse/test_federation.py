@@ -156,6 +156,7 @@ def add_peer(platform: Platform, peer: Peer, *tlps: Tlp, landing: Tlp = Tlp.GREE
         token=peer.token,
         collections=[collection_id(t) for t in tlps],
         tlp=landing,
+        allow_private=True,
     )
     with transaction(platform.context.sessions) as db:
         federation.add_peer(
@@ -364,7 +365,9 @@ def test_twice_sent_newer_and_invalid_objects_from_a_foreign_peer(
     ]
     caplog.set_level(logging.DEBUG)
     with serve(hostile_app(pages, manifest)) as url:
-        spec = PeerSpec("peer-ch", f"{url}/api", HOSTILE_TOKEN, ["c1"], tlp=Tlp.AMBER)
+        spec = PeerSpec(
+            "peer-ch", f"{url}/api", HOSTILE_TOKEN, ["c1"], tlp=Tlp.AMBER, allow_private=True
+        )
         with transaction(platform.context.sessions) as db:
             federation.add_peer(
                 db, _vault(platform), _actor(platform), spec, platform.context.clock.now()
@@ -403,7 +406,7 @@ def test_twice_sent_newer_and_invalid_objects_from_a_foreign_peer(
 
 
 def test_errors_about_an_unreachable_peer_do_not_carry_the_credential(platform: Platform) -> None:
-    spec = PeerSpec("peer-ch", "http://127.0.0.1:9/api/", HOSTILE_TOKEN, ["c1"])
+    spec = PeerSpec("peer-ch", "http://127.0.0.1:9/api/", HOSTILE_TOKEN, ["c1"], allow_private=True)
     with transaction(platform.context.sessions) as db:
         federation.add_peer(
             db, _vault(platform), _actor(platform), spec, platform.context.clock.now()
@@ -434,7 +437,16 @@ def test_the_command_line_adds_pulls_and_shows_a_peer(
     runner = CliRunner()
     added = runner.invoke(
         cli,
-        ["vuln", "federation", "add-peer", "peer-ch", peer.api_root, "--collection", green],
+        [
+            "vuln",
+            "federation",
+            "add-peer",
+            "peer-ch",
+            peer.api_root,
+            "--collection",
+            green,
+            "--private-network",
+        ],
         env=env,
     )
     assert added.exit_code == 0, added.output

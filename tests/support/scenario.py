@@ -474,6 +474,7 @@ EXAMPLES: dict[tuple[str, str], Callable[[Scenario], dict[str, Any]]] = {
     ("GET", "/api/v1/clearinghouse/triage/groups"): _none,
     ("POST", "/api/v1/clearinghouse/reports/{report_id}/triage"): _json({"outcome": "accepted"}),
     ("GET", "/api/v1/clearinghouse/funnel"): _none,
+    ("GET", "/api/v1/clearinghouse/federation/peers"): _none,
     ("GET", "/api/v1/clearinghouse/vendors/{org_id}/capacity"): _none,
     ("PUT", "/api/v1/clearinghouse/vendors/{org_id}/capacity"): _json({"per_week": 1000}),
     ("POST", "/api/v1/clearinghouse/products/{claim_id}/withdraw"): _none,

@@ -110,6 +110,8 @@ class Permission(StrEnum):
     CH_FUNNEL_READ = "clearinghouse:funnel:read"
     # TAXII federation: the peers this clearinghouse pulls from, their pulls and sync status
     CH_FEDERATION_MANAGE = "clearinghouse:federation-peer:update"
+    # ...and reading where each peer's collections stand (counts, digests, last pull)
+    CH_FEDERATION_READ = "clearinghouse:federation-peer:read"
     # a clearinghouse analyst verifies (or rejects, or revokes) an organisation's product claim
     CH_CLAIM_LIST = "clearinghouse:product-claim:list"
     CH_CLAIM_DECIDE = "clearinghouse:product-claim:decide"

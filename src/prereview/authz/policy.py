@@ -368,6 +368,7 @@ POLICY: Mapping[Permission, Rule] = {
     Permission.CH_CLAIM_DECIDE: _CLEARINGHOUSE,
     # Which peers to pull, and their credentials, are the clearinghouse's own business.
     Permission.CH_FEDERATION_MANAGE: _CLEARINGHOUSE,
+    Permission.CH_FEDERATION_READ: _CLEARINGHOUSE,
     # Exports and TAXII: the TLP label, and before disclosure only those inside the embargo.
     Permission.EXCHANGE_EXPORT: all_of(
         TLP_ALLOWS, any_of(DISCLOSED, CH_REPORTER, _CLEARINGHOUSE, IN_EMBARGO)

@@ -31,11 +31,11 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from prereview.audit import service as audit
@@ -62,10 +62,14 @@ from prereview.clearinghouse.taxii_client import (
     RETRIES,
     FederationError,
     PeerRefused,
+    Resolver,
     TaxiiPeer,
+    is_loopback,
+    literal_address,
+    refused_address,
 )
 from prereview.core.clock import Clock
-from prereview.core.errors import Conflict, InvalidInput, NotFound
+from prereview.core.errors import Conflict, InvalidInput, NotFound, PrereviewError
 from prereview.core.ids import new_id
 from prereview.core.markings import Tlp
 from prereview.vault import service as vault_service
@@ -76,6 +80,12 @@ MAX_PAGE_SIZE = 1000
 # Differences listed in a status, per kind (the totals are always given).
 SHOWN = 100
 CREDENTIAL = "credential"
+
+# A pull's lease on its peer lasts this long past its last page: longer than one page can take
+# (timeouts, retries and back-off included), so a live pull keeps it; a dead one frees it.
+LEASE = timedelta(minutes=15)
+# Our own report ids are at most this long (``ch_federation_objects.report_id``).
+MAX_REPORT_ID = 128
 
 IN_SYNC = "in_sync"
 DIFFERS = "differs"
@@ -96,6 +106,18 @@ class PeerNotFound(NotFound):
 class PeerExists(Conflict):
     slug = "federation-peer-exists"
     title = "A federation peer of this name exists"
+
+
+class PullInProgress(Conflict):
+    slug = "federation-pull-in-progress"
+    title = "A pull of this federation peer is running"
+
+
+class LeaseLost(FederationError):
+    """This pull's lease expired and another pull took the peer: this one stops writing."""
+
+    slug = "federation-pull-lease-lost"
+    title = "The pull lost its lease on the federation peer"
 
 
 def secret_context(peer_id: str) -> str:
@@ -132,13 +154,44 @@ class PeerSpec:
     collections: Sequence[str]
     tlp: Tlp = Tlp.AMBER
     username: str | None = None
+    # The operator's word that the peer is on a private network (private and loopback
+    # addresses allowed, and plain http to loopback, for tests and demos).
+    allow_private: bool = False
+
+
+def _check_url(spec: PeerSpec) -> list[dict[str, str]]:
+    """What is wrong with the API root as written (its host name is checked again, resolved,
+    at every connection: :meth:`.TaxiiPeer._target`)."""
+    parts = urlsplit(spec.api_root)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return [{"path": "$.api_root", "message": "has a port that is not a number"}]
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        return [{"path": "$.api_root", "message": "must be an https URL"}]
+    literal = literal_address(host)
+    if literal is not None:
+        why = refused_address(literal, allow_private=spec.allow_private)
+        if why is not None:
+            return [{"path": "$.api_root", "message": why}]
+    if parts.scheme == "http":
+        # A name is resolved, and must be loopback, at each connection (_target).
+        loopback = literal is None or is_loopback(literal)
+        if not (loopback and spec.allow_private):
+            return [
+                {
+                    "path": "$.api_root",
+                    "message": "must be https (plain http only to a loopback address of a "
+                    "peer declared on a private network)",
+                }
+            ]
+    return []
 
 
 def _check_spec(spec: PeerSpec) -> str:
-    problems = []
+    problems = _check_url(spec)
     parts = urlsplit(spec.api_root)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append({"path": "$.api_root", "message": "must be an http(s) URL"})
     if parts.username or parts.password:
         problems.append(
             {"path": "$.api_root", "message": "must not carry credentials: give the token apart"}
@@ -172,6 +225,7 @@ def add_peer(db: Session, vault: Vault, actor: Actor, spec: PeerSpec, now: datet
             username=spec.username,
             collections=list(dict.fromkeys(spec.collections)),
             tlp=str(spec.tlp),
+            allow_private=spec.allow_private,
             org_id=actor.organisation_id,
             created_by=actor.user_id,
             created_at=now,
@@ -188,7 +242,12 @@ def add_peer(db: Session, vault: Vault, actor: Actor, spec: PeerSpec, now: datet
         object_type="federation_peer",
         object_id=peer_id,
         at=now,
-        detail={"name": spec.name, "api_root": api_root, "collections": list(spec.collections)},
+        detail={
+            "name": spec.name,
+            "api_root": api_root,
+            "collections": list(spec.collections),
+            "allow_private": spec.allow_private,
+        },
     )
     db.commit()
     return peer_id
@@ -317,14 +376,29 @@ def _import_page(
     objects: list[Any],
     now: datetime,
 ) -> int:
-    """One page through intake; returns how many objects it read."""
+    """One page through intake; returns how many objects it read.
+
+    An object naming a report that this peer did not bring here (one of ours, another
+    peer's, or anyone's) is refused before intake: intake lets the organisation that stored a
+    report update it, and every peer's reports are stored as the same organisation, so
+    without this a peer could overwrite what it does not own."""
     converted = [stix_to_report(o, peer.name, Tlp(peer.tlp)) for o in objects]
     outcomes: list[tuple[Converted, str, str | None, list[Any]]] = []
-    wanted = [c for c in converted if c.data is not None]
+    taken = _held_elsewhere(db, peer, [c.data["id"] for c in converted if c.data is not None])
+    wanted: list[Converted] = []
     for c in converted:
         if c.skipped is not None:
             continue
-        if c.data is None and c.stix_id:
+        if c.data is not None and c.data["id"] in taken:
+            problem = {
+                "path": "$.external_references",
+                "message": f"names report {c.data['id']!r}, which this clearinghouse holds "
+                "from another source: a peer never overwrites it",
+            }
+            outcomes.append((c, str(ItemStatus.REJECTED), None, [problem]))
+        elif c.data is not None:
+            wanted.append(c)
+        elif c.stix_id:
             outcomes.append((c, str(ItemStatus.REJECTED), None, list(c.problems)))
     if wanted:
         payload = "\n".join(json.dumps(c.data) for c in wanted).encode()
@@ -342,6 +416,100 @@ def _import_page(
     return len(objects)
 
 
+def _held_elsewhere(db: Session, peer: FederationPeer, report_ids: list[str]) -> set[str]:
+    """Those of ``report_ids`` stored here that this peer's pulls did not create."""
+    wanted = list(dict.fromkeys(report_ids))
+    taken: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        reporters = {
+            report_id: reporter
+            for report_id, reporter in db.execute(
+                select(VulnReport.id, VulnReport.document["reporter"].as_string()).where(
+                    VulnReport.id.in_(chunk)
+                )
+            )
+        }
+        stored = set(reporters)
+        if not stored:
+            continue
+        # A report this peer brought is one its ledger names and no other peer's does (a
+        # report first stored by another source and later named by this peer never is), or,
+        # when no ledger names it (a pull stopped between intake's commit and the ledger's),
+        # one that names this peer as its reporter.
+        owners: dict[str, set[str]] = {}
+        for report_id, owner in db.execute(
+            select(FederationObject.report_id, FederationObject.peer_id).where(
+                FederationObject.report_id.in_(list(stored))
+            )
+        ):
+            owners.setdefault(str(report_id), set()).add(str(owner))
+        taken |= {
+            r
+            for r in stored
+            if owners.get(r, set()) - {peer.id} or (r not in owners and reporters[r] != peer.name)
+        }
+    return taken
+
+
+def _added_last(headers: Any, path: str) -> str | None:
+    """The page's ``X-TAXII-Date-Added-Last``, checked and written one way (None if absent)."""
+    value = headers.get("X-TAXII-Date-Added-Last")
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None or len(value) > 40:
+        raise FederationError(f"GET {path}: X-TAXII-Date-Added-Last is not a timestamp")
+    return normal_version(value)
+
+
+def _take_lease(db: Session, peer_id: str, holder: str, now: datetime) -> bool:
+    """Compare-and-set: the peer's lease for ``holder``, if free, expired, or its own."""
+    taken = db.execute(
+        update(FederationPeer)
+        .where(
+            FederationPeer.id == peer_id,
+            or_(
+                FederationPeer.lease_holder.is_(None),
+                FederationPeer.lease_until.is_(None),
+                FederationPeer.lease_until <= now,
+                FederationPeer.lease_holder == holder,
+            ),
+        )
+        .values(lease_holder=holder, lease_until=now + LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(taken, "rowcount", 0) == 1)
+
+
+def _keep_lease(db: Session, peer_id: str, holder: str, now: datetime) -> None:
+    """Extend this pull's lease, in the transaction about to commit its writes; if another
+    pull took the peer meanwhile, nothing of this one is committed any more."""
+    kept = db.execute(
+        update(FederationPeer)
+        .where(FederationPeer.id == peer_id, FederationPeer.lease_holder == holder)
+        .values(lease_until=now + LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(kept, "rowcount", 0) != 1:
+        db.rollback()
+        raise LeaseLost("another pull took this peer: this one stopped")
+
+
+def _release_lease(db: Session, peer_id: str, holder: str) -> None:
+    db.rollback()
+    db.execute(
+        update(FederationPeer)
+        .where(FederationPeer.id == peer_id, FederationPeer.lease_holder == holder)
+        .values(lease_holder=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.commit()
+
+
 def _later(a: str | None, b: str | None) -> str | None:
     if a is None or b is None:
         return a or b
@@ -357,6 +525,7 @@ def _pull_collection(
     collection_id: str,
     clock: Clock,
     page_size: int,
+    holder: str,
 ) -> None:
     path = f"collections/{collection_id}/objects/"
     sync = _sync_row(db, peer.id, collection_id, clock.now())
@@ -386,25 +555,37 @@ def _pull_collection(
             objects = body.get("objects") or []
             if not isinstance(objects, list):
                 raise FederationError(f"GET {path}: 'objects' is not a list")
+            if len(objects) > page_size:
+                raise FederationError(f"GET {path}: more objects than the {page_size} asked")
+            added_last = _added_last(headers, path)
+            _keep_lease(db, peer.id, holder, clock.now())
+            db.commit()
             pulled += _import_page(db, vault, actor, peer, collection_id, objects, clock.now())
-            last = _later(last, headers.get("X-TAXII-Date-Added-Last"))
+            last = _later(last, added_last)
             sync = _sync_row(db, peer.id, collection_id, clock.now())
             sync.resume_added_after = after or ""
             sync.resume_next, sync.resume_last, sync.pulled = following, last, pulled
             sync.state = PARTIAL
+            _keep_lease(db, peer.id, holder, clock.now())
             db.commit()
             page = next(pages, None)
-    except FederationError as exc:
+    except LeaseLost:
+        raise
+    except PrereviewError as exc:
+        # The peer failed, or sent what intake refused whole: where the pull stands (the last
+        # committed page) is kept, and the next pull resumes there.
         db.rollback()
         sync = _sync_row(db, peer.id, collection_id, clock.now())
-        sync.state, sync.error = PARTIAL, exc.detail
+        sync.state, sync.error = PARTIAL, taxii.scrub(exc.detail)
         sync.finished_at = clock.now()
+        _keep_lease(db, peer.id, holder, clock.now())
         db.commit()
         return
     sync = _sync_row(db, peer.id, collection_id, clock.now())
     sync.added_after = _later(sync.added_after, last)
     sync.resume_added_after = sync.resume_next = sync.resume_last = None
     sync.pulled, sync.state, sync.finished_at = pulled, UNCHECKED, clock.now()
+    _keep_lease(db, peer.id, holder, clock.now())
     db.commit()
 
 
@@ -419,7 +600,8 @@ def peer_side(
     for body, _, _ in taxii.pages(path, params):
         for entry in body.get("objects") or []:
             if isinstance(entry, dict) and isinstance(entry.get("id"), str):
-                entries.append((entry["id"], str(entry.get("version") or "")))
+                # Bounded, so that a lying manifest cannot make the stored differences huge.
+                entries.append((entry["id"][:200], str(entry.get("version") or "")[:40]))
     return latest_versions(entries)
 
 
@@ -481,13 +663,18 @@ def compare(peer: dict[str, str], ours: dict[str, str], ledger: dict[str, Any]) 
 
 
 def _check(
-    db: Session, peer: FederationPeer, taxii: TaxiiPeer, collection_id: str, clock: Clock
+    db: Session,
+    peer: FederationPeer,
+    taxii: TaxiiPeer,
+    collection_id: str,
+    clock: Clock,
+    holder: str,
 ) -> None:
     try:
         theirs: dict[str, str] | None = peer_side(taxii, collection_id)
         error = None
     except FederationError as exc:
-        theirs, error = None, exc.detail
+        theirs, error = None, taxii.scrub(exc.detail)
     ours, ledger = our_side(db, peer.id, collection_id)
     sync = _sync_row(db, peer.id, collection_id, clock.now())
     sync.our_count, sync.our_digest = len(ours), sync_digest(ours.items())
@@ -503,6 +690,7 @@ def _check(
         if sync.state != PARTIAL:
             same = sync.peer_digest == sync.our_digest and sync.peer_count == sync.our_count
             sync.state = IN_SYNC if same else DIFFERS
+    _keep_lease(db, peer.id, holder, clock.now())
     db.commit()
 
 
@@ -521,20 +709,58 @@ def pull(
     page_size: int = PAGE_SIZE,
     retries: int = RETRIES,
     backoff: float = 0.5,
+    resolver: Resolver | None = None,
 ) -> list[CollectionStatus]:
-    """Pull every collection of a peer through intake, then check both sides of each."""
+    """Pull every collection of a peer through intake, then check both sides of each.
+
+    One pull of a peer runs at a time: it takes the peer's lease (compare-and-set, committed
+    before the peer is asked anything) or raises :class:`PullInProgress`; every page's writes
+    commit only with the lease still held. No transaction is open while the peer answers."""
     authorize(actor, Permission.CH_FEDERATION_MANAGE)
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidPeer(f"the page size is 1 to {MAX_PAGE_SIZE}")
     peer = _peer(db, name_or_id)
+    holder = new_id("pull")
+    if not _take_lease(db, peer.id, holder, clock.now()):
+        db.rollback()
+        raise PullInProgress(f"a pull of peer {peer.name!r} is running; try again when it ends")
+    db.commit()
+    try:
+        return _pull_leased(
+            db, vault, actor, peer, clock, holder, page_size, retries, backoff, resolver
+        )
+    finally:
+        _release_lease(db, peer.id, holder)
+
+
+def _pull_leased(
+    db: Session,
+    vault: Vault,
+    actor: Actor,
+    peer: FederationPeer,
+    clock: Clock,
+    holder: str,
+    page_size: int,
+    retries: int,
+    backoff: float,
+    resolver: Resolver | None,
+) -> list[CollectionStatus]:
     token = _credential(db, vault, peer, clock.now())
     collections = list(peer.collections)
     db.commit()
-    taxii = TaxiiPeer(peer.api_root, token, peer.username, retries=retries, backoff=backoff)
+    taxii = TaxiiPeer(
+        peer.api_root,
+        token,
+        peer.username,
+        allow_private=peer.allow_private,
+        retries=retries,
+        backoff=backoff,
+        resolver=resolver,
+    )
     try:
         for collection_id in collections:
-            _pull_collection(db, vault, actor, peer, taxii, collection_id, clock, page_size)
-            _check(db, peer, taxii, collection_id, clock)
+            _pull_collection(db, vault, actor, peer, taxii, collection_id, clock, page_size, holder)
+            _check(db, peer, taxii, collection_id, clock, holder)
             sync = _sync_row(db, peer.id, collection_id, clock.now())
             audit.record(
                 db,
@@ -555,6 +781,10 @@ def pull(
 def status(db: Session, actor: Actor, name_or_id: str | None = None) -> list[CollectionStatus]:
     """Where every collection of one peer (or of every peer) stands."""
     authorize(actor, Permission.CH_FEDERATION_MANAGE)
+    return _statuses(db, name_or_id)
+
+
+def _statuses(db: Session, name_or_id: str | None = None) -> list[CollectionStatus]:
     peers = [_peer(db, name_or_id)] if name_or_id else list(db.scalars(select(FederationPeer)))
     shown: list[CollectionStatus] = []
     for peer in sorted(peers, key=lambda p: p.name):
@@ -580,3 +810,42 @@ def status(db: Session, actor: Actor, name_or_id: str | None = None) -> list[Col
             else:
                 shown.append(_status(peer, sync))
     return shown
+
+
+@dataclass(frozen=True)
+class PeerOverview:
+    """A peer as its status route shows it: where it is, and where each collection stands.
+    Nothing of its credential (which is in the vault only)."""
+
+    id: str
+    name: str
+    api_root: str
+    tlp: str
+    allow_private: bool
+    created_at: datetime
+    pulling: bool
+    collections: list[CollectionStatus]
+
+
+@use_case(Permission.CH_FEDERATION_READ)
+def peers_overview(db: Session, actor: Actor, now: datetime) -> list[PeerOverview]:
+    """Every peer and the sync status of its collections (read-only, for the status route)."""
+    authorize(actor, Permission.CH_FEDERATION_READ)
+    statuses: dict[str, list[CollectionStatus]] = {}
+    for found in _statuses(db):
+        statuses.setdefault(found.peer, []).append(found)
+    return [
+        PeerOverview(
+            id=peer.id,
+            name=peer.name,
+            api_root=peer.api_root,
+            tlp=peer.tlp,
+            allow_private=peer.allow_private,
+            created_at=peer.created_at,
+            pulling=peer.lease_holder is not None
+            and peer.lease_until is not None
+            and peer.lease_until > now,
+            collections=statuses.get(peer.name, []),
+        )
+        for peer in sorted(db.scalars(select(FederationPeer)), key=lambda p: p.name)
+    ]

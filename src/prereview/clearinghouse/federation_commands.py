@@ -93,6 +93,16 @@ def add_peer(
     username: Annotated[
         str | None, typer.Option(help="Send the token as HTTP Basic password for this user.")
     ] = None,
+    private_network: Annotated[
+        bool,
+        typer.Option(
+            "--private-network",
+            help="The peer is on a private network: allow private and loopback addresses "
+            "(real peers on an internal network exist), and plain http to loopback (tests, "
+            "demos). Without it, only public addresses over https are asked. Link-local and "
+            "cloud metadata addresses are refused either way; redirects are never followed.",
+        ),
+    ] = False,
 ) -> None:
     """Declare a peer; its token (PREREVIEW_FEDERATION_TOKEN, or asked) is sealed in the vault."""
     from prereview.clearinghouse.federation import PeerSpec
@@ -108,7 +118,7 @@ def add_peer(
         errors.print(f"[red]error:[/] not a TLP label: {tlp!r}", highlight=False)
         raise typer.Exit(1) from None
     with _local() as (db, vault, actor, clock):
-        spec = PeerSpec(name, api_root, token, collection, label, username)
+        spec = PeerSpec(name, api_root, token, collection, label, username, private_network)
         peer_id = add(db, vault, actor, spec, clock.now())
     typer.echo(f"peer {name} added ({peer_id})")
 

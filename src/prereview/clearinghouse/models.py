@@ -339,6 +339,12 @@ class FederationPeer(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
     created_by: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime]
+    # The operator declared it on a private network: private and loopback addresses allowed.
+    allow_private: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The pull now running (migration 0022): taken by compare-and-set, so that two pulls of
+    # one peer never run at once; it expires, so a pull that died does not block the next.
+    lease_holder: Mapped[str | None] = mapped_column(String(40))
+    lease_until: Mapped[datetime | None]
 
 
 class FederationSync(Base):

@@ -33,6 +33,8 @@ _REFERENCES = re.compile(r"\n\nReferences:\n((?:- [A-Z_]+: \S+(?:\n|\Z))+)\Z")
 _SCORES = re.compile(r"\n\n((?:CVSS (?:3\.[01]|4\.0): CVSS:\S+ \([^)\n]*\)(?:\n|\Z))+)\Z")
 _SCORE_LINE = re.compile(r"CVSS (3\.[01]|4\.0): (CVSS:\S+) ")
 _REFERENCE_LINE = re.compile(r"- ([A-Z_]+): (\S+)")
+_STIX_ID = re.compile(r"vulnerability--[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_STIX_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z")
 
 
 @dataclass(frozen=True)
@@ -105,14 +107,32 @@ def _split_description(text: str) -> tuple[str, list[str], list[dict[str, str]]]
     return text, vectors, references
 
 
+def _timestamp(value: Any) -> str | None:
+    """A STIX timestamp written one way, or None when ``value`` is not one."""
+    if not isinstance(value, str) or not _STIX_TIME.fullmatch(value):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stix_timestamp(moment)
+
+
 def stix_to_report(obj: Any, reporter: str, landing: Tlp) -> Converted:
-    """The report data of one STIX object served by a peer, or why there is none."""
+    """The report data of one STIX object served by a peer, or why there is none.
+
+    The reporter is always ``reporter`` (the peer), whatever the object claims of its
+    publisher (``created_by_ref``, custom properties): only what is mapped here reaches
+    intake. An id that is not ``vulnerability--<uuid>`` comes back without one, so that the
+    ledger records nothing a peer could make overlong."""
     if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
         return Converted("", "", problems=[_problem("$", "not a STIX object with an 'id'")])
     stix_id: str = obj["id"]
-    version = normal_version(obj.get("modified") or obj.get("created"))
     if obj.get("type") != VULNERABILITY or not stix_id.startswith(f"{VULNERABILITY}--"):
-        return Converted(stix_id, version, skipped="not a vulnerability: not pulled")
+        return Converted(stix_id[:200], "", skipped="not a vulnerability: not pulled")
+    if not _STIX_ID.fullmatch(stix_id):
+        return Converted("", "", problems=[_problem("$.id", "not vulnerability--<uuid>")])
+    version = _timestamp(obj.get("modified")) or ""
     refs = _references(obj)
     own = _own_id(obj, refs)
     if own is None:
@@ -127,8 +147,10 @@ def stix_to_report(obj: Any, reporter: str, landing: Tlp) -> Converted:
                 )
             ],
         )
-    if not obj.get("modified"):
-        return Converted(stix_id, version, problems=[_problem("$.modified", "is required")])
+    if not version:
+        return Converted(
+            stix_id, version, problems=[_problem("$.modified", "is required, a timestamp")]
+        )
     aliases: list[str] = []
     flagged: list[str] = []
     cwes: list[str] = []
@@ -144,8 +166,11 @@ def stix_to_report(obj: Any, reporter: str, landing: Tlp) -> Converted:
             affected.append({source: external})
         elif source not in _NOT_ALIASES:
             (aliases if _VULN_ID.fullmatch(external) else flagged).append(external)
+    markings = obj.get("object_marking_refs")
     marked = [
-        _TLP_OF_MARKING[m] for m in obj.get("object_marking_refs") or [] if m in _TLP_OF_MARKING
+        _TLP_OF_MARKING[m]
+        for m in (markings if isinstance(markings, list) else [])
+        if isinstance(m, str) and m in _TLP_OF_MARKING
     ]
     tlp = landing
     for label in marked:
