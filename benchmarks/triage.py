@@ -42,10 +42,12 @@ from typing import Any
 
 import httpx
 import psycopg
+from sqlalchemy import func, insert, literal, select
 
 from prereview.authz.kinds import OrgKind
 from prereview.clearinghouse import service
 from prereview.clearinghouse.intake.formats import IntakeFormat
+from prereview.clearinghouse.models import AffectedRow, VulnReport
 from prereview.core.db import make_engine, session_factory, transaction
 from prereview.core.migrate import upgrade
 from prereview.identity import service as identity
@@ -63,6 +65,8 @@ WORDS = [
 CWES = ["CWE-22", "CWE-79", "CWE-89", "CWE-120", "CWE-287", "CWE-502"]
 V3 = "CVSS:3.1/AV:N/AC:{ac}/PR:N/UI:N/S:U/C:H/I:{i}/A:N"
 SERVER_LIMIT_S = 1800
+IMPORTED_BACKLOG = 10_000
+"""Backlog imported through the service; beyond it, bulk copies in SQL (:func:`replicate`)."""
 
 
 class Reports:
@@ -145,8 +149,9 @@ def prepare(url: str, work: Path, backlog: int, seed: int) -> dict[str, str]:
         actor = identity.actor_for(agency_user)
     vault = Vault.local(work / "master.keys", work / "blobs")
     made = Reports("BL", seed)
-    for start in range(0, backlog, 5000):
-        payload = "\n".join(made.lines(min(5000, backlog - start))).encode()
+    imported = min(backlog, IMPORTED_BACKLOG)
+    for start in range(0, imported, 5000):
+        payload = "\n".join(made.lines(min(5000, imported - start))).encode()
         db = sessions()
         try:
             service.import_reports(
@@ -154,8 +159,62 @@ def prepare(url: str, work: Path, backlog: int, seed: int) -> dict[str, str]:
             )
         finally:
             db.close()
+    if backlog > imported:
+        replicate(sessions, imported, backlog)
     engine.dispose()
     return tokens
+
+
+def replicate(sessions: Any, imported: int, backlog: int) -> None:
+    """Grow the backlog from the ``imported`` reports to ``backlog`` by bulk copies in SQL.
+
+    The copies are the imported reports' rows (``ch_reports`` and their ``ch_affected``) under
+    new ids (``BL-...-c<k>``), so the queue, its filters and its groups see ``backlog`` reports
+    as intake would store them; intake's duplicate proposals and the log are not copied (the
+    queue's page does not read them per report). 10,000 reports a statement."""
+    report_columns = [c for c in VulnReport.__table__.columns if c.name != "seq"]
+    affected_columns = [c for c in AffectedRow.__table__.columns if c.name != "id"]
+    copy = 0
+    made = imported
+    while made < backlog:
+        copy += 1
+        # Copy the oldest `take` seqs again, so the copies keep intake's mix of products.
+        for start in range(0, imported, 10_000):
+            take = min(10_000, imported - start, backlog - made)
+            if take <= 0:
+                break
+            suffix = literal(f"-c{copy}")
+            lo, hi = start + 1, start + take
+            with transaction(sessions) as db:
+                first = db.scalar(select(func.min(VulnReport.seq))) or 1
+                rows = select(
+                    *[
+                        (c + suffix).label(c.name) if c.name == "id" else c
+                        for c in VulnReport.__table__.columns
+                        if c.name != "seq"
+                    ]
+                ).where(VulnReport.seq.between(first + lo - 1, first + hi - 1))
+                db.execute(
+                    insert(VulnReport.__table__).from_select(
+                        [c.name for c in report_columns], rows.order_by(VulnReport.seq)
+                    )
+                )
+                ids = select(VulnReport.id).where(
+                    VulnReport.seq.between(first + lo - 1, first + hi - 1)
+                )
+                affected = select(
+                    *[
+                        (c + suffix).label(c.name) if c.name == "report_id" else c
+                        for c in AffectedRow.__table__.columns
+                        if c.name != "id"
+                    ]
+                ).where(AffectedRow.report_id.in_(ids))
+                db.execute(
+                    insert(AffectedRow.__table__).from_select(
+                        [c.name for c in affected_columns], affected
+                    )
+                )
+            made += take
 
 
 def serve(url: str, work: Path, port: int) -> subprocess.Popen[bytes]:
@@ -308,6 +367,7 @@ def run(url: str, label: str, args: argparse.Namespace, work: Path) -> dict[str,
         time.sleep(1)
         during_from = len(poller.pages)
         sent, failed = burst(base, tokens["agency"], args.rate, args.duration, args.seed)
+        burst_end = time.monotonic()
         during = poller.pages[during_from:]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not set(sent) <= set(poller.seen):
@@ -315,6 +375,7 @@ def run(url: str, label: str, args: argparse.Namespace, work: Path) -> dict[str,
         poller.stop.set()
         poller.join(timeout=120)
         delays = [poller.seen[rid] - at for rid, at in sent.items() if rid in poller.seen]
+        straggler = _straggler(sent, poller, burst_end)
         queue = "/api/v1/clearinghouse/triage/queue"
         idle = timed_gets(base, tokens["clearinghouse"], queue, {"limit": 50}, 20)
         groups = timed_gets(
@@ -359,6 +420,25 @@ def run(url: str, label: str, args: argparse.Namespace, work: Path) -> dict[str,
         "analyst_step_p95_ms": percentile(steps, 0.95),
         "analyst_steps_per_s": round(len(steps) / (sum(steps) / 1000), 1) if steps else None,
         "reports_in_queue": args.backlog + len(sent),
+        "straggler": straggler,
+    }
+
+
+def _straggler(sent: dict[str, float], poller: Poller, burst_end: float) -> dict[str, Any]:
+    """The slowest report: when it was sent (seconds into the burst), how long after the
+    burst's end the poller first saw it, and how many took over ten times the median."""
+    seen = {rid: poller.seen[rid] - at for rid, at in sent.items() if rid in poller.seen}
+    if not seen:
+        return {}
+    slowest = max(seen, key=seen.__getitem__)
+    start = min(sent.values())
+    median = sorted(seen.values())[len(seen) // 2]
+    return {
+        "id": slowest,
+        "delay_s": round(seen[slowest], 3),
+        "sent_at_s": round(sent[slowest] - start, 3),
+        "seen_after_burst_s": round(poller.seen[slowest] - burst_end, 3),
+        "over_10x_median": sum(1 for d in seen.values() if d > 10 * median),
     }
 
 
@@ -372,7 +452,7 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--seed", type=int, default=20261203)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="prereview-triage-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="bench-triage-") as scratch:
         work = Path(scratch)
         if args.database == "sqlite":
             print(json.dumps(run(f"sqlite:///{work / 'bench.db'}", "sqlite", args, work)))

@@ -16,7 +16,7 @@ from prereview.cli import app as cli
 from prereview.core.clock import FixedClock
 from prereview.core.db import transaction
 from prereview.transparency import disclosure
-from prereview.transparency.figures import ACTIONS
+from prereview.transparency.figures import ACTIONS, compute
 from prereview.transparency.periods import period_of
 from prereview.transparency.report import CheckpointRef, build_report
 from support.factories import Platform
@@ -216,15 +216,19 @@ def test_the_transparency_funnel_suppresses_small_counts(
     checkpoint = CheckpointRef("o", len(leaves), "AA==", "n", "k", clock.now() + HOUR)
     published = build_report(leaves, period_of(clock.now()), checkpoint)
     figures = published["figures"]
-    # Five reports received (F-dup too: the log counts what came in); 2 triaged, 1 fixed:
-    # every cell from 1 to 10 is withheld, none published.
-    for stage in ("received", "triaged", "acknowledged", "fixed", "disclosed"):
+    # Five reports received (F-dup too: the log counts what came in); 2 triaged, 4 notified
+    # (the deliveries the case and the funnel recorded are logged), 1 fixed: every cell from
+    # 1 to 10 is withheld, none published; nothing reproduced (0 is published).
+    for stage in ("received", "triaged", "notified", "acknowledged", "fixed", "disclosed"):
         cell = figures[f"clearinghouse.funnel.{stage}"]
         assert cell["value"] is None and cell["status"] == "suppressed", (stage, cell)
+    assert figures["clearinghouse.funnel.reproduced"]["value"] == 0
+    raw = compute(leaves, period_of(clock.now()), clock.now() + HOUR)
+    assert raw.counts["clearinghouse.funnel.notified"] == 4
     assert disclosure.THRESHOLD == 10
     hours = published["distributions"]["clearinghouse.funnel.hoursReceivedToTriaged"]
     assert hours["median"] is None and hours["status"] == "suppressed"
-    assert "clearinghouse.funnel" in published["unrecorded"]
+    assert "clearinghouse.funnel" not in published["unrecorded"]
 
 
 def test_the_transparency_funnel_publishes_counts_above_the_threshold(clock: FixedClock) -> None:

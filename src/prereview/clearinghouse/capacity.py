@@ -5,7 +5,9 @@ it is delivered when the vendor's pacing lets it out. Delivery is recorded lazil
 vendor's schedule is computed (the vendor listing its notifications, a reporter reading its
 report, an analyst reading the vendor's capacity, a case opening): the time recorded is the
 slot's, not the moment someone looked, so that deliveries are the same whenever they are
-computed. A vendor with no capacity row is not paced: it is told on arrival.
+computed. A vendor with no capacity row is not paced: it is told on arrival. Each delivery is
+written to the audit log (``clearinghouse:notification:deliver``: the report, the vendor, the
+slot) in the transaction that records it, once: the transparency report's *notified* stage.
 
 An embargo must not start before the vendor is told: opening a case with (or adding) a vendor
 that a report of the case still waits for is refused (``EmbargoBeforeNotification``, 409)
@@ -22,6 +24,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from prereview.audit import service as audit
 from prereview.audit.usecase import commit_audited
 from prereview.authz.actor import Actor
 from prereview.authz.permissions import Permission
@@ -40,6 +43,8 @@ from prereview.clearinghouse.sharing.need_to_know import INVENTORY, VERIFIED
 from prereview.identity import service as identity
 
 MAX_PER_WEEK = 100_000
+NOTIFICATION_DELIVER = "clearinghouse:notification:deliver"
+"""The audit action of a delivery: which vendor was told of which report, and when."""
 
 
 @dataclass(frozen=True)
@@ -101,9 +106,13 @@ def _waiting(db: Session, pending: Sequence[Notification]) -> list[Waiting]:
     ]
 
 
-def release_due(db: Session, org_id: str, now: datetime) -> list[Slot]:
+def release_due(db: Session, org_id: str, now: datetime, *, commit: bool = True) -> list[Slot]:
     """Deliver the vendor's notifications whose slot has come, and return the schedule of all
-    that waited (those delivered now included, with their slot time)."""
+    that waited (those delivered now included, with their slot time).
+
+    Each delivery is logged with it and, unless ``commit`` is false (a use case that commits
+    them with its own change), committed at once: a read that shows the vendor a report (or
+    counts it as told) must not leave that delivery unrecorded when it ends without a write."""
     pending = list(
         db.scalars(
             select(Notification).where(
@@ -126,16 +135,62 @@ def release_due(db: Session, org_id: str, now: datetime) -> list[Slot]:
             )
         )
     slots = schedule(_waiting(db, pending), per_week, delivered)
-    by_report = {n.report_id: n for n in pending}
-    for slot in slots:
-        if slot.at is not None and slot.at <= now:
-            by_report[slot.report_id].notified_at = slot.at
-    db.flush()
+    due = {s.report_id: s.at for s in slots if s.at is not None and s.at <= now}
+    if due:
+        _deliver(db, org_id, [n for n in pending if n.report_id in due], due, now)
+        if commit:
+            db.commit()
     return slots
 
 
-def _pace(db: Session, org_id: str, now: datetime) -> VendorPace:
-    slots = release_due(db, org_id, now)
+def _deliver(
+    db: Session,
+    org_id: str,
+    notifications: Sequence[Notification],
+    due: dict[str, datetime],
+    now: datetime,
+) -> None:
+    """Record the deliveries and log each (:data:`NOTIFICATION_DELIVER`) in the same transaction.
+
+    The rows are locked first (``FOR UPDATE`` on PostgreSQL; SQLite has one writer at a time):
+    two requests computing the same vendor's schedule at once would otherwise both deliver,
+    and the log would say the vendor was told twice. Only those still waiting once locked are
+    delivered; a row another transaction delivered meanwhile is read again."""
+    ids = [n.id for n in notifications]
+    still: set[str] = set()
+    for chunk in _chunks(ids):
+        still.update(
+            db.scalars(
+                select(Notification.id)
+                .where(Notification.id.in_(chunk), Notification.notified_at.is_(None))
+                .with_for_update()
+            )
+        )
+    entries = []
+    for notification in notifications:
+        if notification.id not in still:
+            db.refresh(notification)
+            continue
+        at = due[notification.report_id]
+        notification.notified_at = at
+        # ``at`` is the recording moment, so that a closed period's entries never change;
+        # the slot's own time, when the vendor was told, is in the detail.
+        entries.append(
+            audit.NewEntry(
+                actor=None,
+                action=NOTIFICATION_DELIVER,
+                object_type="vulnerability_report",
+                object_id=notification.report_id,
+                at=now,
+                detail={"vendor": org_id, "notified_at": at.isoformat()},
+            )
+        )
+    db.flush()
+    audit.record_many(db, entries)
+
+
+def _pace(db: Session, org_id: str, now: datetime, *, commit: bool = True) -> VendorPace:
+    slots = release_due(db, org_id, now, commit=commit)
     capacity = db.get(VendorCapacity, org_id)
     recent = db.scalar(
         select(func.count())
@@ -179,7 +234,7 @@ def set_capacity(
             errors=[{"path": "$.per_week", "message": f"must be 0 to {MAX_PER_WEEK}"}],
         )
     # What was due under the old capacity went out under it.
-    release_due(db, org_id, now)
+    release_due(db, org_id, now, commit=False)
     row = db.get(VendorCapacity, org_id)
     previous = row.per_week if row else None
     if row is None:
@@ -188,7 +243,7 @@ def set_capacity(
     else:
         row.per_week, row.set_by, row.set_at = per_week, actor.user_id, now
     db.flush()
-    pace = _pace(db, org_id, now)
+    pace = _pace(db, org_id, now, commit=False)
     commit_audited(
         db,
         actor,
@@ -259,7 +314,8 @@ def check_vendors_told(
         )
     )
     for vendor in sorted({n.org_id for n in waiting}):
-        slots = {s.report_id: s.at for s in release_due(db, vendor, now)}
+        # Committed with the case (or not at all: what is due now is due again next time).
+        slots = {s.report_id: s.at for s in release_due(db, vendor, now, commit=False)}
         late = [n.report_id for n in waiting if n.org_id == vendor and n.notified_at is None]
         if late:
             dates = [slots.get(r) for r in late]

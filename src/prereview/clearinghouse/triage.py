@@ -22,10 +22,21 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeVarTuple
+from typing import Any, Literal, TypeVarTuple, cast
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    case,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.orm import Session, aliased
 
 from prereview.audit.usecase import commit_audited
 from prereview.authz.actor import Actor
@@ -276,13 +287,20 @@ def _decode_cursor(order: TriageOrder, cursor: str) -> list[float]:
 _RANKS = (0, 1, 2)
 
 
-def _after(order: TriageOrder, key: list[float]) -> ColumnElement[bool]:
-    """Within the cursor's rank: the rows after the cursor's (severity and) seq."""
-    seq = VulnReport.seq
+def _severity_of(report: Any) -> ColumnElement[float]:
+    # The constant is written into the SQL, not bound: only then does it match the expression
+    # index ``ix_ch_reports_severity_seq`` (migration 0024) that the severity order walks.
+    unscored: ColumnElement[float] = literal_column("-1.0", type_=Float)
+    return func.coalesce(report.cvss_v4_score, report.cvss_v3_score, unscored)
+
+
+def _after(order: TriageOrder, key: list[float], row: Any) -> ColumnElement[bool]:
+    """Within the cursor's rank: the rows after the cursor's (severity and) seq, as one row
+    comparison, so that the index range starts at the cursor."""
     if order == "severity":
         _, sev, last = key
-        return or_(_severity() < sev, and_(_severity() == sev, seq < last))
-    return seq < key[-1]
+        return tuple_(_severity_of(row), row.seq) < tuple_(literal(sev), literal(int(last)))
+    return cast(ColumnElement[bool], row.seq < int(key[-1]))
 
 
 def _page_keys(
@@ -293,23 +311,30 @@ def _page_keys(
     key: list[float] | None,
     limit: int,
 ) -> list[tuple[int, float, int]]:
-    """(rank, severity, seq) of the next ``limit + 1`` rows, one rank at a time: within a rank
-    the rows come in index order (seq), so a page reads about a page of rows, not the queue;
-    only the few keys are sorted, the documents are read for the page alone."""
+    """(rank, severity, seq) of the next ``limit + 1`` rows, one rank at a time.
+
+    The outer query walks an index in the page's order (the primary key for newest, the
+    severity index for severity) and stops after the page; each row it meets is checked by
+    the filters and the visibility, by its primary key (an ``EXISTS``). Left to itself the
+    planner reads the visibility's ``tlp IN (...) OR ...`` through the TLP index, which is
+    every row, sorted for each page: the page then grows with the table."""
     first = int(key[0]) if key is not None else 0
     found: list[tuple[int, float, int]] = []
+    row = aliased(VulnReport, name="queue_row")
     for rank in _RANKS[first:]:
-        query = _filtered(select(VulnReport.seq, _severity()), actor, now, where)
-        query = query.where(reproduction_rank() == rank)
+        check = _filtered(select(VulnReport.seq), actor, now, where).where(
+            VulnReport.seq == row.seq, reproduction_rank() == rank
+        )
+        query = select(row.seq, _severity_of(row)).where(check.exists())
         if rank < _RANKS[-1]:
             # Only reports with a reproduction of that rank can be in it: the few, by index.
             recorded = select(Reproduction.report_id).where(Reproduction.rank == rank)
-            query = query.where(VulnReport.id.in_(recorded))
+            query = query.where(row.id.in_(recorded))
         if key is not None and rank == first:
-            query = query.where(_after(where.order, key))
-        ordering: list[Any] = [VulnReport.seq.desc()]
+            query = query.where(_after(where.order, key, row))
+        ordering: list[Any] = [row.seq.desc()]
         if where.order == "severity":
-            ordering.insert(0, _severity().desc())
+            ordering.insert(0, _severity_of(row).desc())
         query = query.order_by(*ordering).limit(limit + 1 - len(found))
         found += [(rank, float(severity), int(seq)) for seq, severity in db.execute(query)]
         if len(found) > limit:

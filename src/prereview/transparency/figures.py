@@ -41,6 +41,8 @@ CASE_UPDATE = "clearinghouse:case:update"
 VENDOR_STATUS = "clearinghouse:vendor-status:update"
 MODEL_LABEL = "clearinghouse:report-model-label:create"
 TRIAGE_DECIDE = "clearinghouse:report-triage:create"
+POC_VERDICT = "clearinghouse:report-poc:verdict"
+NOTIFICATION_DELIVER = "clearinghouse:notification:deliver"
 
 ACTIONS = (
     SUBMISSION_CREATE,
@@ -61,6 +63,8 @@ ACTIONS = (
     VENDOR_STATUS,
     MODEL_LABEL,
     TRIAGE_DECIDE,
+    POC_VERDICT,
+    NOTIFICATION_DELIVER,
 )
 """The actions the report reads; no read of confidential material is among them."""
 
@@ -362,9 +366,24 @@ def _clearinghouse(leaves: list[Mapping[str, Any]], period: Period, out: RawFigu
     _funnel(leaves, this_period, cases, fixed, disclosed, out)
 
 
-FUNNEL_LOGGED = ("received", "triaged", "acknowledged", "fixed", "disclosed")
-"""The funnel's stages that the log records; "notified" and "reproduced" are not logged."""
+FUNNEL_LOGGED = (
+    "received",
+    "triaged",
+    "reproduced",
+    "notified",
+    "acknowledged",
+    "fixed",
+    "disclosed",
+)
+"""The funnel's stages, each from its own log entry."""
 _NOT_ACKNOWLEDGED = ("not_contacted", "no_response")
+
+
+def _notified(leaf: Mapping[str, Any]) -> datetime:
+    """When a delivery's vendor was told: its slot (in the detail), logged when pacing
+    recorded it; the entry's own moment if the detail lacks it (never later than that)."""
+    told = _instant(_detail(leaf).get("notified_at"))
+    return told if told is not None and told <= _at(leaf) else _at(leaf)
 
 
 def _funnel(
@@ -376,13 +395,27 @@ def _funnel(
     out: RawFigures,
 ) -> None:
     """The disclosure funnel of the reports received in the period: how many reached each
-    logged stage (by the report's as-of), and the hours between consecutive stages."""
+    stage (by the report's as-of), and the hours between consecutive stages.
+
+    *Reproduced* is the server's first verdict of status "reproduced" on a PoC of the report;
+    *notified* the first delivery of the report to any vendor (pacing's slot, not a planned
+    date). A stage reached is one whose entry is in the log by the as-of, so a closed
+    period's funnel does not change when a delivery is recorded after it."""
     triaged: dict[str, datetime] = {}
+    reproduced: dict[str, datetime] = {}
+    notified: dict[str, datetime] = {}
     acknowledged: dict[str, datetime] = {}
     for leaf in leaves:
         action, detail = leaf.get("action"), _detail(leaf)
+        report_id = str(leaf.get("object_id"))
         if action == TRIAGE_DECIDE:
-            triaged.setdefault(str(leaf.get("object_id")), _at(leaf))
+            triaged.setdefault(report_id, _at(leaf))
+        elif action == POC_VERDICT and detail.get("status") == "reproduced":
+            reproduced.setdefault(report_id, _at(leaf))
+        elif action == NOTIFICATION_DELIVER:
+            told = _notified(leaf)
+            if report_id not in notified or told < notified[report_id]:
+                notified[report_id] = told
         elif action == VENDOR_STATUS and detail.get("status") not in _NOT_ACKNOWLEDGED:
             named = detail.get("report_id")
             reports = {str(named)} if named else cases.get(str(leaf.get("object_id")), set())
@@ -391,6 +424,8 @@ def _funnel(
     moments: dict[str, Mapping[str, datetime]] = {
         "received": {rid: at for rid, (at, _) in this_period.items()},
         "triaged": triaged,
+        "reproduced": reproduced,
+        "notified": notified,
         "acknowledged": acknowledged,
         "fixed": fixed,
         "disclosed": disclosed,
@@ -406,10 +441,6 @@ def _funnel(
             and rid in moments[later]
             and moments[later][rid] >= moments[earlier][rid]
         ]
-    out.unrecorded[base] = (
-        "when a vendor was told and whether a proof of concept reproduced are not in the log; "
-        "the funnel here has the logged stages only (the clearinghouse's own funnel has all)"
-    )
 
 
 def compute(leaves: Iterable[Mapping[str, Any]], period: Period, as_of: datetime) -> RawFigures:

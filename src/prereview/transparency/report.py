@@ -34,9 +34,14 @@ _DISTRIBUTION_BASIS = {
     "for fixes stated in the period",
     "clearinghouse.funnel.hoursReceivedToTriaged": "hours from intake to an analyst's first "
     "triage, for reports received in the period",
-    "clearinghouse.funnel.hoursTriagedToAcknowledged": "hours from the first triage to a "
-    "vendor's first status other than not contacted or no response, for reports received in "
-    "the period",
+    "clearinghouse.funnel.hoursTriagedToReproduced": "hours from the first triage to the "
+    "server's first verdict that a proof of concept reproduced, for reports received in the "
+    "period",
+    "clearinghouse.funnel.hoursReproducedToNotified": "hours from that verdict to the first "
+    "vendor being told (its paced delivery), for reports received in the period",
+    "clearinghouse.funnel.hoursNotifiedToAcknowledged": "hours from the first vendor being "
+    "told to a vendor's first status other than not contacted or no response, for reports "
+    "received in the period",
     "clearinghouse.funnel.hoursAcknowledgedToFixed": "hours from that first vendor status to a "
     "vendor's 'fixed', for reports received in the period",
     "clearinghouse.funnel.hoursFixedToDisclosed": "hours from the first 'fixed' to publication "
