@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from prereview.audit.models import AuditEntry
-from prereview.clearinghouse import cases, cells
+from prereview.clearinghouse import cases, cells, messages
 from support.factories import Platform
 from support.factories.clearinghouse import count
 from support.live import serve
@@ -203,3 +203,66 @@ def test_two_vendors_set_cells_and_post_at_once_with_no_5xx_and_nothing_lost(
     for row in table["items"]:
         for product, got in row["cells"].items():
             assert got["status"] == last[(row["vendor_org_id"], product)]
+
+
+def test_a_vendor_removed_while_it_posts_privately_is_removed_after_the_message_or_refused(
+    platform: Platform, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The vendor is held after its membership was checked, as its message is made; its
+    removal then runs. Without a lock the removal commits first and the message of a vendor
+    no longer on the case is stored after it (a former vendor writing into the case)."""
+    case_id = _case(platform)
+    dev = platform["developer"].org_id
+    hold = Hold()
+    original = messages.new_id
+    state = {"held": False}
+
+    def new_id(kind: str) -> str:
+        if kind == "msg" and not state["held"]:
+            state["held"] = True
+            hold.reached.set()
+            assert hold.release.wait(WAIT), "the test never released the poster"
+        return original(kind)
+
+    monkeypatch.setattr(messages, "new_id", new_id)
+    base = f"/clearinghouse/cases/{case_id}"
+    with serve(app) as url, ThreadPoolExecutor(max_workers=2) as pool:
+        post = pool.submit(
+            httpx.post,
+            f"{url}/api/v1{base}/vendors/{dev}/messages",
+            headers=platform["developer"].headers,
+            json={"text": "our fix ships Monday"},
+            timeout=WAIT,
+        )
+        assert hold.reached.wait(WAIT), "the post never reached its message"
+        removal = pool.submit(
+            httpx.delete,
+            f"{url}/api/v1{base}/vendors/{dev}",
+            headers=platform["clearinghouse"].headers,
+            timeout=WAIT,
+        )
+        with suppress(TimeoutError):
+            removal.result(LET_RUN)
+        hold.release.set()
+        posted, removed = post.result(WAIT), removal.result(WAIT)
+    assert removed.status_code in (200, 204), removed.text
+    assert posted.status_code in (201, 404, 409), posted.text
+    with platform.context.sessions() as db:
+        order = [
+            (entry.action, json.loads(entry.leaf)["detail"])
+            for entry in db.scalars(
+                select(AuditEntry).where(AuditEntry.object_id == case_id).order_by(AuditEntry.seq)
+            )
+        ]
+    writes = [
+        action
+        for action, detail in order
+        if action == "clearinghouse:case-message:create"
+        or (action == "clearinghouse:case:update" and detail.get("removed_vendor") == dev)
+    ]
+    if posted.status_code == 201:
+        # stored while the vendor was on the case, then removed
+        assert writes == ["clearinghouse:case-message:create", "clearinghouse:case:update"]
+    else:
+        assert writes == ["clearinghouse:case:update"]
+        assert count(platform, "ch_case_messages") == 0

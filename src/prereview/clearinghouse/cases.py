@@ -121,6 +121,12 @@ def case_of_vendor_row(db: Session, actor: Actor, case_id: str, vendor_org_id: s
 _Row = TypeVar("_Row", VendorStatus, CaseCell)
 
 
+def lock_case(db: Session, case_id: str) -> None:
+    """Lock the case's row until the transaction ends (on SQLite, take the write lock): the
+    writers of one case's membership, threads and rows take turns from here to their commit."""
+    db.execute(select(Case.id).where(Case.id == case_id).with_for_update())
+
+
 def row_to_change(
     db: Session, model: type[_Row], id_kind: str, case_id: str, **keys: str
 ) -> tuple[_Row, bool]:
@@ -132,7 +138,7 @@ def row_to_change(
     (the second would fail on the unique constraint: a 500), and the value a change replaces,
     which its audit names, is the current one, not one read before another writer committed.
     """
-    db.execute(select(Case.id).where(Case.id == case_id).with_for_update())
+    lock_case(db, case_id)
     row = db.scalar(
         select(model).filter_by(case_id=case_id, **keys).execution_options(populate_existing=True)
     )
@@ -376,6 +382,7 @@ def remove_vendor(
 ) -> Case:
     """Take a vendor off the case: it loses the case, its private thread and its cells at once
     (they are kept, for the coordinators and the record, and come back if it is added again)."""
+    lock_case(db, case_id)  # a private message being posted is stored before, or refused
     case, _ = readable_case(db, actor, case_id, Permission.CH_CASE_UPDATE, now)
     row = db.scalar(
         select(CaseVendor).where(

@@ -29,7 +29,7 @@ from prereview.authz.permissions import Permission
 from prereview.authz.policy import allowed
 from prereview.authz.usecase import use_case
 from prereview.clearinghouse import errors
-from prereview.clearinghouse.cases import reach_case, readable_case
+from prereview.clearinghouse.cases import lock_case, reach_case, readable_case
 from prereview.clearinghouse.models import Case, CaseMessage
 from prereview.clearinghouse.sharing.need_to_know import CONFIDENTIAL_TLP, is_case_vendor
 from prereview.core.ids import new_id
@@ -128,6 +128,11 @@ def post_message(
 ) -> CaseMessage:
     """Add a message to a thread of the case (``vendor_org_id``: that vendor's private one),
     signed with the author's name and organisation."""
+    if vendor_org_id is not None:
+        # The thread's vendor must still be on the case when the message is stored: lock the
+        # case first (on SQLite, the write lock), as its removal does, so the membership the
+        # check below reads stays current until this commits.
+        lock_case(db, case_id)
     case = _thread_of(db, actor, case_id, vendor_org_id, Permission.CH_CASE_MESSAGE_CREATE, now)
     body = text.strip()
     if not body or len(body) > MAX_MESSAGE:
