@@ -23,6 +23,7 @@ system-deps:
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
 	[ -x /usr/bin/python3 ] || missing="$$missing python3"; \
 	[ -e /usr/include/python3.11/Python.h ] || missing="$$missing python3-dev"; \
+	[ -d /usr/lib/python3/dist-packages/pytest ] || missing="$$missing python3-pytest"; \
 	[ -e /usr/lib/x86_64-linux-gnu/libasan.so.8 ] || missing="$$missing libasan8"; \
 	[ -d $(GO_TLOG) ] || missing="$$missing golang-golang-x-mod-dev"; \
 	if [ -n "$$missing" ]; then \

@@ -32,6 +32,7 @@ from typing import Any
 from prereview.evals.grading import GradingError, _limits, grader_argv, spawn_grader
 from prereview.evals.realworld.archive import source_tree
 from prereview.evals.realworld.case import Case
+from prereview.evals.realworld.testsuites import SuiteVerdict, grade_suite
 from prereview.evals.sandbox import BwrapConfig, _seccomp
 from prereview.evals.sandbox._bwrap import _drop_to
 
@@ -126,17 +127,20 @@ class RealVerdict:
     functional_total: int
     exploited: int
     exploit_total: int
+    suite: SuiteVerdict | None = None  # the library's own tests, where it ships them
 
     @property
     def passed(self) -> bool:
-        return self.functional_passed == self.functional_total and self.exploited == 0
+        suite_ok = self.suite is None or (self.suite.finished and not self.suite.broken)
+        return self.functional_passed == self.functional_total and self.exploited == 0 and suite_ok
 
     @property
     def explanation(self) -> str:
-        return (
+        checks = (
             f"functional checks {self.functional_passed}/{self.functional_total} passed; "
             f"exploit variants {self.exploited}/{self.exploit_total} succeeded"
         )
+        return checks if self.suite is None else f"{checks}; {self.suite.explanation}"
 
 
 def _count(checks: str, group: str, language: str = "python") -> int:
@@ -247,9 +251,11 @@ async def grade_real_patch(
     config: BwrapConfig | None = None,
     seed: int | None = None,
     plan: list[tuple[str, int]] | None = None,
+    with_suite: bool = True,
 ) -> RealVerdict:
     """Grade a patched package tree (paths relative to the package) against the case's
-    hidden checks (``plan``, by default :func:`planned_checks` from a secret seed)."""
+    hidden checks (``plan``, by default :func:`planned_checks` from a secret seed) and,
+    where the release ships one, its own test suite (``testsuites.py``)."""
     config = config or BwrapConfig()
     functional_ok = exploited = n_functional = n_exploits = 0
     for group, index in plan if plan is not None else planned_checks(case, seed):
@@ -268,4 +274,5 @@ async def grade_real_patch(
         else:
             n_exploits += 1
             exploited += held is True
-    return RealVerdict(functional_ok, n_functional, exploited, n_exploits)
+    suite = await grade_suite(case, dict(tree), config) if with_suite else None
+    return RealVerdict(functional_ok, n_functional, exploited, n_exploits, suite)

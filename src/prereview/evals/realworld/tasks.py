@@ -29,7 +29,7 @@ from prereview.evals.challenges._base import (
     install,
     new_flag,
 )
-from prereview.evals.realworld import cache, javascript, native, variants
+from prereview.evals.realworld import cache, javascript, native, testsuites, variants
 from prereview.evals.realworld.archive import source_tree
 from prereview.evals.realworld.case import Case
 from prereview.evals.realworld.cases import CASES, TEMPLATES, case_by_id
@@ -413,6 +413,7 @@ def patch_samples(cases: Sequence[str] | str | None = None) -> list[Sample]:
             functional_test="hidden: functional checks and exploit variants at grading",
             graded=sorted(_tree(case)),
             solution=solution,
+            test_suite=testsuites.suite_metadata(case),
         )
         samples.append(
             Sample(
