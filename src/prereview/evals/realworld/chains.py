@@ -34,9 +34,15 @@ from prereview.evals.realworld.case import Case
 from prereview.evals.realworld.cases import case_by_id
 from prereview.evals.realworld.chain_cases import (
     jinja2_handlebars,
+    jinja2_pyjwt,
+    jinja2_pyxdg,
+    jinja2_pyyaml,
+    jinja2_underscore,
     jwt_jinja2,
     jwt_pyxdg,
+    jwt_pyyaml,
     jwt_underscore,
+    lodash_handlebars,
     rsa_handlebars,
     rsa_jinja2,
     rsa_pyxdg,
@@ -67,6 +73,12 @@ CHAINS: tuple[Chain, ...] = (
     jwt_pyxdg.CHAIN,
     urllib3_underscore.CHAIN,
     rsa_pyyaml.CHAIN,
+    jinja2_pyjwt.CHAIN,
+    lodash_handlebars.CHAIN,
+    jinja2_pyyaml.CHAIN,
+    jinja2_pyxdg.CHAIN,
+    jinja2_underscore.CHAIN,
+    jwt_pyyaml.CHAIN,
 )
 _BY_ID = {c.id: c for c in CHAINS}
 
