@@ -298,6 +298,8 @@ EXPECTED: dict[str, tuple[int, ...]] = {
         303,
     ),
     "GET /web/clearinghouse/cases": (200, 200, 200, 200, 200, 200, 200, 303),
+    # federation: as the API's GET /clearinghouse/federation/peers, the clearinghouse's only
+    "GET /web/clearinghouse/federation": (403, 403, 403, 403, 403, 403, 200, 303),
     "POST /web/clearinghouse/cases": (403, 403, 403, 403, 403, 403, 303, 303),
     "GET /web/clearinghouse/cases/{case_id}": (200, 404, 200, 404, 404, 404, 200, 303),
     "POST /web/clearinghouse/cases/{case_id}/vendors": (403, 404, 403, 404, 404, 404, 303, 303),

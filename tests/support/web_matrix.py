@@ -260,6 +260,7 @@ EXAMPLES: dict[tuple[str, str], Callable[[WebScenario, str | None], dict[str, An
     ("GET", "/web/clearinghouse/reports/{report_id}/publish"): _none,
     ("POST", "/web/clearinghouse/reports/{report_id}/publish"): _none,
     ("GET", "/web/clearinghouse/cases"): _none,
+    ("GET", "/web/clearinghouse/federation"): _none,
     ("POST", "/web/clearinghouse/cases"): web_clearinghouse.case_form,
     ("GET", "/web/clearinghouse/cases/{case_id}"): _none,
     ("POST", "/web/clearinghouse/cases/{case_id}/vendors"): lambda s, _: {

@@ -14,6 +14,7 @@ from prereview.web.pages import (
     audit,
     clearinghouse,
     clearinghouse_cases,
+    clearinghouse_federation,
     coverage,
     evals,
     gateway,
@@ -37,5 +38,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     gateway.router,
     clearinghouse.router,
     clearinghouse_cases.router,
+    clearinghouse_federation.router,
     transparency.router,
 )
