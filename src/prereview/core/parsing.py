@@ -58,7 +58,64 @@ def _check_text(text: str, what: str) -> None:
 
 def check_tree(value: Any, *, max_depth: int = MAX_DEPTH, what: str = "the document") -> None:
     """Raise if ``value`` (parsed JSON, YAML or TOML) nests containers deeper than
-    ``max_depth`` or holds a string that is not valid Unicode. Iterative: no recursion."""
+    ``max_depth`` or holds a string that is not valid Unicode. Iterative: no recursion.
+
+    Bulk intake checks every node of every record: a sound tree (nearly all) is confirmed by a
+    quick pass that only says yes or no (:func:`_tree_is_sound`); the walk that finds and
+    names the first fault runs only when that pass says no, so the errors are as before."""
+    if not _tree_is_sound(value, max_depth):
+        _find_fault(value, max_depth, what)
+
+
+def _tree_is_sound(value: Any, max_depth: int) -> bool:
+    """No container at depth ``max_depth`` or below, no string that UTF-8 cannot encode.
+
+    Level by level, containers only: each value is looked at once, in its parent, and the
+    non-ASCII strings are encoded together at the end (a lone surrogate stays lone when
+    joined: Python strings never pair surrogates)."""
+    level: list[Any] = [value]
+    texts: list[str] = []
+    depth = 0
+    while level:
+        below: list[Any] = []
+        for node in level:
+            if isinstance(node, dict):
+                if depth >= max_depth:
+                    return False
+                try:  # JSON's keys are all strings: one join and one test per object
+                    keys = "".join(node)
+                except TypeError:  # YAML's may be numbers, dates...
+                    keys = "".join(k for k in node if isinstance(k, str))
+                if not keys.isascii():
+                    texts.append(keys)
+                items: Any = node.values()
+            elif isinstance(node, list):
+                if depth >= max_depth:
+                    return False
+                items = node
+            else:  # only the root can be a leaf here
+                if isinstance(node, str) and not node.isascii():
+                    texts.append(node)
+                continue
+            for item in items:
+                if type(item) is str:
+                    if not item.isascii():
+                        texts.append(item)
+                elif isinstance(item, dict | list):
+                    below.append(item)
+                elif isinstance(item, str) and not item.isascii():
+                    texts.append(item)
+        level = below
+        depth += 1
+    try:
+        "".join(texts).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _find_fault(value: Any, max_depth: int, what: str) -> None:
+    """Raise for the first fault of ``value`` met in depth-first order (see check_tree)."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         node, depth = stack.pop()

@@ -225,16 +225,18 @@ def _default_tlp(record: Mapping[str, Any]) -> str:
     return str(Tlp.CLEAR)
 
 
-def osv_to_report(record: Any, reporter: str) -> Report:
+def osv_to_report(record: Any, reporter: str, *, plain: bool = False) -> Report:
     """A domain report from one OSV record; schema problems raise ``InvalidExchangeDocument``.
 
     ``reporter`` is the submitting organisation (what the API authenticated), used unless the
     record names one in ``database_specific.prereview``. An alias that is not an id (a stray
     comma in the source) does not reject a schema-valid record: it is kept, flagged, and links
     nothing. A record is TLP:CLEAR (public) unless ``database_specific.prereview`` says
-    otherwise; ``withdrawn`` is kept.
+    otherwise; ``withdrawn`` is kept. ``plain`` says ``record`` is plain JSON already (what
+    :func:`~prereview.exchange.documents.load_documents` returns): it is not walked again.
     """
-    record = plain_json(record)
+    if not plain:
+        record = plain_json(record)
     schema_set().require_valid(record, Standard.OSV)
     problems: list[Problem] = []
     specific = record.get("database_specific") or {}
@@ -280,7 +282,7 @@ def osv_to_report(record: Any, reporter: str) -> Report:
 
 def load_osv(payload: str | bytes, reporter: str) -> list[Report]:
     """Every OSV record of a JSON or YAML payload as a report; the first bad one raises."""
-    return [osv_to_report(document, reporter) for document in load_documents(payload)]
+    return [osv_to_report(document, reporter, plain=True) for document in load_documents(payload)]
 
 
 __all__ = [

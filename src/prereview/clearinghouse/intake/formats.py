@@ -234,7 +234,8 @@ def parse_bulk(
             if isinstance(value, InvalidInput):
                 raise value
             if intake_format is IntakeFormat.OSV:
-                report = osv_to_report(value, reporter)
+                # load_documents and load_json_lines give plain JSON: no second walk.
+                report = osv_to_report(value, reporter, plain=True)
             else:
                 report = parse_one(value, reporter)
             parsed.append(ParsedItem(location, report))
