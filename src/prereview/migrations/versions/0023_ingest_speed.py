@@ -1,4 +1,6 @@
-"""reserved: ingest_speed (a placeholder that changes nothing; its owner replaces it)
+"""no schema change (reserved for intake indexes in stop 21, which needed none)
+
+Kept so that the revision chain stays unbroken for databases already at 0023 or later.
 
 Revision ID: 0023
 Revises: 0022
