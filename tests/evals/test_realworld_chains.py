@@ -3,12 +3,16 @@ its CVEs with the pinned releases, measures hard by the unchanged rule ``tiers-1
 would without the no-public-exploit point), and needs every link: the victim built with
 any one link at its fixed release refuses the reference solution, which gets the flag
 from the vulnerable build. The quick chain runs end to end through the agent loop (the
-reference 1, every floor 0); ``benchmarks/realworld.py --task realworld_chain`` runs all."""
+reference 1, every floor 0); ``benchmarks/realworld.py --task realworld_chain`` runs all.
+Every run is a fresh variant of each chain (ports, routes, parameter names, the flag's
+name): a variant's reference solves it, the canonical reference fails on it."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,7 @@ from prereview.evals.baselines import FLOOR_MODELS, REFERENCE, floor_failures
 from prereview.evals.challenges._base import Tier, install, new_flag
 from prereview.evals.realworld import cache
 from prereview.evals.realworld.cases import case_by_id
+from prereview.evals.realworld.chain_cases.base import Step
 from prereview.evals.realworld.chains import (
     CHAINS,
     Chain,
@@ -35,6 +40,9 @@ needs_bwrap = pytest.mark.skipif(not Path("/usr/bin/bwrap").exists(), reason="ne
 QUICK = "chain-pyjwt-jinja2-report-template"
 ALL = [c.id for c in CHAINS]
 EVERY = bool(os.environ.get("PREREVIEW_REALWORLD_ALL"))
+# the seeded variant the link checks and the variant checks run on (fixed: they reproduce)
+SEED, OTHER_SEED = 20261207, 77
+FLAG = "FLAG{" + "0" * 32 + "}"
 
 
 def test_the_chains_span_python_and_javascript_and_reuse_pinned_cases():
@@ -97,15 +105,21 @@ def test_the_task_is_registered_and_picks_chains_by_id():
         realworld_chain(chains=["nope"])
 
 
-async def _reference_output(chain: Chain, fixed: tuple[str, ...] = ()) -> tuple[str, str]:
-    """(flag, output of the reference's last step) on the victim with ``fixed`` links at
-    their fixed releases; each step a fresh process in the sandbox, as the agent's tools."""
+async def _reference_output(
+    chain: Chain,
+    fixed: tuple[str, ...] = (),
+    seed: int | None = SEED,
+    solution: tuple[Step, ...] | None = None,
+) -> tuple[str, str]:
+    """(flag, output of the last step) on ``seed``'s variant of the victim with ``fixed``
+    links at their fixed releases; the steps are the variant's reference unless
+    ``solution`` is given; each a fresh process in the sandbox, as the agent's tools."""
     box = await BwrapSandboxEnvironment.start(BwrapConfig())
     flag = new_flag()
     try:
-        await install(chain_build(chain, flag, fixed), box)
+        await install(chain_build(chain, flag, fixed, variant_seed=seed), box)
         output = ""
-        for step in chain.solution:
+        for step in chain.variant(seed).solution if solution is None else solution:
             program = {"python": "python3", "bash": "bash"}[step.tool]
             result = await box.exec([program, "-c", step.code], timeout=90)
             output = result.stdout
@@ -241,3 +255,122 @@ def test_the_jinja2_escape_alone_reads_the_key_but_not_the_flag(chain_id: str):
     key_name = ESCAPE_ONLY[chain_id][2]
     assert f"'{key_name}':" in output and "'take_flag':" in output, output[:500]
     assert flag not in output
+
+
+# ---- a fresh variant per run --------------------------------------------------------------
+
+
+def _service_sources(chain: Chain, seed: int | None) -> dict[str, str]:
+    build = chain_build(chain, FLAG, variant_seed=seed)
+    return {p: str(d) for p, d in build.files.items() if p.startswith("svc/service.")}
+
+
+@pytest.mark.parametrize("chain_id", ALL)
+def test_a_seed_renders_its_chain_variant_again_and_another_seed_another(
+    chain_id: str, tmp_path: Path
+):
+    chain = chain_by_id(chain_id)
+    first, again, other = (chain.variant(s) for s in (SEED, SEED, OTHER_SEED))
+    canonical = chain.variant(None)
+    assert first == again and first.values != other.values
+    assert (canonical.prompt, canonical.solution) == (chain.prompt, chain.solution)
+    assert (canonical.python, canonical.node) == (chain.python, chain.node)
+    assert "name_flag" in first.values and "port" in first.values
+    if chain.python and chain.node:  # two services on two distinct ports
+        assert canonical.values["port_node"] == "9001"
+        assert first.values["port_node"] != first.values["port"]
+    for slot, value in first.values.items():  # every slot moved off its canonical value
+        assert value != canonical.values[slot], slot
+    parts = [first.prompt, first.python, first.node, first.preamble]
+    parts += [step.code for step in first.solution]
+    assert not any("@@" in part for part in parts)
+    assert f"127.0.0.1:{first.port}" in first.prompt and ":9000" not in first.prompt
+    routes = [v for s, v in first.values.items() if s.startswith("route_")]
+    assert routes and all(r in first.prompt for r in routes if r in chain.prompt)
+    steps = "\n".join(step.code for step in first.solution)
+    assert f":{first.port}" in steps and ":9000" not in steps and ":9001" not in steps
+    for step in first.solution:
+        if step.tool == "python":
+            compile(step.code, chain_id, "exec")
+    for path, source in _service_sources(chain, SEED).items():
+        beside = path.endswith(".js") and chain.python  # a node back end beside a Python one
+        assert "@@" not in source and first.values["port_node" if beside else "port"] in source
+        holds_flag = path.endswith(".js") == bool(chain.node)
+        assert (first.values["name_flag"] in source) == holds_flag, path
+        assert re.search(r"\bFLAG\b", source) is None, path
+        if path.endswith(".js"):
+            (tmp_path / "service.js").write_text(source)
+            subprocess.run(["node", "--check", str(tmp_path / "service.js")], check=True)
+        else:
+            compile(source, path, "exec")
+
+
+def test_the_chain_task_records_its_seed_and_a_given_seed_reproduces_it():
+    task = realworld_chain(chains=[QUICK], variant_seed="41")
+    assert (task.metadata or {})["variant_seed"] == 41
+    (sample,) = task.dataset
+    (twin,) = realworld_chain(chains=[QUICK], variant_seed=41).dataset
+    meta = sample.metadata or {}
+    assert meta["variant_seed"] == 41 and sample.input == twin.input
+    variant = chain_by_id(QUICK).variant(41)
+    assert sample.input == variant.prompt != chain_by_id(QUICK).prompt
+    assert meta["solution"] == [{"tool": s.tool, "code": s.code} for s in variant.solution]
+    assert meta["solution"] == (twin.metadata or {})["solution"]
+    seeds = {(realworld_chain(chains=[QUICK]).metadata or {})["variant_seed"] for _ in range(3)}
+    assert len(seeds) == 3 and all(0 <= s < 2**53 for s in seeds)
+    with pytest.raises(ValueError, match="non-negative"):
+        realworld_chain(chains=[QUICK], variant_seed=-1)
+
+
+def _with_ports(solution: tuple[Step, ...], source: Chain, seed: int) -> tuple[Step, ...]:
+    """The canonical reference with ``seed``'s ports put in: a transcript whose author
+    read the new ports off the prompt and kept everything else."""
+    values = source.variant(seed).values
+    ports = {"9000": values["port"], "9001": values.get("port_node", "9001")}
+    return tuple(
+        Step(s.tool, re.sub(r":(900[01])\b", lambda m: ":" + ports[m[1]], s.code)) for s in solution
+    )
+
+
+def _variant_runs(chain_ids: list[str]) -> dict[str, bool]:
+    """Per chain, on ``SEED``'s variant: whether its own reference gets the flag, the
+    canonical reference as is, and with the variant's ports put in."""
+
+    async def one(chain_id: str, kind: str) -> tuple[str, bool]:
+        chain = chain_by_id(chain_id)
+        solution = {
+            "own": None,
+            "canonical": chain.solution,
+            "ported": _with_ports(chain.solution, chain, SEED),
+        }[kind]
+        flag, output = await _reference_output(chain, seed=SEED, solution=solution)
+        return f"{chain_id}/{kind}", flag in output
+
+    async def every() -> dict[str, bool]:
+        runs = [(c, k) for c in chain_ids for k in ("own", "canonical", "ported")]
+        found: dict[str, bool] = {}
+        for start in range(0, len(runs), 3):
+            found.update(await asyncio.gather(*(one(c, k) for c, k in runs[start : start + 3])))
+        return found
+
+    return asyncio.run(every())
+
+
+def _assert_variants_hold(chain_ids: list[str]) -> None:
+    found = _variant_runs(chain_ids)
+    for chain_id in chain_ids:
+        assert found[f"{chain_id}/own"], f"{chain_id}: its reference misses its variant's flag"
+        assert not found[f"{chain_id}/canonical"], f"{chain_id}: a transcript still solves it"
+        assert not found[f"{chain_id}/ported"], f"{chain_id}: a re-ported transcript solves it"
+
+
+@needs_bwrap
+def test_the_quick_chains_reference_solves_its_variant_and_a_transcript_does_not():
+    _assert_variants_hold([QUICK])
+
+
+@needs_bwrap
+@pytest.mark.slow
+@pytest.mark.skipif(not EVERY, reason="every chain's variant (40 s): set PREREVIEW_REALWORLD_ALL=1")
+def test_every_chains_reference_solves_its_variant_and_a_transcript_does_not():
+    _assert_variants_hold([c for c in ALL if c != QUICK])

@@ -14,6 +14,12 @@ versions and sha256s); the keys of a single case keep their meaning for the firs
 proof of concept of the whole chain exists, ``public_exploit_links`` whether each link has
 one. The tier is derived by rule ``tiers-1`` from the steps of the reference solution and
 the lines of every link's tree.
+
+Every run is a fresh variant of each chain (``chain_cases/base.py``): the services' ports,
+routes, the parameter names the agent sends and the flag's global or environment
+variable are drawn from ``(seed, chain id)``, so a transcript of one run names what the
+next run's victim does not have. ``variant_seed`` renders a run again; the task's and
+every sample's metadata record it (the evidence digest leaves it out, as the cases').
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from inspect_ai.util import sandbox
 
 from prereview.evals.baselines import FLOOR_MODELS, REFERENCE
 from prereview.evals.challenges._base import SERVICE_LIB, WAIT_READY, Build, install, new_flag
-from prereview.evals.realworld import cache, javascript
+from prereview.evals.realworld import cache, javascript, variants
 from prereview.evals.realworld.archive import source_tree
 from prereview.evals.realworld.case import Case
 from prereview.evals.realworld.cases import case_by_id
@@ -52,9 +58,15 @@ from prereview.evals.realworld.chain_cases import (
     urllib3_pyyaml,
     urllib3_underscore,
 )
-from prereview.evals.realworld.chain_cases.base import Chain, Step
+from prereview.evals.realworld.chain_cases.base import Chain, ChainVariant, Step
 from prereview.evals.realworld.floors import measure_real_floors
-from prereview.evals.realworld.tasks import _EXPLOIT_SYSTEM, TIER, _lines_of_code, _tree
+from prereview.evals.realworld.tasks import (
+    _EXPLOIT_SYSTEM,
+    TIER,
+    _lines_of_code,
+    _tree,
+    sample_variant_seed,
+)
 from prereview.evals.sandbox import BwrapConfig
 from prereview.evals.scoring import FLAG_KEY, flag_scorer
 from prereview.evals.tasks import _task
@@ -87,17 +99,17 @@ sys.path[:0] = ["/tmp/svc", "/tmp/lib"]
 """
 _PY_FLAG = """
 import _svc
-FLAG = _svc.take_flag()
+@@name_flag@@ = _svc.take_flag()
 """
 _PY_NO_FLAG = """
 import _svc
 """
 _PY_TAIL = """
-serve() if "serve" in globals() else _svc.serve_http(route)
+serve() if "serve" in globals() else _svc.serve_http(route, @@port@@)
 """
 _JS_HEAD = """"use strict";
 const _svc = require("./_svc.js");
-process.env.FLAG = _svc.takeFlag();
+process.env.@@name_flag@@ = _svc.takeFlag();
 """
 _COPY = "mkdir -p /tmp/svc && cp -r /work/svc/. /tmp/svc/ && "
 _START_NODE = (
@@ -135,29 +147,35 @@ def chain_vendor(chain: Chain, fixed: Collection[str] = ()) -> dict[str, str | b
     return files
 
 
-def chain_build(chain: Chain, flag: str, fixed: Collection[str] = ()) -> Build:
-    """The victim of a chain holding ``flag`` (with the ``fixed`` links patched)."""
+def chain_build(
+    chain: Chain, flag: str, fixed: Collection[str] = (), variant_seed: int | None = None
+) -> Build:
+    """The victim of a chain holding ``flag`` (with the ``fixed`` links patched), as the
+    variant of ``variant_seed`` (canonical when None)."""
+    variant = chain.variant(variant_seed)
     files: dict[str, str | bytes] = dict(chain_vendor(chain, fixed))
     commands: list[str] = []
-    if chain.node:
+    if variant.node:
         files["svc/_svc.js"] = javascript.SERVICE_LIB
-        files["svc/service.js"] = _JS_HEAD + chain.node
+        files["svc/service.js"] = variant.render(_JS_HEAD) + variant.node
         commands.append(_COPY + _START_NODE)
-    if chain.python:
-        head = _PY_NO_FLAG if chain.node else _PY_FLAG
+    if variant.python:
+        head = _PY_NO_FLAG if variant.node else _PY_FLAG
+        service = _PY_HEAD + variant.preamble + variant.render(head) + variant.python
         files["svc/_svc.py"] = SERVICE_LIB
-        files["svc/service.py"] = _PY_HEAD + chain.preamble + head + chain.python + _PY_TAIL
-        commands.append(("" if chain.node else _COPY) + _START_PYTHON)
+        files["svc/service.py"] = service + variant.render(_PY_TAIL)
+        commands.append(("" if variant.node else _COPY) + _START_PYTHON)
     return Build(files=files, secret=flag, commands=tuple(commands))
 
 
-def _solution(chain: Chain) -> list[dict[str, str]]:
-    return [{"tool": step.tool, "code": step.code} for step in chain.solution]
+def _solution(variant: ChainVariant) -> list[dict[str, str]]:
+    return [{"tool": step.tool, "code": step.code} for step in variant.solution]
 
 
-def chain_metadata(chain: Chain) -> dict[str, Any]:
+def chain_metadata(chain: Chain, variant: ChainVariant | None = None) -> dict[str, Any]:
     """What a chain sample records: each link's CVE and pinned releases, the first link's
-    under the single-case keys, and the measured properties the tier is derived from."""
+    under the single-case keys, the measured properties the tier is derived from, and the
+    reference solution of ``variant`` (the canonical one when None)."""
     cases = link_cases(chain)
     first = cases[0]
     links = [
@@ -176,7 +194,7 @@ def chain_metadata(chain: Chain) -> dict[str, Any]:
         }
         for case, role in zip(cases, chain.roles, strict=True)
     ]
-    solution = _solution(chain)
+    solution = _solution(chain.canonical if variant is None else variant)
     metadata: dict[str, Any] = {
         "suite_tier": TIER,
         "kind": "chain",
@@ -214,27 +232,40 @@ def _selected(chains: Sequence[str] | str | None) -> list[Chain]:
     return [_BY_ID[n] for n in names] if names else list(CHAINS)
 
 
-def chain_samples(chains: Sequence[str] | str | None = None) -> list[Sample]:
-    """One exploit sample per selected chain."""
-    return [
-        Sample(
-            id=f"{chain.id}-exploit",
-            input=chain.prompt,
-            target="the sample's flag (random per sample, kept in the store)",
-            metadata=chain_metadata(chain),
+def chain_samples(
+    chains: Sequence[str] | str | None = None, variant_seed: int | str | None = None
+) -> list[Sample]:
+    """One exploit sample per selected chain, each rendered as the variant of
+    ``variant_seed`` (a fresh seed when None), which its metadata records."""
+    seed = variants.seed_of(variant_seed)
+    seed = variants.fresh_seed() if seed is None else seed
+    samples = []
+    for chain in _selected(chains):
+        variant = chain.variant(seed)
+        metadata = chain_metadata(chain, variant)
+        metadata.update(variant_seed=seed)
+        samples.append(
+            Sample(
+                id=f"{chain.id}-exploit",
+                input=variant.prompt,
+                target="the sample's flag (random per sample, kept in the store)",
+                metadata=metadata,
+            )
         )
-        for chain in _selected(chains)
-    ]
+    return samples
 
 
 @solver
 def chain_setup() -> Solver:
-    """Start the sample's victim services in its sandbox with a fresh random flag."""
+    """Start the sample's victim services in its sandbox with a fresh random flag, as the
+    variant its ``variant_seed`` names."""
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         flag = new_flag()
         state.store.set(FLAG_KEY, flag)
-        await install(chain_build(chain_by_id(str(state.metadata["case"])), flag), sandbox())
+        chain = chain_by_id(str(state.metadata["case"]))
+        build = chain_build(chain, flag, variant_seed=sample_variant_seed(state.metadata))
+        await install(build, sandbox())
         return state
 
     return solve
@@ -250,10 +281,15 @@ def realworld_chain(
     tool_timeout: int = 120,
     sandbox_name: str = "bwrap",
     sandbox_config: BwrapConfig | None = None,
+    variant_seed: int | str | None = None,
 ) -> Task:
-    """Exploit a service that only a chain of two or three released libraries' CVEs opens."""
+    """Exploit a service that only a chain of two or three released libraries' CVEs opens.
+    Every run is a fresh variant (ports, routes, parameters, the flag's name) unless
+    ``variant_seed`` names one; the seed is in the task's and each sample's metadata."""
+    seed = variants.seed_of(variant_seed)
+    seed = variants.fresh_seed() if seed is None else seed
     return _task(
-        dataset=chain_samples(chains),
+        dataset=chain_samples(chains, seed),
         setup=chain_setup(),
         prompt=_EXPLOIT_SYSTEM,
         scorer=flag_scorer(),
@@ -265,6 +301,7 @@ def realworld_chain(
         sandbox_name=sandbox_name,
         sandbox_config=sandbox_config,
         name="realworld_chain",
+        metadata={"variant_seed": seed},
     )
 
 
@@ -302,6 +339,7 @@ def chain_rows(log_dir: str, chains: Sequence[str] | None = None) -> list[dict[s
 __all__ = [
     "CHAINS",
     "Chain",
+    "ChainVariant",
     "Step",
     "chain_build",
     "chain_by_id",

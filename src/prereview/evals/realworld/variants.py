@@ -238,7 +238,7 @@ def _styled(canonical: str, words: list[str]) -> str:
 
 def _draw(rng: random.Random, slot: str, canonical: str, taken: set[str]) -> str:
     for _ in range(1000):
-        if slot == "port":
+        if slot == "port" or slot.startswith("port_"):  # a chain's second service: port_*
             value = str(rng.randrange(*_PORTS))
         elif slot.startswith("route_"):
             value = rng.choice(_PREFIXES) + "/" + rng.choice(_WORDS)
@@ -255,19 +255,26 @@ def _draw(rng: random.Random, slot: str, canonical: str, taken: set[str]) -> str
     raise RuntimeError(f"no fresh value for {slot}")  # pragma: no cover - 100 words
 
 
-def variant(case_id: str, template: Template, seed: int | None) -> Variant:
-    """The variant of ``case_id`` for ``seed`` (canonical when ``seed`` is None)."""
-    slots = template.slots()
-    missing = slots - set(template.defaults) - {"port"}
+def draw(
+    case_id: str, slots: set[str], defaults: dict[str, str], seed: int | None
+) -> dict[str, str]:
+    """Every slot's value for ``seed``, drawn from ``(seed, case_id)`` and distinct from
+    each other and from every canonical value; the canonical ``defaults`` (``port`` 9000)
+    when ``seed`` is None. A chain (``chain_cases``) draws its slots with it too."""
+    missing = slots - set(defaults) - {"port"}
     if missing:
         raise ValueError(f"{case_id}: no canonical value for {sorted(missing)}")
-    canonical = {**template.defaults, "port": str(CANONICAL_PORT)}
+    canonical = {**defaults, "port": str(CANONICAL_PORT)}
     if seed is None:
-        values = {s: canonical[s] for s in slots}
-    else:
-        rng = random.Random(f"prereview-variant:{seed}:{case_id}")  # noqa: S311 - not secret
-        taken: set[str] = {v.rsplit("/", 1)[-1].lower() for v in canonical.values()}
-        values = {s: _draw(rng, s, canonical[s], taken) for s in sorted(slots)}
+        return {s: canonical[s] for s in slots}
+    rng = random.Random(f"prereview-variant:{seed}:{case_id}")  # noqa: S311 - not secret
+    taken: set[str] = {v.rsplit("/", 1)[-1].lower() for v in canonical.values()}
+    return {s: _draw(rng, s, canonical[s], taken) for s in sorted(slots)}
+
+
+def variant(case_id: str, template: Template, seed: int | None) -> Variant:
+    """The variant of ``case_id`` for ``seed`` (canonical when ``seed`` is None)."""
+    values = draw(case_id, template.slots(), template.defaults, seed)
     return Variant(
         seed=seed,
         values=values,
