@@ -2,7 +2,8 @@
 the C function finder takes the truth from the release diff and ignores reformatting,
 the sanitizer's report is read strictly (kind, access, the vulnerable function as the
 first frame in the library), the grader rebuilds the release under AddressSanitizer in
-its own sandbox, and the reference solutions score 1 while every floor scores 0.
+its own sandbox and judges each probe on the host, and the reference solutions score 1
+while every floor scores 0 (what a patch cannot do to the grader: test_patch_forgery_c.py).
 
 The sandboxed tests use bsdiff4 (a second to build); UltraJSON (C++ included, ~15 s to
 build) runs in the slow, whole-suite tests of ``test_realworld.py``."""
@@ -210,7 +211,7 @@ def test_every_bsdiff4_variant_is_real_and_a_broken_tree_fails():
     plan = every_check(BSDIFF)
     before = asyncio.run(native.grade_native_patch(BSDIFF, vulnerable, plan=plan))
     after = asyncio.run(native.grade_native_patch(BSDIFF, patched, plan=plan))
-    assert before.functional_passed == before.functional_total == 3, before.explanation
+    assert before.functional_passed == before.functional_total == 4, before.explanation
     assert before.exploited == before.exploit_total == 4, before.explanation
     assert after.passed, after.explanation
     broken = {**vulnerable, "core.c": vulnerable["core.c"].replace(b"static PyObject*", b"}", 1)}

@@ -11,15 +11,17 @@ From that come its three tasks:
   the CVE. ``exploit`` is the reference solution (python, prints the flag).
 - **discovery**: the vulnerable tree, and the fixed tree as its safe twin; the truth
   (file, function) comes from the diff of the two (``truth.py``).
-- **patch**: fix the vulnerable tree in place; ``checks`` is the hidden grader code
-  (functional checks and exploit variants, run each in a fresh sandbox by
-  ``grading.py``); the reference patch copies the fixed release's ``patch_paths``.
+- **patch**: fix the vulnerable tree in place; ``probes`` are the hidden checks
+  (functional checks and exploit variants), each run in a fresh sandbox by
+  ``grading.py`` through ``checks``, the case's driver, and judged on the host from
+  what it answered (``probes.py``); the reference patch copies the fixed release's
+  ``patch_paths``.
 
 A JavaScript case (``language="javascript"``, an npm tarball) has the same three parts
 in JavaScript: ``victim`` is the body of a node service (``/work/svc/service.js``, run
 as ``node`` from ``/tmp/svc`` with the library in ``/tmp/node_modules``), ``checks`` is
-JavaScript defining ``FUNCTIONAL`` and ``EXPLOITS`` (each a list of names of functions
-``(token) -> boolean`` or a promise of one); ``exploit`` stays Python.
+JavaScript defining ``run(mode, data, token)`` (plain data, or a promise of it);
+``exploit`` stays Python.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prereview.evals.challenges._base import Category, Tier
+from prereview.evals.realworld.probes import Probe
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class Case:
     exploit_prompt: str
     victim: str  # the route(method, path, query, body) part of the victim service
     exploit: str  # reference exploit: python that prints the flag
-    checks: str  # grader code: FUNCTIONAL and EXPLOITS, lists of fn(token) -> bool
+    checks: str  # the patch grader's driver: run(mode, data, token) -> plain data
     preamble: str = ""  # run before the library is imported (compatibility shims)
     # when the fix rewrote a whole file: the diff's functions to keep (qualified names)
     truth_scope: tuple[str, ...] = ()
@@ -69,3 +72,9 @@ class Case:
     # files or directories of the release the tasks use (all when empty): a JavaScript
     # package often ships each module several times (a bundle, CommonJS, ESM, minified)
     tree_prefixes: tuple[str, ...] = ()
+    # the patch task's hidden checks, judged on the host from what the driver answers
+    probes: tuple[Probe, ...] = ()
+    # Python run in a process of its own in the grading sandbox, forked before the graded
+    # code loads: start() -> where it listens (the driver's OBSERVER), report() -> what it
+    # saw, which reaches the judge signed (grading.py), as the answer's "observed"
+    observer: str = ""

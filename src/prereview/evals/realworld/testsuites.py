@@ -7,6 +7,12 @@ network, the same limits), with the suite's files read-only under ``/grade/suite
 wall-clock limit of :data:`SUITE_TIMEOUT`. The script in the sandbox reports the ids of
 the tests that passed and of those that did not.
 
+Unlike a hidden check (``probes.py``), a suite's verdict is decided in the process that
+loads the graded code, since the tests call it directly: a patch written to fool pytest
+or ``unittest`` could print a verdict of its own. The suite can only make a patch fail
+(it adds breakage the hidden functional checks did not cover), so such a forgery hides
+breakage, never a live exploit; the README states the limit.
+
 A test that fails on the vulnerable release itself (a Python 2 leftover, a module the
 system lacks) says nothing about a patch, nor does one the upstream fix itself breaks (it
 asserts the vulnerable behaviour: PyYAML 5.3.1's recursive python/object tests under the
@@ -311,9 +317,10 @@ async def run_suite(
     if not lines or lines[0] != _STARTED:
         raise GradingError(f"the test suite's sandbox never started (rc {returncode})")
     results = [line.removeprefix(_RESULT) for line in lines[1:] if line.startswith(_RESULT)]
+    # exactly one verdict line: a second one is the graded code's (as in grading.parse_answer)
     try:
-        result = json.loads(results[-1]) if results else None
-    except json.JSONDecodeError:
+        result = json.loads(results[0]) if len(results) == 1 else None
+    except (json.JSONDecodeError, RecursionError):
         result = None
     if not isinstance(result, dict) or "passed" not in result:
         return SuiteRun(None, None)

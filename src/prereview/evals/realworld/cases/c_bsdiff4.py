@@ -6,11 +6,19 @@ it. 1.1.9 checks that the ``x`` bytes fit in the output but only that the ``y`` 
 exist in the extra block, not that they fit in the output: a patch that declares a
 short result and carries a long extra block makes ``memcpy`` write past the heap buffer.
 1.2.0 adds the check ``newpos + y > newDataLength``.
+
+The patch grader's probes apply patches through ``bsdiff4.patch`` (mode ``patch``) and
+the C routine directly (``core``); an exploit variant works unless the library refuses
+its patch. ``functional_core_patch`` is there so that the ``core`` exploit variant's mode
+is a functional probe's too.
 """
+
+from typing import Any
 
 from prereview.evals.challenges._base import Category, Tier
 from prereview.evals.realworld.case import Case
 from prereview.evals.realworld.cspec import Extension, NativeBuild
+from prereview.evals.realworld.probes import Answer, Probe, returns, value
 
 VICTIM = r'''
 import hashlib
@@ -46,78 +54,169 @@ except Exception as exc:  # the plain build may crash the service: the grader de
 print("wrote /work/poc.bin")
 """
 
+# The patch grader's driver: bytes travel as lists of [text, count] pieces (latin-1),
+# patches as their control tuples and blocks; each outcome is the output or the error.
 CHECKS = r"""
 import bz2, struct
 import bsdiff4
 import bsdiff4.core
 
 
+def _bytes(pieces):
+    return b"".join(text.encode("latin-1") * count for text, count in pieces)
+
+
 def _i64(n):
     return struct.pack("<q", n)
 
 
-def _patch(controls, diff, extra, new_size):
-    control = b"".join(_i64(v) for c in controls for v in c)
-    blocks = [bz2.compress(control), bz2.compress(diff), bz2.compress(extra)]
-    return (b"BSDIFF40" + _i64(len(blocks[0])) + _i64(len(blocks[1])) + _i64(new_size)
+def _patch(spec):
+    control = b"".join(_i64(v) for c in spec["controls"] for v in c)
+    blocks = [bz2.compress(control), bz2.compress(_bytes(spec["diff"])),
+              bz2.compress(_bytes(spec["extra"]))]
+    return (b"BSDIFF40" + _i64(len(blocks[0])) + _i64(len(blocks[1])) + _i64(spec["new_size"])
             + b"".join(blocks))
 
 
-def _applies(source, patch):
+def _outcome(call):
     try:
-        bsdiff4.patch(source, patch)
-    except ValueError:
-        return False
-    return True
+        return {"output": call().decode("latin-1"), "error": None}
+    except Exception as exc:
+        return {"output": None, "error": type(exc).__name__}
 
 
-def exploit_extra_block_past_the_end(token):
-    return _applies(b"x" * 64, _patch([(0, 4096, 0)], b"", token.encode() * 256, 16))
-
-
-def exploit_after_a_valid_diff(token):
-    # the diff part fills the output exactly, then 1000 extra bytes follow it
-    return _applies(b"y" * 32, _patch([(32, 1000, 0)], bytes(32), b"Z" * 1000, 32))
-
-
-def exploit_second_control_tuple(token):
-    extra = token.encode() + b"E" * 3000
-    controls = [(8, 8, 0), (0, len(extra) - 8, 0)]
-    return _applies(b"w" * 100, _patch(controls, bytes(8), extra, 24))
-
-
-def exploit_core_patch_directly(token):
-    try:
-        bsdiff4.core.patch(b"source", 10, [(0, 600, 0)], b"", b"Q" * 600)
-    except ValueError:
-        return False
-    return True
-
-
-def functional_round_trip(token):
-    source = (token * 300).encode()
-    target = source[:1000] + b"inserted " + token.encode() + source[1200:] + b"tail"
-    patch = bsdiff4.diff(source, target)
-    emptied = bsdiff4.patch(target, bsdiff4.diff(target, b""))
-    return bsdiff4.patch(source, patch) == target and emptied == b""
-
-
-def functional_extra_only_patch(token):
-    extra = ("new content " + token).encode()
-    return bsdiff4.patch(b"old", _patch([(0, len(extra), 0)], b"", extra, len(extra))) == extra
-
-
-def functional_corrupt_patches_are_refused(token):
-    too_much_diff = _patch([(64, 0, 0)], bytes(64), b"", 16)
-    short = _patch([(0, 4, 0)], b"", b"abcd", 8)
-    return not _applies(b"s" * 64, too_much_diff) and not _applies(b"s", short)
-
-
-FUNCTIONAL = [functional_round_trip, functional_extra_only_patch,
-              functional_corrupt_patches_are_refused]
-EXPLOITS = [exploit_extra_block_past_the_end, exploit_after_a_valid_diff,
-            exploit_second_control_tuple, exploit_core_patch_directly]
+def run(mode, data, token):
+    source = _bytes(data["source"])
+    if mode == "patch":  # each BSDIFF4 patch applied to the source
+        return [_outcome(lambda: bsdiff4.patch(source, _patch(p))) for p in data["patches"]]
+    if mode == "core":  # the C routine itself, on decoded blocks
+        controls = [tuple(c) for c in data["controls"]]
+        return _outcome(lambda: bsdiff4.core.patch(
+            source, data["new_size"], controls, _bytes(data["diff"]), _bytes(data["extra"])))
+    if mode == "round_trip":  # diff then patch, to the target and to nothing
+        target = _bytes(data["target"])
+        return {"patched": _outcome(lambda: bsdiff4.patch(source, bsdiff4.diff(source, target))),
+                "emptied": _outcome(lambda: bsdiff4.patch(target, bsdiff4.diff(target, b"")))}
+    raise ValueError("unknown mode %r" % mode)
 """
+
+TOKEN_BYTES = 17  # "t" + 16 hex digits: the length a control tuple counts the token for
+
+
+def _applied(output: str) -> dict[str, Any]:
+    return {"output": output, "error": None}
+
+
+def _refused(token: str, answer: Answer) -> bool:
+    """The outcome, or every outcome of a list, is an error the library raised."""
+    returned, got = value(answer)
+    outcomes = got if isinstance(got, list) else [got]
+    return returned and all(
+        isinstance(o, dict) and o.get("output") is None and isinstance(o.get("error"), str)
+        for o in outcomes
+    )
+
+
+def _exploit_worked(token: str, answer: Answer) -> bool:
+    # the fixed release refuses each of these patches (ValueError); an output means the
+    # C code wrote the declared size from blocks that do not fit in it
+    return not _refused(token, answer)
+
+
+def _patch_probe(name: str, exploit: bool, source: list[Any], *patches: dict[str, Any]) -> Probe:
+    judge = _exploit_worked if exploit else _refused
+    return Probe(name, exploit, "patch", {"source": source, "patches": list(patches)}, judge)
+
+
+def _one(controls: list[list[int]], diff: list[Any], extra: list[Any], size: int) -> dict[str, Any]:
+    return {"controls": controls, "diff": diff, "extra": extra, "new_size": size}
+
+
+ZEROS = "\u0000"
+PROBES = (
+    Probe(
+        "functional_round_trip",
+        False,
+        "round_trip",
+        {
+            "source": [["TOKEN", 300]],
+            "target": [["TOKEN", 58], ["inserted TOKEN", 1], ["TOKEN", 229], ["tail", 1]],
+        },
+        returns(
+            {
+                "patched": _applied("TOKEN" * 58 + "inserted TOKEN" + "TOKEN" * 229 + "tail"),
+                "emptied": _applied(""),
+            }
+        ),
+    ),
+    Probe(
+        "functional_extra_only_patch",
+        False,
+        "patch",
+        {
+            "source": [["old", 1]],
+            "patches": [_one([[0, 12 + TOKEN_BYTES, 0]], [], [["new content TOKEN", 1]], 29)],
+        },
+        returns([_applied("new content TOKEN")]),
+    ),
+    _patch_probe(
+        "functional_corrupt_patches_are_refused",
+        False,
+        [["s", 64]],
+        _one([[64, 0, 0]], [[ZEROS, 64]], [], 16),  # more diff bytes than the output holds
+        _one([[0, 4, 0]], [], [["abcd", 1]], 8),  # shorter than the size it declares
+    ),
+    Probe(
+        "functional_core_patch",
+        False,
+        "core",
+        {
+            "source": [["TOKEN", 1]],
+            "new_size": TOKEN_BYTES + 6,
+            "controls": [[TOKEN_BYTES, 6, 0]],
+            "diff": [[ZEROS, TOKEN_BYTES]],
+            "extra": [["-patch", 1]],
+        },
+        returns(_applied("TOKEN-patch")),
+    ),
+    _patch_probe(
+        "exploit_extra_block_past_the_end",
+        True,
+        [["x", 64]],
+        _one([[0, 4096, 0]], [], [["TOKEN", 256]], 16),
+    ),
+    # the diff part fills the output exactly, then 1000 extra bytes follow it
+    _patch_probe(
+        "exploit_after_a_valid_diff",
+        True,
+        [["y", 32]],
+        _one([[32, 1000, 0]], [[ZEROS, 32]], [["Z", 1000]], 32),
+    ),
+    _patch_probe(
+        "exploit_second_control_tuple",
+        True,
+        [["w", 100]],
+        _one(
+            [[8, 8, 0], [0, TOKEN_BYTES + 3000 - 8, 0]],
+            [[ZEROS, 8]],
+            [["TOKEN", 1], ["E", 3000]],
+            24,
+        ),
+    ),
+    Probe(
+        "exploit_core_patch_directly",
+        True,
+        "core",
+        {
+            "source": [["source", 1]],
+            "new_size": 10,
+            "controls": [[0, 600, 0]],
+            "diff": [],
+            "extra": [["Q", 600]],
+        },
+        _exploit_worked,
+    ),
+)
 
 CASE = Case(
     id="bsdiff4-patch-heap-overflow",
@@ -146,6 +245,7 @@ CASE = Case(
     victim=VICTIM,
     exploit=EXPLOIT,
     checks=CHECKS,
+    probes=PROBES,
     truth_scope=("patch",),  # 1.2.0 also renamed MIN to Py_MIN in search()
     language="c",
 )

@@ -8,11 +8,24 @@ check, so a large ``indent``, or a moderate one with deep nesting, writes past t
 of the buffer (a stack-buffer-overflow while the output is still on the stack, a
 heap-buffer-overflow after it moved). 5.2.0 reserves ``indent * (level + 1) + 2`` bytes
 in ``encode`` before each element, and before the closing bracket.
+
+The patch grader's probes encode documents with ``ujson.dumps`` (mode ``dumps``, both
+kinds): the host compares the digest of what it wrote with ``json.dumps``'s output for
+the same document, so an exploit variant works when the sanitizer reports, or when the
+output is wrong (memory written past the buffer is output lost or corrupted), unless
+the library refused the call.
 """
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
 
 from prereview.evals.challenges._base import Category, Tier
 from prereview.evals.realworld.case import Case, Dependency
 from prereview.evals.realworld.cspec import Extension, NativeBuild
+from prereview.evals.realworld.probes import Answer, Probe, returns, with_token
+from prereview.evals.realworld.probes import value as probe_value
 
 VICTIM = r'''
 import ujson
@@ -45,60 +58,93 @@ except Exception as exc:  # the plain build may crash the service: the grader de
 print("wrote /work/poc.bin")
 """
 
+# The patch grader's driver: what ujson.dumps wrote (its digest: nested documents with a
+# large indent are megabytes), or what a round trip through it gave back.
 CHECKS = r"""
+import hashlib
 import ujson
 
-# the exploit variants return False: only the sanitizer's report makes one succeed
+
+def run(mode, data, token):
+    if mode == "dumps":
+        try:
+            text = ujson.dumps(data["value"], indent=data["indent"])
+        except Exception as exc:
+            return {"error": type(exc).__name__}
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        return {"length": len(text), "sha256": digest}
+    if mode == "round_trip":
+        return [ujson.loads(ujson.dumps(data["value"], indent=n)) for n in data["indents"]]
+    raise ValueError("unknown mode %r" % mode)
+"""
 
 
-def _nested(depth, make):
-    value = 1
+def _digest(text: str) -> dict[str, Any]:
+    return {"length": len(text), "sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
+def _encodes(value: Any, indent: int) -> Callable[[str, Answer], bool]:
+    """A functional judge: ujson wrote what ``json.dumps`` writes (the same separators
+    with an indent; these values hold no character ujson escapes differently)."""
+
+    def judge(token: str, answer: Answer) -> bool:
+        expected = json.dumps(with_token(value, token), indent=indent)
+        return answer == {"value": _digest(expected)}
+
+    return judge
+
+
+def _overflowed(value: Any, indent: int) -> Callable[[str, Answer], bool]:
+    """An exploit judge: the exploit worked unless the output is the right one or the
+    library refused the call (the fixed release writes the right one)."""
+    right = _encodes(value, indent)
+
+    def judge(token: str, answer: Answer) -> bool:
+        returned, got = probe_value(answer)
+        refused = returned and isinstance(got, dict) and set(got) == {"error"}
+        return not (refused or right(token, answer))
+
+    return judge
+
+
+def _nested(depth: int, make: Callable[[Any], Any]) -> Any:
+    value: Any = 1
     for _ in range(depth):
         value = make(value)
     return value
 
 
-def exploit_huge_indent(token):
-    ujson.dumps([token], indent=70000)
-    return False
+def _dumps(name: str, exploit: bool, value: Any, indent: int) -> Probe:
+    judge = (_overflowed if exploit else _encodes)(value, indent)
+    return Probe(name, exploit, "dumps", {"value": value, "indent": indent}, judge)
 
 
-def exploit_nested_lists(token):
-    ujson.dumps(_nested(80, lambda v: [v]), indent=1000)
-    return False
-
-
-def exploit_nested_objects(token):
-    ujson.dumps(_nested(60, lambda v: {token: v}), indent=2000)
-    return False
-
-
-def exploit_after_the_buffer_moved_to_the_heap(token):
-    ujson.dumps([token * 9000, _nested(40, lambda v: [v])], indent=3000)
-    return False
-
-
-def functional_pretty_output(token):
-    expected = '{\n  "%s": [\n    1,\n    2.5,\n    null,\n    true\n  ]\n}' % token
-    return ujson.dumps({token: [1, 2.5, None, True]}, indent=2) == expected
-
-
-def functional_round_trip(token):
-    value = {"name": token, "items": [1, -7, 3.25, {"k": [True, False, None]}],
-             "text": "caf\u00e9 \u2603 \"quoted\" \\ /", "big": 2 ** 62}
-    return all(ujson.loads(ujson.dumps(value, indent=n)) == value for n in (0, 1, 4, 40))
-
-
-def functional_deep_but_small(token):
-    value = _nested(30, lambda v: [v, token])
-    text = ujson.dumps(value, indent=3)
-    return ujson.loads(text) == value and text.count("\n") > 30
-
-
-FUNCTIONAL = [functional_pretty_output, functional_round_trip, functional_deep_but_small]
-EXPLOITS = [exploit_huge_indent, exploit_nested_lists, exploit_nested_objects,
-            exploit_after_the_buffer_moved_to_the_heap]
-"""
+ROUND_TRIP = {
+    "name": "TOKEN",
+    "items": [1, -7, 3.25, {"k": [True, False, None]}],
+    "text": 'caf\u00e9 \u2603 "quoted" \\ /',
+    "big": 2**62,
+}
+PROBES = (
+    _dumps("functional_pretty_output", False, {"TOKEN": [1, 2.5, None, True]}, 2),
+    Probe(
+        "functional_round_trip",
+        False,
+        "round_trip",
+        {"value": ROUND_TRIP, "indents": [0, 1, 4, 40]},
+        returns([ROUND_TRIP] * 4),
+    ),
+    _dumps("functional_deep_but_small", False, _nested(30, lambda v: [v, "TOKEN"]), 3),
+    _dumps("exploit_huge_indent", True, ["TOKEN"], 70000),
+    _dumps("exploit_nested_lists", True, _nested(80, lambda v: [v]), 1000),
+    _dumps("exploit_nested_objects", True, _nested(60, lambda v: {"TOKEN": v}), 2000),
+    _dumps(
+        "exploit_after_the_buffer_moved_to_the_heap",
+        True,
+        ["TOKEN" * 9000, _nested(40, lambda v: [v])],
+        3000,
+    ),
+)
 
 CASE = Case(
     id="ujson-indent-buffer-overflow",
@@ -129,6 +175,7 @@ CASE = Case(
     victim=VICTIM,
     exploit=EXPLOIT,
     checks=CHECKS,
+    probes=PROBES,
     # 5.2.0 also reworked Buffer_Realloc, added DEBUG-only checks and dropped the unused
     # Buffer_AppendIntUnchecked; the advisory's fix is the reservations in encode()
     truth_scope=("encode",),

@@ -10,6 +10,7 @@ through the prototype access checks (``container.strict`` in ``runtime.js``).
 
 from prereview.evals.challenges._base import Category, Tier
 from prereview.evals.realworld.case import Case
+from prereview.evals.realworld.probes import Answer, Probe, returns, value
 from prereview.evals.realworld.variants import Template, canonical
 
 VICTIM = r"""
@@ -43,58 +44,158 @@ answer = urllib.request.urlopen(url, data, timeout=10).read().decode()
 print(re.findall(r"FLAG\{[0-9a-f]{32}\}", answer)[0])
 """
 
+# The patch grader's driver: compiles and renders each template and answers what each
+# rendered and whether the code handlebars generated set globalThis[token], as each
+# payload does.
 CHECKS = r"""
+const defineProperty = Object.defineProperty;  // taken before the graded code loads
 const Handlebars = require("handlebars");
 
-function injected(token, template, data) {
-  delete globalThis.PWNED;
-  const mark = '") || (globalThis.PWNED = ' + JSON.stringify(token) + ') || ("';
+// an environment of its own with a helper, as a shop's templates would have
+const shop = Handlebars.create();
+shop.registerHelper("shout", (text) => String(text).toUpperCase());
+
+// The payloads set globalThis[token]. The setter is the driver's: the graded code can
+// neither delete it (not configurable) nor reach what it recorded.
+function watch(token) {
+  let ran = false;
+  defineProperty(globalThis, token, { configurable: false, get() {}, set() { ran = true; } });
+  return () => ran;
+}
+
+function named(error) {
+  try { return String((error && error.name) || error); } catch (e) { return "unnamed"; }
+}
+
+function rendered(call) {
+  const env = call.env === "shop" ? shop : Handlebars;
   try {
-    Handlebars.compile(template.split("MARK").join(mark), { compat: true })(data);
-  } catch (error) { /* refused */ }
-  return globalThis.PWNED === token;
+    return { html: env.compile(call.template, call.options)(call.data), error: null };
+  } catch (error) {  // a refused template, or strict mode's missing name
+    return { html: null, error: named(error) };
+  }
 }
 
-function exploit_each(token) {
-  return injected(token, "{{#each items}}{{[MARK]}}{{/each}}", { items: [1] });
+function run(mode, data, token) {
+  if (mode !== "render") {
+    throw new Error("no such mode: " + mode);
+  }
+  const ran = watch(token);
+  const results = data.map(rendered);
+  return { results, ran: ran() };
 }
-
-function exploit_with(token) {
-  return injected(token, "{{#with user}}{{[MARK]}}{{/with}}", { user: { n: 1 } });
-}
-
-function exploit_nested(token) {
-  const template = "{{#each a}}{{#each b}}<{{[MARK]}}>{{/each}}{{/each}}";
-  return injected(token, template, { a: [{ b: [1] }] });
-}
-
-function exploit_helper_argument(token) {
-  return injected(token, "{{#each items}}{{#if [MARK]}}y{{/if}}{{/each}}", { items: [1] });
-}
-
-function functional_compat_lookup(token) {
-  const compat = "{{#each items}}{{name}}:{{title}},{{/each}}";
-  const template = Handlebars.compile(compat, { compat: true });
-  const plain = Handlebars.compile("{{#each items}}{{name}}-{{../title}}|{{/each}}{{{raw}}}{{esc}}"
-  );
-  const data = { title: token, items: [{ name: "a" }, {}], raw: "<b>", esc: "<i>" };
-  return template(data) === "a:" + token + ",:" + token + ","
-    && plain(data) === "a-" + token + "|-" + token + "|<b>&lt;i&gt;";
-}
-
-function functional_strict_and_helpers(token) {
-  const strict = Handlebars.compile("{{a.b}}|{{#if c}}{{c}}{{/if}}", { strict: true });
-  const env = Handlebars.create();
-  env.registerHelper("shout", (text) => String(text).toUpperCase());
-  let missing = false;
-  try { strict({ a: {} }); } catch (error) { missing = true; }
-  return strict({ a: { b: token }, c: 1 }) === token + "|1" && missing
-    && env.compile("{{shout word}}")({ word: token }) === token.toUpperCase();
-}
-
-const FUNCTIONAL = [functional_compat_lookup, functional_strict_and_helpers];
-const EXPLOITS = [exploit_each, exploit_with, exploit_nested, exploit_helper_argument];
 """
+
+# What each payload runs, from inside the bracketed segment: it sets the global the token
+# names and evaluates to the token reversed, which the template renders where the value
+# goes (not inside #if), so either shows that it ran.
+_MARK = '") || (globalThis.TOKEN = 6, "TOKEN".split("").reverse().join("")) || ("'
+_COMPAT = {"compat": True}
+
+
+def _ran(token: str, answer: Answer) -> bool:
+    """An exploit worked unless the driver answered that no payload ran: neither its
+    global set nor its text in an output (an answer of another shape is no evidence
+    that the template was refused)."""
+    returned, got = value(answer)
+    if not (returned and isinstance(got, dict) and got.get("ran") is False):
+        return True
+    calls = got.get("results")
+    calls = calls if isinstance(calls, list) else []
+    outputs = [c.get("html") for c in calls if isinstance(c, dict)]
+    return any(isinstance(html, str) and token[::-1] in html for html in outputs)
+
+
+def _compat(template: str, data: dict[str, object]) -> list[object]:
+    return [{"template": template.replace("MARK", _MARK), "data": data, "options": _COMPAT}]
+
+
+def _strict_and_helpers(token: str, answer: Answer) -> bool:
+    """Strict mode renders what is there and refuses what is not; helpers work."""
+    returned, got = value(answer)
+    if not (returned and isinstance(got, dict) and got.get("ran") is False):
+        return False
+    results = got.get("results")
+    if not (isinstance(results, list) and len(results) == 3):
+        return False
+    found, missing, shouted = results
+    return (
+        found == {"html": token + "|1", "error": None}
+        and isinstance(missing, dict)
+        and missing.get("html") is None
+        and isinstance(missing.get("error"), str)
+        and shouted == {"html": token.upper(), "error": None}
+    )
+
+
+_ORDER = {"title": "TOKEN", "items": [{"name": "a"}, {}], "raw": "<b>", "esc": "<i>"}
+_STRICT = "{{a.b}}|{{#if c}}{{c}}{{/if}}"
+PROBES = (
+    Probe(
+        "compat_lookup",
+        False,
+        "render",
+        [
+            {
+                "template": "{{#each items}}{{name}}:{{title}},{{/each}}",
+                "data": _ORDER,
+                "options": _COMPAT,
+            },
+            {
+                "template": "{{#each items}}{{name}}-{{../title}}|{{/each}}{{{raw}}}{{esc}}",
+                "data": _ORDER,
+            },
+        ],
+        returns(
+            {
+                "results": [
+                    {"html": "a:TOKEN,:TOKEN,", "error": None},
+                    {"html": "a-TOKEN|-TOKEN|<b>&lt;i&gt;", "error": None},
+                ],
+                "ran": False,
+            }
+        ),
+    ),
+    Probe(
+        "strict_and_helpers",
+        False,
+        "render",
+        [
+            {
+                "template": _STRICT,
+                "data": {"a": {"b": "TOKEN"}, "c": 1},
+                "options": {"strict": True},
+            },
+            {"template": _STRICT, "data": {"a": {}}, "options": {"strict": True}},
+            {"template": "{{shout word}}", "data": {"word": "TOKEN"}, "env": "shop"},
+        ],
+        _strict_and_helpers,
+    ),
+    Probe(
+        "each", True, "render", _compat("{{#each items}}{{[MARK]}}{{/each}}", {"items": [1]}), _ran
+    ),
+    Probe(
+        "with",
+        True,
+        "render",
+        _compat("{{#with user}}{{[MARK]}}{{/with}}", {"user": {"n": 1}}),
+        _ran,
+    ),
+    Probe(
+        "nested",
+        True,
+        "render",
+        _compat("{{#each a}}{{#each b}}<{{[MARK]}}>{{/each}}{{/each}}", {"a": [{"b": [1]}]}),
+        _ran,
+    ),
+    Probe(
+        "helper_argument",
+        True,
+        "render",
+        _compat("{{#each items}}{{#if [MARK]}}y{{/if}}{{/each}}", {"items": [1]}),
+        _ran,
+    ),
+)
 
 _SOURCES = (
     "lib/handlebars/compiler/javascript-compiler.js",
@@ -146,6 +247,7 @@ CASE = Case(
     victim=_CANONICAL.victim,
     exploit=_CANONICAL.exploit,
     checks=CHECKS,
+    probes=PROBES,
     truth_scope=("JavaScriptCompiler.depthedLookup", "template.strict"),
     language="javascript",
     # what require("handlebars") loads (lib/index.js -> dist/cjs) and the ES sources it

@@ -8,8 +8,12 @@ string that closes the list early, so the exploit uses a parameter with a defaul
 that is evaluated because the render passes fewer arguments than there are parameters.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from prereview.evals.challenges._base import Category, Tier
 from prereview.evals.realworld.case import Case
+from prereview.evals.realworld.probes import Answer, Probe, value, with_token
 from prereview.evals.realworld.variants import Template, canonical
 
 VICTIM = r"""
@@ -59,60 +63,181 @@ except urllib.error.HTTPError as error:  # the render throws: a 500 with the mes
 print(re.findall(r"FLAG\{[0-9a-f]{32}\}", answer)[0])
 """
 
+# The patch grader's driver: compiles each template (with the call's settings, after
+# setting the call's templateSettings, put back afterwards), calls it with the call's
+# arguments, and answers what each rendered and whether a payload set globalThis[token].
 CHECKS = r"""
+const defineProperty = Object.defineProperty;  // taken before the graded code loads
 const _ = require("underscore");
 
-function leaked(token, run) {
-  delete globalThis.PWNED;
-  try { run(); } catch (error) { /* a refused setting throws */ }
-  return globalThis.PWNED === token;
+// The payloads set globalThis[token]. The setter is the driver's: the graded code can
+// neither delete it (not configurable) nor reach what it recorded.
+function watch(token) {
+  let ran = false;
+  defineProperty(globalThis, token, { configurable: false, get() {}, set() { ran = true; } });
+  return () => ran;
 }
 
-function exploit_default_parameter(token) {
-  const variable = "d, a, b=(globalThis.PWNED=" + JSON.stringify(token) + ")";
-  return leaked(token, () => _.template("<%- 1 %>", { variable })({}));
+function named(error) {
+  try { return String((error && error.name) || error); } catch (e) { return "unnamed"; }
 }
 
-function exploit_no_argument(token) {
-  const variable = "x=(globalThis.PWNED=" + JSON.stringify(token) + ")";
-  return leaked(token, () => _.template("hello", { variable })());
-}
-
-function exploit_template_settings(token) {
-  const saved = _.templateSettings.variable;
-  _.templateSettings.variable = "o, p, q=(()=>{globalThis.PWNED=" + JSON.stringify(token) + "})()";
+function rendered(call) {
+  const saved = Object.assign({}, _.templateSettings);
+  let source = null;
   try {
-    return leaked(token, () => _.template("<%= 2 %>")({}));
+    Object.assign(_.templateSettings, call.defaults);
+    const compiled = _.template(call.source, call.settings);
+    source = String(compiled.source);
+    return { text: compiled(...call.args), source, error: null };
+  } catch (error) {  // a refused setting throws
+    return { text: null, source, error: named(error) };
   } finally {
-    _.templateSettings.variable = saved;
+    for (const key of Object.keys(_.templateSettings)) delete _.templateSettings[key];
+    Object.assign(_.templateSettings, saved);
   }
 }
 
-function exploit_spaced_default(token) {
-  const variable = " it ,\n  $y, $x = globalThis.PWNED = " + JSON.stringify(token);
-  return leaked(token, () => _.template("<% print(1) %>", { variable })());
+function run(mode, data, token) {
+  if (mode !== "template") {
+    throw new Error("no such mode: " + mode);
+  }
+  const ran = watch(token);
+  const results = data.map(rendered);
+  return { results, ran: ran() };
 }
-
-function functional_variable(token) {
-  const render = _.template("<%- it.a %>|<%= it.b %>|<% print(it.c) %>", { variable: "it" });
-  return render({ a: "<" + token, b: "<b>", c: token }) === "&lt;" + token + "|<b>|" + token
-    && render.source.indexOf("function(it") >= 0;
-}
-
-function functional_default_scope(token) {
-  const render = _.template("<% _.each(items, function (i) { %><%- i %>,<% }) %><%= name %>");
-  const dollar = _.template("<%- $x %>", { variable: "$x" });
-  return render({ items: [1, 2], name: token }) === "1,2," + token && dollar(token) === token;
-}
-
-const FUNCTIONAL = [functional_variable, functional_default_scope];
-const EXPLOITS = [
-  exploit_default_parameter,
-  exploit_no_argument,
-  exploit_template_settings,
-  exploit_spaced_default,
-];
 """
+
+
+def _call(
+    source: str,
+    *args: object,
+    settings: dict[str, str] | None = None,
+    defaults: dict[str, str] | None = None,
+) -> dict[str, object]:
+    """A call of the driver: ``_.template(source, settings)(...args)``, with ``defaults``
+    set in ``_.templateSettings`` meanwhile."""
+    return {"source": source, "args": list(args), "settings": settings, "defaults": defaults}
+
+
+def _answered(token: str, answer: Answer) -> list[Any] | None:
+    """The results the driver answered, where it answered that no payload ran."""
+    returned, got = value(answer)
+    if returned and isinstance(got, dict) and got.get("ran") is False:
+        results = got.get("results")
+        return results if isinstance(results, list) else None
+    return None
+
+
+def _ran(token: str, answer: Answer) -> bool:
+    """An exploit worked unless the driver answered that no payload ran: neither its
+    global set nor its text in an output (an answer of another shape is no evidence
+    that the setting was refused)."""
+    results = _answered(token, answer)
+    if results is None:
+        return True
+    texts = [r.get("text") for r in results if isinstance(r, dict)]
+    return any(isinstance(text, str) and token[::-1] in text for text in texts)
+
+
+def _renders(*expected: tuple[str, str | None]) -> Callable[[str, Answer], bool]:
+    """A judge: each call rendered its text (with the token put in), and its compiled
+    source holds what is given."""
+
+    def judge(token: str, answer: Answer) -> bool:
+        results = _answered(token, answer)
+        if results is None or len(results) != len(expected):
+            return False
+        for result, (text, source) in zip(results, expected, strict=True):
+            if not (isinstance(result, dict) and result.get("error") is None):
+                return False
+            if result.get("text") != with_token(text, token):
+                return False
+            if source is not None and source not in str(result.get("source")):
+                return False
+        return True
+
+    return judge
+
+
+# What the payloads run besides setting the global the token names: the token reversed,
+# which the template renders, so either shows that a payload ran (the first variant's
+# render fails after its payload has run: it shows only in the global).
+_REVERSED = '"TOKEN".split("").reverse().join("")'
+PROBES = (
+    Probe(
+        "variable",
+        False,
+        "template",
+        [
+            _call(
+                "<%- it.a %>|<%= it.b %>|<% print(it.c) %>",
+                {"a": "<TOKEN", "b": "<b>", "c": "TOKEN"},
+                settings={"variable": "it"},
+            ),
+            _call("<%- it.a %>", {"a": "TOKEN"}, defaults={"variable": "it"}),
+        ],
+        _renders(("&lt;TOKEN|<b>|TOKEN", "function(it"), ("TOKEN", "function(it")),
+    ),
+    Probe(
+        "default_scope",
+        False,
+        "template",
+        [
+            _call(
+                "<% _.each(items, function (i) { %><%- i %>,<% }) %><%= name %>",
+                {"items": [1, 2], "name": "TOKEN"},
+            ),
+            _call("<%- $x %>", "TOKEN", settings={"variable": "$x"}),
+        ],
+        _renders(("1,2,TOKEN", None), ("TOKEN", None)),
+    ),
+    Probe(
+        "default_parameter",
+        True,
+        "template",
+        [_call("<%- 1 %>", {}, settings={"variable": "d, a, b=(globalThis.TOKEN=6)"})],
+        _ran,
+    ),
+    Probe(
+        "no_argument",
+        True,
+        "template",
+        [
+            _call(
+                "hello <%= x %>", settings={"variable": "x=(globalThis.TOKEN=6, " + _REVERSED + ")"}
+            )
+        ],
+        _ran,
+    ),
+    Probe(
+        "template_settings",
+        True,
+        "template",
+        [
+            _call(
+                "<%= q %>",
+                {},
+                defaults={
+                    "variable": "o, p, q=(()=>{globalThis.TOKEN=6; return " + _REVERSED + "})()"
+                },
+            )
+        ],
+        _ran,
+    ),
+    Probe(
+        "spaced_default",
+        True,
+        "template",
+        [
+            _call(
+                "<% print($x) %>",
+                settings={"variable": " it ,\n  $y, $x = globalThis.TOKEN = " + _REVERSED},
+            )
+        ],
+        _ran,
+    ),
+)
 
 PROMPT = (
     "A template precompiler listens on 127.0.0.1:@@port@@ (POST @@route_compile@@ with JSON "
@@ -158,6 +283,7 @@ CASE = Case(
     victim=_CANONICAL.victim,
     exploit=_CANONICAL.exploit,
     checks=CHECKS,
+    probes=PROBES,
     truth_scope=("template",),
     language="javascript",
     # the UMD bundle that require() loads and the ES module sources; not the AMD, CJS
