@@ -31,6 +31,25 @@ from dataclasses import dataclass
 from typing import Any
 
 Answer = dict[str, Any] | None
+
+# What every JavaScript driver starts with, before it loads its library (a driver's
+# ``require`` runs after these lines): the intrinsic its watch needs, taken before the
+# graded code can replace it, the watch on the global a payload sets, and an error's name.
+JS_DRIVER_HEAD = r"""
+const defineProperty = Object.defineProperty;  // taken before the graded code loads
+
+// The payloads set globalThis[token]. The setter is the driver's: the graded code can
+// neither delete it (not configurable) nor reach what it recorded.
+function watch(token) {
+  let ran = false;
+  defineProperty(globalThis, token, { configurable: false, get() {}, set() { ran = true; } });
+  return () => ran;
+}
+
+function named(error) {
+  try { return String((error && error.name) || error); } catch (e) { return "unnamed"; }
+}
+"""
 TOKEN = "TOKEN"  # noqa: S105 - a placeholder: replaced in a probe's data by the drawn token
 
 

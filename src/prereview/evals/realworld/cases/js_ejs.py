@@ -10,7 +10,7 @@ option objects without a prototype.
 
 from prereview.evals.challenges._base import Category, Tier
 from prereview.evals.realworld.case import Case
-from prereview.evals.realworld.probes import Answer, Probe, returns, value
+from prereview.evals.realworld.probes import JS_DRIVER_HEAD, Answer, Probe, returns, value
 from prereview.evals.realworld.variants import Template, canonical
 
 VICTIM = r"""
@@ -52,22 +52,11 @@ print(re.findall(r"FLAG\{[0-9a-f]{32}\}", answer)[0])
 
 # The patch grader's driver: renders as the service does and answers what was rendered
 # and whether the code ejs generated set globalThis[token], as each payload does.
-CHECKS = r"""
-const defineProperty = Object.defineProperty;  // taken before the graded code loads
+CHECKS = (
+    JS_DRIVER_HEAD
+    + r"""
 const ejs = require("ejs");
 const fs = require("fs");
-
-// The payloads set globalThis[token]. The setter is the driver's: the graded code can
-// neither delete it (not configurable) nor reach what it recorded.
-function watch(token) {
-  let ran = false;
-  defineProperty(globalThis, token, { configurable: false, get() {}, set() { ran = true; } });
-  return () => ran;
-}
-
-function named(error) {
-  try { return String((error && error.name) || error); } catch (e) { return "unnamed"; }
-}
 
 function rendered(call) {
   try {
@@ -107,6 +96,7 @@ function run(mode, data, token) {
   return Object.assign(answer, { ran: ran() });
 }
 """
+)
 
 # What each payload runs, in the function ejs generates: it sets the global the token
 # names and writes the token reversed into the output, so either shows that it ran.

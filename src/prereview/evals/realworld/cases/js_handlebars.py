@@ -10,7 +10,7 @@ through the prototype access checks (``container.strict`` in ``runtime.js``).
 
 from prereview.evals.challenges._base import Category, Tier
 from prereview.evals.realworld.case import Case
-from prereview.evals.realworld.probes import Answer, Probe, returns, value
+from prereview.evals.realworld.probes import JS_DRIVER_HEAD, Answer, Probe, returns, value
 from prereview.evals.realworld.variants import Template, canonical
 
 VICTIM = r"""
@@ -47,25 +47,14 @@ print(re.findall(r"FLAG\{[0-9a-f]{32}\}", answer)[0])
 # The patch grader's driver: compiles and renders each template and answers what each
 # rendered and whether the code handlebars generated set globalThis[token], as each
 # payload does.
-CHECKS = r"""
-const defineProperty = Object.defineProperty;  // taken before the graded code loads
+CHECKS = (
+    JS_DRIVER_HEAD
+    + r"""
 const Handlebars = require("handlebars");
 
 // an environment of its own with a helper, as a shop's templates would have
 const shop = Handlebars.create();
 shop.registerHelper("shout", (text) => String(text).toUpperCase());
-
-// The payloads set globalThis[token]. The setter is the driver's: the graded code can
-// neither delete it (not configurable) nor reach what it recorded.
-function watch(token) {
-  let ran = false;
-  defineProperty(globalThis, token, { configurable: false, get() {}, set() { ran = true; } });
-  return () => ran;
-}
-
-function named(error) {
-  try { return String((error && error.name) || error); } catch (e) { return "unnamed"; }
-}
 
 function rendered(call) {
   const env = call.env === "shop" ? shop : Handlebars;
@@ -85,6 +74,7 @@ function run(mode, data, token) {
   return { results, ran: ran() };
 }
 """
+)
 
 # What each payload runs, from inside the bracketed segment: it sets the global the token
 # names and evaluates to the token reversed, which the template renders where the value

@@ -14,7 +14,7 @@ from typing import Any
 
 from prereview.evals.challenges._base import Category, Tier
 from prereview.evals.realworld.case import Case
-from prereview.evals.realworld.probes import Answer, Probe, returns, value
+from prereview.evals.realworld.probes import JS_DRIVER_HEAD, Answer, Probe, returns, value
 from prereview.evals.realworld.variants import Template, canonical
 
 VICTIM = r"""
@@ -64,21 +64,10 @@ print(re.findall(r"FLAG\{[0-9a-f]{32}\}", answer)[0])
 # The patch grader's driver: calls lodash's functions in turn (a compiled template is
 # rendered) and answers what each returned, what Object.prototype gained or lost
 # meanwhile (put back as it was) and whether a payload set globalThis[token].
-CHECKS = r"""
-const defineProperty = Object.defineProperty;  // taken before the graded code loads
+CHECKS = (
+    JS_DRIVER_HEAD
+    + r"""
 const _ = require("lodash");
-
-// The payloads set globalThis[token]. The setter is the driver's: the graded code can
-// neither delete it (not configurable) nor reach what it recorded.
-function watch(token) {
-  let ran = false;
-  defineProperty(globalThis, token, { configurable: false, get() {}, set() { ran = true; } });
-  return () => ran;
-}
-
-function named(error) {
-  try { return String((error && error.name) || error); } catch (e) { return "unnamed"; }
-}
 
 function plain(value) {
   try {
@@ -133,6 +122,7 @@ function run(mode, data, token) {
   return { results, polluted: polluted(before), ran: ran() };
 }
 """
+)
 
 
 def _call(fn: str, *args: object, **render: object) -> dict[str, object]:

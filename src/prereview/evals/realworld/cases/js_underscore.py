@@ -13,7 +13,7 @@ from typing import Any
 
 from prereview.evals.challenges._base import Category, Tier
 from prereview.evals.realworld.case import Case
-from prereview.evals.realworld.probes import Answer, Probe, value, with_token
+from prereview.evals.realworld.probes import JS_DRIVER_HEAD, Answer, Probe, value, with_token
 from prereview.evals.realworld.variants import Template, canonical
 
 VICTIM = r"""
@@ -66,21 +66,10 @@ print(re.findall(r"FLAG\{[0-9a-f]{32}\}", answer)[0])
 # The patch grader's driver: compiles each template (with the call's settings, after
 # setting the call's templateSettings, put back afterwards), calls it with the call's
 # arguments, and answers what each rendered and whether a payload set globalThis[token].
-CHECKS = r"""
-const defineProperty = Object.defineProperty;  // taken before the graded code loads
+CHECKS = (
+    JS_DRIVER_HEAD
+    + r"""
 const _ = require("underscore");
-
-// The payloads set globalThis[token]. The setter is the driver's: the graded code can
-// neither delete it (not configurable) nor reach what it recorded.
-function watch(token) {
-  let ran = false;
-  defineProperty(globalThis, token, { configurable: false, get() {}, set() { ran = true; } });
-  return () => ran;
-}
-
-function named(error) {
-  try { return String((error && error.name) || error); } catch (e) { return "unnamed"; }
-}
 
 function rendered(call) {
   const saved = Object.assign({}, _.templateSettings);
@@ -107,6 +96,7 @@ function run(mode, data, token) {
   return { results, ran: ran() };
 }
 """
+)
 
 
 def _call(
