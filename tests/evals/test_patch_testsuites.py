@@ -11,7 +11,7 @@ from prereview.evals.realworld import testsuites
 from prereview.evals.realworld.archive import source_tree
 from prereview.evals.realworld.case import Case
 from prereview.evals.realworld.cases import case_by_id
-from prereview.evals.realworld.grading import grade_real_patch
+from prereview.evals.realworld.grading import every_check, grade_real_patch
 from prereview.evals.realworld.tasks import patch_samples
 from prereview.evals.sandbox import BwrapConfig
 
@@ -34,6 +34,38 @@ FullConstructor.add_constructor(
     'tag:yaml.org,2002:timestamp', SafeConstructor.construct_yaml_str)
 """
 
+# PyJWT breaks that no hidden check sees (their tokens carry no exp claim and no extra
+# header): expired tokens are accepted, and jwt.encode drops the caller's headers
+NO_EXP_CHECK = b"""
+
+def _skip_exp(self, payload, now, leeway):
+    pass
+
+
+PyJWT._validate_exp = _skip_exp
+"""
+NO_EXTRA_HEADERS = b"""
+
+_encode_with_headers = PyJWS.encode
+
+
+def _encode(self, payload, key, algorithm="HS256", headers=None, json_encoder=None):
+    return _encode_with_headers(self, payload, key, algorithm, None, json_encoder)
+
+
+PyJWS.encode = _encode
+encode = _jws_global_obj.encode  # the module's own encode, which jwt.encode calls
+"""
+# a urllib3 break the redirect checks never see: Retry's backoff_factor is ignored
+NO_BACKOFF = b"""
+
+def _no_backoff(self):
+    return 0
+
+
+Retry.get_backoff_time = _no_backoff
+"""
+
 
 def _trees(case: Case) -> tuple[dict[str, bytes], dict[str, bytes]]:
     vulnerable = source_tree(case.package, case.vulnerable, case.vulnerable_root)
@@ -54,7 +86,13 @@ def test_patch_samples_say_whether_a_suite_runs_and_how_many_tests() -> None:
 @needs_bwrap
 @pytest.mark.parametrize(
     "case_id",
-    ["pyyaml-fullloader-rce", "python-rsa-signature-forgery", "jinja2-sandbox-format-map"],
+    [
+        "pyyaml-fullloader-rce",
+        "python-rsa-signature-forgery",
+        "jinja2-sandbox-format-map",
+        "pyjwt-algorithm-confusion",
+        "urllib3-redirect-authorization-leak",
+    ],
 )
 def test_the_reference_patch_keeps_the_suite_passing(case_id: str) -> None:
     case = case_by_id(case_id)
@@ -84,6 +122,37 @@ def test_a_patch_that_blocks_the_exploits_but_breaks_yaml_scores_zero(
     assert not verdict.passed
     assert expected in verdict.explanation
     assert "that passed on the vulnerable release fail" in verdict.explanation
+
+
+@needs_bwrap
+@pytest.mark.skipif(not testsuites.SYSTEM_PYTEST.is_dir(), reason="needs python3-pytest")
+@pytest.mark.parametrize(
+    ("case_id", "path", "breakage", "expected"),
+    [
+        ("pyjwt-algorithm-confusion", "api_jwt.py", NO_EXP_CHECK, "test_decode_with_expiration"),
+        (
+            "pyjwt-algorithm-confusion",
+            "api_jws.py",
+            NO_EXTRA_HEADERS,
+            "test_encode_headers_parameter_adds_headers",
+        ),
+        ("urllib3-redirect-authorization-leak", "util/retry.py", NO_BACKOFF, "test_backoff"),
+    ],
+    ids=["pyjwt-no-exp-check", "pyjwt-no-extra-headers", "urllib3-no-backoff"],
+)
+def test_a_patch_that_passes_every_hidden_check_but_breaks_the_library_scores_zero(
+    case_id: str, path: str, breakage: bytes, expected: str
+) -> None:
+    case = case_by_id(case_id)
+    _, patched = _trees(case)
+    broken = {**patched, path: patched[path] + breakage}
+    verdict = asyncio.run(grade_real_patch(case, broken, plan=every_check(case)))
+    # every functional check and every exploit variant passes it ...
+    assert verdict.functional_passed == verdict.functional_total > 0
+    assert verdict.exploited == 0 and verdict.exploit_total > 0
+    assert verdict.suite is not None and verdict.suite.broken  # ... the suite does not
+    assert not verdict.passed
+    assert expected in verdict.explanation
 
 
 @needs_bwrap

@@ -166,9 +166,20 @@ class Suite:
     path: tuple[str, ...] = ()  # put on sys.path (absolute, inside the sandbox)
     package: bool = False  # unittest: the files are modules of a package (imported by name)
     preamble: bool = False  # run the case's preamble first (its compatibility shims)
+    shims: str = ""  # run next: stand-ins for modules the suite imports and Python 3 dropped
     tests: int = 0  # how many tests the baseline keeps (measured; a test checks it)
     selection: str = "the whole suite"
 
+
+# urllib3 1.22's tests import the ``mock`` backport and nose's SkipTest (test/__init__.py):
+# the standard library has both, as unittest.mock and unittest.SkipTest (which pytest skips)
+MOCK_AND_NOSE = """
+import sys, types, unittest, unittest.mock
+sys.modules.setdefault("mock", unittest.mock)
+for _name in ("nose", "nose.plugins", "nose.plugins.skip"):
+    sys.modules.setdefault(_name, types.ModuleType(_name))
+sys.modules["nose.plugins.skip"].SkipTest = unittest.SkipTest
+"""
 
 SUITES: dict[str, Suite] = {
     "pyyaml-fullloader-rce": Suite(
@@ -231,6 +242,55 @@ SUITES: dict[str, Suite] = {
         preamble=True,
         tests=37,
         selection="tests/test_security.py and tests/test_api.py (the sandbox's and API's)",
+    ),
+    "pyjwt-algorithm-confusion": Suite(
+        root="PyJWT-2.3.0/tests",
+        dest="tests",
+        runner="pytest",
+        # test_jwks_client fetches its key sets through a mocked urlopen: all run offline
+        files=tuple(
+            f"tests/test_{name}.py"
+            for name in (
+                "algorithms",
+                "api_jwk",
+                "api_jws",
+                "api_jwt",
+                "exceptions",
+                "jwks_client",
+                "jwt",
+                "utils",
+            )
+        ),
+        tests=208,
+    ),
+    "urllib3-redirect-authorization-leak": Suite(
+        root="urllib3-1.22/test",
+        dest="test",
+        runner="pytest",
+        # left out: test_connectionpool (needs the tornado dummyserver), test_selectors
+        # (psutil, and timing), contrib/ and appengine/ (pyOpenSSL, PySocks, App Engine)
+        files=tuple(
+            f"test/test_{name}.py"
+            for name in (
+                "collections",
+                "compatibility",
+                "connection",
+                "exceptions",
+                "fields",
+                "filepost",
+                "no_ssl",
+                "poolmanager",
+                "proxymanager",
+                "queue_monkeypatch",
+                "response",
+                "retry",
+                "util",
+            )
+        ),
+        preamble=True,
+        shims=MOCK_AND_NOSE,
+        tests=338,
+        selection="the unit tests of test/ that need no server, psutil or contrib package",
     ),
 }
 
@@ -299,7 +359,7 @@ async def run_suite(
         "files": list(suite.files),
         "path": list(suite.path),
         "package": suite.package,
-        "preamble": case.preamble if suite.preamble else "",
+        "preamble": (case.preamble if suite.preamble else "") + suite.shims,
         "max_processes": config.max_processes,
     }
     try:
