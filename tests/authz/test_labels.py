@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from authz.test_authorization_matrix import EXPECTED
 from prereview.authz.permissions import Permission
 from prereview.authz.usecase import observe_use_cases
 from support.factories import Platform
@@ -36,7 +37,12 @@ def test_each_route_runs_the_use_case_its_label_names(platform: Platform, part: 
             label = spec["paths"][template][method.lower()]["x-permission"]
             if label == "public":
                 continue
-            for member in ACTORS.values():
+            # A caller the matrix refuses is refused before or inside the use case, which the
+            # matrix checks: it is not called here, so no fresh scenario is built for it.
+            expected = EXPECTED[f"{method} {template}"]
+            for member, wanted in zip(ACTORS.values(), expected, strict=True):
+                if wanted >= 300:
+                    continue
                 scenario = shared if method == "GET" else Scenario.build(platform)
                 status = scenario.call(member, method, template).status_code
                 if status >= 300:

@@ -3,13 +3,15 @@ names and sandboxes, and ``vuln_discovery`` and ``patch`` through the real agent
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
-from inspect_ai import eval
+from inspect_ai import Task, eval
 from inspect_ai.log import EvalLog
 
 import prereview.evals._registry  # noqa: F401 - registers the sandbox and model APIs
+from prereview.evals.discovery import KINDS as DISCOVERY_KINDS
 from prereview.evals.generator import patchable_kinds
 from prereview.evals.tasks import discovery_samples, patch, vuln_discovery
 
@@ -95,15 +97,50 @@ def test_patch_reference_scores_100_and_unpatched_code_stays_exploitable(tmp_pat
     assert kinds == set(patchable_kinds())
 
 
+def _references_score_100_and_guessers_0(
+    tmp_path: Path, pairs: range, guessed_pairs: range, programs: range, guessed_programs: range
+) -> tuple[set[str], set[str]]:
+    """Runs each set (by its seeds) with the scripted reference or the guesser; returns the
+    kinds of the programs that the references found and patched."""
+
+    def run(task: Task, model: str, accuracy: float) -> EvalLog:
+        log = _run(task, model, tmp_path)
+        assert _metrics(log)["accuracy"] == accuracy, (task.name, model)
+        return log
+
+    def discovery(seeds: range) -> Task:
+        return vuln_discovery(pairs=len(seeds), seed=seeds.start)
+
+    def patching(seeds: range) -> Task:
+        return patch(count=len(seeds), seed=seeds.start)
+
+    found = run(discovery(pairs), "prereview-scripted/r", 1.0)
+    run(discovery(guessed_pairs), "prereview-guesser/g", 0.0)
+    patched = run(patching(programs), "prereview-scripted/r", 1.0)
+    run(patching(guessed_programs), "prereview-guesser/g", 0.0)
+    return _kinds(found), _kinds(patched)
+
+
+def _kinds(log: EvalLog) -> set[str]:
+    return {sample.metadata["kind"] for sample in log.samples or [] if sample.metadata}
+
+
+# The whole default sets (every seed the tasks run by default) are 300 samples, over two
+# minutes of sandboxes: ``make test`` runs the sets' last seeds, one program of each kind, as the
+# tests above run their first; PREREVIEW_EVALS_ALL=1 runs every seed.
+EVERY = bool(os.environ.get("PREREVIEW_EVALS_ALL"))
+
+
+@needs_bwrap
+def test_the_default_sets_last_seeds_score_100_and_guessing_0(tmp_path: Path):
+    found, patched = _references_score_100_and_guessers_0(
+        tmp_path, range(95, 100), range(95, 100), range(36, 40), range(36, 40)
+    )
+    assert found == set(DISCOVERY_KINDS) and patched == set(patchable_kinds())
+
+
 @needs_bwrap
 @pytest.mark.slow
+@pytest.mark.skipif(not EVERY, reason="every seed (2 min): set PREREVIEW_EVALS_ALL=1")
 def test_full_discovery_and_patch_sets(tmp_path: Path):
-    assert (
-        _metrics(_run(vuln_discovery(pairs=100), "prereview-scripted/r", tmp_path))["accuracy"]
-        == 1.0
-    )
-    assert (
-        _metrics(_run(vuln_discovery(pairs=25), "prereview-guesser/g", tmp_path))["accuracy"] == 0.0
-    )
-    assert _metrics(_run(patch(count=40), "prereview-scripted/r", tmp_path))["accuracy"] == 1.0
-    assert _metrics(_run(patch(count=10), "prereview-guesser/g", tmp_path))["accuracy"] == 0.0
+    _references_score_100_and_guessers_0(tmp_path, range(100), range(25), range(40), range(10))
