@@ -4,7 +4,7 @@ extension modules are built, and which sanitizer fault is the CVE.
 A C case's release is a Python package with C extension modules (``modules``), built
 from the release's own source (its ``dependencies`` unpacked beside the package's tree,
 so a source path may start with ``../``) with ``gcc`` inside a sandbox: plainly for the victim
-service the agent attacks, with AddressSanitizer for grading (``native.py``). The CVE
+service the agent attacks, with AddressSanitizer for grading (``native/``). The CVE
 is a fault of one of ``fault_kinds`` (AddressSanitizer's names, such as
 ``heap-buffer-overflow``) whose first frame in the release's code is ``function``.
 """
